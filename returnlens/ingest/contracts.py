@@ -1,0 +1,284 @@
+"""Landing contracts: what each source delivers, in one machine-readable place.
+
+The loader enforces these contracts, the demo generator writes files that satisfy them, and
+`docs/contracts/<source>.md` is rendered from them (`returnlens docs-contracts`), so the three
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a landing entity."""
+
+    name: str
+    type: str  # DuckDB type the column is loaded as
+    description: str
+    required: bool = True  # a null or empty value quarantines the row
+    allowed: tuple[str, ...] | None = None  # closed set of values (enums)
+    min_value: float | None = None  # inclusive lower bound for numbers
+    pii: bool = False  # personal data: stays in raw only
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One entity of a source: a set of files with the same columns, loaded into raw.<table>."""
+
+    source: str
+    name: str  # table name in the raw schema
+    pattern: str  # glob relative to landing/<source>/
+    format: str  # csv | jsonl | parquet
+    key: tuple[str, ...]
+    description: str
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    @property
+    def table(self) -> str:
+        """Fully qualified raw table name."""
+        return f"raw.{self.name}"
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Columns that must be present and non-null."""
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        """Look a column up by name."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.source}/{self.name} has no column {name!r}")
+
+
+CATEGORIES = ("apparel", "shoes", "home", "garden", "electronics")
+CHANNELS = ("web", "app", "marketplace")
+DEVICES = ("desktop", "mobile", "tablet")
+TRAFFIC_SOURCES = ("direct", "organic_search", "paid_search", "social", "email", "affiliate")
+EVENT_TYPES = (
+    "session_start",
+    "product_view",
+    "size_guide_view",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout",
+    "purchase",
+)
+REASON_CODES = (
+    "SIZE_TOO_SMALL",
+    "SIZE_TOO_LARGE",
+    "DEFECTIVE",
+    "DAMAGED_IN_TRANSIT",
+    "NOT_AS_DESCRIBED",
+    "WRONG_ITEM",
+    "CHANGED_MIND",
+    "LATE_DELIVERY",
+    "OTHER",
+)
+CONDITION_GRADES = ("as_new", "opened", "worn", "damaged", "empty_box")
+DISPOSITIONS = ("restock", "refurbish", "return_to_supplier", "liquidate", "destroy")
+RESOLUTIONS = ("refund", "exchange", "store_credit", "keep_it")
+TOUCHPOINTS = ("post_delivery", "post_return")
+
+ENTITIES: tuple[Entity, ...] = (
+    Entity(
+        source="shop",
+        name="customers",
+        pattern="customers*.csv",
+        format="csv",
+        key=("customer_id",),
+        description="Customer accounts from the shop system. Holds personal data (PII).",
+        columns=(
+            Column("customer_id", "varchar", "Shop's customer number, e.g. C0000042."),
+            Column("first_name", "varchar", "First name.", pii=True),
+            Column("last_name", "varchar", "Last name.", pii=True),
+            Column("email", "varchar", "E-mail address.", pii=True),
+            Column("phone", "varchar", "Phone number.", required=False, pii=True),
+            Column("street", "varchar", "Street and house number.", pii=True),
+            Column("postal_code", "varchar", "Postal code.", pii=True),
+            Column("city", "varchar", "City.", pii=True),
+            Column("country_code", "varchar", "ISO 3166 alpha-2 country.", allowed=("NL", "BE", "DE")),
+            Column("created_at", "timestamp", "When the account was created (UTC)."),
+        ),
+    ),
+    Entity(
+        source="shop",
+        name="products",
+        pattern="products*.csv",
+        format="csv",
+        key=("sku",),
+        description="Product variants (one row per sku: product x size x colour).",
+        columns=(
+            Column("sku", "varchar", "Stock keeping unit of the variant, e.g. AP00012-M-BLK."),
+            Column("product_id", "varchar", "Product (style) the variant belongs to."),
+            Column("product_name", "varchar", "Product name as shown in the shop."),
+            Column("category", "varchar", "Product category.", allowed=CATEGORIES),
+            Column("subcategory", "varchar", "Subcategory, e.g. dresses, ceramics, glass."),
+            Column("size", "varchar", "Size label; 'one-size' where sizes do not apply."),
+            Column("colour", "varchar", "Colour."),
+            Column("supplier_id", "varchar", "Supplier who makes the product."),
+            Column("list_price_eur", "decimal(10,2)", "Current list price in EUR incl. VAT.", min_value=0),
+            Column("unit_cost_eur", "decimal(10,2)", "Purchase cost per unit in EUR.", min_value=0),
+            Column("weight_g", "integer", "Shipping weight in grams.", required=False, min_value=0),
+        ),
+    ),
+    Entity(
+        source="shop",
+        name="orders",
+        pattern="orders_*.csv",
+        format="csv",
+        key=("order_id",),
+        description="Orders, one file per month of order date.",
+        columns=(
+            Column("order_id", "varchar", "Order number."),
+            Column("customer_id", "varchar", "Customer who ordered."),
+            Column("session_id", "varchar", "Web session that ended in the order.", required=False),
+            Column("ordered_at", "timestamp", "When the order was placed (UTC)."),
+            Column("channel", "varchar", "Sales channel.", allowed=CHANNELS),
+            Column("shipping_country", "varchar", "Country shipped to.", allowed=("NL", "BE", "DE")),
+            Column("shipped_at", "timestamp", "When the parcel left the warehouse.", required=False),
+            Column("delivered_at", "timestamp", "When the carrier delivered it.", required=False),
+            Column("order_total_eur", "decimal(12,2)", "Amount paid in EUR incl. VAT.", min_value=0),
+        ),
+    ),
+    Entity(
+        source="shop",
+        name="order_lines",
+        pattern="order_lines_*.csv",
+        format="csv",
+        key=("order_line_id",),
+        description="Order lines with the production batch shipped, one file per month.",
+        columns=(
+            Column("order_line_id", "varchar", "Order line id (order id + line number)."),
+            Column("order_id", "varchar", "Order the line belongs to."),
+            Column("line_number", "integer", "Position in the order, from 1.", min_value=1),
+            Column("sku", "varchar", "Variant ordered."),
+            Column("quantity", "integer", "Units ordered.", min_value=1),
+            Column("unit_price_eur", "decimal(10,2)", "Price paid per unit in EUR incl. VAT.", min_value=0),
+            Column("discount_eur", "decimal(10,2)", "Discount on the line in EUR.", min_value=0),
+            Column("batch_id", "varchar", "Production batch the units were picked from.", required=False),
+        ),
+    ),
+    Entity(
+        source="web",
+        name="web_events",
+        pattern="events_*.jsonl",
+        format="jsonl",
+        key=("event_id",),
+        description="Clickstream events from the shop's web tracking, JSON lines, one file per month.",
+        columns=(
+            Column("event_id", "varchar", "Unique event id."),
+            Column("session_id", "varchar", "Browser session."),
+            Column("customer_id", "varchar", "Customer when logged in or identified.", required=False),
+            Column("event_type", "varchar", "What happened.", allowed=EVENT_TYPES),
+            Column("event_at", "timestamp", "When it happened (UTC)."),
+            Column("sku", "varchar", "Variant concerned (product, cart and size events).", required=False),
+            Column("device", "varchar", "Device class.", allowed=DEVICES),
+            Column("traffic_source", "varchar", "Where the session came from.", allowed=TRAFFIC_SOURCES),
+        ),
+    ),
+    Entity(
+        source="returns",
+        name="returns",
+        pattern="returns_*.csv",
+        format="csv",
+        key=("rma_id", "order_line_id"),
+        description="Returns portal export: one row per returned order line of a return (RMA).",
+        columns=(
+            Column("rma_id", "varchar", "Return merchandise authorisation number."),
+            Column("order_id", "varchar", "Order the return refers to."),
+            Column("order_line_id", "varchar", "Order line returned."),
+            Column("sku", "varchar", "Variant returned."),
+            Column("quantity", "integer", "Units returned.", min_value=1),
+            Column("reason_code", "varchar", "Portal reason code.", required=False, allowed=REASON_CODES),
+            Column("reason_text", "varchar", "Customer's free-text reason, Dutch or English.", required=False),
+            Column("requested_at", "timestamp", "When the customer registered the return (UTC)."),
+            Column("received_at", "timestamp", "When the warehouse received it.", required=False),
+            Column("inspected_at", "timestamp", "When it was inspected.", required=False),
+            Column("refunded_at", "timestamp", "When the refund or credit was issued.", required=False),
+            Column("condition_grade", "varchar", "Condition found at inspection.", required=False, allowed=CONDITION_GRADES),
+            Column("disposition", "varchar", "What happened to the goods.", required=False, allowed=DISPOSITIONS),
+            Column("resolution", "varchar", "How the customer was made whole.", allowed=RESOLUTIONS),
+            Column("refund_amount_eur", "decimal(10,2)", "Refunded amount in EUR (0 for exchanges).", required=False, min_value=0),
+        ),
+    ),
+    Entity(
+        source="surveys",
+        name="nps_responses",
+        pattern="nps_*.csv",
+        format="csv",
+        key=("response_id",),
+        description="NPS survey responses, one file per month.",
+        columns=(
+            Column("response_id", "varchar", "Survey response id."),
+            Column("customer_id", "varchar", "Customer who answered."),
+            Column("order_id", "varchar", "Order the survey was about.", required=False),
+            Column("touchpoint", "varchar", "When the survey was sent.", allowed=TOUCHPOINTS),
+            Column("responded_at", "timestamp", "When the customer answered (UTC)."),
+            Column("score", "integer", "How likely to recommend, 0-10.", min_value=0),
+            Column("rating", "integer", "Star rating 1-5 of the experience.", required=False, min_value=1),
+            Column("comment", "varchar", "Free-text comment.", required=False),
+        ),
+    ),
+    Entity(
+        source="planning",
+        name="demand_forecasts",
+        pattern="forecasts_*.parquet",
+        format="parquet",
+        key=("sku", "week_start_date", "forecast_version"),
+        description="Weekly gross demand forecasts per sku from the planning tool (Parquet).",
+        columns=(
+            Column("sku", "varchar", "Variant forecast."),
+            Column("week_start_date", "date", "Monday of the forecast week."),
+            Column("forecast_version", "varchar", "Forecast run, e.g. 2026-W01."),
+            Column("created_date", "date", "When the forecast was made."),
+            Column("gross_demand_units", "double", "Forecast units sold, gross of returns.", min_value=0),
+        ),
+    ),
+    Entity(
+        source="purchasing",
+        name="suppliers",
+        pattern="suppliers*.csv",
+        format="csv",
+        key=("supplier_id",),
+        description="Suppliers the shop buys from.",
+        columns=(
+            Column("supplier_id", "varchar", "Supplier id."),
+            Column("supplier_name", "varchar", "Company name."),
+            Column("country_code", "varchar", "Country of the supplier (ISO alpha-2)."),
+            Column("lead_time_days", "integer", "Usual lead time in days.", min_value=0),
+        ),
+    ),
+    Entity(
+        source="purchasing",
+        name="production_batches",
+        pattern="batches*.csv",
+        format="csv",
+        key=("batch_id",),
+        description="Production batches received from suppliers.",
+        columns=(
+            Column("batch_id", "varchar", "Batch id."),
+            Column("product_id", "varchar", "Product produced."),
+            Column("supplier_id", "varchar", "Supplier who produced it."),
+            Column("received_date", "date", "When the batch arrived at the warehouse."),
+            Column("units_received", "integer", "Units in the batch.", min_value=1),
+        ),
+    ),
+)
+
+SOURCES: tuple[str, ...] = tuple(dict.fromkeys(e.source for e in ENTITIES))
+
+
+def entity(name: str) -> Entity:
+    """Look an entity up by its raw table name."""
+    for e in ENTITIES:
+        if e.name == name:
+            return e
+    raise KeyError(f"no landing entity named {name!r}; known: {[e.name for e in ENTITIES]}")
+
+
+def entities_of(source: str) -> list[Entity]:
+    """All entities of one source folder."""
+    return [e for e in ENTITIES if e.source == source]
