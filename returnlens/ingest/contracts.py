@@ -99,7 +99,9 @@ ENTITIES: tuple[Entity, ...] = (
             Column("street", "varchar", "Street and house number.", pii=True),
             Column("postal_code", "varchar", "Postal code.", pii=True),
             Column("city", "varchar", "City.", pii=True),
-            Column("country_code", "varchar", "ISO 3166 alpha-2 country.", allowed=("NL", "BE", "DE")),
+            Column(
+                "country_code", "varchar", "ISO 3166 alpha-2 country.", allowed=("NL", "BE", "DE")
+            ),
             Column("created_at", "timestamp", "When the account was created (UTC)."),
         ),
     ),
@@ -119,7 +121,12 @@ ENTITIES: tuple[Entity, ...] = (
             Column("size", "varchar", "Size label; 'one-size' where sizes do not apply."),
             Column("colour", "varchar", "Colour."),
             Column("supplier_id", "varchar", "Supplier who makes the product."),
-            Column("list_price_eur", "decimal(10,2)", "Current list price in EUR incl. VAT.", min_value=0),
+            Column(
+                "list_price_eur",
+                "decimal(10,2)",
+                "Current list price in EUR incl. VAT.",
+                min_value=0,
+            ),
             Column("unit_cost_eur", "decimal(10,2)", "Purchase cost per unit in EUR.", min_value=0),
             Column("weight_g", "integer", "Shipping weight in grams.", required=False, min_value=0),
         ),
@@ -137,10 +144,16 @@ ENTITIES: tuple[Entity, ...] = (
             Column("session_id", "varchar", "Web session that ended in the order.", required=False),
             Column("ordered_at", "timestamp", "When the order was placed (UTC)."),
             Column("channel", "varchar", "Sales channel.", allowed=CHANNELS),
-            Column("shipping_country", "varchar", "Country shipped to.", allowed=("NL", "BE", "DE")),
-            Column("shipped_at", "timestamp", "When the parcel left the warehouse.", required=False),
+            Column(
+                "shipping_country", "varchar", "Country shipped to.", allowed=("NL", "BE", "DE")
+            ),
+            Column(
+                "shipped_at", "timestamp", "When the parcel left the warehouse.", required=False
+            ),
             Column("delivered_at", "timestamp", "When the carrier delivered it.", required=False),
-            Column("order_total_eur", "decimal(12,2)", "Amount paid in EUR incl. VAT.", min_value=0),
+            Column(
+                "order_total_eur", "decimal(12,2)", "Amount paid in EUR incl. VAT.", min_value=0
+            ),
         ),
     ),
     Entity(
@@ -156,9 +169,19 @@ ENTITIES: tuple[Entity, ...] = (
             Column("line_number", "integer", "Position in the order, from 1.", min_value=1),
             Column("sku", "varchar", "Variant ordered."),
             Column("quantity", "integer", "Units ordered.", min_value=1),
-            Column("unit_price_eur", "decimal(10,2)", "Price paid per unit in EUR incl. VAT.", min_value=0),
+            Column(
+                "unit_price_eur",
+                "decimal(10,2)",
+                "Price paid per unit in EUR incl. VAT.",
+                min_value=0,
+            ),
             Column("discount_eur", "decimal(10,2)", "Discount on the line in EUR.", min_value=0),
-            Column("batch_id", "varchar", "Production batch the units were picked from.", required=False),
+            Column(
+                "batch_id",
+                "varchar",
+                "Production batch the units were picked from.",
+                required=False,
+            ),
         ),
     ),
     Entity(
@@ -171,12 +194,21 @@ ENTITIES: tuple[Entity, ...] = (
         columns=(
             Column("event_id", "varchar", "Unique event id."),
             Column("session_id", "varchar", "Browser session."),
-            Column("customer_id", "varchar", "Customer when logged in or identified.", required=False),
+            Column(
+                "customer_id", "varchar", "Customer when logged in or identified.", required=False
+            ),
             Column("event_type", "varchar", "What happened.", allowed=EVENT_TYPES),
             Column("event_at", "timestamp", "When it happened (UTC)."),
-            Column("sku", "varchar", "Variant concerned (product, cart and size events).", required=False),
+            Column(
+                "sku",
+                "varchar",
+                "Variant concerned (product, cart and size events).",
+                required=False,
+            ),
             Column("device", "varchar", "Device class.", allowed=DEVICES),
-            Column("traffic_source", "varchar", "Where the session came from.", allowed=TRAFFIC_SOURCES),
+            Column(
+                "traffic_source", "varchar", "Where the session came from.", allowed=TRAFFIC_SOURCES
+            ),
         ),
     ),
     Entity(
@@ -192,16 +224,49 @@ ENTITIES: tuple[Entity, ...] = (
             Column("order_line_id", "varchar", "Order line returned."),
             Column("sku", "varchar", "Variant returned."),
             Column("quantity", "integer", "Units returned.", min_value=1),
-            Column("reason_code", "varchar", "Portal reason code.", required=False, allowed=REASON_CODES),
-            Column("reason_text", "varchar", "Customer's free-text reason, Dutch or English.", required=False),
+            Column(
+                "reason_code",
+                "varchar",
+                "Portal reason code.",
+                required=False,
+                allowed=REASON_CODES,
+            ),
+            Column(
+                "reason_text",
+                "varchar",
+                "Customer's free-text reason, Dutch or English.",
+                required=False,
+            ),
             Column("requested_at", "timestamp", "When the customer registered the return (UTC)."),
             Column("received_at", "timestamp", "When the warehouse received it.", required=False),
             Column("inspected_at", "timestamp", "When it was inspected.", required=False),
-            Column("refunded_at", "timestamp", "When the refund or credit was issued.", required=False),
-            Column("condition_grade", "varchar", "Condition found at inspection.", required=False, allowed=CONDITION_GRADES),
-            Column("disposition", "varchar", "What happened to the goods.", required=False, allowed=DISPOSITIONS),
-            Column("resolution", "varchar", "How the customer was made whole.", allowed=RESOLUTIONS),
-            Column("refund_amount_eur", "decimal(10,2)", "Refunded amount in EUR (0 for exchanges).", required=False, min_value=0),
+            Column(
+                "refunded_at", "timestamp", "When the refund or credit was issued.", required=False
+            ),
+            Column(
+                "condition_grade",
+                "varchar",
+                "Condition found at inspection.",
+                required=False,
+                allowed=CONDITION_GRADES,
+            ),
+            Column(
+                "disposition",
+                "varchar",
+                "What happened to the goods.",
+                required=False,
+                allowed=DISPOSITIONS,
+            ),
+            Column(
+                "resolution", "varchar", "How the customer was made whole.", allowed=RESOLUTIONS
+            ),
+            Column(
+                "refund_amount_eur",
+                "decimal(10,2)",
+                "Refunded amount in EUR (0 for exchanges).",
+                required=False,
+                min_value=0,
+            ),
         ),
     ),
     Entity(
@@ -218,7 +283,13 @@ ENTITIES: tuple[Entity, ...] = (
             Column("touchpoint", "varchar", "When the survey was sent.", allowed=TOUCHPOINTS),
             Column("responded_at", "timestamp", "When the customer answered (UTC)."),
             Column("score", "integer", "How likely to recommend, 0-10.", min_value=0),
-            Column("rating", "integer", "Star rating 1-5 of the experience.", required=False, min_value=1),
+            Column(
+                "rating",
+                "integer",
+                "Star rating 1-5 of the experience.",
+                required=False,
+                min_value=1,
+            ),
             Column("comment", "varchar", "Free-text comment.", required=False),
         ),
     ),
@@ -234,7 +305,12 @@ ENTITIES: tuple[Entity, ...] = (
             Column("week_start_date", "date", "Monday of the forecast week."),
             Column("forecast_version", "varchar", "Forecast run, e.g. 2026-W01."),
             Column("created_date", "date", "When the forecast was made."),
-            Column("gross_demand_units", "double", "Forecast units sold, gross of returns.", min_value=0),
+            Column(
+                "gross_demand_units",
+                "double",
+                "Forecast units sold, gross of returns.",
+                min_value=0,
+            ),
         ),
     ),
     Entity(

@@ -1,0 +1,95 @@
+"""The `returnlens` command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from returnlens.config import settings
+
+
+@click.group()
+def main() -> None:
+    """Returnlens: a returns warehouse for web shops."""
+
+
+@main.command()
+@click.option("--seed", default=42, show_default=True, help="Random seed; same seed, same bytes.")
+@click.option("--scale", default=1.0, show_default=True, help="1 = a year, ~150k order lines.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Landing folder.")
+@click.option("--dirty", is_flag=True, help="Add realistic dirt (duplicates, orphans, gaps).")
+def generate(seed: int, scale: float, out: Path | None, dirty: bool) -> None:
+    """Write the demo shop's landing files and its ground truth."""
+    from returnlens.demo.generator import generate as run_generator
+
+    out = out or settings().landing_dir
+    started = time.perf_counter()
+    summary = run_generator(out, seed=seed, scale=scale, dirty=dirty)
+    elapsed = time.perf_counter() - started
+    rows = summary.get("rows", summary)
+    click.echo(f"demo shop written to {out} in {elapsed:.1f} s")
+    if isinstance(rows, dict):
+        for name, count in rows.items():
+            if isinstance(count, int):
+                click.echo(f"  {name:<20} {count:>12,}")
+
+
+@main.command()
+@click.option("--seed", default=42, show_default=True, help="Seed for the demo shop if generated.")
+@click.option(
+    "--scale", default=1.0, show_default=True, help="Scale of the demo shop if generated."
+)
+def run(seed: int, scale: float) -> None:
+    """Run the main job: (generate the demo shop if no data), load, build, check, publish."""
+    from returnlens.pipeline import has_landing_data, run_main_job
+    from returnlens.summary import kpi_summary
+
+    cfg = settings()
+    started = time.perf_counter()
+    if not has_landing_data(cfg.landing_dir):
+        click.echo(
+            f"No landing data in {cfg.landing_dir}: generating the demo shop (scale {scale})."
+        )
+        from returnlens.demo.generator import generate as run_generator
+
+        run_generator(cfg.landing_dir, seed=seed, scale=scale)
+    click.echo("Running the main job (ingest -> dbt build -> quality gates -> publish) ...")
+    result = run_main_job()
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        click.echo(
+            f"\nThe main job FAILED after {elapsed:.0f} s (failed steps: {failed}).", err=True
+        )
+        click.echo("Nothing was published; the last good serving database is unchanged.", err=True)
+        sys.exit(1)
+    click.echo(f"\nThe main job succeeded in {elapsed:.0f} s.\n")
+    click.echo(kpi_summary(cfg.serving))
+
+
+@main.command()
+def summary() -> None:
+    """Print the KPI summary of the published serving database."""
+    from returnlens.summary import kpi_summary
+
+    serving = settings().serving
+    if not serving.exists():
+        click.echo(f"No serving database at {serving}: run `make run` first.", err=True)
+        sys.exit(1)
+    click.echo(kpi_summary(serving))
+
+
+@main.command(name="docs-contracts")
+def docs_contracts() -> None:
+    """Rewrite docs/contracts/*.md from the landing contracts."""
+    from returnlens.docs import write_contract_docs
+
+    for path in write_contract_docs():
+        click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Run the Great Expectations suites of `expectations/` on the warehouse, by SQL pushdown.
+
+A suite file is GX 1.x suite JSON (`name`, `expectations` with `type`, `kwargs`, `severity`)
+plus `meta.relation`, the table it validates. Expectations run as aggregate SQL inside DuckDB
+through GX's SQL datasource; nothing is pulled into pandas. A `critical` expectation that fails,
+or that GX could not evaluate at all (`exception_info`), fails the gate; a `warning` is reported
+but does not block.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from returnlens.config import PROJECT_ROOT
+
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass
+class ExpectationOutcome:
+    """One expectation's result in words a person can read."""
+
+    expectation: str
+    column: str | None
+    severity: str
+    success: bool
+    observed: Any = None
+    unexpected_count: int | None = None
+    examples: list[Any] = field(default_factory=list)
+    error: str | None = None
+
+    def describe(self) -> str:
+        """One line: what failed, how badly, with examples."""
+        where = f"{self.column}: " if self.column else ""
+        if self.error:
+            return f"{where}{self.expectation} could not be evaluated: {self.error}"
+        parts = [f"{where}{self.expectation} failed"]
+        if self.unexpected_count is not None:
+            parts.append(f"{self.unexpected_count} unexpected rows")
+        if self.observed is not None:
+            parts.append(f"observed {self.observed}")
+        if self.examples:
+            parts.append(f"examples {self.examples[:5]}")
+        return ", ".join(parts)
+
+
+@dataclass
+class GateResult:
+    """The outcome of one suite on one relation."""
+
+    suite: str
+    relation: str
+    outcomes: list[ExpectationOutcome]
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        """Blocking failures: critical expectations that failed or could not run."""
+        return [o for o in self.outcomes if not o.success and o.severity == "critical"]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        """Non-blocking failures."""
+        return [o for o in self.outcomes if not o.success and o.severity != "critical"]
+
+    @property
+    def passed(self) -> bool:
+        """True when no critical expectation failed."""
+        return not self.failures
+
+    def summary(self) -> str:
+        """A short text for logs and Dagster metadata."""
+        head = (
+            f"suite {self.suite} on {self.relation}: {len(self.outcomes)} expectations, "
+            f"{len(self.failures)} failed, {len(self.warnings)} warnings"
+        )
+        lines = [head] + [f"FAILED {o.describe()}" for o in self.failures]
+        lines += [f"WARNING {o.describe()}" for o in self.warnings]
+        return "\n".join(lines)
+
+
+def suite_paths() -> list[Path]:
+    """All versioned suites."""
+    return sorted(EXPECTATIONS_DIR.glob("*.json"))
+
+
+def load_suite_file(path: Path) -> dict:
+    """Read a suite file and check it names the relation it validates."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    relation = spec.get("meta", {}).get("relation")
+    if not relation or "." not in relation:
+        raise ValueError(f"{path}: meta.relation must name the table as '<schema>.<table>'")
+    return spec
+
+
+def run_suite(path: Path, warehouse: Path) -> GateResult:
+    """Validate one suite against the warehouse file and return the readable result."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    from returnlens.quality import gx_duckdb
+
+    gx_duckdb.enable()
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    spec = load_suite_file(path)
+    relation = spec["meta"]["relation"]
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    source = context.data_sources.add_sql(
+        name="warehouse", connection_string=f"duckdb:///{warehouse}", create_temp_table=False
+    )
+    try:
+        # A query asset, because GX's column reflection ignores schema_name on DuckDB.
+        asset = source.add_query_asset(name=relation, query=f"select * from {relation}")
+        batch = asset.add_batch_definition_whole_table("whole_table")
+        suite = gx.ExpectationSuite(name=spec["name"], meta=spec.get("meta", {}))
+        for exp in spec["expectations"]:
+            config = ExpectationConfiguration(
+                type=exp["type"],
+                kwargs=exp.get("kwargs", {}),
+                meta=exp.get("meta", {}),
+                severity=exp.get("severity", "critical"),
+            )
+            suite.add_expectation_configuration(config)
+        suite = context.suites.add(suite)
+        validation = context.validation_definitions.add(
+            gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
+        )
+        result = validation.run(result_format={"result_format": "SUMMARY"})
+    finally:
+        source.get_execution_engine().close()
+    outcomes = [_outcome(r) for r in result.results]
+    return GateResult(spec["name"], relation, outcomes)
+
+
+def _outcome(r: Any) -> ExpectationOutcome:
+    cfg = r.expectation_config
+    info = r.exception_info or {}
+    error = None
+    if isinstance(info, dict):
+        if info.get("raised_exception"):
+            error = info.get("exception_message")
+        else:
+            nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+            if nested:
+                error = nested[0].get("exception_message")
+    res = r.result or {}
+    severity = str(getattr(cfg, "severity", "critical") or "critical")
+    severity = severity.split(".")[-1].lower()
+    return ExpectationOutcome(
+        expectation=cfg.type,
+        column=cfg.kwargs.get("column")
+        or (
+            f"{cfg.kwargs['column_A']} vs {cfg.kwargs['column_B']}"
+            if "column_A" in cfg.kwargs
+            else None
+        ),
+        severity=severity,
+        success=bool(r.success) and error is None,
+        observed=_plain(res.get("observed_value")),
+        unexpected_count=res.get("unexpected_count"),
+        examples=[_plain(v) for v in list(res.get("partial_unexpected_list") or [])[:10]],
+        error=error.splitlines()[0] if error else None,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Make a GX result value JSON-friendly for Dagster metadata."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
