@@ -1,0 +1,39 @@
+{#
+    The data's as-of moment: the latest order or return request seen. One row, always
+    (null values when there is no data). Cohort maturity is judged against it, not against
+    the wall clock, so a rebuild of old data gives the same answer.
+#}
+with
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+return_lines as (
+
+    select * from {{ ref('stg_returns__return_lines') }}
+
+),
+
+activity_timestamps as (
+
+    select ordered_at as seen_at from orders
+
+    union all
+
+    select requested_at as seen_at from return_lines
+
+),
+
+final as (
+
+    select
+        max(seen_at) as as_of_at,
+        cast(max(seen_at) as date) as as_of_date
+    from activity_timestamps
+
+)
+
+select * from final

@@ -1,0 +1,77 @@
+{#
+    One row per order line that belongs to a known order, with its category, order week
+    and what came back of it: returns summed per order line. Returns whose order line is
+    not (yet) in the shop export are not in this model.
+#}
+with
+
+order_lines as (
+
+    select * from {{ ref('stg_shop__order_lines') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+
+),
+
+return_lines as (
+
+    select * from {{ ref('stg_returns__return_lines') }}
+
+),
+
+returns_aggregated_to_order_lines as (
+
+    select
+        order_line_id,
+        count(*) as return_lines,
+        sum(returned_quantity) as returned_quantity,
+        sum(coalesce(refund_amount_eur, 0)) as refunded_eur,
+        min(requested_at) as first_return_requested_at
+    from return_lines
+    group by 1
+
+),
+
+order_lines_joined_to_returns as (
+
+    select
+        order_lines.order_line_id,
+        order_lines.order_id,
+        order_lines.sku,
+        orders.customer_key,
+        coalesce(products.category, 'unknown') as category,
+        products.subcategory,
+        cast(order_lines.quantity as bigint) as quantity,
+        cast(order_lines.line_amount_eur as decimal(18, 2)) as line_amount_eur,
+        cast(
+            coalesce(returns_aggregated_to_order_lines.returned_quantity, 0) as bigint
+        ) as returned_quantity,
+        cast(
+            coalesce(returns_aggregated_to_order_lines.refunded_eur, 0) as decimal(18, 2)
+        ) as refunded_eur,
+        returns_aggregated_to_order_lines.order_line_id is not null as has_return,
+        {{ week_start_date('orders.ordered_at') }} as order_week_start_date,
+        orders.ordered_date,
+        orders.ordered_at,
+        returns_aggregated_to_order_lines.first_return_requested_at
+    from order_lines
+    inner join orders
+        on order_lines.order_id = orders.order_id
+    left join products
+        on order_lines.sku = products.sku
+    left join returns_aggregated_to_order_lines
+        on order_lines.order_line_id = returns_aggregated_to_order_lines.order_line_id
+
+)
+
+select * from order_lines_joined_to_returns
