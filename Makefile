@@ -1,0 +1,54 @@
+# Returnlens: `make run` and `make test` work on a fresh machine with Python 3.11 and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: install run test lint format dev docs-contracts clean
+
+$(UV):
+	@echo "==> bootstrapping uv $(UV_VERSION) into $(TOOLS)/"
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	@echo "==> installing the locked dependencies into $(VENV)/"
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.installed ## install everything (uv, then the locked venv)
+
+run: install ## generate the demo shop if there is no data, run the main job, print the summary
+	$(BIN)/returnlens run
+
+test: install lint ## linters, then the test suite (unit, dbt build through the pipeline, end to end)
+	$(BIN)/pytest
+
+lint: install ## ruff (Python) and sqlfluff (dbt SQL)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint models tests/dbt --disable-progress-bar
+
+format: install ## fix what the linters can fix
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/sqlfluff fix models tests/dbt --disable-progress-bar
+
+dev: install ## the Dagster UI with schedules and sensors on
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -c "from returnlens.pipeline import ensure_dagster_home; ensure_dagster_home()"
+	$(BIN)/dbt parse --quiet
+	@echo "==> Dagster UI on http://127.0.0.1:$${DAGSTER_PORT:-3000}"
+	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+docs-contracts: install ## regenerate docs/contracts/*.md from the landing contracts
+	$(BIN)/returnlens docs-contracts
+
+clean: ## remove generated data, databases, build output and the venv
+	rm -rf data target logs $(VENV) $(TOOLS) .pytest_cache .ruff_cache
