@@ -34,7 +34,10 @@ def _suite(tmp_path, expectations):
 
 
 GOOD = [
-    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "q", "min_value": 0, "max_value": 9}},
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "q", "min_value": 0, "max_value": 9},
+    },
     {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
 ]
 
@@ -62,8 +65,15 @@ def test_failures_name_the_column_count_and_examples(tmp_path, warehouse):
     suite = _suite(
         tmp_path,
         [
-            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "q", "min_value": 0, "max_value": 8}},
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "maybe"}, "severity": "warning"},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "q", "min_value": 0, "max_value": 8},
+            },
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "maybe"},
+                "severity": "warning",
+            },
         ],
     )
     result = gates.run_suite(suite, warehouse)

@@ -60,7 +60,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_nothing_is_lost(con, landing)
         4: "missing required supplier_id",
         5: "bad integer in lead_time_days: soon",
     }
-    (status, rows_in, loaded, quarantined, _),  = _audit(con, "suppliers")
+    ((status, rows_in, loaded, quarantined, _),) = _audit(con, "suppliers")
     assert status == "loaded" and rows_in == loaded + quarantined == 6
 
 
@@ -73,9 +73,9 @@ def test_same_file_twice_adds_nothing_and_a_corrected_file_replaces_its_rows(con
     assert con.execute("select count(*) from raw.suppliers").fetchall() == [(2,)]
     path.write_text(SUPPLIERS_HEADER + "S1,Acme BV,NL,12\n")
     load_entity(con, entity("suppliers"), landing)
-    assert con.execute("select * exclude (_loaded_at, _source_file) from raw.suppliers").fetchall() == [
-        ("S1", "Acme BV", "NL", 12, 1)
-    ]
+    assert con.execute(
+        "select * exclude (_loaded_at, _source_file) from raw.suppliers"
+    ).fetchall() == [("S1", "Acme BV", "NL", 12, 1)]
 
 
 def test_wrong_delimiter_fails_the_file_with_a_clear_message_and_keeps_earlier_rows(con, landing):
@@ -116,7 +116,9 @@ def test_bad_dates_negative_quantities_and_unknown_codes_in_returns(con, landing
     )
     res = load_entity(con, entity("returns"), landing)
     assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (4, 1, 3)
-    reasons = [r[0] for r in con.execute("select reason from raw.quarantine_rows order by 1").fetchall()]
+    reasons = [
+        r[0] for r in con.execute("select reason from raw.quarantine_rows order by 1").fetchall()
+    ]
     assert reasons == [
         "bad timestamp in requested_at: 2026-13-45 10:00:00",
         "quantity below minimum 1: -2",

@@ -1,7 +1,5 @@
 """The main job, its daily schedule and the landing-folder sensor."""
 
-from __future__ import annotations
-
 import hashlib
 
 import dagster as dg

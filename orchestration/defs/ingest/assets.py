@@ -1,7 +1,5 @@
 """Ingest assets: one multi-asset per landing source, one asset key per raw table."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from returnlens.config import settings

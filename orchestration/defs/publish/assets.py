@@ -1,7 +1,5 @@
 """Publish the marts to the serving database once every gate passed."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.defs.transform.dbt import returnlens_dbt_assets

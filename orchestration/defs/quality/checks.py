@@ -1,7 +1,5 @@
 """Great Expectations suites as blocking Dagster asset checks."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

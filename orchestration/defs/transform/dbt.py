@@ -1,12 +1,10 @@
 """The dbt project as Dagster assets; dbt tests become asset checks."""
 
-from __future__ import annotations
-
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from returnlens.config import PROJECT_ROOT
-from returnlens.dbt_runner import ensure_manifest
+from returnlens.dbt_runner import dbt_executable, ensure_manifest
 
 dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
 dbt_project.prepare_if_dev()
@@ -24,5 +22,5 @@ def defs() -> dg.Definitions:
     """The dbt assets and the dbt CLI resource."""
     return dg.Definitions(
         assets=[returnlens_dbt_assets],
-        resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
     )
