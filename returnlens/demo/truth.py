@@ -1,0 +1,286 @@
+"""Ground truth of the demo shop: the planted facts, computed from the generator's probabilities.
+
+Tests and marts compare what they recover from the landing files with these numbers.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from returnlens.demo import world as W
+from returnlens.demo.generator import CAT, DAY0, EXT_LO, N_DAYS, SIZED, _reason_profiles
+from returnlens.ingest.contracts import CATEGORIES
+
+
+def _r(x: float, digits: int = 4) -> float:
+    return round(float(x), digits)
+
+
+def _decile_means(values: np.ndarray, p: np.ndarray) -> list[float]:
+    order = np.argsort(values, kind="stable")
+    return [_r(chunk.mean()) for chunk in np.array_split(p[order], 10)]
+
+
+def _hesitation(od, lm) -> dict:
+    web = od.it_web[od.ln_item]
+    d = od.it_d[od.ln_item][web]
+    views = od.it_views[od.ln_item][web]
+    p = lm.p[web]
+    dec_d = _decile_means(d, p)
+    dec_v = _decile_means(views, p)
+    sized = np.isin(od.ln_cat, SIZED)
+    br = lm.bracket
+    sg = od.it_sg[od.ln_item]
+    sized_web = sized & web_mask(od)
+    return {
+        "effects_logit": {k: W.BETA[k] for k in ("log10_decision_minutes", "extra_views")}
+        | {"size_guide": W.BETA["size_guide"], "bracketing": W.BETA["bracketing"]},
+        "decision_time_definition": (
+            "minutes from the customer's first product_view of the line's product_id (any sku) "
+            "to ordered_at; web and app orders only (marketplace orders have no session)"
+        ),
+        "views_definition": "product_view events of the line's product_id by the customer before ordered_at",
+        "decision_minutes_log10_mean_by_category": dict(W.LOGD_MU),
+        "decision_minutes_log10_sd": W.LOGD_SD,
+        "expected_return_rate_by_decision_time_decile": dec_d,
+        "expected_ratio_top_vs_bottom_decision_time_decile": _r(dec_d[-1] / dec_d[0]),
+        "expected_return_rate_by_views_decile": dec_v,
+        "expected_ratio_top_vs_bottom_views_decile": _r(dec_v[-1] / dec_v[0]),
+        "bracketing_definition": "apparel/shoes lines whose order has 2-3 lines of the same product_id",
+        "expected_return_rate_bracketing": _r(lm.p[sized & br].mean()),
+        "expected_return_rate_not_bracketing_apparel_shoes": _r(lm.p[sized & ~br].mean()),
+        "expected_ratio_bracketing": _r(lm.p[sized & br].mean() / lm.p[sized & ~br].mean()),
+        "expected_ratio_size_guide_vs_none": _r(
+            lm.p[sized_web & sg].mean() / lm.p[sized_web & ~sg].mean()
+        ),
+        "purchase_sessions": "orders.session_id is the session that ended in the purchase",
+    }
+
+
+def web_mask(od) -> np.ndarray:
+    return od.it_web[od.ln_item]
+
+
+def _small_sizing(cat, od, lm, reasons) -> dict:
+    app = od.ln_cat == CAT["apparel"]
+    too_small = reasons[lm.profile, W.R["SIZE_TOO_SMALL"]]
+    out = {}
+    for name, m in (("small_sizing", app & lm.small), ("other_apparel", app & ~lm.small)):
+        out[name] = {
+            "expected_too_small_share_of_returns": _r((lm.p[m] * too_small[m]).sum() / lm.p[m].sum()),
+            "expected_return_rate": _r(lm.p[m].mean()),
+            "lines": int(m.sum()),
+        }
+    a, b = out["small_sizing"], out["other_apparel"]
+    return {
+        "small_sizing_supplier_ids": [cat.sup_ids[i] for i in np.flatnonzero(cat.sup_small)],
+        "apparel_supplier_ids": [
+            cat.sup_ids[i] for i in np.flatnonzero(cat.sup_cat == CAT["apparel"])
+        ],
+        "too_small_reason_weight_multiplier": W.SMALL_SIZING_TOO_SMALL_WEIGHT,
+        "return_logit_offset": W.SMALL_SIZING_LOGIT,
+        "groups": out,
+        "expected_too_small_share_ratio": _r(
+            a["expected_too_small_share_of_returns"] / b["expected_too_small_share_of_returns"]
+        ),
+        "expected_return_rate_ratio": _r(a["expected_return_rate"] / b["expected_return_rate"]),
+    }
+
+
+def _defective(cat, od, lm, reasons) -> dict:
+    out = []
+    dmg = reasons[:, W.R["DEFECTIVE"]] + reasons[:, W.R["DAMAGED_IN_TRANSIT"]]
+    for b in np.flatnonzero(cat.b_defect):
+        p_id = cat.b_prod[b]
+        in_b = od.ln_batch == b
+        others = (od.ln_prod == p_id) & ~in_b
+        pb, po = lm.p[in_b], lm.p[others]
+        out.append(
+            {
+                "batch_id": cat.b_code[b],
+                "product_id": cat.p_code[p_id],
+                "category": CATEGORIES[cat.p_cat[p_id]],
+                "received_date": str(DAY0 + int(cat.b_day[b])),
+                "lines": int(in_b.sum()),
+                "expected_return_rate": _r(pb.mean()) if len(pb) else None,
+                "expected_return_rate_other_batches": _r(po.mean()) if len(po) else None,
+                "expected_ratio": _r(pb.mean() / po.mean()) if len(pb) and len(po) else None,
+                "expected_defect_or_damage_share_of_returns": _r(
+                    (pb * dmg[lm.profile[in_b]]).sum() / pb.sum()
+                )
+                if len(pb)
+                else None,
+            }
+        )
+    return {
+        "defective_batch_ids": [x["batch_id"] for x in out],
+        "return_logit_offset": W.DEFECTIVE_BATCH_LOGIT,
+        "batches": out,
+    }
+
+
+def _seasonality(cat, od, lm) -> dict:
+    units = cat.demand.units_pd[:, -EXT_LO : -EXT_LO + N_DAYS]
+    months = (DAY0 + np.arange(N_DAYS)).astype("datetime64[M]")
+    labels = [str(m) for m in np.unique(months)]
+    demand, rates = {}, {}
+    for c in CATEGORIES:
+        u = units[cat.p_cat == CAT[c]].sum(0)
+        by_m = np.array([u[months == np.datetime64(m)].sum() for m in labels])
+        demand[c] = dict(zip(labels, (_r(x) for x in by_m / by_m.sum()), strict=True))
+        m_line = od.ln_month  # calendar month of the order
+        rates[c] = {}
+        for lab in labels:
+            cm = int(lab[5:]) - 1
+            sel = (od.ln_cat == CAT[c]) & (m_line == cm)
+            rates[c][lab] = _r(lm.p[sel].mean()) if sel.any() else None
+    garden = demand["garden"]
+    peak = sorted(garden, key=garden.get, reverse=True)[:4]
+    return {
+        "seasonal_categories": list(W.SEASONAL_CATEGORIES),
+        "expected_demand_share_by_month": demand,
+        "garden_peak_months": sorted(peak),
+        "garden_demand_share_apr_jul": _r(sum(garden[m] for m in garden if m[5:] in ("04", "05", "06", "07"))),
+        "return_logit_offset_by_calendar_month": dict(W.RETURN_SEASON),
+        "expected_return_rate_by_order_month": rates,
+    }
+
+
+def _fragile(cat, od, lm, reasons) -> dict:
+    home = od.ln_cat == CAT["home"]
+    dmg = reasons[lm.profile, W.R["DAMAGED_IN_TRANSIT"]] * lm.p
+    f = home & lm.fragile
+    o = home & ~lm.fragile
+    return {
+        "fragile_subcategories": list(W.FRAGILE_SUBCATEGORIES),
+        "damage_reason_weight_multiplier": W.FRAGILE_DAMAGE_WEIGHT,
+        "expected_damaged_in_transit_rate_fragile": _r(dmg[f].mean(), 5),
+        "expected_damaged_in_transit_rate_other_home": _r(dmg[o].mean(), 5),
+        "expected_damage_rate_multiplier": _r(dmg[f].mean() / dmg[o].mean()),
+    }
+
+
+def _forecast(od, lm) -> dict:
+    q = od.ln_qty
+    e_ret = lm.p * np.where(q == 1, 1.0, 0.8 * q)
+    out = {}
+    for c in CATEGORIES:
+        m = od.ln_cat == CAT[c]
+        r = e_ret[m].sum() / q[m].sum()
+        out[c] = {"expected_return_rate_units": _r(r), "expected_overstatement": _r(r / (1 - r))}
+    r = e_ret.sum() / q.sum()
+    return {
+        "definition": (
+            "forecast gross_demand_units are expected gross units sold (before returns); "
+            "overstatement = gross / net - 1 = r / (1 - r), r = expected returned share of units"
+        ),
+        "versions": "one per month 2025-11..2026-10, created on the 1st, 6 weeks from the next Monday",
+        "noise_lognormal_sd": W.FORECAST_NOISE_SD,
+        "by_category": out,
+        "overall": {"expected_return_rate_units": _r(r), "expected_overstatement": _r(r / (1 - r))},
+    }
+
+
+def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt, web, rows, dirty_facts) -> dict:
+    reasons = _reason_profiles()
+    abuser_ids = np.flatnonzero(cust.abuser)
+    wc = max(7, len(str(cust.n)))
+    ordering = np.bincount(od.customer, minlength=cust.n) > 0
+    base = {}
+    for c in CATEGORIES:
+        m = od.ln_cat == CAT[c]
+        base[c] = {
+            "target_return_rate_non_abusers": W.BASE_RETURN_RATE[c],
+            "expected_return_rate_all_lines": _r(lm.p[m].mean()),
+            "calibrated_intercept_logit": _r(lm.intercept[CAT[c]]),
+        }
+    truth = {
+        "seed": seed,
+        "scale": scale,
+        "dirty": dirty,
+        "period": {
+            "start": f"{W.PERIOD_START} 00:00:00",
+            "end": "2026-10-31 23:59:59",
+            "as_of": f"{W.AS_OF} 00:00:00",
+        },
+        "row_counts": dict(rows),
+        "return_window_days": W.RETURN_WINDOW_DAYS,
+        "premium_price_threshold_eur": W.PREMIUM_PRICE_EUR,
+        "slow_refund_days": W.SLOW_REFUND_DAYS,
+        "signals": {
+            "hesitation": _hesitation(od, lm),
+            "small_sizing": _small_sizing(cat, od, lm, reasons),
+            "defective_batches": _defective(cat, od, lm, reasons),
+            "seasonality": _seasonality(cat, od, lm),
+            "base_return_rates": base,
+            "abusers": {
+                "abuser_customer_ids": [f"C{i + 1:0{wc}d}" for i in abuser_ids],
+                "abuser_customer_ids_with_orders": [
+                    f"C{i + 1:0{wc}d}" for i in abuser_ids if ordering[i]
+                ],
+                "return_probability": W.ABUSER_RETURN_PROB,
+                "request_within_days": W.ABUSER_REQUEST_DELAY_DAYS,
+                "condition_mix": dict(W.CONDITION_ABUSER),
+                "expected_return_rate_non_abusers": _r(lm.p[~lm.abuser].mean()),
+            },
+            "fragile": _fragile(cat, od, lm, reasons),
+            "premium": {
+                "premium_price_threshold_eur": W.PREMIUM_PRICE_EUR,
+                "premium_product_ids": [cat.p_code[i] for i in np.flatnonzero(cat.p_premium)],
+                "return_logit_offset": W.BETA["premium"],
+            },
+            "slow_refunds": {
+                "slow_refund_days": W.SLOW_REFUND_DAYS,
+                "definition": "refunded_at - requested_at > 14 days (post_return surveys)",
+                "planted_score_penalty": W.SLOW_REFUND_PENALTY,
+                "score_mean_before_penalty": W.SCORE_MEAN_RETURN,
+                "score_sd": W.SCORE_SD,
+                "slow_refund_tail_share": W.SLOW_REFUND_SHARE,
+            },
+            "forecast": _forecast(od, lm),
+        },
+        "conventions": {
+            "keep_it": (
+                "keep_it returns: no received_at/inspected_at/condition/disposition; refunded "
+                "0-3 days after the request with the full net value of the returned units"
+            ),
+            "exchange": "refund_amount_eur 0.00 and refunded_at empty",
+            "in_progress": "steps after as_of are empty; refund_amount_eur empty until refunded",
+            "refund_amount": "quantity returned * (unit_price_eur - discount_eur / quantity), 2 dec",
+            "batch": "each line ships from its product's latest batch received before the order date",
+            "forecast_version": "YYYY-MM of the month the forecast was created",
+            "events": (
+                "purchase session per web/app order (orders.session_id); earlier product views "
+                "in research sessions of the same customer; browse-only sessions, ~30% anonymous"
+            ),
+        },
+        "counts": {
+            "customers_with_orders": int(ordering.sum()),
+            "sessions": int(web.n_sessions),
+            "rmas": int(rt.n_rma),
+        },
+    }
+    if dirty:
+        truth["dirty_mode"] = {
+            "duplicate_row_share": W.DIRTY["duplicate_row_share"],
+            "duplicated_files": ["customers", "orders", "order_lines", "returns", "nps_responses"],
+            "orphan_returns": "some single-line RMAs reference order ids that exist in no orders file",
+            "reason_code_blank": "some returns have an empty reason_code and only reason_text",
+            "reason_text_variants": "upper case, extra leading/trailing spaces, capitalised",
+            "optional_nulls": "phone, weight_g, session_id, shipped_at, batch_id emptied at ~5%",
+        } | dirty_facts
+    return _plain(truth)
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, SimpleNamespace):
+        return _plain(vars(x))
+    return x
