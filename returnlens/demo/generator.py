@@ -182,10 +182,7 @@ def _demand_model(cat: SimpleNamespace, scale: float) -> SimpleNamespace:
 # ------------------------------------------------------------------------------------ catalogue
 def _catalog(rng: np.random.Generator, scale: float) -> SimpleNamespace:
     # suppliers
-    sup_rows = []
-    for c in CATEGORIES:
-        for _ in range(W.SUPPLIERS_PER_CATEGORY[c]):
-            sup_rows.append(c)
+    sup_rows = [c for c in CATEGORIES for _ in range(W.SUPPLIERS_PER_CATEGORY[c])]
     n_sup = len(sup_rows)
     sup_cat = np.array([CAT[c] for c in sup_rows])
     last = PersonNL.last_names
@@ -611,7 +608,8 @@ def _line_model(cat, cust, od) -> SimpleNamespace:
     """Return probability per line: logistic(category intercept + effects), calibrated."""
     item_x = np.where(
         od.it_web,
-        W.BETA["log10_decision_minutes"] * (od.it_logd - np.array(list(W.LOGD_MU.values()))[od.it_cat])
+        W.BETA["log10_decision_minutes"]
+        * (od.it_logd - np.array(list(W.LOGD_MU.values()))[od.it_cat])
         + W.BETA["extra_views"] * (od.it_views - 1)
         + W.BETA["size_guide"] * od.it_sg,
         0.0,
@@ -668,7 +666,9 @@ def _returns(rng, cat, cust, od, lm) -> SimpleNamespace:
     returned = (rng.random(n_l) < lm.p) & (delivered >= 0)
     qty = od.ln_qty
     q_r = np.where(
-        (qty == 1) | (rng.random(n_l) < 0.6), qty, 1 + (rng.random(n_l) * (qty - 1)).astype(np.int64)
+        (qty == 1) | (rng.random(n_l) < 0.6),
+        qty,
+        1 + (rng.random(n_l) * (qty - 1)).astype(np.int64),
     )
     # one RMA per order with returned lines
     rma_order = np.flatnonzero(np.bincount(od.ln_order[returned], minlength=od.n) > 0)
@@ -1463,6 +1463,8 @@ def _write_events(wr, web, cat, wc, ws, labels, bounds) -> None:
         path = wr.out / "web" / f"events_{label}.jsonl"
         wr.con.register("src", t)
         target = str(path).replace("'", "''")
-        wr.con.execute(f"copy ({sql.replace('__LO__', str(lo_t)).replace('__HI__', str(hi_t))}) to '{target}' ({opts})")
+        wr.con.execute(
+            f"copy ({sql.replace('__LO__', str(lo_t)).replace('__HI__', str(hi_t))}) to '{target}' ({opts})"
+        )
         wr.con.unregister("src")
         wr.rows["web_events"] = wr.rows.get("web_events", 0) + n_in

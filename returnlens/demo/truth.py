@@ -69,7 +69,9 @@ def _small_sizing(cat, od, lm, reasons) -> dict:
     out = {}
     for name, m in (("small_sizing", app & lm.small), ("other_apparel", app & ~lm.small)):
         out[name] = {
-            "expected_too_small_share_of_returns": _r((lm.p[m] * too_small[m]).sum() / lm.p[m].sum()),
+            "expected_too_small_share_of_returns": _r(
+                (lm.p[m] * too_small[m]).sum() / lm.p[m].sum()
+            ),
             "expected_return_rate": _r(lm.p[m].mean()),
             "lines": int(m.sum()),
         }
@@ -142,7 +144,9 @@ def _seasonality(cat, od, lm) -> dict:
         "seasonal_categories": list(W.SEASONAL_CATEGORIES),
         "expected_demand_share_by_month": demand,
         "garden_peak_months": sorted(peak),
-        "garden_demand_share_apr_jul": _r(sum(garden[m] for m in garden if m[5:] in ("04", "05", "06", "07"))),
+        "garden_demand_share_apr_jul": _r(
+            sum(garden[m] for m in garden if m[5:] in ("04", "05", "06", "07"))
+        ),
         "return_logit_offset_by_calendar_month": dict(W.RETURN_SEASON),
         "expected_return_rate_by_order_month": rates,
     }

@@ -39,8 +39,10 @@ SPECIAL_DAYS = (  # Black Friday / Cyber Monday and Christmas
     ("2026-11-30", 2.0),
 )
 HOUR_DEMAND = np.array(
-    [0.3, 0.15, 0.1, 0.08, 0.08, 0.15, 0.4, 0.8, 1.0, 1.1, 1.15, 1.2]
-    + [1.3, 1.25, 1.15, 1.1, 1.1, 1.2, 1.45, 1.7, 1.9, 1.8, 1.3, 0.7]
+    [
+        *(0.3, 0.15, 0.1, 0.08, 0.08, 0.15, 0.4, 0.8, 1.0, 1.1, 1.15, 1.2),
+        *(1.3, 1.25, 1.15, 1.1, 1.1, 1.2, 1.45, 1.7, 1.9, 1.8, 1.3, 0.7),
+    ]
 )
 
 # category mix: base share x seasonal multiplier by calendar month (Jan..Dec)
@@ -194,7 +196,9 @@ QUANTITY = {
     "electronics": (np.array([1, 2]), np.array([0.97, 0.03])),
 }
 DISCOUNT_PCTS = np.array([0.10, 0.15, 0.20, 0.25, 0.30])
-DISCOUNT_PROB_BY_MONTH = np.array([0.35, 0.15, 0.12, 0.12, 0.12, 0.15, 0.3, 0.2, 0.12, 0.12, 0.3, 0.2])
+DISCOUNT_PROB_BY_MONTH = np.array(
+    [0.35, 0.15, 0.12, 0.12, 0.12, 0.15, 0.3, 0.2, 0.12, 0.12, 0.3, 0.2]
+)
 
 # ---------------------------------------------------------------- hesitation
 LOGD_MU = {"apparel": 1.6, "shoes": 1.6, "home": 1.4, "garden": 1.2, "electronics": 2.0}
