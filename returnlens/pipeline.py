@@ -9,9 +9,9 @@ from returnlens.config import PROJECT_ROOT, settings
 
 DAGSTER_YAML = """\
 # Written by returnlens: one run at a time may write the DuckDB warehouse.
-run_queue:
-  max_concurrent_runs: 1
 concurrency:
+  runs:
+    max_concurrent_runs: 1
   pools:
     default_limit: 1
 telemetry:

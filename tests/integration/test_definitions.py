@@ -1,0 +1,53 @@
+"""The Dagster code location loads and wires ingest, dbt, checks, publish and automation."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from returnlens.ingest.contracts import ENTITIES, SOURCES
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def definitions():
+    from orchestration.definitions import defs
+
+    return defs()
+
+
+def test_every_landing_entity_is_an_ingest_asset_keyed_like_its_dbt_source(definitions):
+    graph = definitions.get_repository_def().asset_graph
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for e in ENTITIES:
+        assert f"raw/{e.name}" in keys
+    # lineage: every staging model depends on its raw table
+    staged = {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+        for k in graph.get_all_asset_keys()
+        if k.path[0] == "staging"
+    }
+    sources_with_staging = {
+        p.split("/")[1] for parents in staged.values() for p in parents if p.startswith("raw/")
+    }
+    assert sources_with_staging == {e.name for e in ENTITIES}
+    assert len(SOURCES) == 6
+
+
+def test_gx_suites_are_blocking_checks_and_publish_depends_on_the_marts(definitions):
+    graph = definitions.get_repository_def().asset_graph
+    checks = {c.name: c for c in graph.asset_check_keys}
+    assert "gx_raw_returns" in checks
+    assert "gx_kpi_weekly_returns_by_category" in checks
+    for name in ("gx_raw_returns", "gx_kpi_weekly_returns_by_category"):
+        assert graph.get_check_spec(checks[name]).blocking
+    publish = graph.get(dg.AssetKey(["serving", "published_marts"]))
+    assert dg.AssetKey(["marts", "kpi_weekly_returns_by_category"]) in publish.parent_keys
+
+
+def test_main_job_schedule_and_sensor_exist(definitions):
+    job = definitions.resolve_job_def("main")
+    assert job.executor_def.name == "in_process"
+    assert definitions.resolve_schedule_def("daily_main").cron_schedule == "0 6 * * *"
+    assert definitions.resolve_sensor_def("landing_files_sensor") is not None
