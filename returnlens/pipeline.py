@@ -38,7 +38,7 @@ def has_landing_data(landing: Path) -> bool:
     return any(landing_files(e, landing) for e in ENTITIES)
 
 
-def run_main_job(parse_dbt: bool = True):
+def run_main_job(parse_dbt: bool = True, log_level: str = "INFO"):
     """Execute the `main` job in this process against the persistent Dagster instance."""
     import dagster as dg
 
@@ -52,4 +52,8 @@ def run_main_job(parse_dbt: bool = True):
     definitions = defs() if callable(defs) else defs
     job = definitions.resolve_job_def("main")
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False)
+        return job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )

@@ -136,9 +136,23 @@ def run_suite(path: Path, warehouse: Path) -> GateResult:
         )
         result = validation.run(result_format={"result_format": "SUMMARY"})
     finally:
-        source.get_execution_engine().close()
+        _close_engine(source.get_execution_engine())
+        # the datasource's own engine (used to test the connection) pools a connection too
+        datasource_engine = getattr(source, "_engine", None)
+        if datasource_engine is not None:
+            datasource_engine.dispose()
     outcomes = [_outcome(r) for r in result.results]
     return GateResult(spec["name"], relation, outcomes)
+
+
+def _close_engine(engine: Any) -> None:
+    """Release the DuckDB file: GX's close() disposes the pool but keeps the persisted
+    connection open, which would hold DuckDB's lock for the rest of the process."""
+    connection = getattr(engine, "_connection", None)
+    if connection is not None:
+        connection.close()
+        engine._connection = None
+    engine.close()
 
 
 def _outcome(r: Any) -> ExpectationOutcome:

@@ -95,3 +95,17 @@ def test_a_missing_table_is_a_failure_not_a_pass(tmp_path, warehouse):
     result = gates.run_suite(path, warehouse)
     assert not result.passed
     assert any("nope" in (o.error or "") for o in result.failures), result.summary()
+
+
+def test_a_validation_releases_the_duckdb_file(tmp_path, warehouse):
+    """dbt runs in another process right after the gates: GX must not keep DuckDB's lock."""
+    import subprocess
+    import sys
+
+    gates.run_suite(_suite(tmp_path, GOOD), warehouse)
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; duckdb.connect({str(warehouse)!r}).close()"],
+        capture_output=True,
+        text=True,
+    )
+    assert probe.returncode == 0, probe.stderr

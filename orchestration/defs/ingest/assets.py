@@ -30,7 +30,7 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
         con = connect(cfg.warehouse)
         try:
             for e in entities:
-                res = load_entity(con, e, cfg.landing_dir, load_id=context.run_id)
+                res = load_entity(con, e, cfg.landing_dir, load_id=context.run.run_id)
                 failed = [f for f in res.files if f.status == "failed"]
                 for f in failed:
                     context.log.error(f.error)

@@ -26,7 +26,7 @@ def _mart_keys() -> list[dg.AssetKey]:
 def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Write serving.tmp.duckdb, then replace serving.duckdb with it."""
     cfg = settings()
-    result = publish(cfg.warehouse, cfg.serving, run_id=context.run_id, gates={"all": True})
+    result = publish(cfg.warehouse, cfg.serving, run_id=context.run.run_id, gates={"all": True})
     context.log.info(f"published {len(result.tables)} marts to {result.serving}")
     return dg.MaterializeResult(
         metadata={
