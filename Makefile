@@ -43,7 +43,6 @@ format: install ## fix what the linters can fix
 dev: install ## the Dagster UI with schedules and sensors on
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/python -c "from returnlens.pipeline import ensure_dagster_home; ensure_dagster_home()"
-	$(BIN)/dbt parse --quiet
 	@echo "==> Dagster UI on http://127.0.0.1:$${DAGSTER_PORT:-3000}"
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 

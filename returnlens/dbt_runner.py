@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,15 @@ from returnlens.config import PROJECT_ROOT
 
 
 def dbt_executable() -> str:
-    """The dbt next to the running interpreter (the project's venv), else the one on PATH."""
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
+    """The dbt of the running interpreter's venv, else of the project's venv, else on PATH."""
+    for candidate in (
+        Path(sys.executable).with_name("dbt"),
+        Path(sys.prefix) / "bin" / "dbt",
+        PROJECT_ROOT / ".venv" / "bin" / "dbt",
+    ):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("dbt") or "dbt"
 
 
 def parse(project_dir: Path = PROJECT_ROOT) -> None:
@@ -34,7 +41,7 @@ def parse(project_dir: Path = PROJECT_ROOT) -> None:
     )
 
 
-def ensure_manifest(manifest_path: Path) -> None:
-    """Parse the project when the manifest is missing (a fresh clone)."""
-    if not Path(manifest_path).exists():
+def ensure_manifest(manifest_path: Path, refresh: bool = False) -> None:
+    """Parse the project when the manifest is missing (a fresh clone) or a refresh is asked."""
+    if refresh or not Path(manifest_path).exists():
         parse()
