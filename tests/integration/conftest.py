@@ -52,9 +52,8 @@ def isolated_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pipeline_run(isolated_env) -> PipelineRun:
     """Generate a small demo shop and run the real main job (Dagster in-process, dbt, GX)."""
-    from returnlens.demo.generator import generate
-
     from returnlens.config import settings
+    from returnlens.demo.generator import generate
     from returnlens.pipeline import run_main_job
 
     cfg = settings()
