@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from faker.providers.address.de_DE import Provider as AddressDE
 from faker.providers.address.nl_BE import Provider as AddressBE
 from faker.providers.address.nl_NL import Provider as AddressNL
@@ -77,12 +78,26 @@ def _cum_rows(probs: np.ndarray) -> np.ndarray:
     return cum
 
 
+GUIDE = 1024
+
+
 def _choice(cum: np.ndarray, row: np.ndarray | int, u: np.ndarray) -> np.ndarray:
-    """Draw a column per item from row-wise cumulative probabilities (vectorised)."""
+    """Draw a column per item from row-wise cumulative probabilities (vectorised).
+
+    Inverse-CDF sampling with a guide table: a gather gives the first candidate, a few
+    vectorised steps on the rare items that straddle a cell boundary finish the search.
+    """
     n_rows, k = cum.shape
-    flat = (cum + np.arange(n_rows)[:, None]).ravel()
-    row = np.asarray(row, dtype=np.int64)
-    idx = np.searchsorted(flat, row + u, side="right") - row * k
+    grid = np.arange(GUIDE) / GUIDE
+    guide = np.stack([np.searchsorted(cum[r], grid, side="right") for r in range(n_rows)])
+    row = np.broadcast_to(np.asarray(row, dtype=np.int64), np.shape(u))
+    cell = np.minimum((u * GUIDE).astype(np.int64), GUIDE - 1)
+    idx = guide.ravel()[row * GUIDE + cell]
+    flat = cum.ravel()
+    todo = np.flatnonzero(flat[row * k + idx] <= u)
+    while todo.size:
+        idx[todo] += 1
+        todo = todo[flat[row[todo] * k + idx[todo]] <= u[todo]]
     return np.minimum(idx, k - 1)
 
 
@@ -322,13 +337,17 @@ def _batches(rng: np.random.Generator, cat: SimpleNamespace) -> None:
         picks += list(cand[np.argsort(-cat.p_pop[cand], kind="stable")[:n]])
     for p in picks[: W.N_DEFECTIVE_BATCHES]:
         cand = np.flatnonzero((b_prod == p) & (b_day >= 75) & (b_day <= 240))
-        defect[rng.choice(cand)] = True
+        defect[cand[np.argmax(units[cand])]] = True  # the biggest mid-season batch
     cat.b_prod = b_prod
     cat.b_day = b_day
     cat.b_seq = b_seq
     cat.b_units = units.astype(np.int64)
     cat.b_defect = defect
-    cat.b_key = b_prod * 10_000 + (b_day + 1_000)
+    # latest batch received before each (product, order day)
+    b_key = b_prod * 10_000 + (b_day + 1_000)
+    grid = np.arange(n_p)[:, None] * 10_000 + (np.arange(N_DAYS)[None, :] + 1_000)
+    cat.b_table = (np.searchsorted(b_key, grid, side="left") - 1).astype(np.int32)
+    assert (b_prod[cat.b_table] == np.arange(n_p)[:, None]).all()
     cat.b_code = [f"{cat.p_code[p]}-B{s:02d}" for p, s in zip(b_prod, b_seq, strict=True)]
 
 
@@ -402,7 +421,7 @@ def _customers(rng: np.random.Generator, scale: float) -> SimpleNamespace:
         phone=phone,
         phone_null=phone_null,
         domain=domain,
-        activity_cum=np.cumsum(activity) / activity.sum(),
+        activity_p=activity / activity.sum(),
         abuser=abuser,
         signup=signup,
         created=signup.copy(),
@@ -410,6 +429,14 @@ def _customers(rng: np.random.Generator, scale: float) -> SimpleNamespace:
 
 
 # ------------------------------------------------------------------------------------ orders
+def _draw_customers(rng: np.random.Generator, cust: SimpleNamespace, n: int) -> np.ndarray:
+    """n customers drawn with their activity weights, in random order."""
+    counts = rng.multinomial(n, cust.activity_p)
+    out = np.repeat(np.arange(cust.n, dtype=np.int32), counts)
+    rng.shuffle(out)
+    return out
+
+
 def _draw_products(rng, cat, it_cat, it_month) -> np.ndarray:
     return _choice(cat.demand.prod_cum, it_cat * 12 + it_month, rng.random(len(it_cat)))
 
@@ -421,32 +448,36 @@ def _dedup_products(rng, cat, cust_key, it_cat, it_month, it_prod) -> np.ndarray
     Returns the sorted array of (customer, product) keys.
     """
     n_p = len(cat.p_cat)
-    key = cust_key * n_p + it_prod
-    order = np.argsort(key, kind="stable")
+    key = cust_key.astype(np.int64) * n_p + it_prod
+    order = np.argsort(key)
     ks = key[order]
     dup = np.empty(len(ks), bool)
     dup[0] = False
     np.equal(ks[1:], ks[:-1], out=dup[1:])
     redo = order[dup]
     accepted = ks[~dup]
+    extra = np.zeros(0, np.int64)  # keys accepted in later rounds (sorted, small)
     rounds = 0
     while redo.size:
         rounds += 1
         if rounds > 12:  # a customer exhausted a category: try any category
             it_cat[redo] = _choice(cat.demand.mix_cum, it_month[redo], rng.random(redo.size))
         it_prod[redo] = _draw_products(rng, cat, it_cat[redo], it_month[redo])
-        k = cust_key[redo] * n_p + it_prod[redo]
+        k = cust_key[redo].astype(np.int64) * n_p + it_prod[redo]
         pos = np.minimum(np.searchsorted(accepted, k), len(accepted) - 1)
         hit = accepted[pos] == k
+        if extra.size:
+            pos = np.minimum(np.searchsorted(extra, k), len(extra) - 1)
+            hit |= extra[pos] == k
         cand, kc = redo[~hit], k[~hit]
         o = np.argsort(kc, kind="stable")
         kcs = kc[o]
         d = np.zeros(len(kcs), bool)
         d[1:] = kcs[1:] == kcs[:-1]
         ok = kcs[~d]
-        accepted = np.insert(accepted, np.searchsorted(accepted, ok), ok)
+        extra = np.sort(np.concatenate([extra, ok]))
         redo = np.sort(np.concatenate([redo[hit], cand[o][d]]))
-    return accepted
+    return np.sort(np.concatenate([accepted, extra])) if extra.size else accepted
 
 
 def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespace):
@@ -458,8 +489,7 @@ def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespac
     ts = np.sort(T0 + day * DAY + hour * HOUR + rng.integers(0, HOUR, n_o))
     day = (ts - T0) // DAY
     cal_month = _calendar(day)[1]
-    customer = np.searchsorted(cust.activity_cum, rng.random(n_o), side="right")
-    customer = np.minimum(customer, cust.n - 1)
+    customer = _draw_customers(rng, cust, n_o)
     channel = _pick(rng, W.CHANNEL_SHARE, n_o)
     ddays = W.DELIVERY_DAYS[0][_pick(rng, W.DELIVERY_DAYS[1], n_o)]
     delivered = (ts // DAY + ddays) * DAY + rng.integers(9 * HOUR, 21 * HOUR, n_o)
@@ -536,8 +566,7 @@ def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespac
     net_c = qty * unit_c - disc_c
     total_c = np.bincount(ln_order, weights=net_c, minlength=n_o).round().astype(np.int64)
     day_l = day[ln_order]
-    batch = np.searchsorted(cat.b_key, ln_prod * 10_000 + (day_l + 1_000), side="left") - 1
-    assert (cat.b_prod[batch] == ln_prod).all()
+    batch = cat.b_table[ln_prod, day_l]
 
     return SimpleNamespace(
         n=n_o,
@@ -866,9 +895,7 @@ def _web(rng, cat, cust, od) -> SimpleNamespace:
     n_b = round(W.BROWSE_SESSIONS_PER_WEB_ORDER * n_w)
     b_start = np.sort(rng.integers(T0, T_END - HOUR, n_b))
     b_known = rng.random(n_b) < 0.7
-    b_cust = np.minimum(
-        np.searchsorted(cust.activity_cum, rng.random(n_b), side="right"), cust.n - 1
-    )
+    b_cust = _draw_customers(rng, cust, n_b)
     b_views = 1 + np.minimum(rng.poisson(0.8, n_b), 5)
     b_atc = rng.random(n_b) < 0.1
     units = cat.demand.units_pd[:, -EXT_LO : -EXT_LO + N_DAYS].sum(1)
@@ -877,9 +904,12 @@ def _web(rng, cat, cust, od) -> SimpleNamespace:
     bv_j = _group_arange(b_views)
     bv_sku = np.searchsorted(np.cumsum(sku_w) / sku_w.sum(), rng.random(len(bv_sess)), "right")
     bv_sku = np.minimum(bv_sku, len(sku_w) - 1)
-    key = b_cust[bv_sess] * len(cat.p_cat) + cat.s_prod[bv_sku]
+    known_v = np.flatnonzero(b_known[bv_sess])
+    key = b_cust[bv_sess[known_v]].astype(np.int64) * len(cat.p_cat) + cat.s_prod[bv_sku[known_v]]
+    o = np.argsort(key)
+    key = key[o]
     pos = np.minimum(np.searchsorted(od.purchased, key), len(od.purchased) - 1)
-    clash = np.bincount(bv_sess[od.purchased[pos] == key], minlength=n_b) > 0
+    clash = np.bincount(bv_sess[known_v[o[od.purchased[pos] == key]]], minlength=n_b) > 0
     b_cust = np.where(b_known & ~clash, b_cust, -1)
     nev_b = 1 + b_views + b_atc
 
@@ -969,7 +999,7 @@ def _web(rng, cat, cust, od) -> SimpleNamespace:
         ev_ts=ev_ts,
         ev_type=ev_type,
         ev_sku=ev_sku,
-        ev_session=np.repeat(np.arange(n_s, dtype=np.int64), nev_sorted),
+        ev_session=np.repeat(np.arange(n_s, dtype=np.int32), nev_sorted),
         ev_cust=np.repeat(s_cust[rank_order].astype(np.int32), nev_sorted),
         ev_dev=np.repeat(s_dev[rank_order], nev_sorted),
         ev_traffic=np.repeat(s_traffic[rank_order], nev_sorted),
@@ -1419,52 +1449,140 @@ def _write_all(out, cat, cust, od, rt, nps, web, fc, drng, rows) -> dict:
     return facts
 
 
+QUADS = np.array([list(f"{i:04d}".encode()) for i in range(10_000)], np.uint8)
+
+
+def _digits(out: np.ndarray, col: int, values: np.ndarray, width: int) -> None:
+    """Write zero-padded decimal digits of `values` into out[:, col:col + width] (ASCII)."""
+    v = values.astype(np.int64)
+    end = col + width
+    while end - col >= 4:
+        out[:, end - 4 : end] = QUADS[v % 10_000]
+        v //= 10_000
+        end -= 4
+    if end > col:
+        out[:, col:end] = QUADS[v % 10_000][:, 4 - (end - col) :]
+
+
+def _fixed(template: bytes, n: int) -> np.ndarray:
+    return np.broadcast_to(np.frombuffer(template, np.uint8), (n, len(template))).copy()
+
+
+def _binary(block: np.ndarray) -> pa.Array:
+    """An (n, width) uint8 block as an Arrow binary array, without copying."""
+    n, width = block.shape
+    offsets = np.arange(0, n * width + 1, width, dtype=np.int64)
+    return pa.Array.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+    )
+
+
+class _EventFormatter:
+    """JSON lines for web events, built from integer arrays with numpy and Arrow.
+
+    Fixed-width parts (ids, timestamps) are ASCII blocks written with numpy; the variable parts
+    come from small dictionaries; Arrow joins them. Same bytes as DuckDB's JSON, ~5x faster.
+    """
+
+    def __init__(self, cat, we: int, ws: int, wc: int, day_lo: int, day_hi: int):
+        self.we, self.ws, self.wc = we, ws, wc
+        self.head = f'{{"event_id":"E{"0" * we}","session_id":"S{"0" * ws}","customer_id":'.encode()
+        self.cust = f'"C{"0" * wc}",'.encode()
+        self.types = pa.array(
+            [f'"event_type":"{t}","event_at":"'.encode() for t in EVENT_TYPES], pa.large_binary()
+        )
+        skus = ["null"] + [f'"{s}"' for s in cat.sku_code]
+        self.tails = pa.array(
+            [
+                f'"sku":{s},"device":"{d}","traffic_source":"{t}"}}\n'.encode()
+                for s in skus
+                for d in DEVICES
+                for t in TRAFFIC_SOURCES
+            ],
+            pa.large_binary(),
+        )
+        days = np.arange(day_lo, day_hi + 1)
+        self.day_lo = day_lo
+        self.dates = np.array(
+            [list(str(np.datetime64(int(d), "D")).encode()) for d in days], np.uint8
+        )
+        self.null = pa.scalar(b"null,", pa.large_binary())
+        self.empty = pa.scalar(b"", pa.large_binary())
+
+    def lines(self, eid, session, cust, etype, ts, sku, dev, traffic) -> pa.Array:
+        n = len(eid)
+        head = _fixed(self.head, n)
+        _digits(head, 14, eid, self.we)
+        _digits(head, 31 + self.we, session + 1, self.ws)
+        known = _fixed(self.cust, n)
+        _digits(known, 2, cust + 1, self.wc)
+        stamp = _fixed(b'0000-00-00 00:00:00",', n)
+        stamp[:, :10] = self.dates[ts // DAY - self.day_lo]
+        sec = ts % DAY
+        stamp[:, 11:13] = QUADS[sec // HOUR][:, 2:]
+        stamp[:, 14:16] = QUADS[sec // 60 % 60][:, 2:]
+        stamp[:, 17:19] = QUADS[sec % 60][:, 2:]
+        tail = (sku.astype(np.int64) + 1) * (len(DEVICES) * len(TRAFFIC_SOURCES))
+        tail += dev.astype(np.int64) * len(TRAFFIC_SOURCES) + traffic
+        return pc.binary_join_element_wise(
+            _binary(head),
+            pc.if_else(pa.array(cust < 0), self.null, _binary(known)),
+            self.types.take(pa.array(etype.astype(np.int32))),
+            _binary(stamp),
+            self.tails.take(pa.array(tail)),
+            self.empty,
+        )
+
+
 def _write_events(wr, web, cat, wc, ws, labels, bounds) -> None:
+    """One JSON-lines file per month of event_at; months are formatted in two threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
     we = _width(web.n_events, 10)
-    sql = f"""
-        select '{{"event_id":"E' || lpad(cast(e as varchar), {we}, '0')
-            || '","session_id":"S' || lpad(cast(s + 1 as varchar), {ws}, '0')
-            || '","customer_id":' || coalesce('"C' || lpad(cast(c + 1 as varchar), {wc}, '0')
-            || '"', 'null')
-            || ',"event_type":"' || cast(et as varchar)
-            || '","event_at":"' || strftime(make_timestamp(ts * 1000000), '%Y-%m-%d %H:%M:%S')
-            || '","sku":' || coalesce('"' || cast(sku as varchar) || '"', 'null')
-            || ',"device":"' || cast(dev as varchar)
-            || '","traffic_source":"' || cast(tr as varchar) || '"}}' as line
-        from src where ts >= __LO__ and ts < __HI__"""
-    opts = "format csv, header false, quote '', escape '', delimiter '\x01'"
-    # sessions are in start order and last < 2 h: a month's events lie in a slice of sessions
+    fmt = _EventFormatter(
+        cat, we, ws, wc, int(web.ev_ts.min() // DAY) - 1, int(web.ev_ts.max() // DAY) + 1
+    )
     s_start = web.sess_start_sorted
+    jobs = []
     for i, label in enumerate(labels):
+        # sessions are in start order and last < 2 h: a month's events lie in a slice of sessions
         lo_t, hi_t = int(bounds[i]), int(bounds[i + 1])
         s_lo = np.searchsorted(s_start, lo_t - 2 * HOUR, side="left")
         s_hi = np.searchsorted(s_start, hi_t, side="left")
-        if s_hi <= s_lo:
-            continue
-        e_lo = int(web.sess_off_sorted[s_lo])
-        e_hi = int(web.sess_off_sorted[s_hi]) if s_hi < len(s_start) else web.n_events
-        ev_ts = web.ev_ts[e_lo:e_hi]
-        inside = (ev_ts >= lo_t) & (ev_ts < hi_t)
-        n_in = int(inside.sum())
-        if n_in == 0:
-            continue
-        t = pa.table(
-            {
-                "e": np.arange(e_lo + 1, e_hi + 1, dtype=np.int64),
-                "s": web.ev_session[e_lo:e_hi],
-                "c": _opt(web.ev_cust[e_lo:e_hi]),
-                "et": _dict(web.ev_type[e_lo:e_hi], EVENT_TYPES),
-                "ts": ev_ts,
-                "sku": _dict(web.ev_sku[e_lo:e_hi], cat.sku_code),
-                "dev": _dict(web.ev_dev[e_lo:e_hi], DEVICES),
-                "tr": _dict(web.ev_traffic[e_lo:e_hi], TRAFFIC_SOURCES),
-            }
-        )
+        if s_hi > s_lo:
+            e_lo = int(web.sess_off_sorted[s_lo])
+            e_hi = int(web.sess_off_sorted[s_hi]) if s_hi < len(s_start) else web.n_events
+            jobs.append((label, lo_t, hi_t, e_lo, e_hi))
+
+    def write_month(job) -> int:
+        label, lo_t, hi_t, e_lo, e_hi = job
+        n_in = 0
         path = wr.out / "web" / f"events_{label}.jsonl"
-        wr.con.register("src", t)
-        target = str(path).replace("'", "''")
-        wr.con.execute(
-            f"copy ({sql.replace('__LO__', str(lo_t)).replace('__HI__', str(hi_t))}) to '{target}' ({opts})"
-        )
-        wr.con.unregister("src")
-        wr.rows["web_events"] = wr.rows.get("web_events", 0) + n_in
+        with path.open("wb") as f:
+            for a in range(e_lo, e_hi, 1_000_000):
+                b = min(a + 1_000_000, e_hi)
+                ts = web.ev_ts[a:b]
+                keep = np.flatnonzero((ts >= lo_t) & (ts < hi_t))
+                if keep.size == 0:
+                    continue
+                n_in += keep.size
+                lines = fmt.lines(
+                    a + 1 + keep,
+                    web.ev_session[a:b][keep],
+                    web.ev_cust[a:b][keep],
+                    web.ev_type[a:b][keep],
+                    ts[keep],
+                    web.ev_sku[a:b][keep],
+                    web.ev_dev[a:b][keep],
+                    web.ev_traffic[a:b][keep],
+                )
+                offsets = np.frombuffer(lines.buffers()[1], np.int64)
+                offsets = offsets[lines.offset : lines.offset + len(lines) + 1]
+                f.write(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
+        if n_in == 0:
+            path.unlink()
+        return n_in
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = list(pool.map(write_month, jobs))
+    wr.rows["web_events"] = wr.rows.get("web_events", 0) + sum(counts)

@@ -59,7 +59,7 @@ SEASONAL_CATEGORIES = ("apparel", "garden")
 # return-probability seasonality: logit offsets by calendar month (Jan..Dec)
 RETURN_SEASON = {
     "apparel": [0.3, 0.1, 0.0, 0.0, 0.0, -0.1, -0.15, -0.1, 0.0, 0.0, 0.1, 0.35],
-    "garden": [-0.3, -0.3, 0.0, 0.3, 0.4, 0.4, 0.2, 0.0, -0.1, -0.2, -0.3, -0.3],
+    "garden": [-0.5, -0.5, -0.1, 0.4, 0.5, 0.5, 0.4, 0.0, -0.2, -0.4, -0.5, -0.5],
 }
 
 # calibrated target: mean return probability of a line (non-abusers) per category
@@ -214,7 +214,7 @@ BETA = {
     "log10_decision_minutes": 0.5,
     "extra_views": 0.12,
     "size_guide": -0.4,
-    "bracketing": 1.2,
+    "bracketing": 1.6,
     "fragile": 0.3,
     "premium": 0.2,
 }
@@ -239,7 +239,7 @@ REASON_MIX = {
     "electronics": [0.0, 0.0, 0.35, 0.08, 0.20, 0.05, 0.25, 0.03, 0.04],
 }
 BRACKET_SIZE_WEIGHT = 3.0
-FRAGILE_DAMAGE_WEIGHT = 5.0
+FRAGILE_DAMAGE_WEIGHT = 8.0
 DEFECT_REASONS = {"DEFECTIVE": 0.75, "DAMAGED_IN_TRANSIT": 0.15, "NOT_AS_DESCRIBED": 0.10}
 DEFECT_REASON_SHARE = 0.85
 ABUSER_REASON_WEIGHT = {"CHANGED_MIND": 3.0, "NOT_AS_DESCRIBED": 2.0, "OTHER": 2.0}
