@@ -11,6 +11,12 @@
 -- depends_on: {{ ref('stg_surveys__nps_responses') }}
 -- depends_on: {{ ref('int_order_lines_joined_to_returns') }}
 -- depends_on: {{ ref('kpi_weekly_returns_by_category') }}
+-- depends_on: {{ ref('fct_order_lines') }}
+-- depends_on: {{ ref('fct_returns') }}
+-- depends_on: {{ ref('fct_nps_responses') }}
+-- depends_on: {{ ref('dim_customers') }}
+-- depends_on: {{ ref('kpi_nps') }}
+-- depends_on: {{ ref('rpt_unmapped_reason_texts') }}
 {%- set pii_columns = [
     'customer_id', 'first_name', 'last_name', 'email', 'phone', 'street', 'postal_code', 'city'
 ] -%}

@@ -1,0 +1,82 @@
+{# No personal data: customers are known by their salted hash only. #}
+with
+
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+
+),
+
+return_lines as (
+
+    select * from {{ ref('fct_returns') }}
+
+),
+
+order_lines_aggregated_to_customers as (
+
+    select
+        customer_key,
+        count(distinct order_id) as orders,
+        count(*) as order_lines,
+        sum(quantity) as units_bought,
+        sum(line_amount_eur) as gross_revenue_eur,
+        min(ordered_date) as first_order_date,
+        max(ordered_date) as last_order_date
+    from order_lines
+    group by 1
+
+),
+
+returns_aggregated_to_customers as (
+
+    select
+        customer_key,
+        count(distinct rma_id) as rmas,
+        count(*) as return_lines,
+        sum(returned_quantity) as units_returned,
+        sum(coalesce(refund_amount_eur, 0)) as refunded_eur,
+        min(requested_at) as first_return_requested_at
+    from return_lines
+    where customer_key is not null
+    group by 1
+
+),
+
+final as (
+
+    select
+        cast(customers.customer_key as string) as customer_key,
+        cast(customers.country_code as string) as country_code,
+        cast(coalesce(customer_orders.orders, 0) as bigint) as orders,
+        cast(coalesce(customer_orders.order_lines, 0) as bigint) as order_lines,
+        cast(coalesce(customer_orders.units_bought, 0) as bigint) as units_bought,
+        cast(coalesce(customer_returns.rmas, 0) as bigint) as rmas,
+        cast(coalesce(customer_returns.return_lines, 0) as bigint) as return_lines,
+        cast(coalesce(customer_returns.units_returned, 0) as bigint) as units_returned,
+        cast(
+            coalesce(customer_orders.gross_revenue_eur, 0) as decimal(18, 2)
+        ) as gross_revenue_eur,
+        cast(coalesce(customer_returns.refunded_eur, 0) as decimal(18, 2)) as refunded_eur,
+        customer_returns.customer_key is not null as has_returned,
+        cast(customers.created_date as date) as created_date,
+        cast(customer_orders.first_order_date as date) as first_order_date,
+        cast(customer_orders.last_order_date as date) as last_order_date,
+        cast(
+            customer_returns.first_return_requested_at as timestamp
+        ) as first_return_requested_at
+    from customers
+    left join order_lines_aggregated_to_customers as customer_orders
+        on customers.customer_key = customer_orders.customer_key
+    left join returns_aggregated_to_customers as customer_returns
+        on customers.customer_key = customer_returns.customer_key
+
+)
+
+select * from final

@@ -1,0 +1,121 @@
+{#
+    One row per order line of a known order: what was sold, to whom, from which batch and
+    supplier, and what came back of it (summed over all returns of the line).
+#}
+with
+
+order_lines_with_returns as (
+
+    select * from {{ ref('int_order_lines_joined_to_returns') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('stg_shop__order_lines') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+
+),
+
+return_lines as (
+
+    select * from {{ ref('fct_returns') }}
+
+),
+
+warehouse_as_of as (
+
+    select * from {{ ref('int_warehouse_as_of') }}
+
+),
+
+returns_ranked_per_order_line as (
+
+    select
+        order_line_id,
+        reason,
+        resolution,
+        returned_value_eur,
+        row_number() over (
+            partition by order_line_id order by requested_at, rma_id
+        ) as return_number
+    from return_lines
+    where has_known_order_line
+
+),
+
+returns_aggregated_to_order_lines as (
+
+    select
+        order_line_id,
+        count(*) as return_lines,
+        sum(returned_value_eur) as returned_value_eur,
+        max(case when return_number = 1 then reason end) as first_return_reason,
+        max(case when return_number = 1 then resolution end) as first_return_resolution
+    from returns_ranked_per_order_line
+    group by 1
+
+),
+
+final as (
+
+    select
+        cast(line_facts.order_line_id as string) as order_line_id,
+        cast(line_facts.order_id as string) as order_id,
+        cast(line_facts.customer_key as string) as customer_key,
+        cast(line_facts.sku as string) as sku,
+        cast(products.product_id as string) as product_id,
+        cast(order_lines.batch_id as string) as batch_id,
+        cast(coalesce(products.supplier_id, 'unknown') as string) as supplier_id,
+        cast(line_facts.category as string) as category,
+        cast(line_facts.subcategory as string) as subcategory,
+        cast(orders.channel as string) as channel,
+        cast(orders.shipping_country_code as string) as shipping_country_code,
+        cast(line_returns.first_return_reason as string) as first_return_reason,
+        cast(line_returns.first_return_resolution as string) as first_return_resolution,
+        cast(line_facts.quantity as bigint) as quantity,
+        cast(order_lines.unit_price_eur as decimal(18, 2)) as unit_price_eur,
+        cast(order_lines.discount_eur as decimal(18, 2)) as discount_eur,
+        cast(line_facts.line_amount_eur as decimal(18, 2)) as line_amount_eur,
+        cast(line_facts.returned_quantity as bigint) as returned_quantity,
+        cast(line_facts.refunded_eur as decimal(18, 2)) as refunded_eur,
+        cast(coalesce(line_returns.returned_value_eur, 0) as decimal(18, 2)) as returned_value_eur,
+        cast(coalesce(line_returns.return_lines, 0) as bigint) as return_lines,
+        line_facts.has_return,
+        coalesce(
+            cast(
+                {{ dbt.dateadd('day', 8 + var('return_window_days'), 'line_facts.ordered_date') }}
+                as date
+            ) <= warehouse_as_of.as_of_date,
+            false
+        ) as is_return_window_closed,
+        cast(line_facts.ordered_date as date) as ordered_date,
+        cast(orders.delivered_date as date) as delivered_date,
+        cast(line_facts.ordered_at as timestamp) as ordered_at,
+        cast(orders.delivered_at as timestamp) as delivered_at,
+        cast(line_facts.first_return_requested_at as timestamp) as first_return_requested_at
+    from order_lines_with_returns as line_facts
+    inner join order_lines
+        on line_facts.order_line_id = order_lines.order_line_id
+    inner join orders
+        on line_facts.order_id = orders.order_id
+    left join products
+        on line_facts.sku = products.sku
+    left join returns_aggregated_to_order_lines as line_returns
+        on line_facts.order_line_id = line_returns.order_line_id
+    cross join warehouse_as_of
+
+)
+
+select * from final

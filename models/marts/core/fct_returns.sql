@@ -1,0 +1,140 @@
+{#
+    One row per returned order line of a return (RMA), with its standard reason, every
+    processing timestamp, step durations and the order it came from. Returns whose order
+    line is not (yet) in the shop export stay in, flagged by has_known_order_line.
+#}
+with
+
+return_lines as (
+
+    select * from {{ ref('int_return_lines_mapped_to_reasons') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_joined_to_returns') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+
+),
+
+return_lines_joined_to_orders as (
+
+    select
+        return_lines.rma_id,
+        return_lines.order_line_id,
+        return_lines.order_id,
+        return_lines.sku,
+        orders.customer_key,
+        products.product_id,
+        coalesce(products.category, 'unknown') as category,
+        products.subcategory,
+        coalesce(products.supplier_id, 'unknown') as supplier_id,
+        coalesce(orders.channel, 'unknown') as channel,
+        return_lines.reason_code_normalised as reason_code,
+        return_lines.reason_text_normalised,
+        return_lines.reason,
+        return_lines.reason_source,
+        return_lines.condition_grade,
+        return_lines.disposition,
+        return_lines.resolution,
+        return_lines.returned_quantity,
+        return_lines.refund_amount_eur,
+        {# net value of the returned units: their share of the line after discount #}
+        round(
+            return_lines.returned_quantity * order_lines.line_amount_eur
+            / nullif(order_lines.quantity, 0),
+            2
+        ) as returned_value_eur,
+        order_lines.order_line_id is not null as has_known_order_line,
+        return_lines.is_refunded,
+        return_lines.requested_at,
+        return_lines.received_at,
+        return_lines.inspected_at,
+        return_lines.refunded_at,
+        order_lines.ordered_date
+    from return_lines
+    left join order_lines
+        on return_lines.order_line_id = order_lines.order_line_id
+    left join orders
+        on return_lines.order_id = orders.order_id
+    left join products
+        on return_lines.sku = products.sku
+
+),
+
+final as (
+
+    select
+        cast(rma_id as string) as rma_id,
+        cast(order_line_id as string) as order_line_id,
+        cast(order_id as string) as order_id,
+        cast(sku as string) as sku,
+        cast(customer_key as string) as customer_key,
+        cast(product_id as string) as product_id,
+        cast(category as string) as category,
+        cast(subcategory as string) as subcategory,
+        cast(supplier_id as string) as supplier_id,
+        cast(channel as string) as channel,
+        cast(reason_code as string) as reason_code,
+        cast(reason_text_normalised as string) as reason_text_normalised,
+        cast(reason as string) as reason,
+        cast(reason_source as string) as reason_source,
+        cast(condition_grade as string) as condition_grade,
+        cast(disposition as string) as disposition,
+        cast(resolution as string) as resolution,
+        cast(returned_quantity as bigint) as returned_quantity,
+        cast(refund_amount_eur as decimal(18, 2)) as refund_amount_eur,
+        cast(returned_value_eur as decimal(18, 2)) as returned_value_eur,
+        cast(
+            {{ dbt.datediff('requested_at', 'received_at', 'second') }}
+            / 3600.0 as double
+        ) as hours_requested_to_received,
+        cast(
+            {{ dbt.datediff('received_at', 'inspected_at', 'second') }}
+            / 3600.0 as double
+        ) as hours_received_to_inspected,
+        cast(
+            {{ dbt.datediff('inspected_at', 'refunded_at', 'second') }}
+            / 3600.0 as double
+        ) as hours_inspected_to_refunded,
+        cast(
+            {{ dbt.datediff('requested_at', 'refunded_at', 'second') }}
+            / 3600.0 as double
+        ) as hours_requested_to_refunded,
+        cast(
+            {{ dbt.datediff('requested_at', 'refunded_at', 'second') }}
+            / 86400.0 as double
+        ) as days_requested_to_refunded,
+        has_known_order_line,
+        coalesce(is_refunded, false) as is_refunded,
+        {# an exchange is never refunded: it is done once the goods are inspected #}
+        case
+            when resolution = 'exchange' then inspected_at is null
+            else refunded_at is null
+        end as is_open,
+        refunded_at > {{ dbt.dateadd('day', var('slow_refund_days'), 'requested_at') }}
+            as is_slow_refund,
+        cast(ordered_date as date) as ordered_date,
+        cast(requested_at as date) as requested_date,
+        cast(refunded_at as date) as refunded_date,
+        cast(requested_at as timestamp) as requested_at,
+        cast(received_at as timestamp) as received_at,
+        cast(inspected_at as timestamp) as inspected_at,
+        cast(refunded_at as timestamp) as refunded_at
+    from return_lines_joined_to_orders
+
+)
+
+select * from final

@@ -1,0 +1,113 @@
+{#
+    How long returns take, per step, period grain (of the request date) and slice: mean,
+    median and 90th percentile in hours and days over the return lines whose step has both
+    timestamps. Percentiles cannot be rolled up, so each grain is computed from the lines.
+#}
+{%- set steps = [
+    ("requested_to_received", "hours_requested_to_received"),
+    ("received_to_inspected", "hours_received_to_inspected"),
+    ("inspected_to_refunded", "hours_inspected_to_refunded"),
+    ("requested_to_refunded", "hours_requested_to_refunded"),
+] -%}
+with
+
+return_lines as (
+
+    select * from {{ ref('fct_returns') }}
+
+),
+
+grains as (
+
+    {{ period_grains() }}
+
+),
+
+step_durations as (
+
+    {% for step, duration_column in steps %}
+        select
+            rma_id,
+            order_line_id,
+            category,
+            supplier_id,
+            channel,
+            requested_date,
+            '{{ step }}' as step,
+            {{ duration_column }} as duration_hours
+        from return_lines
+        where {{ duration_column }} is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+step_durations_sliced as (
+
+    {% for slice_type, slice_column in kpi_slices() %}
+        select
+            '{{ slice_type }}' as slice_type,
+            {{ slice_column }} as slice_value,
+            requested_date,
+            step,
+            duration_hours
+        from step_durations
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+step_durations_in_periods as (
+
+    select
+        grains.period_grain,
+        {{ period_start_date('grains.period_grain', 'durations.requested_date') }}
+            as period_start_date,
+        durations.slice_type,
+        durations.slice_value,
+        durations.step,
+        durations.duration_hours
+    from step_durations_sliced as durations
+    cross join grains
+
+),
+
+durations_aggregated_to_periods as (
+
+    select
+        period_grain,
+        period_start_date,
+        slice_type,
+        slice_value,
+        step,
+        count(*) as return_lines_measured,
+        avg(duration_hours) as mean_hours,
+        {{ percentile('duration_hours', 0.5) }} as median_hours,
+        {{ percentile('duration_hours', 0.9) }} as p90_hours
+    from step_durations_in_periods
+    group by 1, 2, 3, 4, 5
+
+),
+
+final as (
+
+    select
+        cast(period_grain as string) as period_grain,
+        cast(slice_type as string) as slice_type,
+        cast(slice_value as string) as slice_value,
+        cast(step as string) as step,
+        cast(return_lines_measured as bigint) as return_lines_measured,
+        cast(mean_hours as double) as mean_hours,
+        cast(median_hours as double) as median_hours,
+        cast(p90_hours as double) as p90_hours,
+        cast(mean_hours / 24.0 as double) as mean_days,
+        cast(median_hours / 24.0 as double) as median_days,
+        cast(p90_hours / 24.0 as double) as p90_days,
+        cast(period_start_date as date) as period_start_date,
+        cast({{ period_end_date('period_grain', 'period_start_date') }} as date)
+            as period_end_date
+    from durations_aggregated_to_periods
+
+)
+
+select * from final
