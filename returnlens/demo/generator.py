@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -460,9 +461,10 @@ def _dedup_products(rng, cat, cust_key, it_cat, it_month, it_prod) -> np.ndarray
     rounds = 0
     while redo.size:
         rounds += 1
-        if rounds > 12:  # a customer exhausted a category: try any category
-            it_cat[redo] = _choice(cat.demand.mix_cum, it_month[redo], rng.random(redo.size))
-        it_prod[redo] = _draw_products(rng, cat, it_cat[redo], it_month[redo])
+        if rounds <= 6:
+            it_prod[redo] = _draw_products(rng, cat, it_cat[redo], it_month[redo])
+        else:  # a heavy customer has most popular products already: any product will do
+            it_prod[redo] = rng.integers(0, n_p, redo.size)
         k = cust_key[redo].astype(np.int64) * n_p + it_prod[redo]
         pos = np.minimum(np.searchsorted(accepted, k), len(accepted) - 1)
         hit = accepted[pos] == k
@@ -488,7 +490,7 @@ def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespac
     hour = _pick(rng, W.HOUR_DEMAND, n_o)
     ts = np.sort(T0 + day * DAY + hour * HOUR + rng.integers(0, HOUR, n_o))
     day = (ts - T0) // DAY
-    cal_month = _calendar(day)[1]
+    cal_month = _calendar(np.arange(N_DAYS))[1][day]
     customer = _draw_customers(rng, cust, n_o)
     channel = _pick(rng, W.CHANNEL_SHARE, n_o)
     ddays = W.DELIVERY_DAYS[0][_pick(rng, W.DELIVERY_DAYS[1], n_o)]
@@ -1130,33 +1132,57 @@ def generate(out: Path, seed: int = 42, scale: float = 1.0, dirty: bool = False)
     lm = _line_model(cat, cust, od)
     rt = _returns(rngs["returns"], cat, cust, od, lm)
     nps = _surveys(rngs["surveys"], od, rt)
-    web = _web(rngs["web"], cat, cust, od)
     fc = _forecasts(rngs["planning"], cat)
-    drng = rngs["dirty"] if dirty else None
-    dirty_facts = _write_all(out, cat, cust, od, rt, nps, web, fc, drng, rows := {})
     from returnlens.demo.truth import ground_truth  # local import: truth imports this module
 
-    truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt, web, rows, dirty_facts)
-    (out / "ground_truth.json").write_text(json.dumps(truth, sort_keys=True, indent=2) + "\n")
+    truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt)
+    drng = rngs["dirty"] if dirty else None
+    wr = _Writer(out, threads=max(1, min(2, os.cpu_count() or 1)))
+    ctx = _write_all(wr, cat, cust, od, rt, nps, fc, drng)
+    # line-level arrays are written: free them before the (large) clickstream is built
+    for name in [k for k in vars(od) if k.startswith("ln_") and k != "ln_sku"]:
+        delattr(od, name)
+    del lm, rt, nps, fc
+    web = _web(rngs["web"], cat, cust, od)
+    ws = _width(web.n_sessions, 9)
+    _write_orders(wr, ctx, cust, od, web, ws, drng)
+    _write_events(wr, web, cat, ctx.wc, ws, ctx.labels, ctx.bounds)
+    truth["row_counts"] = dict(wr.rows)
+    truth["counts"]["sessions"] = int(web.n_sessions)
+    if dirty:
+        truth["dirty_mode"].update(ctx.facts)
+    text = json.dumps(_plain(truth), sort_keys=True, indent=2) + "\n"
+    (out / "ground_truth.json").write_text(text)
     return {
         "out": str(out),
         "seed": seed,
         "scale": scale,
         "dirty": dirty,
-        "rows": rows,
+        "rows": dict(wr.rows),
         "elapsed_s": round(time.perf_counter() - started, 2),
     }
 
 
-def _write_all(out, cat, cust, od, rt, nps, web, fc, drng, rows) -> dict:
-    import os
+def _plain(x):
+    """Numpy scalars and tuples as plain JSON values."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
 
-    wr = _Writer(out, threads=max(1, min(2, os.cpu_count() or 1)))
+
+def _write_all(wr, cat, cust, od, rt, nps, fc, drng) -> SimpleNamespace:
+    """Everything but orders and web events (which need the session ids)."""
+    out = wr.out
     facts: dict = {}
     share = W.DIRTY["duplicate_row_share"]
     nullshare = W.DIRTY["optional_null_share"]
     wc = _width(cust.n, 7)
-    wo = _width(od.n, 7)
+    # order numbers; dirty mode adds orphan returns numbered above the last order
+    wo = _width(od.n + (1_000 + rt.n_rma if drng is not None else 0), 7)
     labels, bounds = _month_bounds("2025-09", "2026-12")
 
     # purchasing
@@ -1284,38 +1310,6 @@ def _write_all(out, cat, cust, od, rt, nps, web, fc, drng, rows) -> dict:
     t, _ = _take(t, None, idx)
     wr.copy(t, sql, out / "shop" / "customers.csv", CSV_OPTS, "customers")
 
-    # orders
-    session = np.full(od.n, -1, np.int64)
-    session[web.web_orders] = web.order_session
-    shipped = od.shipped.copy()
-    if drng is not None:
-        session = np.where(drng.random(od.n) < nullshare, -1, session)
-        shipped = np.where(drng.random(od.n) < nullshare, -1, shipped)
-    ws = _width(web.n_sessions, 9)
-    t = pa.table(
-        {
-            "o": np.arange(od.n),
-            "c": od.customer,
-            "s": _opt(session),
-            "ts": od.ts.astype("datetime64[s]"),
-            "ch": _dict(od.channel, CHANNELS),
-            "country": cust.country[od.customer],
-            "shipped": _tsarr(shipped),
-            "delivered": _tsarr(od.delivered),
-            "total": od.total_c,
-        }
-    )
-    sql = f"""
-        select {_id("o", "O", wo)} as order_id, {_id("c", "C", wc)} as customer_id,
-            {_id("s", "S", ws)} as session_id, cast(ts as timestamp) as ordered_at,
-            cast(ch as varchar) as channel, ['NL', 'BE', 'DE'][country + 1] as shipping_country,
-            cast(shipped as timestamp) as shipped_at, cast(delivered as timestamp) as delivered_at,
-            {_money("total", 12)} as order_total_eur
-        from src"""
-    idx = _dup_index(drng, od.n, share)
-    t, ts = _take(t, od.ts, idx)
-    wr.monthly(t, ts, sql, "shop", "orders", "csv", CSV_OPTS, "orders", labels, bounds)
-
     # order lines
     batch = od.ln_batch.copy()
     if drng is not None:
@@ -1365,7 +1359,6 @@ def _write_all(out, cat, cust, od, rt, nps, web, fc, drng, rows) -> dict:
         facts["orphan_return_rma_ids"] = [f"RMA{i + 1:0{_width(rt.n_rma, 7)}d}" for i in orph_rma]
         facts["blank_reason_code_rows"] = int(blank.sum())
         facts["reason_text_variant_rows"] = int((variant > 0).sum())
-        wo = _width(int(order_no.max()) + 1, wo)
     t = pa.table(
         {
             "r": rr,
@@ -1443,10 +1436,43 @@ def _write_all(out, cat, cust, od, rt, nps, web, fc, drng, rows) -> dict:
             "demand_forecasts",
         )
 
-    # web events: JSON lines assembled as text (faster than the JSON writer, same output)
-    _write_events(wr, web, cat, wc, ws, labels, bounds)
-    rows.update(wr.rows)
-    return facts
+    return SimpleNamespace(facts=facts, wo=wo, wc=wc, labels=labels, bounds=bounds)
+
+
+def _write_orders(wr, ctx, cust, od, web, ws, drng) -> None:
+    share = W.DIRTY["duplicate_row_share"]
+    nullshare = W.DIRTY["optional_null_share"]
+    wo, wc, labels, bounds = ctx.wo, ctx.wc, ctx.labels, ctx.bounds
+    # orders
+    session = np.full(od.n, -1, np.int64)
+    session[web.web_orders] = web.order_session
+    shipped = od.shipped.copy()
+    if drng is not None:
+        session = np.where(drng.random(od.n) < nullshare, -1, session)
+        shipped = np.where(drng.random(od.n) < nullshare, -1, shipped)
+    t = pa.table(
+        {
+            "o": np.arange(od.n),
+            "c": od.customer,
+            "s": _opt(session),
+            "ts": od.ts.astype("datetime64[s]"),
+            "ch": _dict(od.channel, CHANNELS),
+            "country": cust.country[od.customer],
+            "shipped": _tsarr(shipped),
+            "delivered": _tsarr(od.delivered),
+            "total": od.total_c,
+        }
+    )
+    sql = f"""
+        select {_id("o", "O", wo)} as order_id, {_id("c", "C", wc)} as customer_id,
+            {_id("s", "S", ws)} as session_id, cast(ts as timestamp) as ordered_at,
+            cast(ch as varchar) as channel, ['NL', 'BE', 'DE'][country + 1] as shipping_country,
+            cast(shipped as timestamp) as shipped_at, cast(delivered as timestamp) as delivered_at,
+            {_money("total", 12)} as order_total_eur
+        from src"""
+    idx = _dup_index(drng, od.n, share)
+    t, ts = _take(t, od.ts, idx)
+    wr.monthly(t, ts, sql, "shop", "orders", "csv", CSV_OPTS, "orders", labels, bounds)
 
 
 QUADS = np.array([list(f"{i:04d}".encode()) for i in range(10_000)], np.uint8)
