@@ -26,6 +26,7 @@ class Settings:
     pii_salt: str
     duckdb_memory_limit: str
     duckdb_threads: int
+    publish_parquet: bool
 
 
 def settings() -> Settings:
@@ -40,4 +41,6 @@ def settings() -> Settings:
         pii_salt=os.environ.get("RETURNLENS_PII_SALT", "returnlens-demo-salt"),
         duckdb_memory_limit=os.environ.get("RETURNLENS_DUCKDB_MEMORY_LIMIT", "4GB"),
         duckdb_threads=int(os.environ.get("RETURNLENS_DUCKDB_THREADS", str(os.cpu_count() or 2))),
+        publish_parquet=os.environ.get("RETURNLENS_PUBLISH_PARQUET", "1")
+        not in ("0", "false", "no"),
     )

@@ -99,27 +99,45 @@ def load_suite_file(path: Path) -> dict:
     return spec
 
 
-def run_suite(path: Path, warehouse: Path) -> GateResult:
-    """Validate one suite against the warehouse file and return the readable result."""
+def run_suite(
+    path: Path,
+    warehouse: Path,
+    *,
+    gx_root: Path | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> GateResult:
+    """Validate one suite against the warehouse file and return the readable result.
+
+    The suite runs through a file-backed GX context under `gx_root` (default: the data folder),
+    so every validation lands in the GX Data Docs site (`<gx_root>/gx/uncommitted/data_docs`).
+    `parameters` fill `{"$PARAMETER": name}` placeholders in the suite's kwargs.
+    """
     import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
 
+    from returnlens.config import settings
     from returnlens.quality import gx_duckdb
 
     gx_duckdb.enable()
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     spec = load_suite_file(path)
     relation = spec["meta"]["relation"]
-    context = gx.get_context(mode="ephemeral")
+    query = spec["meta"].get("query") or f"select * from {relation}"
+    root = Path(gx_root or settings().data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = {"globally": False}
-    source = context.data_sources.add_sql(
+    source = context.data_sources.add_or_update_sql(
         name="warehouse", connection_string=f"duckdb:///{warehouse}", create_temp_table=False
     )
     try:
+        if spec["name"] in source.get_asset_names():
+            source.delete_asset(spec["name"])
         # A query asset, because GX's column reflection ignores schema_name on DuckDB.
-        asset = source.add_query_asset(name=relation, query=f"select * from {relation}")
+        asset = source.add_query_asset(name=spec["name"], query=query)
         batch = asset.add_batch_definition_whole_table("whole_table")
         suite = gx.ExpectationSuite(name=spec["name"], meta=spec.get("meta", {}))
         for exp in spec["expectations"]:
@@ -130,11 +148,20 @@ def run_suite(path: Path, warehouse: Path) -> GateResult:
                 severity=exp.get("severity", "critical"),
             )
             suite.add_expectation_configuration(config)
-        suite = context.suites.add(suite)
-        validation = context.validation_definitions.add(
+        suite = context.suites.add_or_update(suite)
+        validation = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
         )
-        result = validation.run(result_format={"result_format": "SUMMARY"})
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=spec["name"],
+                validation_definitions=[validation],
+                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                result_format={"result_format": "SUMMARY"},
+            )
+        )
+        run = checkpoint.run(expectation_parameters=parameters or {})
+        result = next(iter(run.run_results.values()))
     finally:
         _close_engine(source.get_execution_engine())
         # the datasource's own engine (used to test the connection) pools a connection too
@@ -143,6 +170,14 @@ def run_suite(path: Path, warehouse: Path) -> GateResult:
             datasource_engine.dispose()
     outcomes = [_outcome(r) for r in result.results]
     return GateResult(spec["name"], relation, outcomes)
+
+
+def data_docs_index(gx_root: Path | None = None) -> Path:
+    """Where the GX Data Docs site of the last validations is."""
+    from returnlens.config import settings
+
+    root = Path(gx_root or settings().data_dir)
+    return root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
 def _close_engine(engine: Any) -> None:

@@ -6,7 +6,8 @@ import dagster as dg
 
 from orchestration.defs.transform.dbt import returnlens_dbt_assets
 from returnlens.config import settings
-from returnlens.quality.gates import load_suite_file, run_suite, suite_paths
+from returnlens.quality.gates import data_docs_index, load_suite_file, suite_paths
+from returnlens.quality.history import run_gate
 
 
 def _asset_key_for(relation: str) -> dg.AssetKey:
@@ -31,7 +32,7 @@ def _gx_check(path: Path) -> dg.AssetChecksDefinition:
         pool="warehouse",
     )
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        result = run_suite(path, settings().warehouse)
+        result, rows, parameters = run_gate(path, settings().warehouse, context.run.run_id)
         context.log.info(result.summary())
         return dg.AssetCheckResult(
             passed=result.passed,
@@ -43,6 +44,9 @@ def _gx_check(path: Path) -> dg.AssetChecksDefinition:
                 "expectations": len(result.outcomes),
                 "failed": len(result.failures),
                 "warnings": len(result.warnings),
+                "row_count": rows,
+                "previous_row_count": parameters.get("previous_row_count"),
+                "data_docs": dg.MetadataValue.path(str(data_docs_index())),
                 "details": dg.MetadataValue.md(
                     "\n".join(f"- {line}" for line in result.summary().splitlines()[1:])
                     or "all passed"

@@ -1,0 +1,129 @@
+"""Gate history in the warehouse: volume parameters from earlier runs, results of this run."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from returnlens.quality.gates import GateResult, load_suite_file, run_suite
+from returnlens.warehouse import connect
+
+GATE_RUNS_DDL = """
+create table if not exists quality.gate_runs (
+    run_id varchar,
+    suite varchar,
+    relation varchar,
+    row_count bigint,
+    passed boolean,
+    failed integer,
+    warnings integer,
+    summary varchar,
+    details varchar,
+    evaluated_at timestamp
+)
+"""
+
+
+def ensure_history(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the quality schema and the gate history table."""
+    con.execute("create schema if not exists quality")
+    con.execute(GATE_RUNS_DDL)
+
+
+def row_count(con: duckdb.DuckDBPyConnection, relation: str) -> int | None:
+    """Rows in the relation now, or None when it does not exist."""
+    try:
+        return con.execute(f"select count(*) from {relation}").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return None
+
+
+def volume_parameters(
+    con: duckdb.DuckDBPyConnection, suite: str, volume: dict[str, float] | None
+) -> dict[str, Any]:
+    """`previous_row_count_min`/`_max` from the last passed run of the suite.
+
+    `volume` is the suite's `meta.volume`: `shrink` (share the table may lose) and `grow`
+    (share it may gain; null = no upper bound). Without history: at least one row, no maximum.
+    """
+    ensure_history(con)
+    rows = con.execute(
+        "select row_count from quality.gate_runs where suite = ? and passed "
+        "order by evaluated_at desc limit 1",
+        [suite],
+    ).fetchall()
+    previous = rows[0][0] if rows else None
+    volume = volume or {}
+    if previous is None:
+        return {
+            "previous_row_count": None,
+            "previous_row_count_min": 1,
+            "previous_row_count_max": None,
+        }
+    shrink = volume.get("shrink")
+    grow = volume.get("grow")
+    return {
+        "previous_row_count": previous,
+        "previous_row_count_min": math.floor(previous * (1 - shrink)) if shrink is not None else 1,
+        "previous_row_count_max": math.ceil(previous * (1 + grow)) if grow is not None else None,
+    }
+
+
+def record(
+    con: duckdb.DuckDBPyConnection, run_id: str, result: GateResult, rows: int | None
+) -> None:
+    """Append one suite's outcome to the gate history."""
+    ensure_history(con)
+    details = [
+        {
+            "expectation": o.expectation,
+            "column": o.column,
+            "severity": o.severity,
+            "success": o.success,
+            "observed": o.observed,
+            "unexpected_count": o.unexpected_count,
+            "examples": o.examples[:5],
+            "error": o.error,
+        }
+        for o in result.outcomes
+    ]
+    con.execute(
+        "insert into quality.gate_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            result.suite,
+            result.relation,
+            rows,
+            result.passed,
+            len(result.failures),
+            len(result.warnings),
+            result.summary(),
+            json.dumps(details, default=str),
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+
+
+def run_gate(
+    path: Path, warehouse: Path, run_id: str, gx_root: Path | None = None
+) -> tuple[GateResult, int | None, dict[str, Any]]:
+    """Run one suite with volume parameters from the history, then record the outcome."""
+    spec = load_suite_file(path)
+    con = connect(warehouse)
+    try:
+        parameters = volume_parameters(con, spec["name"], spec["meta"].get("volume"))
+        rows = row_count(con, spec["meta"]["relation"])
+    finally:
+        con.close()  # GX opens its own connection to the same file
+    result = run_suite(path, warehouse, gx_root=gx_root, parameters=parameters)
+    con = connect(warehouse)
+    try:
+        record(con, run_id, result, rows)
+    finally:
+        con.close()
+    return result, rows, parameters
