@@ -154,12 +154,22 @@ def test_summary_prints_the_published_kpis(pipeline_run):
         assert category in text
 
 
-def test_a_failing_gate_publishes_nothing(pipeline_run):
-    """Goods received before the return was requested: the raw returns gate blocks the run."""
+def test_a_failing_gate_publishes_nothing(pipeline_run, tmp_path, monkeypatch):
+    """Goods received before the return was requested: the raw returns gate blocks the run.
+
+    Runs on a copy of the pipeline's data folder so the other tests keep a clean shop.
+    """
     from returnlens.pipeline import run_main_job
 
-    before = _sha256(pipeline_run.serving)
-    returns_dir = pipeline_run.landing / "returns"
+    data = tmp_path / "data"
+    shutil.copytree(
+        pipeline_run.data_dir, data, ignore=shutil.ignore_patterns("dagster_home", "gx")
+    )
+    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(data))
+    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+    serving = data / "serving.duckdb"
+    before = _sha256(serving)
+    returns_dir = data / "landing" / "returns"
     source = sorted(returns_dir.glob("returns_*.csv"))[0]
     bad = returns_dir / "returns_9999-01.csv"
     con = duckdb.connect()
@@ -171,18 +181,21 @@ def test_a_failing_gate_publishes_nothing(pipeline_run):
                 requested_at + interval 30 day as requested_at,
                 requested_at + interval 1 day as received_at
             )
-            from read_csv('{source}', header = true, all_varchar = false)
+            from read_csv('{source}', header = true)
             where received_at is not null
             limit 3
         ) to '{bad}' (header, delimiter ',', timestampformat '%Y-%m-%d %H:%M:%S')
         """
     )
     con.close()
-    shutil.copy(pipeline_run.serving, pipeline_run.data_dir / "serving_before.duckdb")
     result = run_main_job(parse_dbt=False)
     assert not result.success
     check_events = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed = [e.event_specific_data for e in check_events if not e.event_specific_data.passed]
     assert [f.check_name for f in failed] == ["gx_raw_returns"]
     assert "received_at vs requested_at" in str(failed[0].metadata)
-    assert _sha256(pipeline_run.serving) == before
+    assert "3 unexpected rows" in str(failed[0].metadata)
+    steps_run = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "returnlens_dbt_assets" not in steps_run
+    assert "serving__published_marts" not in steps_run
+    assert _sha256(serving) == before
