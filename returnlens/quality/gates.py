@@ -126,6 +126,8 @@ def run_suite(
     spec = load_suite_file(path)
     relation = spec["meta"]["relation"]
     query = spec["meta"].get("query") or f"select * from {relation}"
+    if not query.lstrip().lower().startswith("select "):
+        query = f"select * from ({query}) as suite_query"  # GX wants a leading SELECT
     root = Path(gx_root or settings().data_dir)
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))

@@ -1,0 +1,81 @@
+"""Each gate passes on the clean demo shop and fails, with a message a person can act on, on
+crafted bad data (a missing day, a KPI out of range, a lost file)."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+from returnlens.quality.gates import EXPECTATIONS_DIR, suite_paths
+from returnlens.quality.history import run_gate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def warehouse_copy(pipeline_run, tmp_path):
+    """A copy of the pipeline's warehouse (with its gate history) to damage."""
+    assert pipeline_run.success
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_run.warehouse, copy)
+    return copy
+
+
+def _damage(path, *statements):
+    con = duckdb.connect(str(path))
+    for sql in statements:
+        con.execute(sql)
+    con.close()
+
+
+def test_every_suite_passes_on_the_clean_demo_shop(warehouse_copy, tmp_path):
+    assert len(suite_paths()) >= 12
+    for path in suite_paths():
+        result, rows, _ = run_gate(path, warehouse_copy, "clean", gx_root=tmp_path)
+        assert result.passed, result.summary()
+        assert rows and rows > 0
+
+
+def test_a_missing_day_of_orders_fails_and_names_the_date(warehouse_copy, tmp_path):
+    day = (
+        duckdb.connect(str(warehouse_copy), read_only=True)
+        .execute("select cast(min(ordered_at) as date) + 10 from raw.orders")
+        .fetchall()[0][0]
+    )
+    _damage(warehouse_copy, f"delete from raw.orders where cast(ordered_at as date) = '{day}'")
+    result, _, _ = run_gate(
+        EXPECTATIONS_DIR / "raw_orders_daily.json", warehouse_copy, "bad", gx_root=tmp_path
+    )
+    assert not result.passed
+    (failure,) = result.failures
+    assert failure.column == "day_without_orders" and failure.unexpected_count == 1
+    assert failure.examples == [day.isoformat()]
+
+
+def test_a_kpi_out_of_range_fails_with_the_column_and_value(warehouse_copy, tmp_path):
+    _damage(
+        warehouse_copy,
+        "update marts.kpi_weekly_returns_by_category set return_rate_units = 1.5 "
+        "where week_start_date = (select min(week_start_date) from marts.kpi_weekly_returns_by_category) "
+        "and category = 'apparel'",
+    )
+    suite = EXPECTATIONS_DIR / "kpi_weekly_returns_by_category.json"
+    result, _, _ = run_gate(suite, warehouse_copy, "bad", gx_root=tmp_path)
+    assert not result.passed
+    (failure,) = result.failures
+    assert failure.column == "return_rate_units"
+    assert failure.unexpected_count == 1 and failure.examples == [1.5]
+
+
+def test_a_table_that_lost_files_fails_the_volume_check(warehouse_copy, tmp_path):
+    # the pipeline's passed run recorded the row count; now half of the orders disappear
+    _damage(warehouse_copy, "delete from raw.order_lines where order_line_id like '%-1'")
+    result, rows, params = run_gate(
+        EXPECTATIONS_DIR / "raw_order_lines.json", warehouse_copy, "bad", gx_root=tmp_path
+    )
+    assert params["previous_row_count"] > rows
+    assert not result.passed
+    assert [f.expectation for f in result.failures] == ["expect_table_row_count_to_be_between"]
+    assert result.failures[0].observed == rows
