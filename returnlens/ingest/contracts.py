@@ -23,22 +23,54 @@ class Column:
     pii: bool = False  # personal data: stays in raw only
 
 
+FORMATS = ("csv", "jsonl", "parquet", "xlsx")
+ENCODINGS = ("utf-8", "latin-1", "utf-16")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One way files of an entity arrive: a glob, a format and (for text formats) an encoding."""
+
+    pattern: str  # glob relative to landing/<source>/
+    format: str  # csv | jsonl | parquet | xlsx
+    encoding: str = "utf-8"  # csv and jsonl only; DuckDB read_csv `encoding`
+
+    def __post_init__(self) -> None:
+        """Reject formats and encodings the loader cannot honour."""
+        if self.format not in FORMATS:
+            raise ValueError(f"format {self.format!r} not one of {FORMATS}")
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"encoding {self.encoding!r} not one of {ENCODINGS}")
+
+
 @dataclass(frozen=True)
 class Entity:
     """One entity of a source: a set of files with the same columns, loaded into raw.<table>."""
 
     source: str
     name: str  # table name in the raw schema
-    pattern: str  # glob relative to landing/<source>/
-    format: str  # csv | jsonl | parquet
+    pattern: str  # glob relative to landing/<source>/ (the main delivery)
+    format: str  # csv | jsonl | parquet | xlsx
     key: tuple[str, ...]
     description: str
     columns: tuple[Column, ...] = field(default_factory=tuple)
+    encoding: str = "utf-8"  # of the main delivery (csv, jsonl): utf-8 | latin-1 | utf-16
+    also: tuple[FileSpec, ...] = ()  # other deliveries of the same rows, e.g. an Excel export
 
     @property
     def table(self) -> str:
         """Fully qualified raw table name."""
         return f"raw.{self.name}"
+
+    @property
+    def file_specs(self) -> tuple[FileSpec, ...]:
+        """Every accepted delivery: the main one first, then `also`."""
+        return (FileSpec(self.pattern, self.format, self.encoding), *self.also)
+
+    @property
+    def pii_columns(self) -> list[str]:
+        """Columns holding personal data (erased by `forget-customer`)."""
+        return [c.name for c in self.columns if c.pii]
 
     @property
     def required_columns(self) -> list[str]:
@@ -275,7 +307,11 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="nps_*.csv",
         format="csv",
         key=("response_id",),
-        description="NPS survey responses, one file per month.",
+        description=(
+            "NPS survey responses, one file per month; the survey tool's Excel export "
+            "(nps_*.xlsx, first sheet, header row) is accepted beside the CSV."
+        ),
+        also=(FileSpec("nps_*.xlsx", "xlsx"),),
         columns=(
             Column("response_id", "varchar", "Survey response id."),
             Column("customer_id", "varchar", "Customer who answered."),

@@ -74,7 +74,7 @@ def test_same_file_twice_adds_nothing_and_a_corrected_file_replaces_its_rows(con
     path.write_text(SUPPLIERS_HEADER + "S1,Acme BV,NL,12\n")
     load_entity(con, entity("suppliers"), landing)
     assert con.execute(
-        "select * exclude (_loaded_at, _source_file) from raw.suppliers"
+        "select * exclude (_loaded_at, _source_file, _extra) from raw.suppliers"
     ).fetchall() == [("S1", "Acme BV", "NL", 12, 1)]
 
 
