@@ -91,5 +91,95 @@ def docs_contracts() -> None:
         click.echo(f"wrote {path}")
 
 
+@main.command()
+@click.option("--landing", type=click.Path(path_type=Path), default=None, help="Landing folder.")
+def load(landing: Path | None) -> None:
+    """Load new or changed landing files into raw (no dbt, no publish)."""
+    from returnlens.ingest.loader import load_all
+    from returnlens.warehouse import connect
+
+    landing = landing or settings().landing_dir
+    con = connect()
+    try:
+        for res in load_all(con, landing):
+            click.echo(
+                f"raw.{res.entity:<20} files loaded {res.count('loaded')}, unchanged "
+                f"{res.count('unchanged')}, failed {res.count('failed')}; rows loaded "
+                f"{res.rows_loaded:,}, quarantined {res.rows_quarantined:,}"
+            )
+            for f in res.files:
+                if f.status == "failed":
+                    click.echo(f"  FAILED {f.error}", err=True)
+    finally:
+        con.close()
+
+
+@main.group()
+def quarantine() -> None:
+    """Quarantined rows and files: list them, replay them after a fix."""
+
+
+@quarantine.command(name="list")
+@click.option("--entity", default=None, help="Only this entity (raw table name).")
+def quarantine_list(entity: str | None) -> None:
+    """Quarantined rows per entity, file and reason; files that failed whole."""
+    from returnlens.ingest.quarantine import summary
+    from returnlens.warehouse import connect
+
+    con = connect()
+    try:
+        click.echo(summary(con, entity).format())
+    finally:
+        con.close()
+
+
+@quarantine.command(name="replay")
+@click.option("--entity", default=None, help="Only this entity (raw table name).")
+@click.option("--file", "source_file", default=None, help="Only rows of this landing file.")
+def quarantine_replay(entity: str | None, source_file: str | None) -> None:
+    """Re-check quarantined rows against the current contract; move those that pass into raw."""
+    from returnlens.ingest.quarantine import replay
+    from returnlens.warehouse import connect
+
+    con = connect()
+    try:
+        res = replay(con, entity, source_file)
+    finally:
+        con.close()
+    if not res.moved:
+        click.echo("Nothing to replay.")
+    for name, moved in res.moved.items():
+        click.echo(
+            f"raw.{name}: {moved:,} rows moved into raw, "
+            f"{res.still_quarantined[name]:,} still quarantined"
+        )
+
+
+@main.command(name="forget-customer")
+@click.argument("customer_id")
+@click.option(
+    "--scrub-landing", is_flag=True, help="Also empty the customer's PII in the landing files."
+)
+def forget_customer(customer_id: str, scrub_landing: bool) -> None:
+    """Erase a customer's personal data in raw and keep it erased on later loads."""
+    from returnlens.ingest.privacy import forget_customer as forget
+    from returnlens.warehouse import connect
+
+    cfg = settings()
+    con = connect()
+    try:
+        res = forget(con, customer_id, landing_dir=cfg.landing_dir if scrub_landing else None)
+    finally:
+        con.close()
+    erased = sum(res.rows_erased.values())
+    click.echo(
+        f"Erased the personal data of {erased} raw row(s); recorded as {res.customer_hash[:12]}... "
+        "in raw.forgotten_customers (reloads stay erased)."
+    )
+    for path in res.landing_files_scrubbed:
+        click.echo(f"  scrubbed {path}")
+    click.echo("The next run publishes without it (serving never holds PII).")
+
+
 if __name__ == "__main__":
     main()

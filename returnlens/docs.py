@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from returnlens.config import PROJECT_ROOT
-from returnlens.ingest.contracts import SOURCES, entities_of
+from returnlens.ingest.contracts import SOURCES, FileSpec, entities_of
 
 CONTRACTS_DIR = PROJECT_ROOT / "docs" / "contracts"
 
@@ -27,14 +27,14 @@ def render_source(source: str) -> str:
             "",
             e.description,
             "",
-            f"- Files: `{source}/{e.pattern}` ({e.format.upper()}"
-            + (
-                ", UTF-8, comma-separated, header row, empty field = null)"
-                if e.format == "csv"
-                else ")"
+            *(
+                f"- Files: `{source}/{spec.pattern}` ({_format_text(spec)})"
+                for spec in e.file_specs
             ),
             f"- Key: `{', '.join(e.key)}` (unique across all files of the entity)",
             "- Timestamps are UTC, `YYYY-MM-DD HH:MM:SS`; dates `YYYY-MM-DD`; money in EUR.",
+            "- Unknown extra columns are kept, as a JSON object in `_extra`, and named in the "
+            "load audit; a missing or renamed required column fails the file.",
             "",
             "| column | type | required | rule | meaning |",
             "|---|---|---|---|---|",
@@ -52,7 +52,31 @@ def render_source(source: str) -> str:
                 f"{'; '.join(rules)} | {c.description} |"
             )
         lines.append("")
+    lines += [
+        "## Columns the loader adds to every raw table",
+        "",
+        "| column | type | meaning |",
+        "|---|---|---|",
+        "| `_source_file` | varchar | Landing file the row was loaded from. |",
+        "| `_file_row_number` | bigint | Row number within that file (from 1, header excluded). |",
+        "| `_loaded_at` | timestamp | When the loader wrote the row (UTC). |",
+        "| `_extra` | varchar | JSON object of columns the contract does not know; null if none. |",
+        "",
+    ]
     return "\n".join(lines)
+
+
+def _format_text(spec: FileSpec) -> str:
+    if spec.format == "csv":
+        return (
+            f'CSV, {spec.encoding.upper()}, comma-separated, `"` quotes, header row, '
+            "empty field = null"
+        )
+    if spec.format == "jsonl":
+        return f"JSON lines, {spec.encoding.upper()}, one object per line, missing key = null"
+    if spec.format == "xlsx":
+        return "Excel workbook, first sheet, header row, empty cell = null"
+    return "Parquet"
 
 
 def write_contract_docs(out_dir: Path = CONTRACTS_DIR) -> list[Path]:

@@ -415,7 +415,7 @@ def checked_select(entity: Entity, source: str, replaced: list[str]) -> str:
     """
     keys = ", ".join(qi(k) for k in entity.key)
     typed = typed_select(entity)
-    replaced_list = ", ".join(ql(f) for f in replaced) or "null"
+    replaced_list = ", ".join(ql(f) for f in replaced) or "''"
     values = ", ".join(
         f"{qi(c.name)}" if c.type == "varchar" else f"{qi('__t_' + c.name)} as {qi(c.name)}"
         for c in entity.columns
@@ -473,18 +473,18 @@ def checked_select(entity: Entity, source: str, replaced: list[str]) -> str:
             case
                 when _reason = '' then null
                 when _extra is null then {record}
-                else json_merge_patch({record}, json_object('_extra', json(_extra)))
+                else {_raw_record_sql(entity, with_extra=True)}
             end as _raw_record
         from judged
         """
 
 
-def _raw_record_sql(entity: Entity) -> str:
-    return (
-        "cast(to_json(struct_pack("
-        + ", ".join(f"{qi(c.name)} := {qi(c.name)}" for c in entity.columns)
-        + ")) as varchar)"
-    )
+def _raw_record_sql(entity: Entity, *, with_extra: bool = False) -> str:
+    """The text of a row as a JSON object (unknown columns nested under `_extra`)."""
+    fields = [f"{qi(c.name)} := {qi(c.name)}" for c in entity.columns]
+    if with_extra:
+        fields.append("_extra := json(_extra)")
+    return f"cast(to_json(struct_pack({', '.join(fields)})) as varchar)"
 
 
 def _insert_rows(

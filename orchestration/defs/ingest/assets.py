@@ -19,7 +19,11 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
                 description=f"{e.description} Loaded from landing/{source}/{e.pattern}.",
                 group_name="ingest",
                 kinds={"duckdb"},
-                metadata={"landing_pattern": f"{source}/{e.pattern}", "format": e.format},
+                metadata={
+                    "landing_pattern": ", ".join(f"{source}/{f.pattern}" for f in e.file_specs),
+                    "format": ", ".join(f.format for f in e.file_specs),
+                    "encoding": e.encoding,
+                },
             )
             for e in entities
         ],
@@ -49,6 +53,10 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
                         "files_unchanged": res.count("unchanged"),
                         "files_failed": len(failed),
                         "table_rows": dg.MetadataValue.int(res.table_rows),
+                        "extra_columns": ", ".join(
+                            sorted({c for f in res.files for c in f.extra_columns})
+                        )
+                        or "none",
                         "failed_files": dg.MetadataValue.md(
                             "\n".join(f"- {f.error}" for f in failed) or "none"
                         ),
