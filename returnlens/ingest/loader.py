@@ -408,10 +408,10 @@ def checked_select(entity: Entity, source: str, replaced: list[str]) -> str:
     """A select over `source` (text rows) judging every row: contract, then duplicate keys.
 
     It yields the typed values under the contract's column names, `_reason` ('' = the row
-    passes) and, for failing rows only, `_raw_record` (the text as JSON). Duplicates are judged
-    among rows that pass the contract: the first row of a key (by file order and row number)
-    wins, later ones are quarantined; a key already in raw from a file that is not being
-    replaced is a duplicate too.
+    passes) and, for failing rows only, `_raw_record` (the text as JSON). The first row of a key
+    (by file order and row number) wins, later ones are quarantined as duplicates (a contract
+    violation is reported first); a key already in raw from a file that is not being replaced
+    is a duplicate too.
     """
     keys = ", ".join(qi(k) for k in entity.key)
     typed = typed_select(entity)
@@ -428,12 +428,18 @@ def checked_select(entity: Entity, source: str, replaced: list[str]) -> str:
             from {source}
         ),
         keyed as not materialized (
-            select {keys}, _row_key, _source_file from src where {not_null}
+            select {keys}, hash({keys}) as _h, _row_key, _source_file from src where {not_null}
+        ),
+        candidates as (
+            -- grouping 64-bit hashes is much cheaper than grouping the (text) keys; the few
+            -- candidate hashes are then grouped by the real key (collisions drop out there)
+            select _h from keyed group by _h having count(*) > 1
         ),
         firsts as (
             select {keys}, min(_row_key) as _first_row_key,
                 arg_min(_source_file, _row_key) as _first_file
             from keyed
+            semi join candidates using (_h)
             group by {keys}
             having count(*) > 1
         ),
