@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, resource, sys, time, logging
 from pathlib import Path
-mode, warehouse, suite_file, gx_root = sys.argv[1:5]
+mode, warehouse, suite_file, docs_dir = sys.argv[1:5]
 import great_expectations  # import cost (~5 s) is the same for both; time the work only
 start = time.perf_counter()
 if mode == "sql":
     from returnlens.quality.gates import run_suite
-    result = run_suite(Path(suite_file), Path(warehouse), gx_root=Path(gx_root))
+    result = run_suite(Path(suite_file), Path(warehouse), docs_dir=Path(docs_dir))
     passed, n = result.passed, len(result.outcomes)
 else:
     import duckdb, great_expectations as gx
@@ -102,9 +102,9 @@ def _suite(path: Path) -> Path:
     return path
 
 
-def _child(mode: str, warehouse: Path, suite: Path, gx_root: Path) -> dict:
+def _child(mode: str, warehouse: Path, suite: Path, docs_dir: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(warehouse), str(suite), str(gx_root)],
+        [sys.executable, "-c", CHILD, mode, str(warehouse), str(suite), str(docs_dir)],
         capture_output=True,
         text=True,
         check=True,

@@ -103,17 +103,31 @@ def run_suite(
     path: Path,
     warehouse: Path,
     *,
-    gx_root: Path | None = None,
+    docs_dir: Path | None = None,
     parameters: dict[str, Any] | None = None,
 ) -> GateResult:
-    """Validate one suite against the warehouse file and return the readable result.
+    """Validate one suite; see `run_suites`."""
+    spec = load_suite_file(path)
+    return run_suites(
+        [path], warehouse, docs_dir=docs_dir, parameters={spec["name"]: parameters or {}}
+    )[0]
 
-    The suite runs through a file-backed GX context under `gx_root` (default: the data folder),
-    so every validation lands in the GX Data Docs site (`<gx_root>/gx/uncommitted/data_docs`).
-    `parameters` fill `{"$PARAMETER": name}` placeholders in the suite's kwargs.
+
+def run_suites(
+    paths: list[Path],
+    warehouse: Path,
+    *,
+    docs_dir: Path | None = None,
+    parameters: dict[str, dict[str, Any]] | None = None,
+) -> list[GateResult]:
+    """Validate suites against the warehouse file and return readable results, in order.
+
+    The suites share one in-memory GX context and one connection (a file-backed context spends
+    most of its time rewriting its YAML config). The GX Data Docs site of these validations is
+    written once at the end to `docs_dir` (default: `<data>/data_docs`), `index.html` first.
+    `parameters[suite]` fill `{"$PARAMETER": name}` placeholders in that suite's kwargs.
     """
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
@@ -123,63 +137,79 @@ def run_suite(
 
     gx_duckdb.enable()
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    spec = load_suite_file(path)
-    relation = spec["meta"]["relation"]
-    query = spec["meta"].get("query") or f"select * from {relation}"
-    if not query.lstrip().lower().startswith("select "):
-        query = f"select * from ({query}) as suite_query"  # GX wants a leading SELECT
-    root = Path(gx_root or settings().data_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", project_root_dir=str(root))
+    parameters = parameters or {}
+    docs = Path(docs_dir or settings().data_dir / "data_docs")
+    docs.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
+    context.update_data_docs_site(
+        "local_site",
+        {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     source = context.data_sources.add_or_update_sql(
         name="warehouse", connection_string=f"duckdb:///{warehouse}", create_temp_table=False
     )
+    results: list[GateResult] = []
     try:
-        if spec["name"] in source.get_asset_names():
-            source.delete_asset(spec["name"])
-        # A query asset, because GX's column reflection ignores schema_name on DuckDB.
-        asset = source.add_query_asset(name=spec["name"], query=query)
-        batch = asset.add_batch_definition_whole_table("whole_table")
-        suite = gx.ExpectationSuite(name=spec["name"], meta=spec.get("meta", {}))
-        for exp in spec["expectations"]:
-            config = ExpectationConfiguration(
-                type=exp["type"],
-                kwargs=exp.get("kwargs", {}),
-                meta=exp.get("meta", {}),
-                severity=exp.get("severity", "critical"),
+        existing = set(source.get_asset_names())
+        for path in paths:
+            spec = load_suite_file(path)
+            relation = spec["meta"]["relation"]
+            query = spec["meta"].get("query") or f"select * from {relation}"
+            if not query.lstrip().lower().startswith("select "):
+                query = f"select * from ({query}) as suite_query"  # GX wants a leading SELECT
+            if spec["name"] in existing:
+                source.delete_asset(spec["name"])
+            # A query asset, because GX's column reflection ignores schema_name on DuckDB.
+            asset = source.add_query_asset(name=spec["name"], query=query)
+            batch = asset.add_batch_definition_whole_table("whole_table")
+            suite = gx.ExpectationSuite(name=spec["name"], meta=spec.get("meta", {}))
+            for exp in spec["expectations"]:
+                config = ExpectationConfiguration(
+                    type=exp["type"],
+                    kwargs=exp.get("kwargs", {}),
+                    meta=exp.get("meta", {}),
+                    severity=exp.get("severity", "critical"),
+                )
+                suite.add_expectation_configuration(config)
+            suite = context.suites.add_or_update(suite)
+            validation = context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
             )
-            suite.add_expectation_configuration(config)
-        suite = context.suites.add_or_update(suite)
-        validation = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
-        )
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=spec["name"],
-                validation_definitions=[validation],
-                actions=[UpdateDataDocsAction(name="update_data_docs")],
-                result_format={"result_format": "SUMMARY"},
+            checkpoint = context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=spec["name"],
+                    validation_definitions=[validation],
+                    result_format={"result_format": "SUMMARY"},
+                )
             )
-        )
-        run = checkpoint.run(expectation_parameters=parameters or {})
-        result = next(iter(run.run_results.values()))
+            run = checkpoint.run(expectation_parameters=parameters.get(spec["name"], {}))
+            result = next(iter(run.run_results.values()))
+            outcomes = [_outcome(r) for r in result.results]
+            results.append(GateResult(spec["name"], relation, outcomes))
     finally:
         _close_engine(source.get_execution_engine())
         # the datasource's own engine (used to test the connection) pools a connection too
         datasource_engine = getattr(source, "_engine", None)
         if datasource_engine is not None:
             datasource_engine.dispose()
-    outcomes = [_outcome(r) for r in result.results]
-    return GateResult(spec["name"], relation, outcomes)
+    context.build_data_docs()
+    return results
 
 
-def data_docs_index(gx_root: Path | None = None) -> Path:
+def data_docs_index(docs_dir: Path | None = None) -> Path:
     """Where the GX Data Docs site of the last validations is."""
     from returnlens.config import settings
 
-    root = Path(gx_root or settings().data_dir)
-    return root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    return Path(docs_dir or settings().data_dir / "data_docs") / "index.html"
 
 
 def _close_engine(engine: Any) -> None:

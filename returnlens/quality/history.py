@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from returnlens.quality.gates import GateResult, load_suite_file, run_suite
+from returnlens.quality.gates import GateResult, load_suite_file, run_suites
 from returnlens.warehouse import connect
 
 GATE_RUNS_DDL = """
@@ -109,21 +109,31 @@ def record(
     )
 
 
-def run_gate(
-    path: Path, warehouse: Path, run_id: str, gx_root: Path | None = None
-) -> tuple[GateResult, int | None, dict[str, Any]]:
-    """Run one suite with volume parameters from the history, then record the outcome."""
-    spec = load_suite_file(path)
+def run_gates(
+    paths: list[Path], warehouse: Path, run_id: str, docs_dir: Path | None = None
+) -> list[tuple[GateResult, int | None, dict[str, Any]]]:
+    """Run suites with volume parameters from the history, then record their outcomes."""
+    specs = [load_suite_file(p) for p in paths]
     con = connect(warehouse)
     try:
-        parameters = volume_parameters(con, spec["name"], spec["meta"].get("volume"))
-        rows = row_count(con, spec["meta"]["relation"])
+        parameters = {
+            s["name"]: volume_parameters(con, s["name"], s["meta"].get("volume")) for s in specs
+        }
+        rows = [row_count(con, s["meta"]["relation"]) for s in specs]
     finally:
         con.close()  # GX opens its own connection to the same file
-    result = run_suite(path, warehouse, gx_root=gx_root, parameters=parameters)
+    results = run_suites(paths, warehouse, docs_dir=docs_dir, parameters=parameters)
     con = connect(warehouse)
     try:
-        record(con, run_id, result, rows)
+        for result, n in zip(results, rows, strict=True):
+            record(con, run_id, result, n)
     finally:
         con.close()
-    return result, rows, parameters
+    return [(r, n, parameters[r.suite]) for r, n in zip(results, rows, strict=True)]
+
+
+def run_gate(
+    path: Path, warehouse: Path, run_id: str, docs_dir: Path | None = None
+) -> tuple[GateResult, int | None, dict[str, Any]]:
+    """Run one suite; see `run_gates`."""
+    return run_gates([path], warehouse, run_id, docs_dir)[0]

@@ -47,7 +47,7 @@ def test_without_the_fix_every_expectation_fails_quietly(tmp_path, warehouse):
     original = gx_duckdb.enable
     try:
         gx_duckdb.enable = lambda: None  # run_suite calls enable(); keep it off for this test
-        result = gates.run_suite(_suite(tmp_path, GOOD), warehouse, gx_root=tmp_path)
+        result = gates.run_suite(_suite(tmp_path, GOOD), warehouse, docs_dir=tmp_path)
     finally:
         gx_duckdb.enable = original
     # If this starts passing, GX fixed DuckDB support and gx_duckdb.py can go.
@@ -56,7 +56,7 @@ def test_without_the_fix_every_expectation_fails_quietly(tmp_path, warehouse):
 
 
 def test_with_the_fix_valid_data_passes(tmp_path, warehouse):
-    result = gates.run_suite(_suite(tmp_path, GOOD), warehouse, gx_root=tmp_path)
+    result = gates.run_suite(_suite(tmp_path, GOOD), warehouse, docs_dir=tmp_path)
     assert result.passed, result.summary()
     assert len(result.outcomes) == 2
 
@@ -76,7 +76,7 @@ def test_failures_name_the_column_count_and_examples(tmp_path, warehouse):
             },
         ],
     )
-    result = gates.run_suite(suite, warehouse, gx_root=tmp_path)
+    result = gates.run_suite(suite, warehouse, docs_dir=tmp_path)
     assert not result.passed
     (failure,) = result.failures
     assert failure.column == "q"
@@ -92,7 +92,7 @@ def test_a_missing_table_is_a_failure_not_a_pass(tmp_path, warehouse):
     path.write_text(
         json.dumps({"name": "m", "meta": {"relation": "raw.nope"}, "expectations": GOOD})
     )
-    result = gates.run_suite(path, warehouse, gx_root=tmp_path)
+    result = gates.run_suite(path, warehouse, docs_dir=tmp_path)
     assert not result.passed
     assert any("nope" in (o.error or "") for o in result.failures), result.summary()
 
@@ -102,7 +102,7 @@ def test_a_validation_releases_the_duckdb_file(tmp_path, warehouse):
     import subprocess
     import sys
 
-    gates.run_suite(_suite(tmp_path, GOOD), warehouse, gx_root=tmp_path)
+    gates.run_suite(_suite(tmp_path, GOOD), warehouse, docs_dir=tmp_path)
     probe = subprocess.run(
         [sys.executable, "-c", f"import duckdb; duckdb.connect({str(warehouse)!r}).close()"],
         capture_output=True,
@@ -122,10 +122,10 @@ def test_parameters_fill_placeholders_and_data_docs_are_built(tmp_path, warehous
         ],
     )
     low = gates.run_suite(
-        suite, warehouse, gx_root=tmp_path, parameters={"previous_row_count_min": 10}
+        suite, warehouse, docs_dir=tmp_path, parameters={"previous_row_count_min": 10}
     )
     high = gates.run_suite(
-        suite, warehouse, gx_root=tmp_path, parameters={"previous_row_count_min": 5000}
+        suite, warehouse, docs_dir=tmp_path, parameters={"previous_row_count_min": 5000}
     )
     assert low.passed and not high.passed
     assert high.failures[0].observed == 1000

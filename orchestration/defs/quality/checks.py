@@ -1,4 +1,9 @@
-"""Great Expectations suites as blocking Dagster asset checks."""
+"""Great Expectations suites as blocking Dagster asset checks.
+
+Suites on raw tables run in one step after ingest (and block dbt); suites on marts run in one
+step after dbt (and block publishing). One step per layer shares one GX context and one DuckDB
+connection; each suite is still its own asset check with its own result and metadata.
+"""
 
 from pathlib import Path
 
@@ -7,7 +12,7 @@ import dagster as dg
 from orchestration.defs.transform.dbt import returnlens_dbt_assets
 from returnlens.config import settings
 from returnlens.quality.gates import data_docs_index, load_suite_file, suite_paths
-from returnlens.quality.history import run_gate
+from returnlens.quality.history import run_gates
 
 
 def _asset_key_for(relation: str) -> dg.AssetKey:
@@ -20,44 +25,59 @@ def _asset_key_for(relation: str) -> dg.AssetKey:
     raise ValueError(f"no asset materializes {relation}; check meta.relation of its suite")
 
 
-def _gx_check(path: Path) -> dg.AssetChecksDefinition:
-    spec = load_suite_file(path)
-    relation = spec["meta"]["relation"]
+def _gate_step(layer: str, paths: list[Path]) -> dg.AssetChecksDefinition:
+    specs = {p: load_suite_file(p) for p in paths}
+    check_specs = [
+        dg.AssetCheckSpec(
+            name=f"gx_{spec['name']}",
+            asset=_asset_key_for(spec["meta"]["relation"]),
+            description=spec["meta"].get("description", f"Great Expectations suite {p.name}"),
+            blocking=True,
+        )
+        for p, spec in specs.items()
+    ]
 
-    @dg.asset_check(
-        asset=_asset_key_for(relation),
-        name=f"gx_{spec['name']}",
-        description=spec["meta"].get("description", f"Great Expectations suite {path.name}"),
-        blocking=True,
+    @dg.multi_asset_check(
+        specs=check_specs,
+        name=f"gx_gates_{layer}",
+        description=f"Great Expectations suites on the {layer} layer (expectations/*.json).",
         pool="warehouse",
     )
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        result, rows, parameters = run_gate(path, settings().warehouse, context.run.run_id)
-        context.log.info(result.summary())
-        return dg.AssetCheckResult(
-            passed=result.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=result.summary().splitlines()[0],
-            metadata={
-                "suite": spec["name"],
-                "relation": relation,
-                "expectations": len(result.outcomes),
-                "failed": len(result.failures),
-                "warnings": len(result.warnings),
-                "row_count": rows,
-                "previous_row_count": parameters.get("previous_row_count"),
-                "data_docs": dg.MetadataValue.path(str(data_docs_index())),
-                "details": dg.MetadataValue.md(
-                    "\n".join(f"- {line}" for line in result.summary().splitlines()[1:])
-                    or "all passed"
-                ),
-            },
-        )
+    def _gates(context: dg.AssetCheckExecutionContext):
+        cfg = settings()
+        docs_dir = cfg.data_dir / "data_docs" / layer
+        outcomes = run_gates(list(specs), cfg.warehouse, context.run.run_id, docs_dir=docs_dir)
+        for (result, rows, parameters), spec in zip(outcomes, specs.values(), strict=True):
+            context.log.info(result.summary())
+            lines = result.summary().splitlines()
+            yield dg.AssetCheckResult(
+                asset_key=_asset_key_for(spec["meta"]["relation"]),
+                check_name=f"gx_{spec['name']}",
+                passed=result.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=lines[0],
+                metadata={
+                    "suite": spec["name"],
+                    "relation": result.relation,
+                    "expectations": len(result.outcomes),
+                    "failed": len(result.failures),
+                    "warnings": len(result.warnings),
+                    "row_count": rows,
+                    "previous_row_count": parameters.get("previous_row_count"),
+                    "details": dg.MetadataValue.md(
+                        "\n".join(f"- {line}" for line in lines[1:]) or "all passed"
+                    ),
+                    "data_docs": dg.MetadataValue.path(str(data_docs_index(docs_dir))),
+                },
+            )
 
-    return _check
+    return _gates
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """One blocking check per suite in expectations/."""
-    return dg.Definitions(asset_checks=[_gx_check(p) for p in suite_paths()])
+    """One blocking gate step per layer, one asset check per suite in expectations/."""
+    paths = suite_paths()
+    raw = [p for p in paths if load_suite_file(p)["meta"]["relation"].startswith("raw.")]
+    marts = [p for p in paths if p not in raw]
+    return dg.Definitions(asset_checks=[_gate_step("raw", raw), _gate_step("marts", marts)])
