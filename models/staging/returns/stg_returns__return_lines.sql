@@ -18,7 +18,7 @@ renamed as (
 
         ---------- strings
         reason_code,
-        reason_text,
+        {{ mask_personal_data("reason_text") }} as reason_text,
         condition_grade,
         disposition,
         resolution,

@@ -22,7 +22,7 @@ renamed as (
             when score >= 7 then 'passive'
             else 'detractor'
         end as nps_group,
-        comment as comment_text,
+        {{ mask_personal_data("comment") }} as comment_text,
 
         ---------- numerics
         score,
