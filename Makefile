@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install run test lint format dev bench docs-contracts clean
+.PHONY: install run test lint format dev dashboard bench docs-contracts clean
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION) into $(TOOLS)/"
@@ -45,6 +45,12 @@ dev: install ## the Dagster UI with schedules and sensors on
 	$(BIN)/python -c "from returnlens.pipeline import ensure_dagster_home; ensure_dagster_home()"
 	@echo "==> Dagster UI on http://127.0.0.1:$${DAGSTER_PORT:-3000}"
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+dashboard: install ## the Streamlit dashboard on the published serving database (URL printed)
+	@echo "==> Returnlens dashboard on http://127.0.0.1:$${RETURNLENS_DASHBOARD_PORT:-8501} (Ctrl-C stops it), reading" \
+		"$$($(BIN)/python -c 'from returnlens.config import settings; print(settings().serving)')"
+	$(BIN)/streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 \
+		--server.port $${RETURNLENS_DASHBOARD_PORT:-8501} --browser.gatherUsageStats false
 
 bench: install ## benchmarks side by side (ratios); figures in benchmarks/results/
 	$(BIN)/python -m benchmarks.run $(BENCH)

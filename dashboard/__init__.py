@@ -1,0 +1,1 @@
+"""The Returnlens dashboard (Streamlit): reads the published serving database only."""

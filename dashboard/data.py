@@ -1,0 +1,134 @@
+"""Reading the serving database: one short read-only connection per query, cached per publish.
+
+A publish replaces the serving file with `os.replace`. DuckDB caches an open database per path
+inside a process, so a connection opened with `duckdb.connect(path)` while another thread still
+holds one would see the old file. Each query therefore opens a fresh in-memory DuckDB, attaches
+the serving file read-only, runs one statement with bound parameters and closes everything: no
+connection outlives a query, and every query sees the file that is published at that moment.
+
+Results are cached with `st.cache_data`, keyed on the query, its parameters and the serving
+file's stamp (path, inode, mtime, size): a new publish changes the stamp, so the next rerun
+queries the new file without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from returnlens.config import settings
+
+SCHEMA = "marts"
+
+
+class NotPublishedError(RuntimeError):
+    """There is no serving database yet (nothing has been published)."""
+
+
+def serving_path() -> Path:
+    """The serving database (RETURNLENS_SERVING, default data/serving.duckdb)."""
+    return settings().serving
+
+
+def exports_dir() -> Path:
+    """Where the pipeline writes exports (RETURNLENS_EXPORTS_DIR, default <data>/exports)."""
+    value = os.environ.get("RETURNLENS_EXPORTS_DIR")
+    return Path(value).resolve() if value else settings().data_dir / "exports"
+
+
+Stamp = tuple[str, int, int, int]
+
+
+def publish_stamp(path: Path | None = None) -> Stamp | None:
+    """(path, inode, mtime_ns, size) of the serving file, or None when nothing is published."""
+    path = path or serving_path()
+    try:
+        st_ = path.stat()
+    except FileNotFoundError:
+        return None
+    return (str(path), st_.st_ino, st_.st_mtime_ns, st_.st_size)
+
+
+def run_query(path: str, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """Run one statement on the serving file through a fresh, short, read-only attachment."""
+    con = duckdb.connect(config={"threads": str(os.cpu_count() or 2)})
+    try:
+        con.execute("attach ? as serving (read_only)", [path])
+        con.execute("use serving")
+        return con.execute(sql, list(params)).df()
+    finally:
+        con.close()
+
+
+@st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
+def _cached(sql: str, params: tuple, stamp: Stamp) -> pd.DataFrame:
+    return run_query(stamp[0], sql, params)
+
+
+def query(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """Run `sql` (bound `params`, never string-built from input) on the published marts."""
+    stamp = publish_stamp()
+    if stamp is None:
+        raise NotPublishedError(str(serving_path()))
+    return _cached(sql, tuple(params), stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _tables(stamp: Stamp) -> frozenset[str]:
+    df = run_query(
+        stamp[0],
+        "select table_name from duckdb_tables() where database_name = 'serving' "
+        "and schema_name = ?",
+        [SCHEMA],
+    )
+    return frozenset(df["table_name"])
+
+
+def published_tables() -> frozenset[str]:
+    """Names of the tables in the published `marts` schema (empty before any publish)."""
+    stamp = publish_stamp()
+    return frozenset() if stamp is None else _tables(stamp)
+
+
+@dataclass(frozen=True)
+class PublishInfo:
+    """The latest publish: when, which run, and whether its gates passed."""
+
+    published_at: datetime
+    run_id: str | None
+    gates_passed: bool
+    gates_total: int
+    gates_failed: int
+    tables: int
+
+
+def publish_info() -> PublishInfo | None:
+    """What marts.publish_log says about the file that is published now; None before any."""
+    if "publish_log" not in published_tables():
+        return None
+    df = query(
+        "select published_at, run_id, gates_passed, gate_results, tables "
+        "from marts.publish_log order by published_at desc limit 1"
+    )
+    if df.empty:
+        return None
+    row = df.iloc[0]
+    gates = json.loads(row["gate_results"] or "{}")
+    tables = json.loads(row["tables"] or "{}")
+    return PublishInfo(
+        published_at=pd.Timestamp(row["published_at"]).to_pydatetime(),
+        run_id=row["run_id"],
+        gates_passed=bool(row["gates_passed"]),
+        gates_total=len(gates),
+        gates_failed=sum(1 for ok in gates.values() if not ok),
+        tables=len(tables),
+    )

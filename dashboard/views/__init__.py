@@ -1,0 +1,1 @@
+"""The dashboard's pages; each module's query functions are importable (benchmarks, tests)."""

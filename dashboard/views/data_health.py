@@ -1,0 +1,142 @@
+"""Data health: the last publish, its quality gates, the load audit, unmapped reason texts."""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+
+
+def publish_log() -> pd.DataFrame:
+    """The publish log of the serving file (one row per publish it carries)."""
+    return data.query(
+        "select published_at, run_id, gates_passed, tables, gate_results "
+        "from marts.publish_log order by published_at desc"
+    )
+
+
+def gate_results() -> pd.DataFrame:
+    """Every gate suite of the published run (marts.publish_gate_results)."""
+    return data.query(
+        "select suite, relation, passed, failed, warnings, row_count, summary, evaluated_at "
+        "from marts.publish_gate_results order by passed, failed desc, warnings desc, suite"
+    )
+
+
+def load_audit() -> pd.DataFrame:
+    """Current state of every landing file: its latest load (marts.rpt_load_audit)."""
+    return data.query(
+        "select entity, landing_path, status, rows_in, rows_loaded, rows_quarantined, "
+        "is_file_quarantined, size_bytes, finished_at, error, extra_columns, load_id "
+        "from marts.rpt_load_audit where is_latest_load_of_file "
+        "order by is_file_quarantined desc, rows_quarantined desc, entity, landing_path"
+    )
+
+
+def unmapped_texts() -> pd.DataFrame:
+    """Free-text reasons the taxonomy does not map yet (marts.rpt_unmapped_reason_texts)."""
+    return data.query(
+        "select reason_text_normalised, return_lines, return_lines_unknown_reason, "
+        "suggested_reason, first_requested_at, last_requested_at "
+        "from marts.rpt_unmapped_reason_texts order by return_lines desc, reason_text_normalised"
+    )
+
+
+def render() -> None:
+    """Draw the page."""
+    info = ui.page("Data health", ("publish_log", "publish_gate_results"))
+    tables = data.published_tables()
+
+    st.subheader("Last publish")
+    log = publish_log()
+    latest = log.iloc[0]
+    marts = json.loads(latest["tables"] or "{}")
+    cols = st.columns(4)
+    cols[0].metric("Published (UTC)", info.published_at.strftime("%Y-%m-%d %H:%M"))
+    cols[1].metric("Marts published", ui.num(len(marts)))
+    cols[2].metric("Gate suites", ui.num(info.gates_total))
+    cols[3].metric("Gate suites failed", ui.num(info.gates_failed))
+    st.caption(
+        f"Run `{latest['run_id']}`. A run whose gates fail is never published: the file above "
+        "stays as it was, so a failed later run shows up here as an old publish date."
+    )
+    counts = pd.DataFrame(sorted(marts.items()), columns=["mart", "rows"])
+    with st.expander(f"Row counts of the {len(counts)} published marts"):
+        ui.table(counts, "published_marts")
+
+    st.subheader("Quality gates of the published run")
+    gates = gate_results()
+    if gates.empty:
+        st.info("The published run recorded no gate results.")
+    else:
+        cols = st.columns(3)
+        cols[0].metric("Suites passed", f"{int(gates['passed'].sum())} / {len(gates)}")
+        cols[1].metric("Failed expectations", ui.num(gates["failed"].sum()))
+        cols[2].metric("Warnings", ui.num(gates["warnings"].sum()))
+        ui.table(gates, "gate_results", height=320)
+
+    st.subheader("Files loaded and quarantined")
+    if "rpt_load_audit" not in tables:
+        st.info(f"The load audit is not published yet. {ui.RUN_HINT}")
+    else:
+        audit = load_audit()
+        if audit.empty:
+            st.info("No landing files have been loaded.")
+        else:
+            cols = st.columns(4)
+            cols[0].metric("Files", ui.num(len(audit)))
+            cols[1].metric("Files quarantined", ui.num(audit["is_file_quarantined"].sum()))
+            cols[2].metric("Rows loaded", ui.num(audit["rows_loaded"].sum()))
+            cols[3].metric("Rows quarantined", ui.num(audit["rows_quarantined"].sum()))
+            rows = audit.melt(
+                id_vars=["entity"],
+                value_vars=["rows_loaded", "rows_quarantined"],
+                var_name="outcome",
+                value_name="rows",
+            )
+            rows["outcome"] = rows["outcome"].map(
+                {"rows_loaded": "loaded", "rows_quarantined": "quarantined"}
+            )
+            ui.chart(
+                alt.Chart(rows)
+                .mark_bar()
+                .encode(
+                    y=alt.Y("entity:N", title=None, sort="-x"),
+                    x=alt.X("sum(rows):Q", title="Rows (latest load of each file)"),
+                    color=alt.Color(
+                        "outcome:N",
+                        scale=alt.Scale(
+                            domain=["loaded", "quarantined"], range=["#90a4ae", "#e53935"]
+                        ),
+                    ),
+                    tooltip=["entity:N", "outcome:N", alt.Tooltip("sum(rows):Q", format=",")],
+                )
+                .properties(height=260)
+            )
+            failed = audit[audit["is_file_quarantined"]]
+            if not failed.empty:
+                st.error(f"{len(failed)} file(s) were quarantined whole: fix and deliver again.")
+                ui.table(failed[["entity", "landing_path", "error"]], "quarantined_files")
+            ui.table(audit, "load_audit", height=320)
+
+    st.subheader("Unmapped reason texts")
+    if "rpt_unmapped_reason_texts" not in tables:
+        st.info(f"Not published yet. {ui.RUN_HINT}")
+    else:
+        texts = unmapped_texts()
+        if texts.empty:
+            st.success("Every free-text return reason maps to the taxonomy.")
+        else:
+            st.caption(
+                "Add frequent texts to seeds/reason_text_map.csv; suggested_reason is what the "
+                "portal codes of lines with the text say most often."
+            )
+        ui.table(texts, "unmapped_reason_texts")
+
+
+if __name__ == "__main__":
+    render()

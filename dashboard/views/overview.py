@@ -1,0 +1,355 @@
+"""Overview: return rates on three bases, processing times, reasons, revenue retained, NPS."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+
+NEEDS = (
+    "kpi_return_rates_by_order_cohort",
+    "kpi_returns_by_request_date",
+    "kpi_return_processing_times",
+    "kpi_reason_mix",
+    "kpi_nps",
+)
+BASES = {
+    "return_rate_units": "units",
+    "return_rate_value": "value (EUR)",
+    "return_rate_orders": "orders",
+}
+STEPS = {
+    "requested_to_received": "1 requested → received",
+    "received_to_inspected": "2 received → inspected",
+    "inspected_to_refunded": "3 inspected → refunded",
+    "requested_to_refunded": "end to end",
+}
+WHERE = (
+    "where period_grain = ? and slice_type = ? and slice_value = ? "
+    "and period_start_date between ? and ?"
+)
+
+
+def cohorts(f: ui.Filters) -> pd.DataFrame:
+    """Cohort return rates of the filtered periods (kpi_return_rates_by_order_cohort)."""
+    kind, value = f.kpi_slice()
+    return data.query(
+        "select period_start_date, period_end_date, is_cohort_mature, orders, "
+        "orders_with_return, units_sold, units_returned, gross_revenue_eur, refunded_eur, "
+        "return_rate_units, return_rate_value, return_rate_orders, nps_responses, nps "
+        f"from marts.kpi_return_rates_by_order_cohort {WHERE} order by period_start_date",
+        [f.grain, kind, value, f.start, f.end],
+    )
+
+
+def processing_times(f: ui.Filters) -> pd.DataFrame:
+    """Median and p90 days per step (kpi_return_processing_times)."""
+    kind, value = f.kpi_slice()
+    return data.query(
+        "select period_start_date, step, return_lines_measured, median_days, p90_days "
+        f"from marts.kpi_return_processing_times {WHERE} order by period_start_date, step",
+        [f.grain, kind, value, f.start, f.end],
+    )
+
+
+def request_flow(f: ui.Filters) -> pd.DataFrame:
+    """Returns by request date: revenue retained and flow rates (kpi_returns_by_request_date)."""
+    kind, value = f.kpi_slice()
+    return data.query(
+        "select period_start_date, period_end_date, return_lines, units_returned, "
+        "returned_value_eur, exchange_value_eur, store_credit_value_eur, refunded_eur, "
+        "revenue_retained_rate "
+        f"from marts.kpi_returns_by_request_date {WHERE} order by period_start_date",
+        [f.grain, kind, value, f.start, f.end],
+    )
+
+
+def reason_mix(f: ui.Filters) -> pd.DataFrame:
+    """Share of return lines per reason (kpi_reason_mix)."""
+    kind, value = f.kpi_slice()
+    return data.query(
+        "select period_start_date, reason, reason_label, reason_group, return_lines, "
+        "share_of_return_lines "
+        f"from marts.kpi_reason_mix {WHERE} order by period_start_date, reason",
+        [f.grain, kind, value, f.start, f.end],
+    )
+
+
+def nps_segments(f: ui.Filters) -> pd.DataFrame:
+    """NPS of returners vs non-returners and by refund speed (kpi_nps)."""
+    kind, value = f.kpi_slice()
+    return data.query(
+        "select period_start_date, segment, nps_responses, nps, avg_rating "
+        f"from marts.kpi_nps {WHERE} and segment <> 'all' order by period_start_date, segment",
+        [f.grain, kind, value, f.start, f.end],
+    )
+
+
+def headline_period(rates: pd.DataFrame) -> pd.Series | None:
+    """The latest mature cohort in the filtered range (its rates no longer rise)."""
+    mature = rates[rates["is_cohort_mature"]]
+    return None if mature.empty else mature.iloc[-1]
+
+
+def _at(df: pd.DataFrame, start, col: str, **eq) -> float | None:
+    rows = df[df["period_start_date"] == start]
+    for k, v in eq.items():
+        rows = rows[rows[k] == v]
+    return None if rows.empty else rows.iloc[0][col]
+
+
+def render() -> None:
+    """Draw the page."""
+    ui.page("Returns overview", NEEDS)
+    f = ui.filters()
+    rates = cohorts(f)
+    if rates.empty:
+        st.info("No orders in the chosen periods and slice.")
+        return
+    times = processing_times(f)
+    flow = request_flow(f)
+    reasons = reason_mix(f)
+    segments = nps_segments(f)
+
+    head = headline_period(rates)
+    if head is not None:
+        start = head["period_start_date"]
+        label = ui.period_label(f.grain, start)
+        st.subheader(f"Latest mature {f.grain}: {label} · {f.slice_label()}")
+        cols = st.columns(6)
+        cols[0].metric("Return rate (units)", ui.pct(head["return_rate_units"]))
+        cols[1].metric("Return rate (value)", ui.pct(head["return_rate_value"]))
+        cols[2].metric("Return rate (orders)", ui.pct(head["return_rate_orders"]))
+        cols[3].metric("Gross revenue", ui.eur(head["gross_revenue_eur"]))
+        cols[4].metric("Refunded", ui.eur(head["refunded_eur"]))
+        cols[5].metric("NPS of the cohort", ui.num(head["nps"], 1))
+        cols = st.columns(6)
+        cols[0].metric(
+            "Revenue retained",
+            ui.pct(_at(flow, start, "revenue_retained_rate")),
+            help="Exchanges and store credit as a share of the returned value, for returns "
+            "requested in the period.",
+        )
+        cols[1].metric("Returned value", ui.eur(_at(flow, start, "returned_value_eur")))
+        cols[2].metric(
+            "Median days to refund",
+            ui.num(_at(times, start, "median_days", step="requested_to_refunded"), 1),
+        )
+        cols[3].metric(
+            "p90 days to refund",
+            ui.num(_at(times, start, "p90_days", step="requested_to_refunded"), 1),
+        )
+        cols[4].metric("Units sold", ui.num(head["units_sold"]))
+        cols[5].metric("Units returned", ui.num(head["units_returned"]))
+    else:
+        st.info("No cohort in the chosen range is mature yet: rates will still rise.")
+
+    st.subheader("Return rate by order cohort, three bases")
+    st.caption(
+        "Shaded periods are immature cohorts: their return window has not closed, so their "
+        "rates still rise. Compare mature cohorts only."
+    )
+    long = rates.melt(
+        id_vars=["period_start_date", "is_cohort_mature"],
+        value_vars=list(BASES),
+        var_name="basis",
+        value_name="return_rate",
+    )
+    long["basis"] = long["basis"].map(BASES)
+    immature = rates.loc[~rates["is_cohort_mature"], ["period_start_date"]].assign(
+        period_end=ui.end_exclusive(rates.loc[~rates["is_cohort_mature"]])
+    )
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=f.grain != "day")
+        .encode(
+            x=alt.X("period_start_date:T", title=f"{ui.GRAINS[f.grain]} ordered"),
+            y=alt.Y("return_rate:Q", title="Return rate", axis=alt.Axis(format="%")),
+            color=alt.Color("basis:N", title="Basis"),
+            tooltip=[
+                alt.Tooltip("period_start_date:T", title="Period"),
+                "basis:N",
+                alt.Tooltip("return_rate:Q", format=".1%"),
+                alt.Tooltip("is_cohort_mature:N", title="Mature"),
+            ],
+        )
+    )
+    band = (
+        alt.Chart(immature)
+        .mark_rect(color="#9e9e9e", opacity=0.18)
+        .encode(x="period_start_date:T", x2="period_end:T")
+    )
+    ui.chart((band + lines).properties(height=300))
+    ui.download(rates, "return_rates_by_order_cohort")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Processing time per step")
+        tl = times.melt(
+            id_vars=["period_start_date", "step", "return_lines_measured"],
+            value_vars=["median_days", "p90_days"],
+            var_name="measure",
+            value_name="days",
+        )
+        tl["step"] = tl["step"].map(STEPS).fillna(tl["step"])
+        tl["measure"] = tl["measure"].map({"median_days": "median", "p90_days": "p90"})
+        if head is not None:
+            st.caption(
+                f"Median and p90 in days for returns requested in {ui.period_label(f.grain, head['period_start_date'])}; "
+                "below, the median per step over time."
+            )
+            ui.chart(
+                alt.Chart(tl[tl["period_start_date"] == head["period_start_date"]])
+                .mark_bar()
+                .encode(
+                    y=alt.Y("step:N", title=None),
+                    yOffset="measure:N",
+                    x=alt.X("days:Q", title="Days"),
+                    color=alt.Color(
+                        "measure:N", title="", scale=alt.Scale(range=["#1565c0", "#90caf9"])
+                    ),
+                    tooltip=[
+                        "step:N",
+                        "measure:N",
+                        alt.Tooltip("days:Q", format=".1f"),
+                        "return_lines_measured:Q",
+                    ],
+                )
+                .properties(height=150)
+            )
+        ui.chart(
+            alt.Chart(tl[tl["measure"] == "median"])
+            .mark_line()
+            .encode(
+                x=alt.X("period_start_date:T", title="Requested"),
+                y=alt.Y("days:Q", title="Median days"),
+                color=alt.Color("step:N", title="Step"),
+                tooltip=["step:N", alt.Tooltip("days:Q", format=".1f"), "return_lines_measured:Q"],
+            )
+            .properties(height=150)
+        )
+        ui.download(times, "return_processing_times")
+    with right:
+        st.subheader("Reason mix")
+        st.caption("Share of return lines per standard reason, by return-request period.")
+        ui.chart(
+            alt.Chart(reasons)
+            .mark_bar()
+            .encode(
+                x=alt.X("period_start_date:T", title="Requested"),
+                y=alt.Y(
+                    "share_of_return_lines:Q",
+                    title="Share of return lines",
+                    stack="normalize",
+                    axis=alt.Axis(format="%"),
+                ),
+                color=alt.Color("reason_label:N", title="Reason"),
+                tooltip=[
+                    "reason_label:N",
+                    "reason_group:N",
+                    "return_lines:Q",
+                    alt.Tooltip("share_of_return_lines:Q", format=".1%"),
+                ],
+            )
+            .properties(height=280)
+        )
+        ui.download(reasons, "reason_mix")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Revenue retained")
+        st.caption(
+            "Returned value (EUR) kept as an exchange or store credit, by return-request period."
+        )
+        money = flow.melt(
+            id_vars=["period_start_date"],
+            value_vars=["exchange_value_eur", "store_credit_value_eur", "returned_value_eur"],
+            var_name="part",
+            value_name="eur",
+        )
+        money["part"] = money["part"].map(
+            {
+                "exchange_value_eur": "exchanged",
+                "store_credit_value_eur": "store credit",
+                "returned_value_eur": "returned value",
+            }
+        )
+        bars = (
+            alt.Chart(money)
+            .mark_line(point=f.grain != "day")
+            .encode(
+                x=alt.X("period_start_date:T", title="Requested"),
+                y=alt.Y("eur:Q", title="EUR", axis=alt.Axis(format="~s")),
+                color=alt.Color("part:N", title=""),
+                tooltip=["part:N", alt.Tooltip("eur:Q", format=",.2f", title="EUR")],
+            )
+        )
+        rate = (
+            alt.Chart(flow)
+            .mark_area(opacity=0.15, color="#2e7d32")
+            .encode(
+                x="period_start_date:T",
+                y=alt.Y("revenue_retained_rate:Q", title="Retained", axis=alt.Axis(format="%")),
+                tooltip=[alt.Tooltip("revenue_retained_rate:Q", format=".1%")],
+            )
+        )
+        ui.chart(alt.layer(rate, bars).resolve_scale(y="independent").properties(height=280))
+        ui.download(flow, "returns_by_request_date")
+    with right:
+        st.subheader("NPS beside return rate")
+        st.caption("NPS of each order cohort (points) next to its unit return rate.")
+        base = alt.Chart(rates).encode(x=alt.X("period_start_date:T", title="Ordered"))
+        nps_line = base.mark_line(color="#6a1b9a", point=f.grain != "day").encode(
+            y=alt.Y("nps:Q", title="NPS (points)", axis=alt.Axis(titleColor="#6a1b9a")),
+            tooltip=[alt.Tooltip("nps:Q", format=".1f"), "nps_responses:Q"],
+        )
+        rr_line = base.mark_line(color="#ef6c00", strokeDash=[4, 3]).encode(
+            y=alt.Y(
+                "return_rate_units:Q",
+                title="Return rate (units)",
+                axis=alt.Axis(format="%", titleColor="#ef6c00"),
+            ),
+            tooltip=[alt.Tooltip("return_rate_units:Q", format=".1%")],
+        )
+        ui.chart(alt.layer(nps_line, rr_line).resolve_scale(y="independent").properties(height=280))
+
+    st.subheader("NPS of returners vs non-returners, and by refund speed")
+    st.caption(
+        "Answers given in the period. Refund speed: the surveyed order's latest refund before "
+        "the answer took at most / more than the slow-refund threshold. Small segments are "
+        "noisy: hover for the number of answers."
+    )
+    left, right = st.columns(2)
+    seg_names = {
+        "returner": "returners",
+        "non_returner": "non-returners",
+        "fast_refund": "fast refund",
+        "slow_refund": "slow refund",
+    }
+    segments = segments.assign(segment_label=segments["segment"].map(seg_names))
+    for col, group in zip(
+        (left, right), (("returner", "non_returner"), ("fast_refund", "slow_refund")), strict=True
+    ):
+        with col:
+            ui.chart(
+                alt.Chart(segments[segments["segment"].isin(group)])
+                .mark_line(point=f.grain != "day")
+                .encode(
+                    x=alt.X("period_start_date:T", title="Answered"),
+                    y=alt.Y("nps:Q", title="NPS (points)"),
+                    color=alt.Color("segment_label:N", title="Segment"),
+                    tooltip=[
+                        "segment_label:N",
+                        alt.Tooltip("nps:Q", format=".1f"),
+                        "nps_responses:Q",
+                    ],
+                )
+                .properties(height=260)
+            )
+    ui.download(segments.drop(columns="segment_label"), "nps_by_segment")
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,243 @@
+"""Quality: open alerts with their evidence, supplier sizing skew, supplier → product → batch."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+
+NEEDS = ("sig_quality_alerts", "sig_supplier_quality", "sig_product_quality", "sig_batch_quality")
+QUALITY_COLUMNS = (
+    "order_lines, returned_lines, return_lines, return_rate, return_rate_lower_95, "
+    "return_rate_upper_95, baseline_return_rate, defect_damage_rate, baseline_defect_damage_rate, "
+    "too_small_share, too_large_share, top_reasons, open_alerts"
+)
+
+
+def _where(f: ui.Filters, alias: str = "") -> tuple[str, list]:
+    clauses, params = ["true"], []
+    if f.category is not None:
+        clauses.append(f"{alias}category = ?")
+        params.append(f.category)
+    if f.supplier is not None:
+        clauses.append(f"{alias}supplier_id = ?")
+        params.append(f.supplier)
+    return " and ".join(clauses), params
+
+
+def alerts(f: ui.Filters) -> pd.DataFrame:
+    """Open quality alerts (sig_quality_alerts), most severe and strongest first."""
+    where, params = _where(f)
+    return data.query(
+        f"select * from marts.sig_quality_alerts where {where} "
+        "order by severity = 'high' desc, lift desc nulls last, alert_id",
+        params,
+    )
+
+
+def suppliers(f: ui.Filters) -> pd.DataFrame:
+    """Supplier quality per category with the sizing skew (sig_supplier_quality)."""
+    where, params = _where(f)
+    return data.query(
+        "select supplier_id, supplier_name, category, sizing_skew, "
+        f"{QUALITY_COLUMNS} from marts.sig_supplier_quality where {where} "
+        "order by supplier_id, category",
+        params,
+    )
+
+
+def products(supplier_id: str, category: str | None) -> pd.DataFrame:
+    """Products of one supplier (sig_product_quality)."""
+    return data.query(
+        "select product_id, product_name, category, subcategory, "
+        f"{QUALITY_COLUMNS} from marts.sig_product_quality "
+        "where supplier_id = ? and (? is null or category = ?) "
+        "order by open_alerts desc, return_rate desc, product_id",
+        [supplier_id, category, category],
+    )
+
+
+def batches(product_id: str) -> pd.DataFrame:
+    """Production batches of one product (sig_batch_quality)."""
+    return data.query(
+        "select batch_id, received_date, "
+        f"{QUALITY_COLUMNS} from marts.sig_batch_quality where product_id = ? "
+        "order by received_date, batch_id",
+        [product_id],
+    )
+
+
+def _interval_chart(df: pd.DataFrame, label: str, title: str) -> alt.Chart:
+    """Return rate with its 95 % interval against the baseline, one row per subject."""
+    base = alt.Chart(df).encode(y=alt.Y(f"{label}:N", title=None, sort=None))
+    rule = base.mark_rule(color="#546e7a").encode(
+        x=alt.X("return_rate_lower_95:Q", title=title, axis=alt.Axis(format="%")),
+        x2="return_rate_upper_95:Q",
+    )
+    point = base.mark_point(filled=True, size=60).encode(
+        x="return_rate:Q",
+        color=alt.condition("datum.open_alerts > 0", alt.value("#d32f2f"), alt.value("#1565c0")),
+        tooltip=[
+            f"{label}:N",
+            alt.Tooltip("return_rate:Q", format=".1%"),
+            alt.Tooltip("return_rate_lower_95:Q", format=".1%", title="lower 95%"),
+            alt.Tooltip("return_rate_upper_95:Q", format=".1%", title="upper 95%"),
+            alt.Tooltip("baseline_return_rate:Q", format=".1%", title="baseline"),
+            "order_lines:Q",
+            "open_alerts:Q",
+            "top_reasons:N",
+        ],
+    )
+    tick = base.mark_tick(color="#ff8f00", thickness=2).encode(x="baseline_return_rate:Q")
+    return (rule + point + tick).properties(height=max(120, 22 * len(df)))
+
+
+def _exports() -> None:
+    folder = data.exports_dir() / "quality_alerts"
+    files = sorted(p for p in folder.glob("*") if p.suffix in (".csv", ".json"))
+    if not files:
+        st.info(
+            f"No per-recipient exports in `{folder}` yet: the pipeline writes them with the "
+            f"quality alerts. {ui.RUN_HINT}"
+        )
+        return
+    chosen = st.selectbox(
+        "Recipient export", files, format_func=lambda p: p.name, key="quality_export"
+    )
+    st.download_button(
+        f"Download {chosen.name}",
+        chosen.read_bytes(),
+        file_name=chosen.name,
+        mime="text/csv" if chosen.suffix == ".csv" else "application/json",
+        key="dl_quality_export",
+    )
+
+
+def render() -> None:
+    """Draw the page."""
+    ui.page("Quality signals", NEEDS)
+    f = ui.filters(period=False, slices=("category", "supplier"))
+    st.caption(
+        "Products, suppliers and batches whose returns stand out from their peers: rates with "
+        "95 % Wilson intervals against a baseline that leaves the subject out."
+    )
+
+    st.subheader("Open alerts")
+    al = alerts(f)
+    cols = st.columns(4)
+    cols[0].metric("Open alerts", ui.num(len(al)))
+    cols[1].metric("High severity", ui.num((al.get("severity") == "high").sum()))
+    for i, level in enumerate(("supplier", "batch"), start=2):
+        cols[i].metric(
+            f"{level.capitalize()} alerts", ui.num((al.get("subject_level") == level).sum())
+        )
+    if al.empty:
+        st.success("No open quality alerts for this selection.")
+    else:
+        shown = [
+            c
+            for c in (
+                "severity",
+                "what",
+                "subject_level",
+                "subject_id",
+                "subject_name",
+                "supplier_name",
+                "category",
+                "evidence",
+                "since_week_start_date",
+                "action_owner",
+                "lift",
+                "rate",
+                "baseline_rate",
+                "trials",
+                "alert_id",
+            )
+            if c in al.columns
+        ]
+        ui.table(al[shown], "quality_alerts")
+    _exports()
+
+    st.subheader("Supplier sizing skew")
+    st.caption(
+        "(too small - too large) share of return lines, minus the same for the category: "
+        "> 0 runs small, < 0 runs large."
+    )
+    sup = suppliers(f)
+    skew = sup.dropna(subset=["sizing_skew"]).assign(
+        supplier=lambda d: d["supplier_id"] + " · " + d["supplier_name"].fillna(""),
+        runs=lambda d: d["sizing_skew"].map(lambda v: "runs small" if v > 0 else "runs large"),
+    )
+    if skew.empty:
+        st.info("No sized products for this selection.")
+    else:
+        ui.chart(
+            alt.Chart(skew)
+            .mark_bar()
+            .encode(
+                y=alt.Y("supplier:N", title=None, sort="-x"),
+                x=alt.X("sizing_skew:Q", title="Sizing skew", axis=alt.Axis(format="+%")),
+                color=alt.Color(
+                    "runs:N",
+                    title="",
+                    scale=alt.Scale(
+                        domain=["runs small", "runs large"], range=["#e53935", "#1e88e5"]
+                    ),
+                ),
+                row=alt.Row("category:N", title=None),
+                tooltip=[
+                    "supplier:N",
+                    "category:N",
+                    alt.Tooltip("sizing_skew:Q", format="+.1%"),
+                    alt.Tooltip("too_small_share:Q", format=".1%"),
+                    alt.Tooltip("too_large_share:Q", format=".1%"),
+                    "return_lines:Q",
+                ],
+            )
+            .properties(height=alt.Step(16))
+            .resolve_scale(y="independent")
+        )
+    ui.download(sup, "supplier_quality")
+
+    st.subheader("Drill down: supplier → product → batch")
+    if sup.empty:
+        st.info("No suppliers for this selection.")
+        return
+    options = sup.drop_duplicates("supplier_id")
+    supplier_id = st.selectbox(
+        "Supplier",
+        options["supplier_id"].tolist(),
+        format_func=dict(
+            zip(
+                options["supplier_id"],
+                options["supplier_id"] + " · " + options["supplier_name"].fillna(""),
+                strict=True,
+            )
+        ).get,
+        key="quality_supplier",
+    )
+    prod = products(supplier_id, f.category)
+    if prod.empty:
+        st.info("No products with sales for this supplier.")
+        return
+    prod = prod.assign(product=prod["product_id"] + " · " + prod["product_name"].fillna(""))
+    ui.chart(_interval_chart(prod.head(40), "product", "Return rate (95% interval), baseline tick"))
+    ui.table(prod.drop(columns="product"), f"products_{supplier_id}")
+    product_id = st.selectbox(
+        "Product",
+        prod["product_id"].tolist(),
+        format_func=dict(zip(prod["product_id"], prod["product"], strict=True)).get,
+        key="quality_product",
+    )
+    bat = batches(product_id)
+    if bat.empty:
+        st.info("No batches with sales for this product.")
+        return
+    ui.chart(_interval_chart(bat, "batch_id", "Batch return rate (95% interval), baseline tick"))
+    ui.table(bat, f"batches_{product_id}")
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,176 @@
+"""Every page renders on the demo shop (Streamlit AppTest), and the overview's headline
+figures equal the same figures computed directly from the core marts with SQL."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.conftest import APP, PAGES
+
+pytestmark = pytest.mark.integration
+
+SIGNAL_PAGES = ("quality", "planning", "behaviour", "review_queue")
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _text(at: AppTest) -> str:
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "error", "success")
+        for e in at.get(kind)
+        if isinstance(getattr(e, "value", None), str)
+    ]
+    parts += [t.value for t in at.title] + [h.value for h in at.subheader]
+    return "\n".join(parts)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception(serving_env, page):
+    at = _app()
+    if page != "overview":
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = _text(at)
+    assert "Published " in text  # every page says when the data was published
+    assert "quality gates" in text
+    if page in ("overview",):
+        assert len(at.get("vega_lite_chart")) >= 5
+    if page == "data_health":
+        assert _metrics(at)["Gate suites failed"] == "0"
+    if page in SIGNAL_PAGES and "not yet available" not in text:
+        assert at.get("vega_lite_chart") or at.dataframe
+
+
+def _independent_headline(serving) -> dict[str, float]:
+    """The latest mature order week's figures, from the core marts, not the KPI marts."""
+    sql = """
+    with as_of as (
+        select greatest(
+            (select max(ordered_date) from marts.fct_order_lines),
+            (select max(requested_date) from marts.fct_returns)
+        ) as d
+    ),
+    weeks as (
+        select distinct cast(date_trunc('week', ordered_date) as date) as w
+        from marts.fct_order_lines
+    ),
+    -- mature: week end + 1 day + 7 days delivery slack + 30-day return window <= as-of date
+    latest as (select max(w) as w from weeks, as_of where w + 6 + 1 + 7 + 30 <= as_of.d),
+    lines as (
+        select l.* from marts.fct_order_lines as l, latest
+        where cast(date_trunc('week', l.ordered_date) as date) = latest.w
+    ),
+    rets as (
+        select r.* from marts.fct_returns as r, latest
+        where cast(date_trunc('week', r.requested_date) as date) = latest.w
+    )
+    select
+        (select w from latest) as week,
+        sum(returned_quantity) / sum(quantity) as units_rate,
+        sum(refunded_eur) / sum(line_amount_eur) as value_rate,
+        count(distinct order_id) filter (where has_return) / count(distinct order_id)
+            as orders_rate,
+        sum(line_amount_eur) as gross,
+        sum(refunded_eur) as refunded,
+        sum(quantity) as units_sold,
+        sum(returned_quantity) as units_returned,
+        (select avg(nps_points) from marts.fct_nps_responses
+         where order_id in (select order_id from lines)) as nps,
+        (select sum(returned_value_eur) filter (where resolution in ('exchange', 'store_credit'))
+            / sum(returned_value_eur) from rets) as retained,
+        (select sum(returned_value_eur) from rets) as returned_value,
+        (select quantile_cont(hours_requested_to_refunded, 0.5) / 24 from rets) as median_days,
+        (select quantile_cont(hours_requested_to_refunded, 0.9) / 24 from rets) as p90_days
+    from lines
+    """
+    with duckdb.connect(str(serving), read_only=True) as con:
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return dict(zip(names, cur.fetchall()[0], strict=True))
+
+
+def test_overview_headline_equals_sql_on_the_serving_db(serving_env):
+    expected = _independent_headline(serving_env)
+    at = _app()
+    iso = expected["week"].isocalendar()
+    assert any(
+        f"Latest mature week: {iso.year}-W{iso.week:02d}" in h.value for h in at.subheader
+    ), [h.value for h in at.subheader]
+    shown = _metrics(at)
+
+    def pct(x):
+        return f"{float(x) * 100:.1f}%"
+
+    def eur(x):
+        return f"€ {float(x):,.0f}"
+
+    assert shown["Return rate (units)"] == pct(expected["units_rate"])
+    assert shown["Return rate (value)"] == pct(expected["value_rate"])
+    assert shown["Return rate (orders)"] == pct(expected["orders_rate"])
+    assert shown["Gross revenue"] == eur(expected["gross"])
+    assert shown["Refunded"] == eur(expected["refunded"])
+    assert shown["NPS of the cohort"] == f"{float(expected['nps']):,.1f}"
+    assert shown["Units sold"] == f"{int(expected['units_sold']):,}"
+    assert shown["Units returned"] == f"{int(expected['units_returned']):,}"
+    assert shown["Revenue retained"] == pct(expected["retained"])
+    assert shown["Returned value"] == eur(expected["returned_value"])
+    assert shown["Median days to refund"] == f"{expected['median_days']:.1f}"
+    assert shown["p90 days to refund"] == f"{expected['p90_days']:.1f}"
+
+
+def test_a_category_filter_cuts_the_headline_to_that_category(serving_env):
+    at = _app()
+    with duckdb.connect(str(serving_env), read_only=True) as con:
+        category = con.execute(
+            "select category from marts.fct_order_lines group by 1 order by count(*) desc limit 1"
+        ).fetchall()[0][0]
+    at.sidebar.selectbox(key="f_category").set_value(category).run()
+    assert not at.exception
+    head = next(h.value for h in at.subheader if h.value.startswith("Latest mature week"))
+    assert head.endswith(f"category {category}")
+    week = head.split(": ")[1].split(" ")[0]
+    year, wk = int(week[:4]), int(week[6:])
+    with duckdb.connect(str(serving_env), read_only=True) as con:
+        units, returned = con.execute(
+            "select sum(quantity), sum(returned_quantity) from marts.fct_order_lines "
+            "where category = ? and isoyear(ordered_date) = ? and week(ordered_date) = ?",
+            [category, year, wk],
+        ).fetchall()[0]
+    assert _metrics(at)["Return rate (units)"] == f"{returned / units * 100:.1f}%"
+
+
+def test_before_any_publish_every_page_says_to_run_make_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETURNLENS_SERVING", str(tmp_path / "nothing" / "serving.duckdb"))
+    at = _app()
+    for page in PAGES:
+        if page != "overview":
+            at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert "make run" in _text(at), page
+
+
+def test_a_page_whose_mart_is_missing_says_not_yet_available(serving_copy):
+    with duckdb.connect(str(serving_copy)) as con:
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' "
+            "and (table_name like 'sig_%' or table_name = 'rpt_load_audit')"
+        ).fetchall():
+            con.execute(f'drop table marts."{name}"')
+    at = _app()
+    for page in SIGNAL_PAGES:
+        at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        text = _text(at)
+        assert "not yet available" in text and "make run" in text, page
