@@ -40,9 +40,15 @@ def serving_path() -> Path:
 
 
 def exports_dir() -> Path:
-    """Where the pipeline writes exports (RETURNLENS_EXPORTS_DIR, default <data>/exports)."""
+    """Where the pipeline writes exports: RETURNLENS_EXPORTS_DIR, else <data>/exports (or the
+    exports folder beside the serving file when only that exists)."""
     value = os.environ.get("RETURNLENS_EXPORTS_DIR")
-    return Path(value).resolve() if value else settings().data_dir / "exports"
+    if value:
+        return Path(value).resolve()
+    cfg = settings()
+    beside_serving = cfg.serving.parent / "exports"
+    default = cfg.data_dir / "exports"
+    return beside_serving if not default.exists() and beside_serving.exists() else default
 
 
 Stamp = tuple[str, int, int, int]

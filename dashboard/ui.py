@@ -41,13 +41,16 @@ def num(value: float | None, decimals: int = 0) -> str:
 
 
 _MONEY = re.compile(r"(_eur$|^eur_|_eur_)")
-_RATE = re.compile(r"(^|_)(rate|share)(_|$)")
+_RATE = re.compile(r"(^|_)(rate|share|wape)(_|$)")
 
 
 def column_config(df: pd.DataFrame) -> dict:
     """Streamlit column formats by column name: *_eur in euros, rates and shares in percent."""
     config: dict = {}
     for col in df.columns:
+        if col.endswith("_date") and pd.api.types.is_datetime64_any_dtype(df[col]):
+            config[col] = st.column_config.DateColumn(col, format="YYYY-MM-DD")
+            continue
         if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
             continue
         if _MONEY.search(col):

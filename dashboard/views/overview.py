@@ -118,31 +118,38 @@ def render() -> None:
         start = head["period_start_date"]
         label = ui.period_label(f.grain, start)
         st.subheader(f"Latest mature {f.grain}: {label} · {f.slice_label()}")
-        cols = st.columns(6)
-        cols[0].metric("Return rate (units)", ui.pct(head["return_rate_units"]))
-        cols[1].metric("Return rate (value)", ui.pct(head["return_rate_value"]))
-        cols[2].metric("Return rate (orders)", ui.pct(head["return_rate_orders"]))
-        cols[3].metric("Gross revenue", ui.eur(head["gross_revenue_eur"]))
-        cols[4].metric("Refunded", ui.eur(head["refunded_eur"]))
-        cols[5].metric("NPS of the cohort", ui.num(head["nps"], 1))
-        cols = st.columns(6)
-        cols[0].metric(
-            "Revenue retained",
-            ui.pct(_at(flow, start, "revenue_retained_rate")),
-            help="Exchanges and store credit as a share of the returned value, for returns "
-            "requested in the period.",
-        )
-        cols[1].metric("Returned value", ui.eur(_at(flow, start, "returned_value_eur")))
-        cols[2].metric(
-            "Median days to refund",
-            ui.num(_at(times, start, "median_days", step="requested_to_refunded"), 1),
-        )
-        cols[3].metric(
-            "p90 days to refund",
-            ui.num(_at(times, start, "p90_days", step="requested_to_refunded"), 1),
-        )
-        cols[4].metric("Units sold", ui.num(head["units_sold"]))
-        cols[5].metric("Units returned", ui.num(head["units_returned"]))
+        figures = [
+            ("Return rate (units)", ui.pct(head["return_rate_units"]), None),
+            ("Return rate (value)", ui.pct(head["return_rate_value"]), None),
+            ("Return rate (orders)", ui.pct(head["return_rate_orders"]), None),
+            ("NPS of the cohort", ui.num(head["nps"], 1), "NPS of answers about these orders."),
+            ("Gross revenue", ui.eur(head["gross_revenue_eur"]), "EUR incl. VAT, before returns."),
+            ("Refunded", ui.eur(head["refunded_eur"]), None),
+            ("Units sold", ui.num(head["units_sold"]), None),
+            ("Units returned", ui.num(head["units_returned"]), None),
+            (
+                "Revenue retained",
+                ui.pct(_at(flow, start, "revenue_retained_rate")),
+                "Exchanges and store credit as a share of the returned value, for returns "
+                "requested in the period.",
+            ),
+            ("Returned value", ui.eur(_at(flow, start, "returned_value_eur")), None),
+            (
+                "Median days to refund",
+                ui.num(_at(times, start, "median_days", step="requested_to_refunded"), 1),
+                "Request to refund, returns requested in the period.",
+            ),
+            (
+                "p90 days to refund",
+                ui.num(_at(times, start, "p90_days", step="requested_to_refunded"), 1),
+                None,
+            ),
+        ]
+        for row in range(0, len(figures), 4):
+            for col, (label, value, help_) in zip(
+                st.columns(4), figures[row : row + 4], strict=True
+            ):
+                col.metric(label, value, help=help_)
     else:
         st.info("No cohort in the chosen range is mature yet: rates will still rise.")
 
