@@ -2,9 +2,11 @@
 
 A publish replaces the serving file with `os.replace`. DuckDB caches an open database per path
 inside a process, so a connection opened with `duckdb.connect(path)` while another thread still
-holds one would see the old file. Each query therefore opens a fresh in-memory DuckDB, attaches
-the serving file read-only, runs one statement with bound parameters and closes everything: no
-connection outlives a query, and every query sees the file that is published at that moment.
+holds one would see the old file. Each query therefore attaches the serving file read-only, under
+a fresh name, to an in-memory DuckDB that holds no file of its own, runs one statement with bound
+parameters, and detaches it: no connection to the serving file outlives a query, and every
+query sees the file that is published at that moment. (An attachment costs ~1.5 ms here; a new
+`duckdb.connect()` per query cost 12-15 ms.)
 
 Results are cached with `st.cache_data`, keyed on the query, its parameters and the serving
 file's stamp (path, inode, mtime, size): a new publish changes the stamp, so the next rerun
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,15 +68,35 @@ def publish_stamp(path: Path | None = None) -> Stamp | None:
     return (str(path), st_.st_ino, st_.st_mtime_ns, st_.st_size)
 
 
+_hub: duckdb.DuckDBPyConnection | None = None
+_hub_lock = threading.Lock()
+
+
+def _hub_connection() -> duckdb.DuckDBPyConnection:
+    """A process-wide in-memory DuckDB: holds no file, only runs the per-query attachments."""
+    global _hub
+    with _hub_lock:
+        if _hub is None:
+            _hub = duckdb.connect(config={"threads": str(os.cpu_count() or 2)})
+        return _hub
+
+
 def run_query(path: str, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-    """Run one statement on the serving file through a fresh, short, read-only attachment."""
-    con = duckdb.connect(config={"threads": str(os.cpu_count() or 2)})
+    """Run one statement on the serving file: attach it read-only under a fresh name, query,
+    detach. The file is opened for this statement only (a new attachment always opens the
+    file that is published now); the in-memory hub it is attached to holds no file."""
+    alias = f"serving_{uuid.uuid4().hex}"
+    cur = _hub_connection().cursor()  # a connection of its own: safe across threads
     try:
-        con.execute("attach ? as serving (read_only)", [path])
-        con.execute("use serving")
-        return con.execute(sql, list(params)).df()
+        cur.execute(f"attach ? as {alias} (read_only)", [path])
+        try:
+            cur.execute(f"use {alias}")
+            return cur.execute(sql, list(params)).df()
+        finally:
+            cur.execute("use memory")
+            cur.execute(f"detach {alias}")
     finally:
-        con.close()
+        cur.close()
 
 
 @st.cache_data(show_spinner=False, max_entries=2000, ttl=3600)
@@ -92,7 +116,7 @@ def query(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
 def _tables(stamp: Stamp) -> frozenset[str]:
     df = run_query(
         stamp[0],
-        "select table_name from duckdb_tables() where database_name = 'serving' "
+        "select table_name from duckdb_tables() where database_name = current_database() "
         "and schema_name = ?",
         [SCHEMA],
     )
