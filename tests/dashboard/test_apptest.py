@@ -174,3 +174,21 @@ def test_a_page_whose_mart_is_missing_says_not_yet_available(serving_copy):
         assert not at.exception, (page, [e.value for e in at.exception])
         text = _text(at)
         assert "not yet available" in text and "make run" in text, page
+
+
+def test_a_swapped_serving_file_is_read_on_the_next_rerun(serving_copy):
+    """os.replace of the serving file between two reruns of one session: no restart, no error,
+    the new publish shows (the cache is keyed on the file's stamp)."""
+    import os
+    import shutil
+
+    at = _app()
+    assert "Published " in _text(at)
+    new = serving_copy.with_name("next.duckdb")
+    shutil.copy2(serving_copy, new)
+    with duckdb.connect(str(new)) as con:
+        con.execute("update marts.publish_log set published_at = timestamp '2031-01-02 03:04:05'")
+    os.replace(new, serving_copy)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Published 2031-01-02 03:04:05 UTC" in _text(at)
