@@ -1,8 +1,11 @@
-"""Shared fixtures: a small demo shop generated once per test session."""
+"""Shared fixtures: a small demo shop generated once per test session, and one real pipeline
+run on another small demo shop shared by the integration and dashboard tests."""
 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,3 +28,64 @@ def demo_landing(tmp_path_factory) -> Path:
 def ground_truth(demo_landing: Path) -> dict:
     """The demo shop's ground_truth.json."""
     return json.loads((demo_landing / "ground_truth.json").read_text())
+
+
+E2E_SEED = 11
+E2E_SCALE = 0.1
+
+ENV_VARS = (
+    "RETURNLENS_DATA_DIR",
+    "RETURNLENS_LANDING_DIR",
+    "RETURNLENS_WAREHOUSE",
+    "RETURNLENS_SERVING",
+    "DAGSTER_HOME",
+)
+
+
+@dataclass
+class PipelineRun:
+    """Where a test pipeline run put its files, and how the run ended."""
+
+    data_dir: Path
+    landing: Path
+    warehouse: Path
+    serving: Path
+    success: bool
+    result: object
+
+
+@pytest.fixture(scope="session")
+def isolated_env(tmp_path_factory):
+    """Point every Returnlens and Dagster path at a temp folder for the session."""
+    data_dir = tmp_path_factory.mktemp("e2e")
+    saved = {k: os.environ.get(k) for k in ENV_VARS}
+    os.environ["RETURNLENS_DATA_DIR"] = str(data_dir)
+    for k in ENV_VARS[1:]:
+        os.environ.pop(k, None)
+    os.environ["DAGSTER_HOME"] = str(data_dir / "dagster_home")
+    yield data_dir
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(isolated_env) -> PipelineRun:
+    """Generate a small demo shop and run the real main job (Dagster in-process, dbt, GX)."""
+    from returnlens.config import settings
+    from returnlens.demo.generator import generate
+    from returnlens.pipeline import run_main_job
+
+    cfg = settings()
+    generate(cfg.landing_dir, seed=E2E_SEED, scale=E2E_SCALE)
+    result = run_main_job()
+    return PipelineRun(
+        data_dir=cfg.data_dir,
+        landing=cfg.landing_dir,
+        warehouse=cfg.warehouse,
+        serving=cfg.serving,
+        success=result.success,
+        result=result,
+    )

@@ -8,16 +8,13 @@ from pathlib import Path
 
 import pytest
 
-# The real pipeline on the small demo shop (tests/integration/conftest.py), reused as is.
-from tests.integration.conftest import isolated_env, pipeline_run  # noqa: F401
-
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 PAGES = ("overview", "quality", "planning", "behaviour", "review_queue", "data_health")
 
 
 @pytest.fixture(scope="session")
-def serving(pipeline_run) -> Path:  # noqa: F811
+def serving(pipeline_run) -> Path:
     """The published serving file of the pipeline run (read-only use only)."""
     assert pipeline_run.success, "the pipeline run failed; see tests/integration"
     assert pipeline_run.serving.exists()
