@@ -47,6 +47,8 @@ READER = textwrap.dedent(
             queries += 1
         except Exception as exc:  # any error is a failure of the publish design
             errors.append(f"{mode}: {type(exc).__name__}: {exc}")
+        with open(out + ".progress", "w") as fh:  # what this reader has seen so far
+            json.dump(sorted(seen), fh)
         time.sleep(0.02)
     if held is not None:
         held.close()
@@ -79,7 +81,15 @@ def test_a_reader_during_a_full_run_never_errors(pipeline_run, tmp_path):
     try:
         time.sleep(1.0)
         result = run_main_job(parse_dbt=False)
-        time.sleep(0.5)
+        with duckdb.connect(str(pipeline_run.serving), read_only=True) as con:
+            after = str(con.execute("select published_at from marts.publish_log").fetchall()[0][0])
+        # let the short-connection reader reach the new publish (bounded wait, not a fixed sleep)
+        progress = tmp_path / "short.json.progress"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if progress.exists() and after in progress.read_text():
+                break
+            time.sleep(0.1)
     finally:
         stop.touch()
         for reader in readers.values():
@@ -91,4 +101,5 @@ def test_a_reader_during_a_full_run_never_errors(pipeline_run, tmp_path):
     seen = {tuple(s) for r in reports for s in r["seen"]}
     assert ("held", before) in seen  # the held connection kept reading the old file
     short = {published for kind, published in seen if kind == "short"}
-    assert before in short and len(short) == 2  # short connections moved to the new publish
+    assert after != before
+    assert short == {before, after}  # short connections moved to the new publish
