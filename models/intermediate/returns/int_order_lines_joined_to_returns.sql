@@ -1,7 +1,8 @@
 {#
-    One row per order line that belongs to a known order, with its category, order week
-    and what came back of it: returns summed per order line. Returns whose order line is
-    not (yet) in the shop export are not in this model.
+    One row per order line that belongs to a known order, with the order's and the
+    product's attributes, the order week and what came back of it: returns summed per
+    order line. Returns whose order line is not (yet) in the shop export are not in this
+    model. The one place where order lines meet orders and products.
 #}
 with
 
@@ -48,11 +49,19 @@ order_lines_joined_to_returns as (
         order_lines.order_line_id,
         order_lines.order_id,
         order_lines.sku,
+        order_lines.batch_id,
         orders.customer_key,
+        products.product_id,
+        coalesce(products.supplier_id, 'unknown') as supplier_id,
         coalesce(products.category, 'unknown') as category,
         products.subcategory,
+        orders.channel,
+        orders.shipping_country_code,
         cast(order_lines.quantity as bigint) as quantity,
+        order_lines.unit_price_eur,
+        order_lines.discount_eur,
         cast(order_lines.line_amount_eur as decimal(18, 2)) as line_amount_eur,
+        cast(coalesce(returns_aggregated_to_order_lines.return_lines, 0) as bigint) as return_lines,
         cast(
             coalesce(returns_aggregated_to_order_lines.returned_quantity, 0) as bigint
         ) as returned_quantity,
@@ -62,7 +71,9 @@ order_lines_joined_to_returns as (
         returns_aggregated_to_order_lines.order_line_id is not null as has_return,
         {{ week_start_date('orders.ordered_at') }} as order_week_start_date,
         orders.ordered_date,
+        orders.delivered_date,
         orders.ordered_at,
+        orders.delivered_at,
         returns_aggregated_to_order_lines.first_return_requested_at
     from order_lines
     inner join orders

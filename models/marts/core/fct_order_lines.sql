@@ -10,24 +10,6 @@ order_lines_with_returns as (
 
 ),
 
-order_lines as (
-
-    select * from {{ ref('stg_shop__order_lines') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('stg_shop__orders') }}
-
-),
-
-products as (
-
-    select * from {{ ref('stg_shop__products') }}
-
-),
-
 return_lines as (
 
     select * from {{ ref('fct_returns') }}
@@ -59,7 +41,6 @@ returns_aggregated_to_order_lines as (
 
     select
         order_line_id,
-        count(*) as return_lines,
         sum(returned_value_eur) as returned_value_eur,
         max(case when return_number = 1 then reason end) as first_return_reason,
         max(case when return_number = 1 then resolution end) as first_return_resolution
@@ -75,23 +56,23 @@ final as (
         cast(line_facts.order_id as string) as order_id,
         cast(line_facts.customer_key as string) as customer_key,
         cast(line_facts.sku as string) as sku,
-        cast(products.product_id as string) as product_id,
-        cast(order_lines.batch_id as string) as batch_id,
-        cast(coalesce(products.supplier_id, 'unknown') as string) as supplier_id,
+        cast(line_facts.product_id as string) as product_id,
+        cast(line_facts.batch_id as string) as batch_id,
+        cast(line_facts.supplier_id as string) as supplier_id,
         cast(line_facts.category as string) as category,
         cast(line_facts.subcategory as string) as subcategory,
-        cast(orders.channel as string) as channel,
-        cast(orders.shipping_country_code as string) as shipping_country_code,
+        cast(line_facts.channel as string) as channel,
+        cast(line_facts.shipping_country_code as string) as shipping_country_code,
         cast(line_returns.first_return_reason as string) as first_return_reason,
         cast(line_returns.first_return_resolution as string) as first_return_resolution,
         cast(line_facts.quantity as bigint) as quantity,
-        cast(order_lines.unit_price_eur as decimal(18, 2)) as unit_price_eur,
-        cast(order_lines.discount_eur as decimal(18, 2)) as discount_eur,
+        cast(line_facts.unit_price_eur as decimal(18, 2)) as unit_price_eur,
+        cast(line_facts.discount_eur as decimal(18, 2)) as discount_eur,
         cast(line_facts.line_amount_eur as decimal(18, 2)) as line_amount_eur,
         cast(line_facts.returned_quantity as bigint) as returned_quantity,
         cast(line_facts.refunded_eur as decimal(18, 2)) as refunded_eur,
         cast(coalesce(line_returns.returned_value_eur, 0) as decimal(18, 2)) as returned_value_eur,
-        cast(coalesce(line_returns.return_lines, 0) as bigint) as return_lines,
+        cast(line_facts.return_lines as bigint) as return_lines,
         line_facts.has_return,
         coalesce(
             cast(
@@ -101,17 +82,11 @@ final as (
             false
         ) as is_return_window_closed,
         cast(line_facts.ordered_date as date) as ordered_date,
-        cast(orders.delivered_date as date) as delivered_date,
+        cast(line_facts.delivered_date as date) as delivered_date,
         cast(line_facts.ordered_at as timestamp) as ordered_at,
-        cast(orders.delivered_at as timestamp) as delivered_at,
+        cast(line_facts.delivered_at as timestamp) as delivered_at,
         cast(line_facts.first_return_requested_at as timestamp) as first_return_requested_at
     from order_lines_with_returns as line_facts
-    inner join order_lines
-        on line_facts.order_line_id = order_lines.order_line_id
-    inner join orders
-        on line_facts.order_id = orders.order_id
-    left join products
-        on line_facts.sku = products.sku
     left join returns_aggregated_to_order_lines as line_returns
         on line_facts.order_line_id = line_returns.order_line_id
     cross join warehouse_as_of
