@@ -27,13 +27,28 @@ def gate_results() -> pd.DataFrame:
     )
 
 
+# audit statuses of landing files that are no entity's delivery (see returnlens.ingest.landing)
+UNLOADED_STATUSES = ("unrecognised", "refused", "ignored")
+
+
 def load_audit() -> pd.DataFrame:
-    """Current state of every landing file: its latest load (marts.rpt_load_audit)."""
+    """Current state of every delivery: its latest load (marts.rpt_load_audit)."""
     return data.query(
         "select entity, landing_path, status, rows_in, rows_loaded, rows_quarantined, "
         "is_file_quarantined, size_bytes, finished_at, error, extra_columns, load_id "
-        "from marts.rpt_load_audit where is_latest_load_of_file "
+        "from marts.rpt_load_audit where is_latest_load_of_file and entity is not null "
         "order by is_file_quarantined desc, rows_quarantined desc, entity, landing_path"
+    )
+
+
+def unloaded_files() -> pd.DataFrame:
+    """Files under the landing folder that are no delivery: unrecognised, refused, ignored."""
+    return data.query(
+        "select landing_path, status, error, size_bytes, finished_at "
+        "from marts.rpt_load_audit where is_latest_load_of_file and status in (?, ?, ?) "
+        "order by case status when 'unrecognised' then 0 when 'refused' then 1 else 2 end, "
+        "landing_path",
+        list(UNLOADED_STATUSES),
     )
 
 
@@ -122,6 +137,7 @@ def render() -> None:
                 st.error(f"{len(failed)} file(s) were quarantined whole: fix and deliver again.")
                 ui.table(failed[["entity", "landing_path", "error"]], "quarantined_files")
             ui.table(audit, "load_audit", height=320)
+        render_unloaded(unloaded_files())
 
     st.subheader("Unmapped reason texts")
     if "rpt_unmapped_reason_texts" not in tables:
@@ -136,6 +152,25 @@ def render() -> None:
                 "portal codes of lines with the text say most often."
             )
         ui.table(texts, "unmapped_reason_texts")
+
+
+def render_unloaded(files: pd.DataFrame) -> None:
+    """Files under the landing folder that were not loaded, with what to do about each."""
+    st.subheader("Landing files not loaded")
+    if files.empty:
+        st.success("Every file under the landing folder is a delivery the contracts accept.")
+        return
+    waiting = files[files["status"] != "ignored"]
+    cols = st.columns(3)
+    for col, status in zip(cols, UNLOADED_STATUSES, strict=True):
+        col.metric(f"Files {status}", ui.num((files["status"] == status).sum()))
+    if not waiting.empty:
+        st.warning(
+            f"{len(waiting)} file(s) under the landing folder match no delivery pattern or are "
+            "links, so none of their rows are loaded: rename, move or export them again as "
+            "each message says (a missing month of data is often one of these)."
+        )
+    ui.table(files, "landing_files_not_loaded")
 
 
 if __name__ == "__main__":

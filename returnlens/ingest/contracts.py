@@ -24,23 +24,60 @@ class Column:
 
 
 FORMATS = ("csv", "jsonl", "parquet", "xlsx")
-ENCODINGS = ("utf-8", "latin-1", "utf-16")
+# cp1252 (Windows-1252, what Excel on Windows saves as "CSV") is transcoded to UTF-8 by the
+# loader (DuckDB's read_csv has no such encoding without an extension); the others are native.
+ENCODINGS = ("utf-8", "latin-1", "cp1252", "utf-16")
+DELIMITERS = (",", ";", "\t", "|")
+DECIMAL_SEPARATORS = (".", ",")
+THOUSANDS_SEPARATORS = (None, ".", ",", " ", "'")
 
 
 @dataclass(frozen=True)
 class FileSpec:
-    """One way files of an entity arrive: a glob, a format and (for text formats) an encoding."""
+    """One way files of an entity arrive: a glob, a format and, for text formats, a dialect.
+
+    The dialect (encoding, delimiter, decimal and thousands separators, date and timestamp
+    formats) defaults to what the contracts promise: UTF-8, comma-separated, `.` decimals, no
+    thousands separators, ISO dates (`YYYY-MM-DD`) and timestamps (`YYYY-MM-DD HH:MM:SS`). A shop
+    profile may declare another dialect per delivery, e.g. a Dutch Excel export:
+    `FileSpec("orders_*.csv", "csv", "cp1252", delimiter=";", decimal_separator=",",
+    thousands_separator=".", date_format="%d-%m-%Y")`. Numbers are then read exactly under the
+    dialect ("1.253,50" is 1253.50; a thousands separator must sit between groups of three).
+    """
 
     pattern: str  # glob relative to landing/<source>/
     format: str  # csv | jsonl | parquet | xlsx
-    encoding: str = "utf-8"  # csv and jsonl only; DuckDB read_csv `encoding`
+    encoding: str = "utf-8"  # csv and jsonl only
+    delimiter: str = ","  # csv only
+    decimal_separator: str = "."  # numbers in csv, jsonl and xlsx text
+    thousands_separator: str | None = None  # None: digits are never grouped
+    date_format: str | None = None  # strptime format of date columns; None: ISO YYYY-MM-DD
+    timestamp_format: str | None = None  # of timestamp columns; None: ISO YYYY-MM-DD HH:MM:SS
 
     def __post_init__(self) -> None:
-        """Reject formats and encodings the loader cannot honour."""
+        """Reject formats, encodings and dialects the loader cannot honour."""
         if self.format not in FORMATS:
             raise ValueError(f"format {self.format!r} not one of {FORMATS}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding {self.encoding!r} not one of {ENCODINGS}")
+        if self.delimiter not in DELIMITERS:
+            raise ValueError(f"delimiter {self.delimiter!r} not one of {DELIMITERS}")
+        if self.decimal_separator not in DECIMAL_SEPARATORS:
+            raise ValueError(
+                f"decimal separator {self.decimal_separator!r} not one of {DECIMAL_SEPARATORS}"
+            )
+        if self.thousands_separator not in THOUSANDS_SEPARATORS:
+            raise ValueError(
+                f"thousands separator {self.thousands_separator!r} not one of "
+                f"{THOUSANDS_SEPARATORS}"
+            )
+        if self.thousands_separator == self.decimal_separator:
+            raise ValueError("the thousands and decimal separators must differ")
+
+    @property
+    def plain_numbers(self) -> bool:
+        """True when numbers are written as the contracts' default (`.` decimals, no grouping)."""
+        return self.decimal_separator == "." and self.thousands_separator is None
 
 
 @dataclass(frozen=True)
@@ -54,8 +91,14 @@ class Entity:
     key: tuple[str, ...]
     description: str
     columns: tuple[Column, ...] = field(default_factory=tuple)
-    encoding: str = "utf-8"  # of the main delivery (csv, jsonl): utf-8 | latin-1 | utf-16
+    encoding: str = "utf-8"  # of the main delivery (csv, jsonl): see ENCODINGS
     also: tuple[FileSpec, ...] = ()  # other deliveries of the same rows, e.g. an Excel export
+    # dialect of the main delivery (see FileSpec); the defaults are the contracts' promise
+    delimiter: str = ","
+    decimal_separator: str = "."
+    thousands_separator: str | None = None
+    date_format: str | None = None
+    timestamp_format: str | None = None
 
     @property
     def table(self) -> str:
@@ -65,7 +108,17 @@ class Entity:
     @property
     def file_specs(self) -> tuple[FileSpec, ...]:
         """Every accepted delivery: the main one first, then `also`."""
-        return (FileSpec(self.pattern, self.format, self.encoding), *self.also)
+        main = FileSpec(
+            self.pattern,
+            self.format,
+            self.encoding,
+            self.delimiter,
+            self.decimal_separator,
+            self.thousands_separator,
+            self.date_format,
+            self.timestamp_format,
+        )
+        return (main, *self.also)
 
     @property
     def pii_columns(self) -> list[str]:

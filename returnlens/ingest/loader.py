@@ -6,18 +6,53 @@ and then, in one transaction per batch, each file's earlier rows are replaced by
 passed; rows that did not pass go to `raw.quarantine_rows` with the raw text and the reason; a file
 that cannot be read at all is recorded whole in `raw.quarantine_files`. `raw.load_audit` records,
 for every file, rows in = rows loaded + rows quarantined (checked against what was written, not
-assumed). Columns the contract does not know are kept as JSON in `_extra`.
+assumed); a file that failed whole is audited with the rows it holds (lines minus the header for
+CSV, lines for JSON lines, rows for Excel and Parquet when still readable; null, with "row count
+unknown" in the error, when not). Columns the contract does not know are kept as JSON in `_extra`.
 
-A file whose checksum equals the one already loaded is skipped, so loads are idempotent and only
-new or changed files are read. A failed file is retried when it changes or the contract changes;
-a load that crashed (status `error`) is retried on the next run. A crash inside a batch rolls the
-batch back, so raw is as before.
+**File identity** is the path relative to the landing root (`shop/orders_2026-01.csv`) plus the
+checksum: moving the data folder loads nothing twice. Warehouses written with absolute paths are
+migrated in place (`ensure_raw_schema`). A file whose checksum equals the one already loaded is
+skipped, so loads are idempotent and only new or changed files are read. A failed file is retried
+when it changes or the contract changes; a load that crashed (status `error`) is retried on the
+next run. A crash inside a batch rolls the batch back, so raw is as before.
+
+**Every file under the landing folder is accounted for** (`account_landing`, see
+`returnlens/ingest/landing.py`): files no delivery pattern matches are audited as `unrecognised`
+(with the patterns they failed to match), hidden files and the demo's `ground_truth.json` as
+`ignored`, symbolic links as `refused` (never followed, so nothing outside the landing folder is
+read; a link inside the folder is refused too: copy files into place). A listed file that
+disappears gets a `gone` row.
+
+**Exact types.** A value is loaded only when its text is exactly a value of the column's type
+under the delivery's dialect (`FileSpec`): integers are an optional sign and digits; decimal(p,s)
+has at most s decimals and p-s integer digits; a thousands separator only where a dialect declares
+one, between groups of three; dates and timestamps ISO (or the declared format), a UTC offset
+only when it is zero. Anything else ("1.253", "1.5", "12.505" in decimal(10,2), "4.92E+11") is
+quarantined with a reason naming the column and the problem, never rounded. The check is a
+regular expression on the text plus `try_cast`, in the same set-based SQL pass.
+
+**Excel artefacts** in text columns are quarantined, not repaired: the text-formula wrapper
+`="O0003848-1"` and numbers in Excel's scientific notation (`4.92E+11`, digits already lost). A
+repair would have to guess (the digits of 4.92E+11 are gone; a `="…"` may be meant literally), and
+a quarantined row is visible, explained and replayable once the export is fixed; the reason names
+the artefact and the fix (format the column as text before exporting). Leading zeros lost from
+postal codes are not detected (that needs each country's postal format).
+
+**Trailing delimiters**: a data row that ends in one empty field more than the header (a trailing
+`,`) loads with the header's fields (DuckDB drops the empty last field); a row with any other
+number of fields fails the file with the line number.
+
+**No row content outside raw**: load errors, quarantine reasons and audit texts name the file,
+the problem, line numbers and column names (only when the header looks like column names), never
+field values; the raw record of a quarantined row keeps its text in `raw.quarantine_rows`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,15 +61,24 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
+from returnlens.ingest.contracts import ENTITIES, Column, Entity, FileSpec
+from returnlens.ingest.landing import entity_files, inventory, relative_name
 from returnlens.ingest.readers import (
+    IDENTIFIER,
     LandingFileError,
+    ReadPaths,
+    count_rows,
     csv_scan,
+    delimiter_advice,
     diagnose,
+    excel_bytes,
     file_columns,
     jsonl_scan,
+    looks_like_header,
     parquet_scan,
+    redacted,
     register_xlsx,
+    select_columns,
 )
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
@@ -43,11 +87,16 @@ __all__ = [
     "EntityResult",
     "FileResult",
     "LandingFileError",
+    "LoadResults",
+    "account_landing",
     "ensure_raw_schema",
     "landing_files",
     "load_all",
     "load_entity",
 ]
+
+# statuses of audit rows of files that are not an entity's delivery (entity is null)
+UNLOADED_STATUSES = ("unrecognised", "ignored", "refused")
 
 LOADER_COLUMNS = (
     ("_source_file", "varchar"),
@@ -119,9 +168,9 @@ create table if not exists raw.forgotten_customers (
 class FileResult:
     """Outcome of loading one file."""
 
-    source_file: str
-    status: str  # loaded | unchanged | failed | error
-    rows_in: int = 0
+    source_file: str  # path relative to the landing root
+    status: str  # loaded | unchanged | failed | error | unrecognised | ignored | refused
+    rows_in: int | None = 0  # None: a failed file whose rows cannot be counted
     rows_loaded: int = 0
     rows_quarantined: int = 0
     error: str | None = None
@@ -140,7 +189,7 @@ class EntityResult:
     @property
     def rows_in(self) -> int:
         """Rows read from files that were (re)loaded in this run."""
-        return sum(f.rows_in for f in self.files)
+        return sum(f.rows_in or 0 for f in self.files)
 
     @property
     def rows_loaded(self) -> int:
@@ -157,25 +206,55 @@ class EntityResult:
         return sum(1 for f in self.files if f.status == status)
 
 
+class LoadResults(list):
+    """What `load_all` did: one EntityResult per entity (the list), and `unloaded`, every other
+    file under the landing folder (unrecognised, ignored, refused) with what to do about it."""
+
+    def __init__(self, results: Iterable[EntityResult], unloaded: list[FileResult]) -> None:
+        super().__init__(results)
+        self.unloaded = unloaded
+
+    def format(self) -> str:
+        """The load summary a person reads (CLI, logs)."""
+        lines = [
+            f"raw.{r.entity:<20} files loaded {r.count('loaded')}, unchanged "
+            f"{r.count('unchanged')}, failed {r.count('failed')}; rows loaded "
+            f"{r.rows_loaded:,}, quarantined {r.rows_quarantined:,}"
+            for r in self
+        ]
+        lines += [f"  FAILED {f.error}" for r in self for f in r.files if f.status == "failed"]
+        lines += format_unloaded(self.unloaded)
+        return "\n".join(lines)
+
+
+def format_unloaded(files: list[FileResult]) -> list[str]:
+    """Summary lines of the files under the landing folder that were not loaded."""
+    if not files:
+        return []
+    counts = {s: sum(1 for f in files if f.status == s) for s in UNLOADED_STATUSES}
+    head = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    return [f"landing files not loaded: {head}"] + [
+        f"  {f.status.upper()} {f.error}" for f in files
+    ]
+
+
 @dataclass
 class _Pending:
     """A file about to be loaded, and what was learnt about it on the way."""
 
-    path: Path
+    path: Path  # absolute path in the landing folder
+    name: str  # identity: path relative to the landing root
     spec: FileSpec
     checksum: str
     size: int
     order: int
     started: datetime = field(default_factory=lambda: _now())
+    read_path: Path | None = None  # what DuckDB reads (a plain-named link, a UTF-8 copy)
     present: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
     scan: str | None = None  # registered view of an Excel file
     error: str | None = None
-    rows_in: int = 0
-
-    @property
-    def name(self) -> str:
-        return str(self.path)
+    rows_in: int | None = 0
 
 
 def ensure_raw_schema(
@@ -198,6 +277,55 @@ def ensure_raw_schema(
         con.execute(f"create table if not exists {ent.table} ({', '.join(cols)})")
         for name, typ in LOADER_COLUMNS:
             con.execute(f"alter table {ent.table} add column if not exists {name} {typ}")
+    migrate_absolute_paths(con)
+
+
+# an audited entity file named by more than `<source>/<file>`: written by a version that
+# identified files by their absolute path
+_ABSOLUTE = "entity is not null and source_file like '%/%/%'"
+_RELATIVE = "regexp_extract({col}, '([^/]+/[^/]+)$', 1)"
+
+
+def migrate_absolute_paths(con: duckdb.DuckDBPyConnection) -> int:
+    """Rewrite file names written as absolute paths to paths relative to the landing root.
+
+    Earlier versions identified a file by its absolute path. Every file they loaded was an
+    entity's delivery, directly in `landing/<source>/`, so its relative path is exactly the last
+    two components of the absolute one. All tables are rewritten in one transaction, the first
+    time a warehouse is opened by this version (the check is one query on the audit). Returns
+    the number of audit rows rewritten.
+    """
+    (n,) = con.execute(f"select count(*) from raw.load_audit where {_ABSOLUTE}").fetchall()[0]
+    if not n:
+        return 0
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.columns where table_schema = 'raw' "
+            "and column_name = '_source_file' order by 1"
+        ).fetchall()
+    ]
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"update raw.load_audit set source_file = {_RELATIVE.format(col='source_file')} "
+            f"where {_ABSOLUTE}"
+        )
+        for table in ("quarantine_rows", "quarantine_files"):
+            con.execute(
+                f"update raw.{table} set source_file = {_RELATIVE.format(col='source_file')} "
+                "where source_file like '%/%/%'"
+            )
+        for table in tables:
+            con.execute(
+                f"update raw.{qi(table)} set _source_file = "
+                f"{_RELATIVE.format(col='_source_file')} where _source_file like '%/%/%'"
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return n
 
 
 def file_checksum(path: Path) -> str:
@@ -215,16 +343,9 @@ def contract_hash(entity: Entity) -> str:
 
 
 def landing_files_with_specs(entity: Entity, landing_dir: Path) -> list[tuple[Path, FileSpec]]:
-    """The files of an entity in the landing zone with the delivery each matches, in name order."""
-    folder = landing_dir / entity.source
-    if not folder.is_dir():
-        return []
-    found: dict[Path, FileSpec] = {}
-    for spec in entity.file_specs:
-        for p in folder.glob(spec.pattern):
-            if p.is_file():
-                found.setdefault(p, spec)
-    return sorted(found.items())
+    """The files of an entity in the landing zone (absolute paths) with the delivery each
+    matches, in name order. Regular files only: symbolic links and hidden files are never read."""
+    return entity_files(entity, landing_dir)
 
 
 def landing_files(entity: Entity, landing_dir: Path) -> list[Path]:
@@ -236,14 +357,10 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _describe_format(entity: Entity, spec: FileSpec) -> str:
     if spec.format == "csv":
-        return f"a comma-separated {spec.encoding.upper()} CSV file with a header row"
+        d = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[spec.delimiter]
+        return f"a {d}-separated {spec.encoding.upper()} CSV file with a header row"
     if spec.format == "jsonl":
         return f"{spec.encoding.upper()} JSON lines (one complete object per line)"
     if spec.format == "xlsx":
@@ -252,43 +369,82 @@ def _describe_format(entity: Entity, spec: FileSpec) -> str:
 
 
 def _read_error(entity: Entity, p: _Pending, exc: BaseException) -> str:
-    why = diagnose(p.path, p.spec) or _first_line(exc)
+    """The message of a file that cannot be read: the cause in plain words and the fix.
+
+    The reader's own text is used only for its category and numbers (it quotes row content).
+    """
+    text = str(exc)
+    why = diagnose(p.path, p.spec, text)
+    if why is None and p.spec.format == "csv":
+        why = delimiter_advice(p.path, p.spec)
+    if why is None:
+        why = f"the {p.spec.format.upper()} reader reports: {redacted(text) or type(exc).__name__}"
     return (
-        f"{p.path}: cannot be read as {p.spec.format.upper()}: {why}. Export it again as "
+        f"{p.name}: cannot be read as {p.spec.format.upper()}: {why}. Export it again as "
         f"{_describe_format(entity, p.spec)} as described in docs/contracts/{entity.source}.md "
         "and deliver it again (under the same name: it replaces the failed delivery)."
     )
 
 
+def _missing_columns_error(entity: Entity, p: _Pending, missing: list[str]) -> str:
+    """Missing required columns: the likely cause (delimiter, no header) and the fix.
+
+    The columns found are listed only when they look like column names; a data row taken for
+    the header is never quoted.
+    """
+    advice = delimiter_advice(p.path, p.spec) if p.spec.format == "csv" else None
+    if advice is not None:
+        return (
+            f"{p.name}: cannot be read as CSV: {advice}. Split by the declared delimiter, the "
+            f"header misses required column(s) {', '.join(missing)}; fix the delimiter and "
+            "deliver the file again."
+        )
+    if looks_like_header(p.present, entity):
+        found = f"found {', '.join(p.present)}"
+    else:
+        found = (
+            f"the first line has {len(p.present)} field(s) that do not look like column names "
+            "(not listed: they may be data; is the header row missing?)"
+        )
+    return (
+        f"{p.name}: missing required column(s) {', '.join(missing)}; {found}. Rename or add "
+        f"the columns as in docs/contracts/{entity.source}.md and deliver the file again."
+    )
+
+
 # ------------------------------------------------------------------------------ preparing
-def _prepare(con: duckdb.DuckDBPyConnection, entity: Entity, p: _Pending) -> None:
+def _prepare(con: duckdb.DuckDBPyConnection, entity: Entity, p: _Pending, paths: ReadPaths) -> None:
     """Learn a file's columns; sets `p.error` (a LandingFileError message) if it is unusable."""
     try:
         if p.size == 0:
             raise LandingFileError(
-                f"{p.path}: the file is empty (0 bytes). Deliver it again with a header and rows."
+                f"{p.name}: the file is empty (0 bytes). Deliver it again with a header and rows."
             )
         if p.spec.format == "xlsx":
             p.scan = f"_xlsx_{p.order}"
-            p.present = register_xlsx(con, p.path, p.scan)
-        else:
             try:
-                p.present = file_columns(con, p.path, p.spec)
-            except duckdb.Error as exc:
+                p.present = register_xlsx(con, p.path, p.scan)
+            except LandingFileError as exc:
+                p.scan = None
+                raise LandingFileError(f"{p.name}: {exc}") from exc
+        else:
+            if p.spec.format in ("csv", "jsonl") and excel_bytes(p.path):
+                raise LandingFileError(_read_error(entity, p, LandingFileError("")))
+            try:
+                p.read_path = paths.path_for(p.path, p.spec, p.order)
+                p.present = file_columns(con, p.read_path, p.spec)
+            except (duckdb.Error, LandingFileError, UnicodeDecodeError, OSError) as exc:
+                if isinstance(exc, LandingFileError) and not isinstance(exc, UnicodeDecodeError):
+                    why = diagnose(p.path, p.spec, "") or str(exc)
+                    raise LandingFileError(
+                        f"{p.name}: cannot be read as {p.spec.format.upper()}: {why}. Export it "
+                        f"again as {_describe_format(entity, p.spec)} as described in "
+                        f"docs/contracts/{entity.source}.md and deliver it again."
+                    ) from exc
                 raise LandingFileError(_read_error(entity, p, exc)) from exc
         missing = [c.name for c in entity.columns if c.required and c.name not in p.present]
         if missing:
-            hint = ""
-            if len(p.present) == 1 and p.spec.format == "csv":
-                hint = (
-                    " The header has a single column: is the file delimited by ';' or tabs "
-                    "instead of ','?"
-                )
-            raise LandingFileError(
-                f"{p.path}: missing required column(s) {', '.join(missing)}; found "
-                f"{', '.join(p.present)}.{hint} Rename or add the columns as in "
-                f"docs/contracts/{entity.source}.md and deliver the file again."
-            )
+            raise LandingFileError(_missing_columns_error(entity, p, missing))
         known = {c.name for c in entity.columns}
         p.extras = [c for c in p.present if c not in known]
     except LandingFileError as exc:
@@ -298,12 +454,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, entity: Entity, p: _Pending) -> Non
 def _group_select(entity: Entity, group: list[_Pending]) -> str:
     """A select over files with the same layout: contract columns as text, `_extra`, position."""
     first = group[0]
-    cols = ", ".join(
-        f"cast({qi(c.name)} as varchar) as {qi(c.name)}"
-        if c.name in first.present
-        else f"cast(null as varchar) as {qi(c.name)}"
-        for c in entity.columns
-    )
+    cols = select_columns(entity, first.present)
     extra = (
         "cast(to_json(struct_pack("
         + ", ".join(f"{qi(x)} := cast({qi(x)} as varchar)" for x in first.extras)
@@ -314,22 +465,23 @@ def _group_select(entity: Entity, group: list[_Pending]) -> str:
     # row_number() over () follows the scan's order (insertion order is preserved); one scan per
     # file (a streaming row number each), glued with union all, avoids a window over the batch
     return "\nunion all\n".join(
-        f"select {cols}, {extra} as _extra, _source_file, {p.order} as _file_order, "
-        f"row_number() over () as _file_row_number from {_scan(entity, [p])}"
+        f"select {cols}, {extra} as _extra, {ql(p.name)} as _source_file, "
+        f"{p.order} as _file_order, row_number() over () as _file_row_number "
+        f"from {_scan(p)}"
         for p in group
     )
 
 
-def _scan(entity: Entity, group: list[_Pending]) -> str:
-    first = group[0]
-    paths = [p.path for p in group]
-    if first.spec.format == "csv":
-        return csv_scan(paths, first.spec)
-    if first.spec.format == "jsonl":
-        return jsonl_scan(paths, entity, first.present)
-    if first.spec.format == "parquet":
-        return parquet_scan(paths)
-    return first.scan or ""
+def _scan(p: _Pending) -> str:
+    """The scan of one file, by the path DuckDB reads it by (never expanded as a glob)."""
+    path = p.read_path or p.path
+    if p.spec.format == "csv":
+        return csv_scan(path, p.spec, p.present)
+    if p.spec.format == "jsonl":
+        return jsonl_scan(path, p.present)
+    if p.spec.format == "parquet":
+        return parquet_scan(path)
+    return p.scan or ""
 
 
 def _stage(con: duckdb.DuckDBPyConnection, entity: Entity, batch: list[_Pending]) -> None:
@@ -365,10 +517,205 @@ def _groups(batch: list[_Pending]) -> list[list[_Pending]]:
 
 
 # ------------------------------------------------------------------------------ checking
-def check_reason_sql(entity: Entity, typed: str = "__t_") -> str:
+# Which files (by `_file_order`) were written in which dialect; files not named use the
+# contracts' default dialect.
+Dialects = dict[int, FileSpec]
+DEFAULT_SPEC = FileSpec("*", "csv")
+
+_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# a zero UTC offset ('Z', '+00', '+00:00') is exact; any other offset would be dropped by the cast
+_ISO_TIMESTAMP = (
+    _ISO_DATE + r"([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-]00(:?00)?)?)?"
+)
+_SCIENTIFIC = r"[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+"
+_EXCEL_SCIENTIFIC = r"[+-]?[0-9]([.,][0-9]+)?E\+[0-9]+"  # Excel's "General" format: 4.92E+11
+_DECIMAL_TYPE = re.compile(r"decimal\((\d+),\s*(\d+)\)", re.I)
+_INTEGER_TYPES = ("tinyint", "smallint", "integer", "int", "bigint", "hugeint")
+
+
+def _dialect_key(spec: FileSpec) -> tuple:
+    return (
+        spec.decimal_separator,
+        spec.thousands_separator,
+        spec.date_format,
+        spec.timestamp_format,
+    )
+
+
+def _by_dialect(dialects: Dialects | None, build) -> str:
+    """`build(spec)` for the default dialect, or a CASE on `_file_order` when files differ."""
+    groups: dict[tuple, tuple[FileSpec, list[int]]] = {}
+    for order, spec in sorted((dialects or {}).items()):
+        key = _dialect_key(spec)
+        if key != _dialect_key(DEFAULT_SPEC):
+            groups.setdefault(key, (spec, []))[1].append(order)
+    default = build(DEFAULT_SPEC)
+    if not groups:
+        return default
+    whens = " ".join(
+        f"when _file_order in ({', '.join(map(str, orders))}) then {build(spec)}"
+        for spec, orders in groups.values()
+    )
+    return f"case {whens} else {default} end"
+
+
+def _int_part(spec: FileSpec) -> str:
+    if spec.thousands_separator is None:
+        return "[0-9]+"
+    g = re.escape(spec.thousands_separator)
+    return f"([0-9]+|[0-9]{{1,3}}({g}[0-9]{{3}})+)"
+
+
+def _number_pattern(ctype: str, spec: FileSpec) -> str | None:
+    """The exact text form of a number of `ctype` under the dialect; None if not a number."""
+    t = ctype.lower()
+    d = re.escape(spec.decimal_separator)
+    ip = _int_part(spec)
+    if t in _INTEGER_TYPES:
+        return f"[+-]?{ip}"
+    m = _DECIMAL_TYPE.fullmatch(t)
+    if m:
+        scale = int(m.group(2))
+        if scale == 0:
+            return f"[+-]?{ip}"
+        return f"[+-]?({ip}({d}[0-9]{{0,{scale}}})?|{d}[0-9]{{1,{scale}}})"
+    if t in ("double", "float", "real"):
+        return f"[+-]?({ip}({d}[0-9]*)?|{d}[0-9]+)([eE][+-]?[0-9]+)?"
+    return None
+
+
+def _canonical(col: str, spec: FileSpec) -> str:
+    """The text of a number with the dialect's separators removed / turned into '.'."""
+    expr = col
+    if spec.thousands_separator is not None:
+        expr = f"replace({expr}, {ql(spec.thousands_separator)}, '')"
+    if spec.decimal_separator != ".":
+        expr = f"replace({expr}, {ql(spec.decimal_separator)}, '.')"
+    return expr
+
+
+def _typed_expr(c: Column, spec: FileSpec) -> str:
+    """The value of a non-text column, or null when its text is not exactly of the type."""
+    col = qi(c.name)
+    t = c.type.lower()
+    if t in ("date", "timestamp"):
+        fmt = spec.date_format if t == "date" else spec.timestamp_format
+        if fmt:
+            return f"try_cast(try_strptime({col}, {ql(fmt)}) as {t})"
+        iso = _ISO_DATE if t == "date" else _ISO_TIMESTAMP
+        return f"case when regexp_full_match({col}, {ql(iso)}) then try_cast({col} as {t}) end"
+    pattern = _number_pattern(t, spec)
+    if pattern is None:
+        return f"try_cast({col} as {c.type})"
+    return (
+        f"case when regexp_full_match({col}, {ql(pattern)}) "
+        f"then try_cast({_canonical(col, spec)} as {c.type}) end"
+    )
+
+
+def _bad_value_reason(c: Column, spec: FileSpec) -> str:
+    """Why the text of a non-text column is not a value of its type (never quoting it)."""
+    col = qi(c.name)
+    t = c.type.lower()
+    if t in ("date", "timestamp"):
+        fmt = spec.date_format if t == "date" else spec.timestamp_format
+        form = (
+            f"not a valid {t} in the declared format {fmt}"
+            if fmt
+            else (
+                "not a valid date written YYYY-MM-DD"
+                if t == "date"
+                else "not a valid timestamp written YYYY-MM-DD HH:MM:SS (UTC, no other offset)"
+            )
+        )
+        return (
+            f"case when regexp_full_match({col}, '[0-9]{{5}}([.,][0-9]+)?') then "
+            "'an Excel serial date number: format the column as a date before exporting' "
+            f"else {ql(form)} end"
+        )
+    pattern = _number_pattern(t, spec)
+    if pattern is None:
+        return ql(f"not a valid {t}")
+    whens = [
+        (f"{col} <> trim({col})", "spaces around the number"),
+        (
+            f"regexp_full_match({col}, {ql(_SCIENTIFIC)})",
+            "scientific notation (as Excel shows large numbers; digits may be lost): "
+            "export the full number",
+        ),
+    ]
+    m = _DECIMAL_TYPE.fullmatch(t)
+    if spec.plain_numbers:
+        if t in _INTEGER_TYPES:
+            whens += [
+                (
+                    f"regexp_full_match({col}, '[+-]?[0-9]{{1,3}}([.,][0-9]{{3}})+')",
+                    "'.' or ',' between groups of three digits: a thousands separator? Declare "
+                    "thousands_separator for this delivery, or export numbers without grouping "
+                    "(an integer column takes whole numbers only)",
+                ),
+                (
+                    f"regexp_full_match({col}, '[+-]?[0-9]*[.,][0-9]+')",
+                    "a fraction: an integer column takes whole numbers only",
+                ),
+            ]
+        else:
+            whens.append(
+                (
+                    f"contains({col}, ',')",
+                    "a ',' in the number (a decimal comma, or digits grouped by thousands): "
+                    "declare decimal_separator and thousands_separator for this delivery, or "
+                    "export with '.' decimals and no grouping",
+                )
+            )
+    if m and int(m.group(2)) >= 0:
+        scale = int(m.group(2))
+        whens.append(
+            (
+                f"regexp_full_match({_canonical(col, spec)}, "
+                f"{ql(f'[+-]?[0-9]*[.][0-9]{{{scale + 1},}}')})",
+                f"more than {scale} decimal places: it does not fit {t} without rounding; "
+                f"export it with at most {scale}",
+            )
+        )
+    whens.append((f"regexp_full_match({col}, {ql(pattern)})", f"out of range for {t}"))
+    if spec.plain_numbers:
+        form = "digits with an optional sign" + ("" if t in _INTEGER_TYPES else " and '.' decimals")
+    else:
+        g = spec.thousands_separator
+        form = f"digits with '{spec.decimal_separator}' decimals" + (
+            f" and '{g}' between groups of three" if g else ""
+        )
+    return (
+        "case "
+        + " ".join(f"when {cond} then {ql(text)}" for cond, text in whens)
+        + f" else {ql(f'not a number as the delivery writes them ({form})')} end"
+    )
+
+
+def _artefact_reason(c: Column) -> str:
+    """Excel artefacts in a text column (the value is never quoted)."""
+    col = qi(c.name)
+    formula = (
+        f'Excel text formula ="…" around the value in {c.name}: export the column as text '
+        '(or remove the ="" wrapper) and deliver the file again'
+    )
+    scientific = (
+        f"a number in scientific notation in {c.name}, a text column: Excel turned the text "
+        "into a number and lost digits; format the column as text before exporting"
+    )
+    return (
+        f"case when starts_with({col}, '=\"') and ends_with({col}, '\"') then {ql(formula)} "
+        f"when contains({col}, 'E+') and regexp_full_match({col}, {ql(_EXCEL_SCIENTIFIC)}) "
+        f"then {ql(scientific)} end"
+    )
+
+
+def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | None = None) -> str:
     """SQL expression naming every contract violation of a staged row, '' when none.
 
-    Non-text columns are expected beside their text as `<typed><name>` (try_cast results).
+    Non-text columns are expected beside their text as `<typed><name>` (see `typed_select`).
+    Reasons name the column and the problem, never the value (it stays in the raw record).
     """
     parts: list[str] = []
     for c in entity.columns:
@@ -377,34 +724,39 @@ def check_reason_sql(entity: Entity, typed: str = "__t_") -> str:
         if c.required:
             parts.append(f"case when {col} is null then 'missing required {c.name}' end")
         if c.type != "varchar":
+            reason = _by_dialect(dialects, lambda spec, c=c: _bad_value_reason(c, spec))
             parts.append(
                 f"case when {col} is not null and {val} is null "
-                f"then 'bad {c.type} in {c.name}: ' || {col} end"
+                f"then {ql(f'bad {c.type} in {c.name}: ')} || ({reason}) end"
             )
+        else:
+            parts.append(_artefact_reason(c))
         if c.allowed is not None:
             allowed = ", ".join(ql(v) for v in c.allowed)
             parts.append(
                 f"case when {col} is not null and {col} not in ({allowed}) "
-                f"then 'unknown value in {c.name}: ' || {col} end"
+                f"then 'unknown value in {c.name} (not one of the allowed values)' end"
             )
         if c.min_value is not None:
             parts.append(
-                f"case when {val} < {c.min_value} "
-                f"then '{c.name} below minimum {c.min_value:g}: ' || {col} end"
+                f"case when {val} < {c.min_value} then '{c.name} below minimum {c.min_value:g}' end"
             )
     return f"concat_ws('; ', {', '.join(parts)})"
 
 
-def typed_select(entity: Entity, prefix: str = "__t_") -> str:
-    """try_cast of every non-text column of `_stage`-like text rows, named `<prefix><name>`."""
+def typed_select(entity: Entity, prefix: str = "__t_", dialects: Dialects | None = None) -> str:
+    """The exact value of every non-text column of `_stage`-like text rows (null when the text
+    is not exactly a value of the type under the file's dialect), named `<prefix><name>`."""
     return ", ".join(
-        f"try_cast({qi(c.name)} as {c.type}) as {qi(prefix + c.name)}"
+        f"{_by_dialect(dialects, lambda spec, c=c: _typed_expr(c, spec))} as {qi(prefix + c.name)}"
         for c in entity.columns
         if c.type != "varchar"
     )
 
 
-def checked_select(entity: Entity, source: str, replaced: list[str]) -> str:
+def checked_select(
+    entity: Entity, source: str, replaced: list[str], dialects: Dialects | None = None
+) -> str:
     """A select over `source` (text rows) judging every row: contract, then duplicate keys.
 
     It yields the typed values under the contract's column names, `_reason` ('' = the row
@@ -414,7 +766,8 @@ def checked_select(entity: Entity, source: str, replaced: list[str]) -> str:
     is a duplicate too.
     """
     keys = ", ".join(qi(k) for k in entity.key)
-    typed = typed_select(entity)
+    typed = typed_select(entity, dialects=dialects)
+    reason = check_reason_sql(entity, dialects=dialects)
     replaced_list = ", ".join(ql(f) for f in replaced) or "''"
     values = ", ".join(
         f"{qi(c.name)}" if c.type == "varchar" else f"{qi('__t_' + c.name)} as {qi(c.name)}"
@@ -462,7 +815,7 @@ def checked_select(entity: Entity, source: str, replaced: list[str]) -> str:
             select
                 *,
                 case
-                    when {check_reason_sql(entity)} <> '' then {check_reason_sql(entity)}
+                    when {reason} <> '' then {reason}
                     when _first_row_key is not null and _row_key <> _first_row_key
                         then case
                             when _first_file = _source_file then 'duplicate key within the file'
@@ -572,10 +925,18 @@ def _audit(
             _now(),
             status,
             error,
-            ", ".join(p.extras) or None,
+            _extras_text(p.extras),
             chash,
         ],
     )
+
+
+def _extras_text(extras: list[str]) -> str | None:
+    """Names of extra columns for the audit: only names that look like column names."""
+    shown = [x for x in extras if IDENTIFIER.fullmatch(x)]
+    hidden = len(extras) - len(shown)
+    text = ", ".join(shown) + (f"{', ' if shown else ''}{hidden} unnamed" if hidden else "")
+    return text or None
 
 
 def _load_batch(
@@ -586,9 +947,10 @@ def _load_batch(
     chash: str,
 ) -> list[FileResult]:
     """Read, check and commit one batch of files; a crash rolls the whole batch back."""
+    paths = ReadPaths()
     try:
         for p in batch:
-            _prepare(con, entity, p)
+            _prepare(con, entity, p, paths)
         # Fast path: files of one layout are read, checked and written in a single pass. If that
         # read fails, or layouts differ, or a file turns out to have no rows, the batch is
         # staged first (which isolates the file that cannot be read) and written from there.
@@ -607,6 +969,7 @@ def _load_batch(
         _record_crash(con, entity, batch, load_id, chash, exc)
         raise
     finally:
+        paths.close()
         for p in batch:
             if p.scan is not None:
                 con.unregister(p.scan)
@@ -646,7 +1009,9 @@ def _write_batch(
         if good:
             _delete_previous(con, entity, files)
             try:
-                _insert_rows(con, entity, checked_select(entity, source, files), loaded_at)
+                dialects = {p.order: p.spec for p in good}
+                select = checked_select(entity, source, files, dialects)
+                _insert_rows(con, entity, select, loaded_at)
             except duckdb.Error:
                 if source == "_stage":
                     raise
@@ -658,7 +1023,7 @@ def _write_batch(
                 con.execute("rollback")
                 for p in empty:
                     p.error = (
-                        f"{p.path}: the file has a header but no rows. An empty delivery is not "
+                        f"{p.name}: the file has a header but no rows. An empty delivery is not "
                         "loaded; deliver the file again with its rows (or remove it if it was "
                         "sent by mistake)."
                     )
@@ -670,6 +1035,7 @@ def _write_batch(
             counts = _written_counts(con, entity, files, load_id)
         for p in batch:
             if p.error is not None:
+                _count_failed(p)
                 con.execute(
                     "insert into raw.quarantine_files values (?, ?, ?, ?, ?, ?)",
                     [load_id, entity.name, p.name, p.checksum, p.error, _now()],
@@ -679,10 +1045,10 @@ def _write_batch(
             loaded, quarantined = counts[p.name]
             if loaded + quarantined != p.rows_in:  # conservation, checked on what was written
                 raise RuntimeError(
-                    f"{p.path}: {p.rows_in} rows read but {loaded} loaded + "
+                    f"{p.name}: {p.rows_in} rows read but {loaded} loaded + "
                     f"{quarantined} quarantined"
                 )
-            note = f"extra columns kept in _extra: {', '.join(p.extras)}" if p.extras else None
+            note = f"extra columns kept in _extra: {_extras_text(p.extras)}" if p.extras else None
             _audit(con, load_id, entity, p, loaded, quarantined, "loaded", note, chash)
         con.execute("commit")
     except BaseException:
@@ -690,6 +1056,19 @@ def _write_batch(
             con.execute("rollback")
         raise
     return counts
+
+
+def _count_failed(p: _Pending) -> None:
+    """Rows of a file that failed whole (so conservation holds), or null and said so."""
+    if p.size == 0:
+        p.rows_in = 0
+        return
+    p.rows_in = count_rows(p.path, p.spec)
+    if p.rows_in is None and "row count unknown" not in (p.error or ""):
+        p.error = (
+            f"{p.error} (Rows in the file: unknown, the file cannot be read far enough to "
+            "count them; row count unknown.)"
+        )
 
 
 def _file_counts(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> dict:
@@ -736,7 +1115,7 @@ def _record_crash(
     exc: BaseException,
 ) -> None:
     """Audit a batch that crashed (status `error`: retried on the next run); raw is unchanged."""
-    message = f"load crashed and was rolled back: {type(exc).__name__}: {_first_line(exc)}"
+    message = f"load crashed and was rolled back: {type(exc).__name__}: {redacted(str(exc))}"
     try:
         con.execute("begin transaction")
         for p in batch:
@@ -789,14 +1168,15 @@ def load_entity(
     previous = _last_loads(con, entity)
     pending: list[_Pending] = []
     for order, (path, spec) in enumerate(landing_files_with_specs(entity, landing_dir)):
+        name = relative_name(path, landing_dir)
         checksum = file_checksum(path)
-        last = previous.get(str(path))
+        last = previous.get(name)
         if last is not None and last[0] == checksum:
             _, status, last_hash = last
             if status in ("loaded", "replayed") or (status == "failed" and last_hash == chash):
-                result.files.append(FileResult(str(path), "unchanged"))
+                result.files.append(FileResult(name, "unchanged"))
                 continue
-        pending.append(_Pending(path, spec, checksum, path.stat().st_size, order))
+        pending.append(_Pending(path, name, spec, checksum, path.stat().st_size, order))
     for batch in _batches(pending, batch_bytes):
         result.files.extend(_load_batch(con, entity, batch, load_id, chash))
     result.files.sort(key=lambda f: f.source_file)
@@ -804,7 +1184,66 @@ def load_entity(
     return result
 
 
-def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> list[EntityResult]:
-    """Load every entity of every source (used by the CLI and tests; Dagster loads per asset)."""
+def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadResults:
+    """Load every entity of every source and account for every other file under the landing
+    folder (used by the CLI and tests; Dagster loads per asset). A list of EntityResult, with
+    the files not loaded in `.unloaded` and the summary in `.format()`."""
     load_id = uuid.uuid4().hex
-    return [load_entity(con, e, landing_dir, load_id) for e in ENTITIES]
+    results = [load_entity(con, e, landing_dir, load_id) for e in ENTITIES]
+    return LoadResults(results, account_landing(con, landing_dir, load_id))
+
+
+def account_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    load_id: str | None = None,
+    entities: tuple[Entity, ...] | list[Entity] = ENTITIES,
+) -> list[FileResult]:
+    """Audit every file under the landing folder that is no entity's delivery.
+
+    Unrecognised, ignored and refused files get an audit row (entity null) with the reason and
+    what to do, when new or changed (by status, size and reason); a file listed before that is
+    no longer there gets a `gone` row. Returns every such file present now (status, reason).
+    Nothing of these files is read.
+    """
+    ensure_raw_schema(con, [])
+    load_id = load_id or uuid.uuid4().hex
+    entries = inventory(landing_dir, entities)
+    latest = {
+        name: (status, size, error)
+        for name, status, size, error in con.execute(
+            """
+            select source_file, status, size_bytes, error from raw.load_audit
+            where entity is null
+            qualify row_number() over (partition by source_file order by finished_at desc) = 1
+            """
+        ).fetchall()
+    }
+    now = _now()
+    rows = [
+        [load_id, e.source, e.name, e.size, now, e.status, e.note]
+        for e in entries
+        if latest.get(e.name) != (e.status, e.size, e.note)
+    ]
+    present = {e.name for e in entries}
+    for name, (status, _, _) in sorted(latest.items()):
+        if status in UNLOADED_STATUSES and name not in present:
+            source = name.split("/", 1)[0] if "/" in name else None
+            note = (
+                f"{name}: no longer waiting: removed from the landing folder, or now accepted "
+                "as a delivery (see its own load)"
+            )
+            rows.append([load_id, source, name, None, now, "gone", note])
+    if rows:
+        con.execute("begin transaction")
+        try:
+            con.executemany(
+                "insert into raw.load_audit (load_id, entity, source, source_file, size_bytes, "
+                "started_at, finished_at, status, error) values (?, null, ?, ?, ?, ?, ?, ?, ?)",
+                [[r[0], r[1], r[2], r[3], r[4], r[4], r[5], r[6]] for r in rows],
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return [FileResult(e.name, e.status, None, error=e.note) for e in entries]

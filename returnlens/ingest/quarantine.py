@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from returnlens.ingest.contracts import ENTITIES, Entity
+from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
+from returnlens.ingest.landing import spec_of
 from returnlens.ingest.loader import (
     AUDIT_COLUMNS,
+    UNLOADED_STATUSES,
     _insert_rows,
     _move_quarantined,
     _now,
@@ -36,12 +38,13 @@ class QuarantineSummary:
 
     rows: list[tuple[str, str, str, int]] = field(default_factory=list)
     failed_files: list[tuple[str, str, str]] = field(default_factory=list)
+    unloaded_files: list[tuple[str, str, str]] = field(default_factory=list)
 
     def format(self) -> str:
         """Plain-text report for the CLI."""
         lines = []
         if not self.rows and not self.failed_files:
-            return "Quarantine is empty: every row of every loaded file is in raw."
+            lines.append("Quarantine is empty: every row of every loaded file is in raw.")
         if self.rows:
             lines.append("Quarantined rows (entity, file, reason, rows):")
             for entity, source_file, reason, n in self.rows:
@@ -50,6 +53,10 @@ class QuarantineSummary:
             lines.append("Files that failed whole (latest delivery):")
             for entity, source_file, error in self.failed_files:
                 lines.append(f"  {entity:<18} {source_file}\n      {error}")
+        if self.unloaded_files:
+            lines.append("Landing files not loaded (unrecognised, ignored, refused):")
+            for status, source_file, error in self.unloaded_files:
+                lines.append(f"  {status:<18} {source_file}\n      {error}")
         return "\n".join(lines)
 
 
@@ -78,7 +85,20 @@ def summary(con: duckdb.DuckDBPyConnection, entity: str | None = None) -> Quaran
         """,
         [entity, entity],
     ).fetchall()
-    return QuarantineSummary(rows, failed)
+    unloaded = []
+    if entity is None:
+        statuses = ", ".join(f"'{s}'" for s in UNLOADED_STATUSES)
+        unloaded = con.execute(
+            f"""
+            select status, source_file, error
+            from raw.load_audit
+            where entity is null
+            qualify row_number() over (partition by source_file order by finished_at desc) = 1
+                and status in ({statuses})
+            order by status, source_file
+            """
+        ).fetchall()
+    return QuarantineSummary(rows, failed, unloaded)
 
 
 @dataclass
@@ -141,6 +161,12 @@ def _replay_entity(
         """,
         params,
     )
+    # each file's dialect, from the delivery its name matches (the default when none does)
+    dialects: dict[int, FileSpec] = {}
+    for order, f in enumerate(files, start=1):
+        spec = spec_of(entity, f)
+        if spec is not None:
+            dialects[order] = spec
     load_id = f"replay-{uuid.uuid4().hex}"
     now = _now()
     placeholders = ", ".join("?" for _ in files)
@@ -154,7 +180,7 @@ def _replay_entity(
     con.execute("begin transaction")
     try:
         con.execute(f"delete from raw.quarantine_rows where {where}", params)
-        _insert_rows(con, entity, checked_select(entity, "_stage", []), now)
+        _insert_rows(con, entity, checked_select(entity, "_stage", [], dialects), now)
         _move_quarantined(con, entity, files, load_id, now)
         apply_forgotten(con, entity, files)
         moved = left = 0

@@ -2,76 +2,180 @@
 
 CSV, JSON lines and Parquet are read by DuckDB's native readers; Excel (the survey tool's
 export) is read by pandas/openpyxl as text and registered as a DuckDB view, so every format goes
-through the same set-based contract check. When a read fails, `diagnose()` looks at the bytes to
-say *why* (not the declared encoding, cut off mid-row or mid-object) in words a shop can act on.
+through the same set-based contract check.
+
+- **Literal paths.** DuckDB's readers expand glob characters (`*`, `?`, `[`) in a path, so a
+  file named `returns_[1].csv` would be read as `returns_1.csv`. Such a file is read through a
+  link with a plain name in a private temp folder (`ReadPaths`), so each file is read exactly
+  once, as itself.
+- **CSV dialect.** The header row is parsed by Python's csv module under the declared dialect
+  (first record only) and DuckDB reads the rest with `auto_detect = false` and exactly those
+  columns: its sniffer can never take a data row for the header or skip rows.
+- **cp1252** (Windows-1252) is transcoded to UTF-8 into a temp file in one streaming pass
+  (DuckDB's read_csv has no cp1252 without an extension); a byte cp1252 does not define fails
+  the file with its offset.
+- **Errors.** When a read fails, `diagnose()` looks at the bytes to say *why* (an Excel workbook
+  named .csv, not the declared encoding, another delimiter, a line with too many fields, a field
+  longer than the reader's limit, cut off mid-row) in words a shop can act on. Messages name
+  line numbers and column names, never field values: DuckDB's own error text (which quotes the
+  offending line) is reduced to its category and numbers by `redacted()`.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
 
 from returnlens.ingest.contracts import Entity, FileSpec
+from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
-# DuckDB's read_csv knows these natively; contracts may declare any of them.
-CSV_ENCODINGS = {"utf-8": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}
+# DuckDB's read_csv knows these natively; cp1252 is transcoded to UTF-8 first.
+CSV_ENCODINGS = {"utf-8": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16", "cp1252": "utf-8"}
+PY_ENCODINGS = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16", "cp1252": "utf-8"}
+GLOB_CHARS = ("*", "?", "[")
+MAX_LINE_BYTES = 2_000_000  # DuckDB read_csv's default max_line_size
+EXCEL_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # xlsx (zip), xls (OLE2)
+DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()/-]{0,63}")
 
 
 class LandingFileError(Exception):
     """A landing file that cannot be loaded at all; the message says what to do."""
 
 
-def csv_scan(paths: list[Path], spec: FileSpec) -> str:
-    """`read_csv` over one or more files of the same layout, every column as text."""
-    files = "[" + ", ".join(ql(str(p)) for p in paths) + "]"
+class ReadPaths:
+    """Paths DuckDB can read each landing file by, exactly: the file itself when its path has no
+    glob character, else a link with a plain name; a cp1252 file as a UTF-8 copy. Temp files live
+    in a private folder removed by `close()`."""
+
+    def __init__(self) -> None:
+        self._dir: Path | None = None
+
+    def _tmp(self) -> Path:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="returnlens_read_"))
+        return self._dir
+
+    def path_for(self, path: Path, spec: FileSpec, order: int) -> Path:
+        """The path to hand to DuckDB for `path` (may raise LandingFileError for cp1252)."""
+        if spec.encoding == "cp1252" and spec.format in ("csv", "jsonl"):
+            target = self._tmp() / f"f{order}.utf8"
+            transcode_cp1252(path, target)
+            return target
+        if any(c in str(path) for c in GLOB_CHARS):
+            link = self._tmp() / f"f{order}{''.join(c for c in path.suffix if c.isalnum())}"
+            link.unlink(missing_ok=True)
+            link.symlink_to(path)
+            return link
+        return path
+
+    def close(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def transcode_cp1252(src: Path, dst: Path) -> None:
+    """Stream a Windows-1252 file into a UTF-8 copy; fail on a byte cp1252 does not define."""
+    decoder = codecs.getincrementaldecoder("cp1252")("strict")
+    offset, lines = 0, 1
+    with src.open("rb") as fi, dst.open("w", encoding="utf-8", newline="") as fo:
+        for chunk in iter(lambda: fi.read(1 << 20), b""):
+            try:
+                fo.write(decoder.decode(chunk))
+            except UnicodeDecodeError as exc:
+                line = lines + chunk[: exc.start].count(b"\n")
+                raise LandingFileError(
+                    f"byte 0x{chunk[exc.start]:02X} at byte offset {offset + exc.start} "
+                    f"(line {line}) is not a Windows-1252 (cp1252) character, although the "
+                    "contract declares cp1252: export the file as UTF-8 (and declare "
+                    "encoding='utf-8'), or check which encoding the exporting tool uses"
+                ) from exc
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+
+
+# ------------------------------------------------------------------------------ scans
+def csv_header(path: Path, spec: FileSpec) -> list[str]:
+    """Column names of a CSV file: its first record under the declared dialect.
+
+    Blank names become `column<i>`, repeated names get `_<k>` appended (like DuckDB does).
+    Raises LandingFileError when the first record is not a usable header.
+    """
+    csv.field_size_limit(MAX_LINE_BYTES)
+    with path.open(encoding=PY_ENCODINGS[spec.encoding], newline="") as fh:
+        reader = csv.reader(fh, delimiter=spec.delimiter, quotechar='"', strict=True)
+        try:
+            row = next(reader, [])
+        except csv.Error as exc:
+            raise LandingFileError(
+                "the first line (the header) cannot be parsed as CSV: "
+                f"{redacted(str(exc))}; the header must be one line of column names"
+            ) from exc
+        if reader.line_num > 1:
+            raise LandingFileError(
+                "the header row spans several lines (a line break inside a quoted column "
+                "name); the header must be one line of column names"
+            )
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(row):
+        name = raw.strip() or f"column{i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        seen.setdefault(name, 0)
+        names.append(name)
+    return names
+
+
+def csv_scan(path: Path, spec: FileSpec, columns: list[str]) -> str:
+    """`read_csv` of one file with exactly these (text) columns; no sniffing."""
+    cols = ", ".join(f"{ql(c)}: 'VARCHAR'" for c in columns)
     return (
-        f"read_csv({files}, header = true, all_varchar = true, delim = ',', quote = '\"', "
-        f"escape = '\"', encoding = {ql(CSV_ENCODINGS[spec.encoding])}, strict_mode = true, "
-        "null_padding = false, filename = '_source_file')"
+        f"read_csv({ql(str(path))}, auto_detect = false, header = true, columns = {{{cols}}}, "
+        f"delim = {ql(spec.delimiter)}, quote = '\"', escape = '\"', "
+        f"encoding = {ql(CSV_ENCODINGS[spec.encoding])}, strict_mode = true, "
+        "null_padding = false)"
     )
 
 
-def jsonl_scan(paths: list[Path], entity: Entity, present: list[str]) -> str:
+def jsonl_scan(path: Path, present: list[str]) -> str:
     """`read_json` (newline-delimited) with every present key as text."""
-    files = "[" + ", ".join(ql(str(p)) for p in paths) + "]"
     cols = ", ".join(f"{ql(c)}: 'VARCHAR'" for c in present)
-    return (
-        f"read_json({files}, format = 'newline_delimited', columns = {{{cols}}}, "
-        "filename = '_source_file')"
-    )
+    return f"read_json({ql(str(path))}, format = 'newline_delimited', columns = {{{cols}}})"
 
 
-def parquet_scan(paths: list[Path]) -> str:
+def parquet_scan(path: Path) -> str:
     """`read_parquet`; columns are cast to text by the staging select."""
-    files = "[" + ", ".join(ql(str(p)) for p in paths) + "]"
-    return f"read_parquet({files}, filename = '_source_file')"
-
-
-def header_scan(path: Path, spec: FileSpec) -> str:
-    """A scan of one file used only to learn its columns (cheap: DuckDB sniffs the start)."""
-    if spec.format == "csv":
-        return csv_scan([path], spec)
-    if spec.format == "jsonl":
-        # auto-detect the keys (all of them, including unknown ones) from the first records
-        return f"read_json({ql(str(path))}, format = 'newline_delimited', sample_size = 2048)"
-    if spec.format == "parquet":
-        return parquet_scan([path])
-    raise ValueError(f"no header scan for format {spec.format!r}")  # pragma: no cover
+    return f"read_parquet({ql(str(path))})"
 
 
 def file_columns(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec) -> list[str]:
-    """Column names of one file (without the `_source_file` the readers add)."""
-    rows = con.execute(f"describe select * from {header_scan(path, spec)}").fetchall()
-    return [r[0] for r in rows if r[0] != "_source_file"]
+    """Column names of one file (CSV: the header; JSON lines: the keys of the first records)."""
+    if spec.format == "csv":
+        return csv_header(path, spec)
+    if spec.format == "jsonl":
+        scan = f"read_json({ql(str(path))}, format = 'newline_delimited', sample_size = 2048)"
+    elif spec.format == "parquet":
+        scan = parquet_scan(path)
+    else:  # pragma: no cover
+        raise ValueError(f"no header scan for format {spec.format!r}")
+    return [r[0] for r in con.execute(f"describe select * from {scan}").fetchall()]
 
 
 def register_xlsx(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list[str]:
     """Read an Excel export as text with pandas/openpyxl and register it as a DuckDB view.
 
-    Returns the column names. Empty cells become nulls; numbers and dates become their text.
+    Returns the column names. Empty cells become nulls; numbers and dates become their text
+    (openpyxl gives whole numbers as integers, so 5 reads as "5", not "5.0").
     """
     import pandas as pd  # local import: only Excel deliveries need pandas
 
@@ -79,47 +183,116 @@ def register_xlsx(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list
         frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl")
     except Exception as exc:  # zip/xml errors of a broken workbook have many types
         raise LandingFileError(
-            f"{path}: cannot be read as an Excel workbook ({type(exc).__name__}: "
-            f"{_first_line(exc)}). The file is probably truncated or not an .xlsx export; "
-            "export it again from the survey tool and deliver it again."
+            f"cannot be read as an Excel workbook ({type(exc).__name__}). The file is probably "
+            "truncated or not an .xlsx export; export it again from the tool and deliver it again"
         ) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame["_source_file"] = str(path)
     con.register(view, frame)
-    return [c for c in frame.columns if c != "_source_file"]
+    return list(frame.columns)
 
 
-def diagnose(path: Path, spec: FileSpec) -> str | None:
-    """Why a file that DuckDB refused cannot be read, in plain words; None if no idea.
+def select_columns(entity: Entity, present: list[str]) -> str:
+    """Contract columns as text (null when absent in the file)."""
+    return ", ".join(
+        f"cast({qi(c.name)} as varchar) as {qi(c.name)}"
+        if c.name in present
+        else f"cast(null as varchar) as {qi(c.name)}"
+        for c in entity.columns
+    )
 
-    Only called on the failure path, so reading the bytes here costs nothing on good files.
+
+# ------------------------------------------------------------------------------ diagnosis
+def excel_bytes(path: Path) -> bool:
+    """True when the file starts like an Excel workbook (xlsx or xls)."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    return any(head.startswith(m) for m in EXCEL_MAGIC)
+
+
+def looks_like_header(names: list[str], entity: Entity) -> bool:
+    """True when names look like column names (identifiers, one of them a contract column),
+    so a message may list them; a data row taken for a header is never quoted."""
+    known = {c.name.lower() for c in entity.columns}
+    return (
+        bool(names)
+        and all(IDENTIFIER.fullmatch(n) for n in names)
+        and any(n.lower() in known for n in names)
+    )
+
+
+def other_delimiter(path: Path, spec: FileSpec) -> str | None:
+    """The delimiter the first line seems to use when it is not the declared one, else None."""
+    try:
+        with path.open(encoding=PY_ENCODINGS[spec.encoding], errors="replace", newline="") as fh:
+            first = fh.readline(65536)
+    except OSError:
+        return None
+    counts = {d: first.count(d) for d in (";", "\t", "|", ",") if d != spec.delimiter}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 and first.count(spec.delimiter) == 0 else None
+
+
+def delimiter_advice(path: Path, spec: FileSpec) -> str | None:
+    """'the file looks ';'-delimited ...' when the first line is split by another delimiter."""
+    found = other_delimiter(path, spec)
+    if found is None:
+        return None
+    name = DELIMITER_NAMES[found]
+    declared = DELIMITER_NAMES[spec.delimiter]
+    return (
+        f"the file looks {name}-delimited, not {declared}-delimited: declare delimiter "
+        f"{name} for this delivery (FileSpec delimiter in the contract or the shop profile), "
+        f"or export it {declared}-delimited"
+    )
+
+
+def diagnose(path: Path, spec: FileSpec, error: str = "") -> str | None:
+    """Why a file that could not be read cannot be read, in plain words; None if no idea.
+
+    `error` is the reader's error text (used for its category and numbers only). Only called on
+    the failure path, so reading the bytes here costs nothing on good files.
     """
-    if spec.format in ("csv", "jsonl") and spec.encoding == "utf-8":
-        bad = _first_invalid_utf8(path)
-        if bad is not None:
-            offset, line, byte = bad
-            return (
-                f"the file is not valid UTF-8 (byte 0x{byte:02X} at byte offset {offset}, "
-                f"line {line}); the contract declares UTF-8. Export it as UTF-8, or, if this "
-                "source always sends Latin-1, declare encoding='latin-1' for the entity in "
-                "returnlens/ingest/contracts.py"
-            )
+    if spec.format in ("csv", "jsonl") and excel_bytes(path):
+        return (
+            "this is an Excel workbook saved with a ."
+            + path.suffix.lstrip(".")
+            + " name: export as CSV or name it .xlsx"
+            + (" (if the contract accepts Excel for this entity)" if spec.format == "csv" else "")
+        )
+    if spec.format in ("csv", "jsonl"):
+        advice = _encoding_advice(path, spec)
+        if advice is not None:
+            return advice
     if spec.format == "csv":
-        data = path.read_bytes()
-        if data.count(b'"') % 2 == 1:
+        truncated = _truncated_csv(path, spec)
+        if truncated is not None:
+            return truncated
+        line = re.search(r"CSV Error on Line: (\d+)", error)
+        size = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", error)
+        if size:
+            where = f"line {line.group(1)}" if line else "a line"
             return (
-                "the file ends inside a quoted field (an odd number of '\"'): it looks "
-                "truncated, cut off mid-row"
+                f"{where} has a field longer than the reader's limit of "
+                f"{int(size.group(1)):,} bytes (the line has {int(size.group(2)):,} bytes): "
+                "a runaway quoted field or a value that does not belong in a CSV cell; "
+                "shorten or remove it"
             )
-        if data and not data.endswith(b"\n"):
-            last = data.rsplit(b"\n", 1)[-1]
-            header = data.split(b"\n", 1)[0]
-            if last.count(b",") != header.count(b","):
-                return (
-                    f"the last line has {last.count(b',') + 1} fields where the header has "
-                    f"{header.count(b',') + 1} and no line end: the file looks truncated, "
-                    "cut off mid-row"
-                )
+        fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", error)
+        if fields:
+            expected, found = int(fields.group(1)), int(fields.group(2))
+            where = f"line {line.group(1)}" if line else "a line"
+            d = DELIMITER_NAMES[spec.delimiter]
+            cause = (
+                f"a value with an unquoted {d} in it? Put values that contain {d} in double quotes"
+                if found > expected
+                else "the row is cut short or a field is missing"
+            )
+            return f"{where} has {found} fields where the header has {expected}: {cause}"
+        if "unterminated quote" in error and line:
+            return (
+                f"line {line.group(1)} opens a quoted field that is never closed: a '\"' "
+                "inside a value that is not doubled, or a missing closing '\"'"
+            )
     if spec.format == "jsonl":
         data = path.read_bytes()
         if data and not data.rstrip(b" \t").endswith(b"\n"):
@@ -127,12 +300,78 @@ def diagnose(path: Path, spec: FileSpec) -> str | None:
                 "the last line is not a complete JSON object and has no line end: the file "
                 "looks truncated, cut off mid-object"
             )
+        what = re.search(r"Malformed JSON[^:]*: ([a-z ]+)", error)
+        if what:
+            return (
+                f"a line is not a valid JSON object ({what.group(1).strip()}): every line must "
+                "be one complete JSON object"
+            )
     return None
 
 
-def _first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
-    """(byte offset, line number, byte) of the first invalid UTF-8 byte, or None."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _truncated_csv(path: Path, spec: FileSpec) -> str | None:
+    """'cut off mid-row' when the file's last line has no line end and is incomplete."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(size - 1, 0))
+        if size == 0 or fh.read(1) == b"\n":
+            return None
+    data = path.read_bytes()
+    if data.count(b'"') % 2 == 1:
+        return (
+            "the file ends inside a quoted field (an odd number of '\"'): it looks "
+            "truncated, cut off mid-row"
+        )
+    last = data.rsplit(b"\n", 1)[-1]
+    header = data.split(b"\n", 1)[0]
+    d = spec.delimiter.encode()
+    if last.count(d) != header.count(d):
+        return (
+            f"the last line has {last.count(d) + 1} fields where the header has "
+            f"{header.count(d) + 1} and no line end: the file looks truncated, cut off mid-row"
+        )
+    return None
+
+
+def _encoding_advice(path: Path, spec: FileSpec) -> str | None:
+    if spec.encoding == "utf-8":
+        bad = _first_invalid(path, "utf-8")
+        if bad is None:
+            return None
+        offset, line, byte = bad
+        c1 = (offset, line, byte) if 0x80 <= byte <= 0x9F else _first_c1_byte(path, offset)
+        if c1 is not None:
+            fix = (
+                f"It holds byte 0x{c1[2]:02X} (line {c1[1]}), a Windows-1252 character ('€' is "
+                "0x80): the file looks like Windows-1252 (cp1252, what Excel on Windows saves). "
+                "Export it as UTF-8, or declare encoding='cp1252' for this delivery"
+            )
+        else:
+            fix = (
+                "Export it as UTF-8, or, if this source always sends Windows text, declare "
+                "encoding='cp1252' (Windows-1252; encoding='latin-1' reads the same letters "
+                "but not '€' and other Windows characters) for this delivery"
+            )
+        return (
+            f"the file is not valid UTF-8 (byte 0x{byte:02X} at byte offset {offset}, line "
+            f"{line}); the contract declares UTF-8. {fix}"
+        )
+    if spec.encoding == "latin-1":
+        bad = _first_c1_byte(path)
+        if bad is not None:
+            offset, line, byte = bad
+            return (
+                f"byte 0x{byte:02X} at byte offset {offset} (line {line}) is a control "
+                "character in Latin-1 but a printable one in Windows-1252 (0x80 is '€'): "
+                "declare encoding='cp1252' for this delivery"
+            )
+    return None
+
+
+def _first_invalid(path: Path, encoding: str) -> tuple[int, int, int] | None:
+    """(byte offset, line number, byte) of the first byte invalid in `encoding`, or None."""
+    decoder = codecs.getincrementaldecoder(encoding)()
     offset, lines = 0, 1  # of the first byte not yet passed to the decoder
     with path.open("rb") as fh:
         for chunk in [*iter(lambda: fh.read(1 << 20), b""), b""]:
@@ -150,6 +389,83 @@ def _first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
     return None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _first_c1_byte(path: Path, start: int = 0) -> tuple[int, int, int] | None:
+    """(offset, line, byte) of the first byte 0x80-0x9F (Latin-1 control characters, printable
+    in Windows-1252) at or after byte `start`."""
+    pattern = re.compile(rb"[\x80-\x9f]")
+    offset, lines = 0, 1
+    with path.open("rb") as fh:
+        if start:
+            head = fh.read(start)
+            offset, lines = len(head), 1 + head.count(b"\n")
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            m = pattern.search(chunk)
+            if m:
+                return offset + m.start(), lines + chunk[: m.start()].count(b"\n"), m.group()[0]
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    return None
+
+
+def count_rows(path: Path, spec: FileSpec) -> int | None:
+    """Rows of a file that could not be loaded, counted without parsing it; None if unknowable.
+
+    CSV: lines minus the header; JSON lines: lines; Excel and Parquet: rows, when the workbook
+    or the footer can still be read. (Lines, not records: a quoted line break counts twice.)
+    """
+    try:
+        if spec.format in ("csv", "jsonl") and excel_bytes(path):
+            return _xlsx_rows(path)
+        if spec.format in ("csv", "jsonl"):
+            lines = _count_lines(path, spec.encoding)
+            return max(lines - 1, 0) if spec.format == "csv" else lines
+        if spec.format == "xlsx":
+            return _xlsx_rows(path)
+        if spec.format == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # a broken file: its row count is unknown
+        return None
+    return None
+
+
+def _count_lines(path: Path, encoding: str) -> int:
+    """Lines of a text file (a last line without a line end counts), read in chunks."""
+    if encoding == "utf-16":
+        decoder = codecs.getincrementaldecoder("utf-16")("replace")
+        newline, last = "\n", ""
+    else:
+        decoder, newline, last = None, b"\n", b""
+    lines = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            piece = decoder.decode(chunk) if decoder else chunk
+            if piece:
+                lines += piece.count(newline)
+                last = piece[-1:]
+    return lines + (1 if last and last != newline else 0)
+
+
+def _xlsx_rows(path: Path) -> int | None:
+    from openpyxl import load_workbook
+
+    with path.open("rb") as fh:  # a file object: openpyxl refuses names not ending in .xlsx
+        wb = load_workbook(fh, read_only=True)
+        try:
+            return max(wb.worksheets[0].max_row - 1, 0)
+        finally:
+            wb.close()
+
+
+def redacted(text: str) -> str:
+    """A reader's error text reduced to its first line without any quoted or row content.
+
+    DuckDB's errors quote the offending line ("Original Line: ..."), values in quotes, and
+    file names; all of that is removed: only the category and numbers remain.
+    """
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    first = first.split("Original Line", 1)[0]
+    first = re.sub(r"\"[^\"]*\"|'[^']*'|`[^`]*`", "…", first)
+    first = re.sub(r"(?i)(file|path)\s+\S+", r"\1", first)
+    return first[:200].strip().rstrip(".:")

@@ -52,6 +52,11 @@ def landing(tmp_path):
     return root
 
 
+def rel(path: Path) -> str:
+    """A landing file's identity in the warehouse: its path under the landing folder."""
+    return f"{path.parent.name}/{path.name}"
+
+
 def csv_rows(path: Path, encoding: str = "utf-8") -> int:
     """Data rows of a CSV file, counted by Python's csv module (independent of the loader)."""
     with path.open(encoding=encoding, newline="") as fh:
@@ -60,11 +65,11 @@ def csv_rows(path: Path, encoding: str = "utf-8") -> int:
 
 def in_tables(con, ent, path) -> tuple[int, int]:
     loaded = con.execute(
-        f"select count(*) from {ent.table} where _source_file = ?", [str(path)]
+        f"select count(*) from {ent.table} where _source_file = ?", [rel(path)]
     ).fetchall()[0][0]
     quarantined = con.execute(
         "select count(*) from raw.quarantine_rows where entity = ? and source_file = ?",
-        [ent.name, str(path)],
+        [ent.name, rel(path)],
     ).fetchall()[0][0]
     return loaded, quarantined
 
@@ -74,7 +79,7 @@ def last_audit(con, path) -> dict:
     rows = con.execute(
         f"select {', '.join(cols)} from raw.load_audit where source_file = ? "
         "order by finished_at desc limit 1",
-        [str(path)],
+        [rel(path)],
     ).fetchall()
     return dict(zip(cols, rows[0], strict=True))
 
@@ -105,7 +110,7 @@ def test_same_file_twice_adds_nothing_and_a_copy_under_another_name_is_all_dupli
         ("loaded", 0, 2),
     ]
     reasons = {r for (r,) in con.execute("select reason from raw.quarantine_rows").fetchall()}
-    assert reasons == {f"duplicate key: already loaded from {first}"}
+    assert reasons == {f"duplicate key: already loaded from {rel(first)}"}
     assert con.execute("select count(*) from raw.suppliers").fetchall() == [(2,)]
     assert assert_conserved(con, SUPPLIERS, copy) == (0, 2)
 
@@ -127,17 +132,25 @@ def test_corrected_redelivery_replaces_rows_and_clears_its_old_quarantine(con, l
 
 
 # ------------------------------------------------------------------------- bad files
-def _fails(con, landing, ent, path, *fragments):
+def _lines(path: Path) -> int:
+    """Lines of a file (a last line without a line end counts), independent of the loader."""
+    return len(path.read_bytes().splitlines())
+
+
+def _fails(con, landing, ent, path, *fragments, rows_in=None):
+    """The file failed whole with these fragments in its message; its rows are counted
+    (`rows_in`: lines minus the header for CSV, lines for JSON lines, None when unknowable)."""
     res = load_entity(con, ent, landing)
-    (result,) = [f for f in res.files if f.source_file == str(path)]
+    (result,) = [f for f in res.files if f.source_file == rel(path)]
     assert result.status == "failed", result
-    for fragment in (str(path), *fragments):
+    for fragment in (rel(path), *fragments):
         assert fragment in result.error, (fragment, result.error)
     audit = last_audit(con, path)
-    assert (audit["status"], audit["rows_in"], audit["rows_loaded"]) == ("failed", 0, 0)
+    assert (audit["status"], audit["rows_loaded"], audit["rows_quarantined"]) == ("failed", 0, 0)
+    assert audit["rows_in"] == rows_in == result.rows_in
     assert audit["error"] == result.error
     qf = con.execute(
-        "select error from raw.quarantine_files where source_file = ?", [str(path)]
+        "select error from raw.quarantine_files where source_file = ?", [rel(path)]
     ).fetchall()
     assert qf == [(result.error,)]
     return result.error
@@ -148,7 +161,16 @@ def test_truncated_csv_mid_quoted_field_fails_and_earlier_rows_stay(con, landing
     path.write_text(HEADER + "S1,Acme,NL,10\n")
     load_entity(con, SUPPLIERS, landing)
     path.write_text(HEADER + 'S1,Acme,NL,10\nS2,"Beta Ind')
-    _fails(con, landing, SUPPLIERS, path, "truncated", "cut off mid-row", "deliver it again")
+    _fails(
+        con,
+        landing,
+        SUPPLIERS,
+        path,
+        "truncated",
+        "cut off mid-row",
+        "deliver it again",
+        rows_in=_lines(path) - 1,
+    )
     assert con.execute("select supplier_id from raw.suppliers").fetchall() == [("S1",)]
 
 
@@ -163,6 +185,7 @@ def test_truncated_csv_mid_row_fails_with_field_counts(con, landing):
         path,
         "the last line has 2 fields where the header has 4",
         "truncated",
+        rows_in=3001,
     )
     assert con.execute("select count(*) from raw.suppliers").fetchall() == [(0,)]
 
@@ -181,7 +204,7 @@ def test_truncated_jsonl_mid_object_fails(con, landing):
         "traffic_source": "direct",
     }
     path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "event_id": "E2"})[:40])
-    _fails(con, landing, ent, path, "cut off mid-object", "JSON lines")
+    _fails(con, landing, ent, path, "cut off mid-object", "JSON lines", rows_in=_lines(path))
 
 
 def test_wrong_delimiter_fails_with_a_hint(con, landing):
@@ -192,9 +215,11 @@ def test_wrong_delimiter_fails_with_a_hint(con, landing):
         landing,
         SUPPLIERS,
         path,
-        "missing required column(s) supplier_id",
-        "';'",
+        "looks ';'-delimited",
+        "declare delimiter ';'",
+        "required column(s) supplier_id",
         "deliver the file again",
+        rows_in=_lines(path) - 1,
     )
 
 
@@ -208,6 +233,7 @@ def test_missing_or_renamed_required_column_fails(con, landing):
         path,
         "missing required column(s) lead_time_days",
         "found supplier_id, supplier_name, country_code, leadtime",
+        rows_in=_lines(path) - 1,
     )
 
 
@@ -243,6 +269,8 @@ def test_undeclared_latin1_fails_naming_the_byte_and_the_fix(con, landing):
         "not valid UTF-8 (byte 0xE9",
         "line 2",
         "encoding='latin-1'",
+        "encoding='cp1252'",
+        rows_in=_lines(path) - 1,
     )
 
 
@@ -313,9 +341,10 @@ def test_bad_dates_negative_quantities_unknown_codes_and_missing_keys(con, landi
         con.execute("select file_row_number, reason from raw.quarantine_rows").fetchall()
     )
     assert reasons == {
-        2: "bad timestamp in requested_at: 2026-02-30 10:00:00",
-        3: "quantity below minimum 1: -2",
-        4: "unknown value in reason_code: BORED",
+        2: "bad timestamp in requested_at: not a valid timestamp written YYYY-MM-DD HH:MM:SS "
+        "(UTC, no other offset)",
+        3: "quantity below minimum 1",
+        4: "unknown value in reason_code (not one of the allowed values)",
         5: "missing required rma_id",
     }
     raw3 = con.execute(
@@ -340,7 +369,7 @@ def test_replay_moves_rows_that_pass_a_fixed_contract_and_keeps_conservation(
     listed = summary(con, "returns")
     assert sorted((r[2], r[3]) for r in listed.rows) == [
         ("quantity below minimum 1", 1),
-        ("unknown value in reason_code", 1),
+        ("unknown value in reason_code (not one of the allowed values)", 1),
     ]
     assert replay(con, "returns").moved == {"returns": 0}  # nothing passes yet
     fixed = dataclasses.replace(
@@ -352,7 +381,7 @@ def test_replay_moves_rows_that_pass_a_fixed_contract_and_keeps_conservation(
     )
     monkeypatch.setattr(contracts, "ENTITIES", (fixed,))
     monkeypatch.setattr("returnlens.ingest.quarantine.ENTITIES", (fixed,))
-    res = replay(con, "returns", str(path))
+    res = replay(con, "returns", rel(path))
     assert (res.moved, res.still_quarantined) == ({"returns": 1}, {"returns": 1})
     assert con.execute("select rma_id from raw.returns order by 1").fetchall() == [
         ("R1",),
@@ -487,7 +516,7 @@ def test_survey_excel_export_loads_beside_the_csv(con, landing):
         "where _source_file like '%xlsx' order by 1"
     ).fetchall()[0][:4] == ("N0", pd.Timestamp("2026-01-05 10:00:00").to_pydatetime(), 9, 5)
     assert con.execute("select reason, file_row_number from raw.quarantine_rows").fetchall() == [
-        ("unknown value in touchpoint: sms", 3)
+        ("unknown value in touchpoint (not one of the allowed values)", 3)
     ]
     assert len(pd.read_excel(xlsx)) == sum(in_tables(con, nps, xlsx))
 
@@ -496,7 +525,7 @@ def test_truncated_excel_export_fails_clearly(con, landing):
     xlsx = landing / "surveys" / "nps_2026-01.xlsx"
     _nps_frame().to_excel(xlsx, index=False)
     xlsx.write_bytes(xlsx.read_bytes()[:300])
-    _fails(con, landing, entity("nps_responses"), xlsx, "Excel workbook", "truncated")
+    _fails(con, landing, entity("nps_responses"), xlsx, "Excel workbook", "truncated", "unknown")
 
 
 # ------------------------------------------------------------------------- privacy

@@ -1,9 +1,11 @@
 {#
     The loader's audit, published: which landing files were loaded, with how many rows loaded
-    and quarantined, and which files failed and why. One row per file per load; the latest
+    and quarantined, which files failed and why, and every other file under the landing folder
+    (unrecognised, ignored, refused, with what to do). One row per file per load; the latest
     load of each file is flagged. The raw audit is bookkeeping, not a shop export, so this
-    report reads its source directly (there is no staging model to share). File paths are
-    reduced to the path under the landing folder; no row content is published.
+    report reads its source directly (there is no staging model to share). File paths are the
+    path under the landing folder (older audits held absolute paths: reduced here as well); the
+    loader's messages name files, problems, line numbers and column names, never row content.
 #}
 with
 
@@ -47,14 +49,23 @@ final as (
         cast(landing_path as string) as landing_path,
         cast(status as string) as status,
         cast(coalesce(size_bytes, 0) as bigint) as size_bytes,
-        cast(coalesce(rows_in, 0) as bigint) as rows_in,
+        cast(rows_in as bigint) as rows_in,
         cast(coalesce(rows_loaded, 0) as bigint) as rows_loaded,
         cast(coalesce(rows_quarantined, 0) as bigint) as rows_quarantined,
+        cast(
+            case when status = 'failed' then rows_in else 0 end as bigint
+        ) as rows_in_failed_file,
         cast(status = 'failed' as boolean) as is_file_quarantined,
+        cast(
+            status in ('loaded', 'replayed', 'failed') and rows_in is not null as boolean
+        ) as is_rows_in_known,
+        cast(entity is not null as boolean) as is_delivery,
         cast(recency_rank = 1 as boolean) as is_latest_load_of_file,
         cast(started_at as timestamp) as started_at,
         cast(finished_at as timestamp) as finished_at,
-        cast(left(regexp_replace(error, '[^ ]*/landing/', '', 'g'), 500) as string) as error,
+        cast(
+            left(regexp_replace(error, '[^ ]*/landing/', '', 'g'), 500) as string
+        ) as error,
         cast(extra_columns as string) as extra_columns
     from audited
 

@@ -1,10 +1,16 @@
-"""Ingest assets: one multi-asset per landing source, one asset key per raw table."""
+"""Ingest assets: one multi-asset per landing source, one asset key per raw table, and the
+landing inventory (`raw/load_audit`), which accounts for every other file under the landing
+folder after the sources are loaded.
+
+Log lines and metadata carry the loader's messages, which name files, problems, line numbers and
+column names, never row content.
+"""
 
 import dagster as dg
 
 from returnlens.config import settings
-from returnlens.ingest.contracts import SOURCES, entities_of
-from returnlens.ingest.loader import load_entity
+from returnlens.ingest.contracts import ENTITIES, SOURCES, entities_of
+from returnlens.ingest.loader import UNLOADED_STATUSES, account_landing, load_entity
 from returnlens.warehouse import connect
 
 
@@ -47,6 +53,7 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
                     asset_key=["raw", e.name],
                     metadata={
                         "rows_in": res.rows_in,
+                        "rows_in_unknown_files": sum(1 for f in failed if f.rows_in is None),
                         "rows_loaded": res.rows_loaded,
                         "rows_quarantined": res.rows_quarantined,
                         "files_loaded": res.count("loaded"),
@@ -68,7 +75,49 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
     return _ingest
 
 
+@dg.asset(
+    key=["raw", "load_audit"],
+    deps=[dg.AssetKey(["raw", e.name]) for e in ENTITIES],
+    group_name="ingest",
+    kinds={"duckdb"},
+    pool="warehouse",
+    description=(
+        "The loader's audit (one row per landing file per load). After the sources are loaded, "
+        "every other file under the landing folder is accounted for here: unrecognised (no "
+        "delivery pattern matches; the patterns and what to do are named), ignored (hidden "
+        "files, the demo's ground_truth.json) or refused (symbolic links)."
+    ),
+)
+def landing_inventory(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Audit every landing file that is no entity's delivery, and log each one."""
+    cfg = settings()
+    con = connect(cfg.warehouse)
+    try:
+        files = account_landing(con, cfg.landing_dir, load_id=context.run.run_id)
+    finally:
+        con.close()
+    for f in files:
+        if f.status == "unrecognised" or f.status == "refused":
+            context.log.warning(f"{f.status.upper()}: {f.error}")
+        else:
+            context.log.info(f"{f.status.upper()}: {f.error}")
+    counts = {s: sum(1 for f in files if f.status == s) for s in UNLOADED_STATUSES}
+    context.log.info(
+        "landing files not loaded: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + (" (see Data health)" if files else "")
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **{f"files_{s}": n for s, n in counts.items()},
+            "files_not_loaded": dg.MetadataValue.md(
+                "\n".join(f"- **{f.status}** {f.error}" for f in files) or "none"
+            ),
+        }
+    )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    """One ingest asset per landing source."""
-    return dg.Definitions(assets=[_ingest_asset(s) for s in SOURCES])
+    """One ingest asset per landing source, and the landing inventory."""
+    return dg.Definitions(assets=[*(_ingest_asset(s) for s in SOURCES), landing_inventory])
