@@ -2,7 +2,9 @@
     One row per order line that belongs to a known order, with the order's and the
     product's attributes, the order week and what came back of it: returns summed per
     order line. Returns whose order line is not (yet) in the shop export are not in this
-    model. The one place where order lines meet orders and products.
+    model. The one place where order lines meet orders and products. Lines whose customer,
+    product or batch is not in its export (quarantined or not delivered) are kept and
+    flagged: has_known_customer, has_known_product, has_known_batch.
 #}
 with
 
@@ -21,6 +23,18 @@ orders as (
 products as (
 
     select * from {{ ref('stg_shop__products') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+
+),
+
+batches as (
+
+    select * from {{ ref('stg_purchasing__production_batches') }}
 
 ),
 
@@ -69,6 +83,9 @@ order_lines_joined_to_returns as (
             coalesce(returns_aggregated_to_order_lines.refunded_eur, 0) as decimal(18, 2)
         ) as refunded_eur,
         returns_aggregated_to_order_lines.order_line_id is not null as has_return,
+        customers.customer_key is not null as has_known_customer,
+        products.sku is not null as has_known_product,
+        batches.batch_id is not null as has_known_batch,
         {{ week_start_date('orders.ordered_at') }} as order_week_start_date,
         orders.ordered_date,
         orders.delivered_date,
@@ -80,6 +97,10 @@ order_lines_joined_to_returns as (
         on order_lines.order_id = orders.order_id
     left join products
         on order_lines.sku = products.sku
+    left join customers
+        on orders.customer_key = customers.customer_key
+    left join batches
+        on order_lines.batch_id = batches.batch_id
     left join returns_aggregated_to_order_lines
         on order_lines.order_line_id = returns_aggregated_to_order_lines.order_line_id
 

@@ -1,7 +1,9 @@
 {#
     One row per order line with what its returns say about product quality: return lines,
     returns for size too small / too large, and whether any return was for a defect or
-    transit damage. Lines without a product in the export (category 'unknown') are left out.
+    transit damage. Lines without a product in the export (category 'unknown') are left out;
+    a batch that is not in the batch export is no quality subject (batch_id null here; such
+    lines are counted in rpt_referential_integrity).
 #}
 with
 
@@ -39,7 +41,7 @@ final as (
         order_lines.order_line_id,
         order_lines.product_id,
         order_lines.supplier_id,
-        order_lines.batch_id,
+        case when order_lines.has_known_batch then order_lines.batch_id end as batch_id,
         order_lines.category,
         order_lines.subcategory,
         order_lines.has_return,

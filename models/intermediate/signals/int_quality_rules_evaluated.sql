@@ -1,6 +1,6 @@
 {#
     Four alert rules per quality subject (product, supplier, batch), as the data stands now
-    and since when each holds:
+    and since when each holds. Grain: one row per subject_level x subject_id x alert_rule.
       return_rate     lines with a return / lines
       defect_damage   lines with a defect or transit-damage return / lines
       runs_small      'size too small' return lines / return lines
@@ -9,23 +9,37 @@
     successes >= quality_min_returns) and the lower bound of the Wilson interval of its rate
     is above baseline x quality_min_lift. The interval is 95 % (z 1.96) for the 25-odd
     suppliers and 99.9 % (z 3.29) for the hundreds of products and thousands of batches, so
-    that testing many subjects does not by itself raise alarms. The baseline leaves the subject out: the rest
-    of its subcategory (product), category (supplier) or the product's other batches (batch),
-    the latter shrunk toward the rest of the subcategory with a prior weight of
-    quality_batch_prior_lines lines, so a product with few or spotless other batches does not
-    give a baseline of 0. The rule is
-    evaluated on running totals per order week; since_week_start_date is the first week of
-    the run of weeks up to now in which it held.
+    that testing many subjects does not by itself raise alarms. The baseline leaves the subject
+    out: the rest of its subcategory (product), category (supplier) or the product's other
+    batches (batch), the latter shrunk toward the rest of the subcategory with a prior weight
+    of quality_batch_prior_lines lines, so a product with few or spotless other batches does
+    not give a baseline of 0. A subject whose lines span several scopes (a supplier with
+    products in several categories) gets the mix of its scopes' baselines, weighted by its own
+    trials in each (its order lines when it has no trials); category and subcategory are
+    those of its main scope (most order lines, ties by name).
+    The rule is evaluated on running totals per order week (one row per subject and week, so
+    "latest" and "since" are unambiguous); since_week_start_date is the first week of the run
+    of weeks up to now in which it held.
 #}
+{%- set measures = [
+    'order_lines', 'returned_lines', 'defect_damage_lines', 'return_lines',
+    'too_small_return_lines', 'too_large_return_lines'
+] %}
+{%- set rules = [
+    ('return_rate', 'returned_lines', 'order_lines'),
+    ('defect_damage', 'defect_damage_lines', 'order_lines'),
+    ('runs_small', 'too_small_return_lines', 'return_lines'),
+    ('runs_large', 'too_large_return_lines', 'return_lines'),
+] %}
 with
 
-subject_weeks as (
+subject_scope_weeks as (
 
     select * from {{ ref('int_quality_subjects_aggregated_to_weeks') }}
 
 ),
 
-subject_totals as (
+subject_scopes as (
 
     select
         subject_level,
@@ -33,14 +47,27 @@ subject_totals as (
         baseline_scope_id,
         min(category) as category,
         min(subcategory) as subcategory,
-        sum(order_lines) as order_lines,
-        sum(returned_lines) as returned_lines,
-        sum(defect_damage_lines) as defect_damage_lines,
-        sum(return_lines) as return_lines,
-        sum(too_small_return_lines) as too_small_return_lines,
-        sum(too_large_return_lines) as too_large_return_lines
-    from subject_weeks
+        {% for measure in measures %}
+            sum({{ measure }}) as {{ measure }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from subject_scope_weeks
     group by 1, 2, 3
+
+),
+
+main_scopes as (
+
+    select
+        subject_level,
+        subject_id,
+        baseline_scope_id,
+        category,
+        subcategory,
+        row_number() over (
+            partition by subject_level, subject_id
+            order by order_lines desc, baseline_scope_id asc
+        ) as scope_rank
+    from subject_scopes
 
 ),
 
@@ -49,13 +76,10 @@ scope_totals as (
     select
         subject_level,
         baseline_scope_id,
-        sum(order_lines) as order_lines,
-        sum(returned_lines) as returned_lines,
-        sum(defect_damage_lines) as defect_damage_lines,
-        sum(return_lines) as return_lines,
-        sum(too_small_return_lines) as too_small_return_lines,
-        sum(too_large_return_lines) as too_large_return_lines
-    from subject_totals
+        {% for measure in measures %}
+            sum({{ measure }}) as {{ measure }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from subject_scopes
     group by 1, 2
 
 ),
@@ -64,81 +88,125 @@ subcategory_totals as (
 
     select
         baseline_scope_id as subcategory,
-        order_lines,
-        returned_lines,
-        defect_damage_lines,
-        return_lines,
-        too_small_return_lines,
-        too_large_return_lines
+        {% for measure in measures %}
+            {{ measure }}{% if not loop.last %},{% endif %}
+        {% endfor %}
     from scope_totals
     where subject_level = 'product'
+
+),
+
+scope_baselines as (
+
+    {% for alert_rule, successes, trials in rules %}
+        select
+            subjects.subject_level,
+            subjects.subject_id,
+            subjects.baseline_scope_id,
+            '{{ alert_rule }}' as alert_rule,
+            subjects.{{ trials }} as subject_trials,
+            subjects.order_lines as subject_order_lines,
+            scope_totals.{{ trials }} - subjects.{{ trials }} as baseline_trials,
+            case
+                when subjects.subject_level = 'batch'
+                    then (
+                        scope_totals.{{ successes }} - subjects.{{ successes }}
+                        + {{ signal_var('quality_batch_prior_lines') }}
+                        * cast(
+                            subcategory_totals.{{ successes }} - subjects.{{ successes }}
+                            as double
+                        )
+                        / nullif(subcategory_totals.{{ trials }} - subjects.{{ trials }}, 0)
+                    ) / (
+                        scope_totals.{{ trials }} - subjects.{{ trials }}
+                        + {{ signal_var('quality_batch_prior_lines') }}
+                    )
+                else
+                    cast(scope_totals.{{ successes }} - subjects.{{ successes }} as double)
+                    / nullif(scope_totals.{{ trials }} - subjects.{{ trials }}, 0)
+            end as scope_rate
+        from subject_scopes as subjects
+        inner join scope_totals
+            on
+                subjects.subject_level = scope_totals.subject_level
+                and subjects.baseline_scope_id = scope_totals.baseline_scope_id
+        left join subcategory_totals
+            on subjects.subcategory = subcategory_totals.subcategory
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
 baselines as (
 
     select
-        subjects.subject_level,
-        subjects.subject_id,
+        subject_level,
+        subject_id,
+        alert_rule,
         case
-            when subjects.subject_level = 'product' then 'subcategory'
-            when subjects.subject_level = 'supplier' then 'category'
+            when subject_level = 'product' then 'subcategory'
+            when subject_level = 'supplier' then 'category'
             else 'other_batches'
         end as baseline_scope,
-        {% for measure in [
-            'order_lines', 'returned_lines', 'defect_damage_lines', 'return_lines',
-            'too_small_return_lines', 'too_large_return_lines'
-        ] %}
-            scope_totals.{{ measure }} - subjects.{{ measure }} as baseline_{{ measure }},
-            subcategory_totals.{{ measure }} - subjects.{{ measure }}
-                as subcategory_{{ measure }}{% if not loop.last %},{% endif %}
+        case
+            when count(*) = 1 then max(scope_rate)
+            when sum(case when scope_rate is not null then subject_trials else 0 end) > 0
+                then
+                    sum(subject_trials * scope_rate)
+                    / sum(case when scope_rate is not null then subject_trials else 0 end)
+            else
+                sum(subject_order_lines * scope_rate)
+                / nullif(
+                    sum(case when scope_rate is not null then subject_order_lines else 0 end), 0
+                )
+        end as baseline_rate,
+        sum(baseline_trials) as baseline_trials
+    from scope_baselines
+    group by 1, 2, 3
+
+),
+
+subject_weeks as (
+
+    select
+        subject_level,
+        subject_id,
+        order_week_start_date,
+        {% for measure in measures %}
+            sum({{ measure }}) as {{ measure }}{% if not loop.last %},{% endif %}
         {% endfor %}
-    from subject_totals as subjects
-    inner join scope_totals
-        on
-            subjects.subject_level = scope_totals.subject_level
-            and subjects.baseline_scope_id = scope_totals.baseline_scope_id
-    left join subcategory_totals
-        on subjects.subcategory = subcategory_totals.subcategory
+    from subject_scope_weeks
+    group by 1, 2, 3
+
+),
+
+subject_weeks_cumulated as (
+
+    select
+        subject_level,
+        subject_id,
+        order_week_start_date,
+        {% for measure in measures %}
+            sum({{ measure }}) over (
+                partition by subject_level, subject_id
+                order by order_week_start_date
+                rows between unbounded preceding and current row
+            ) as cumulative_{{ measure }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from subject_weeks
 
 ),
 
 rule_inputs as (
 
-    {% set rules = [
-        ('return_rate', 'returned_lines', 'order_lines'),
-        ('defect_damage', 'defect_damage_lines', 'order_lines'),
-        ('runs_small', 'too_small_return_lines', 'return_lines'),
-        ('runs_large', 'too_large_return_lines', 'return_lines'),
-    ] %}
     {% for alert_rule, successes, trials in rules %}
         select
             weeks.subject_level,
             weeks.subject_id,
-            weeks.baseline_scope_id,
-            weeks.category,
-            weeks.subcategory,
             weeks.order_week_start_date,
-            baselines.baseline_scope,
             '{{ alert_rule }}' as alert_rule,
             weeks.cumulative_{{ successes }} as successes,
             weeks.cumulative_{{ trials }} as trials,
-            case
-                when weeks.subject_level = 'batch'
-                    then (
-                        baselines.baseline_{{ successes }}
-                        + {{ signal_var('quality_batch_prior_lines') }}
-                        * cast(baselines.subcategory_{{ successes }} as double)
-                        / nullif(baselines.subcategory_{{ trials }}, 0)
-                    ) / (
-                        baselines.baseline_{{ trials }}
-                        + {{ signal_var('quality_batch_prior_lines') }}
-                    )
-                else
-                    cast(baselines.baseline_{{ successes }} as double)
-                    / nullif(baselines.baseline_{{ trials }}, 0)
-            end as baseline_rate,
-            baselines.baseline_{{ trials }} as baseline_trials,
             {% if trials == 'order_lines' %}
                 case
                     when weeks.subject_level = 'batch'
@@ -148,11 +216,7 @@ rule_inputs as (
             {% else %}
                 {{ signal_var('sizing_min_size_returns') }} as min_trials
             {% endif %}
-        from subject_weeks as weeks
-        inner join baselines
-            on
-                weeks.subject_level = baselines.subject_level
-                and weeks.subject_id = baselines.subject_id
+        from subject_weeks_cumulated as weeks
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -161,18 +225,38 @@ rule_inputs as (
 rules_by_week as (
 
     select
-        *,
-        cast(successes as double) / nullif(trials, 0) as rate,
-        {{ wilson_bound('successes', 'trials', 'lower') }} as rate_lower_95,
-        {{ wilson_bound('successes', 'trials', 'upper') }} as rate_upper_95,
+        rule_inputs.*,
+        main_scopes.category,
+        main_scopes.subcategory,
+        main_scopes.baseline_scope_id,
+        baselines.baseline_scope,
+        baselines.baseline_rate,
+        baselines.baseline_trials,
+        cast(rule_inputs.successes as double) / nullif(rule_inputs.trials, 0) as rate,
+        {{ wilson_bound('rule_inputs.successes', 'rule_inputs.trials', 'lower') }}
+            as rate_lower_95,
+        {{ wilson_bound('rule_inputs.successes', 'rule_inputs.trials', 'upper') }}
+            as rate_upper_95,
         {%- set z_supplier = signal_var('quality_z_supplier') %}
         {%- set z_many = signal_var('quality_z_many') %}
         case
-            when subject_level = 'supplier'
-                then {{ wilson_bound('successes', 'trials', 'lower', z_supplier) }}
-            else {{ wilson_bound('successes', 'trials', 'lower', z_many) }}
+            when rule_inputs.subject_level = 'supplier'
+                then {{ wilson_bound(
+                    'rule_inputs.successes', 'rule_inputs.trials', 'lower', z_supplier
+                ) }}
+            else {{ wilson_bound('rule_inputs.successes', 'rule_inputs.trials', 'lower', z_many) }}
         end as rule_lower_bound
     from rule_inputs
+    inner join baselines
+        on
+            rule_inputs.subject_level = baselines.subject_level
+            and rule_inputs.subject_id = baselines.subject_id
+            and rule_inputs.alert_rule = baselines.alert_rule
+    inner join main_scopes
+        on
+            rule_inputs.subject_level = main_scopes.subject_level
+            and rule_inputs.subject_id = main_scopes.subject_id
+            and main_scopes.scope_rank = 1
 
 ),
 

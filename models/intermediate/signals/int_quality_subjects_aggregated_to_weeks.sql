@@ -1,8 +1,11 @@
 {#
-    Order lines and their returns per quality subject and order week, for three levels:
-    product (baseline scope: its subcategory), supplier (its category) and batch (its
-    product's other batches, falling back to the subcategory). Counts per week, and running
-    totals up to and including the week, so a rule can be evaluated as the data stood then.
+    Order lines and their returns per quality subject, baseline scope and order week, for three
+    levels: product (baseline scope: its subcategory), supplier (its category) and batch (its
+    product; the baseline falls back to the subcategory). Grain: one row per subject_level x
+    subject_id x baseline_scope_id x order_week_start_date. A subject has several scopes when
+    its lines span several of them (a supplier whose products are in several categories, a
+    batch shipped under several products): int_quality_rules_evaluated weighs the scopes'
+    baselines by the subject's lines in each and sums the weeks per subject.
 #}
 with
 
@@ -42,15 +45,15 @@ lines_per_level as (
 
 ),
 
-weeks as (
+final as (
 
     select
         subject_level,
         subject_id,
         baseline_scope_id,
+        order_week_start_date,
         min(category) as category,
         min(subcategory) as subcategory,
-        order_week_start_date,
         count(*) as order_lines,
         sum(case when has_return then 1 else 0 end) as returned_lines,
         sum(case when has_defect_damage_return then 1 else 0 end) as defect_damage_lines,
@@ -58,36 +61,7 @@ weeks as (
         sum(too_small_return_lines) as too_small_return_lines,
         sum(too_large_return_lines) as too_large_return_lines
     from lines_per_level
-    group by 1, 2, 3, 6
-
-),
-
-final as (
-
-    select
-        subject_level,
-        subject_id,
-        baseline_scope_id,
-        category,
-        subcategory,
-        order_week_start_date,
-        order_lines,
-        returned_lines,
-        defect_damage_lines,
-        return_lines,
-        too_small_return_lines,
-        too_large_return_lines,
-        {% for measure in [
-            'order_lines', 'returned_lines', 'defect_damage_lines', 'return_lines',
-            'too_small_return_lines', 'too_large_return_lines'
-        ] %}
-            sum({{ measure }}) over (
-                partition by subject_level, subject_id
-                order by order_week_start_date
-                rows between unbounded preceding and current row
-            ) as cumulative_{{ measure }}{% if not loop.last %},{% endif %}
-        {% endfor %}
-    from weeks
+    group by 1, 2, 3, 4
 
 )
 

@@ -1,9 +1,58 @@
-{# No personal data: customers are known by their salted hash only. #}
+{#
+    No personal data: customers are known by their salted hash only. One row per customer
+    of the customer export, plus one per customer key that orders or survey answers refer to
+    but the export lacks (its row was quarantined, or not delivered yet): such a customer is
+    kept, with has_customer_record false and no country or creation date, so facts about it
+    are not lost and every customer_key of the marts is in this dimension.
+#}
 with
 
 customers as (
 
     select * from {{ ref('stg_shop__customers') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+nps_responses as (
+
+    select * from {{ ref('stg_surveys__nps_responses') }}
+
+),
+
+referenced_customer_keys as (
+
+    select customer_key from orders
+    union
+    select customer_key from nps_responses
+
+),
+
+customers_with_inferred as (
+
+    select
+        customer_key,
+        country_code,
+        created_date,
+        true as has_customer_record
+    from customers
+
+    union all
+
+    select
+        referenced.customer_key,
+        cast(null as {{ dbt.type_string() }}) as country_code,
+        cast(null as date) as created_date,
+        false as has_customer_record
+    from referenced_customer_keys as referenced
+    left join customers
+        on referenced.customer_key = customers.customer_key
+    where customers.customer_key is null and referenced.customer_key is not null
 
 ),
 
@@ -65,13 +114,14 @@ final as (
         ) as gross_revenue_eur,
         cast(coalesce(customer_returns.refunded_eur, 0) as decimal(18, 2)) as refunded_eur,
         customer_returns.customer_key is not null as has_returned,
+        customers.has_customer_record,
         cast(customers.created_date as date) as created_date,
         cast(customer_orders.first_order_date as date) as first_order_date,
         cast(customer_orders.last_order_date as date) as last_order_date,
         cast(
             customer_returns.first_return_requested_at as timestamp
         ) as first_return_requested_at
-    from customers
+    from customers_with_inferred as customers
     left join order_lines_aggregated_to_customers as customer_orders
         on customers.customer_key = customer_orders.customer_key
     left join returns_aggregated_to_customers as customer_returns

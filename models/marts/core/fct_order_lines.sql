@@ -74,6 +74,9 @@ final as (
         cast(coalesce(line_returns.returned_value_eur, 0) as decimal(18, 2)) as returned_value_eur,
         cast(line_facts.return_lines as bigint) as return_lines,
         line_facts.has_return,
+        line_facts.has_known_customer,
+        line_facts.has_known_product,
+        line_facts.has_known_batch,
         coalesce(
             cast(
                 {{ dbt.dateadd('day', 8 + var('return_window_days'), 'line_facts.ordered_date') }}

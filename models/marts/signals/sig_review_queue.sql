@@ -9,13 +9,16 @@
       high_value            the returned units are worth review_high_value_eur or more
     priority: 1 for a risky customer or two or more rules, 2 for premium or high value,
     3 for a fragile damage claim alone; null when auto-approved.
+    A return whose order line is not (yet) in the shop export is kept, flagged
+    has_known_order_line false (it has no returned value or, without its order, no customer);
+    such returns are counted and gated by share in rpt_referential_integrity.
 #}
 with
 
 return_lines as (
 
     select * from {{ ref('fct_returns') }}
-    where is_open and order_line_id is not null
+    where is_open
 
 ),
 
@@ -54,6 +57,7 @@ return_lines_with_rules as (
         return_lines.requested_at,
         return_lines.received_at,
         return_lines.inspected_at,
+        return_lines.has_known_order_line,
         case
             when return_lines.inspected_at is not null then 'awaiting_refund'
             when return_lines.received_at is not null then 'awaiting_inspection'
@@ -116,6 +120,7 @@ final as (
         cast(customer_risk_score as bigint) as customer_risk_score,
         cast(rules_matched as bigint) as rules_matched,
         rules_matched > 0 as route_to_review,
+        has_known_order_line,
         cast(
             case when rules_matched > 0 then 'manual_review' else 'auto_approve' end as string
         ) as decision,

@@ -1,0 +1,649 @@
+"""Regression tests for the publish-blocking defects of issue 12 (1-3) and the missing-period
+gate of issue 11 (defect 2), each on a small landing set run through the real loader, real dbt
+and the real Great Expectations gates.
+
+Expected figures are computed here from the landing files this module writes (Python's csv
+module and plain arithmetic), never from the models under test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from returnlens.config import PROJECT_ROOT
+from returnlens.dbt_runner import dbt_executable
+from returnlens.ingest import contracts
+from returnlens.ingest.loader import load_all
+from returnlens.quality.gates import EXPECTATIONS_DIR
+from returnlens.quality.history import run_gate
+
+pytestmark = pytest.mark.integration
+
+WEEK_1 = date(2026, 3, 2)  # a Monday
+WEEK_2 = date(2026, 3, 9)
+RETURN_WINDOW_DAYS = 30  # dbt var return_window_days (dbt_project.yml)
+Z_SUPPLIER = 1.96  # signal_var quality_z_supplier
+MIN_LIFT = 1.5  # signal_var quality_min_lift
+HIGH_LIFT = 2.0  # signal_var quality_high_lift
+MIN_LINES = 30  # signal_var quality_min_lines
+MIN_RETURNS = 5  # signal_var quality_min_returns
+
+# A supplier (SUPM) whose products span two categories, and one single-category supplier in each
+# of them. (supplier, category, subcategory, products, lines per product, returned per product)
+PRODUCT_GROUPS = (
+    ("SUPM", "apparel", "dresses", ["MA1", "MA2", "MA3", "MA4", "MA5", "MA6"], 10, [5] * 6),
+    ("SUPM", "home", "glass", ["MB1", "MB2"], 10, [5, 5]),
+    ("SUPA", "apparel", "dresses", ["A1", "A2", "A3", "A4"], 25, [3, 3, 2, 2]),
+    ("SUPB", "home", "glass", ["B1", "B2", "B3", "B4"], 25, [8, 8, 7, 7]),
+)
+
+
+# ----------------------------------------------------------------------------- landing set
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _ts(d: date, hour: int = 10) -> str:
+    return datetime(d.year, d.month, d.day, hour).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_tiny_shop(root: Path, *, orphans: bool) -> Path:
+    """A hand-made shop of 280 order lines in two weeks; with `orphans`, also a customer and a
+    product whose rows are quarantined (each with an order line) and an open return whose order
+    line is not in the shop export."""
+    for source in contracts.SOURCES:
+        (root / source).mkdir(parents=True, exist_ok=True)
+    cols = {e.name: [c.name for c in e.columns] for e in contracts.ENTITIES}
+    _write_csv(
+        root / "purchasing" / "suppliers.csv",
+        cols["suppliers"],
+        [[s, f"Supplier {s}", "NL", 14] for s in ("SUPM", "SUPA", "SUPB")],
+    )
+    customers = [
+        [
+            f"C{i:02d}",
+            "Test",
+            f"Person{i}",
+            f"p{i}@example.invalid",
+            "",
+            "Teststraat 1",
+            "1000",
+            "Teststad",
+            "NL",
+            "2025-01-01 09:00:00",
+        ]
+        for i in range(1, 21)
+    ]
+    products = [
+        [f"{p}-OS", p, f"Product {p}", cat, sub, "one-size", "black", sup, "20.00", "8.00", "300"]
+        for sup, cat, sub, names, _, _ in PRODUCT_GROUPS
+        for p in names
+    ]
+    orders, lines, returns = [], [], []
+    n = 0
+    for _sup, _cat, _sub, names, per_product, returned in PRODUCT_GROUPS:
+        for product, k_returned in zip(names, returned, strict=True):
+            for i in range(per_product):
+                n += 1
+                order_id = f"O{n:04d}"
+                day = (WEEK_1 if i % 2 == 0 else WEEK_2) + timedelta(days=i % 5)
+                orders.append(
+                    [
+                        order_id,
+                        f"C{(n % 20) + 1:02d}",
+                        "",
+                        _ts(day),
+                        "web",
+                        "NL",
+                        _ts(day, 18),
+                        _ts(day + timedelta(days=2)),
+                        "20.00",
+                    ]
+                )
+                lines.append(
+                    [f"{order_id}-1", order_id, 1, f"{product}-OS", 1, "20.00", "0.00", ""]
+                )
+                if i < k_returned:
+                    asked = day + timedelta(days=5)
+                    returns.append(
+                        [
+                            f"R{n:04d}",
+                            order_id,
+                            f"{order_id}-1",
+                            f"{product}-OS",
+                            1,
+                            "CHANGED_MIND",
+                            "",
+                            _ts(asked),
+                            _ts(asked + timedelta(days=2)),
+                            _ts(asked + timedelta(days=3)),
+                            _ts(asked + timedelta(days=4)),
+                            "as_new",
+                            "restock",
+                            "refund",
+                            "20.00",
+                        ]
+                    )
+    if orphans:
+        # a customer whose created_at is not a timestamp: quarantined; its order stays
+        customers.append(
+            [
+                "C21",
+                "Test",
+                "Person21",
+                "p21@example.invalid",
+                "",
+                "Teststraat 1",
+                "1000",
+                "Teststad",
+                "NL",
+                "yesterday",
+            ]
+        )
+        orders.append(["O0901", "C21", "", _ts(WEEK_2), "web", "NL", "", "", "20.00"])
+        lines.append(["O0901-1", "O0901", 1, "A1-OS", 1, "20.00", "0.00", ""])
+        # a product whose price is not a number: quarantined; its order line stays
+        products.append(
+            [
+                "X1-OS",
+                "X1",
+                "Product X1",
+                "home",
+                "glass",
+                "one-size",
+                "black",
+                "SUPB",
+                "n/a",
+                "8.00",
+                "300",
+            ]
+        )
+        orders.append(["O0902", "C01", "", _ts(WEEK_2), "web", "NL", "", "", "20.00"])
+        lines.append(["O0902-1", "O0902", 1, "X1-OS", 1, "20.00", "0.00", ""])
+        # an open return (nothing received, nothing refunded) of a line the shop never exported
+        returns.append(
+            [
+                "R9999",
+                "O9999",
+                "O9999-1",
+                "MA1-OS",
+                1,
+                "CHANGED_MIND",
+                "",
+                _ts(WEEK_2),
+                "",
+                "",
+                "",
+                "",
+                "",
+                "refund",
+                "",
+            ]
+        )
+    _write_csv(root / "shop" / "customers.csv", cols["customers"], customers)
+    _write_csv(root / "shop" / "products.csv", cols["products"], products)
+    _write_csv(root / "shop" / "orders_2026-03.csv", cols["orders"], orders)
+    _write_csv(root / "shop" / "order_lines_2026-03.csv", cols["order_lines"], lines)
+    _write_csv(root / "returns" / "returns_2026-03.csv", cols["returns"], returns)
+    return root
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ----------------------------------------------------------------------------- real stack
+
+MODELS_ONLY = ("--resource-type", "model", "--resource-type", "seed")  # no data tests
+
+
+def load(landing: Path, warehouse: Path) -> None:
+    con = duckdb.connect(str(warehouse))
+    try:
+        load_all(con, landing)
+    finally:
+        con.close()
+
+
+def dbt(args: list[str], warehouse: Path, target: Path) -> subprocess.CompletedProcess:
+    """Run the project's dbt against `warehouse`, with a private target folder."""
+    env = {
+        **os.environ,
+        "RETURNLENS_WAREHOUSE": str(warehouse),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return subprocess.run(
+        [
+            dbt_executable(),
+            *args,
+            "--project-dir",
+            str(PROJECT_ROOT),
+            "--profiles-dir",
+            str(PROJECT_ROOT),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def wilson_lower(successes: int, trials: int, z: float) -> float:
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (centre - spread) / (1 + z * z / trials)
+
+
+def wilson_upper(successes: int, trials: int, z: float) -> float:
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (centre + spread) / (1 + z * z / trials)
+
+
+# --------------------------------------------------------------- issue 12, defect 1
+
+
+def expected_supplier_return_rate_alerts(landing: Path) -> list[dict]:
+    """The supplier-level return-rate rule recomputed from the files: a supplier's baseline is
+    the rest of each of its categories, weighted by the supplier's order lines there."""
+    products = {r["sku"]: r for r in read_csv(landing / "shop" / "products.csv")}
+    orders = {r["order_id"]: r for r in read_csv(landing / "shop" / "orders_2026-03.csv")}
+    returned = {r["order_line_id"] for r in read_csv(landing / "returns" / "returns_2026-03.csv")}
+    lines = read_csv(landing / "shop" / "order_lines_2026-03.csv")
+    per = Counter()  # (supplier, category) -> lines, returned lines
+    per_ret = Counter()
+    weekly = defaultdict(Counter)  # supplier -> week -> (lines, returned)
+    for line in lines:
+        product = products[line["sku"]]
+        key = (product["supplier_id"], product["category"])
+        per[key] += 1
+        per_ret[key] += line["order_line_id"] in returned
+        ordered = datetime.fromisoformat(orders[line["order_id"]]["ordered_at"]).date()
+        week = ordered - timedelta(days=ordered.weekday())
+        weekly[product["supplier_id"]][(week, "lines")] += 1
+        weekly[product["supplier_id"]][(week, "returned")] += line["order_line_id"] in returned
+    suppliers = sorted({s for s, _ in per})
+    alerts = []
+    for supplier in suppliers:
+        cats = {c: per[(s, c)] for s, c in per if s == supplier}
+        trials = sum(cats.values())
+        successes = sum(per_ret[(supplier, c)] for c in cats)
+        expected = 0.0
+        for cat, n in cats.items():
+            rest_lines = sum(v for (s, c), v in per.items() if c == cat and s != supplier)
+            rest_ret = sum(v for (s, c), v in per_ret.items() if c == cat and s != supplier)
+            expected += n * rest_ret / rest_lines
+        baseline = expected / trials
+
+        def holds(s: int, t: int, baseline: float = baseline) -> bool:
+            return (
+                t >= MIN_LINES
+                and s >= MIN_RETURNS
+                and wilson_lower(s, t, Z_SUPPLIER) > baseline * MIN_LIFT
+            )
+
+        if not holds(successes, trials):
+            continue
+        since, cum_s, cum_t = None, 0, 0
+        for week in sorted({w for w, _ in weekly[supplier]}):
+            cum_t += weekly[supplier][(week, "lines")]
+            cum_s += weekly[supplier][(week, "returned")]
+            since = (since or week) if holds(cum_s, cum_t) else None
+        rate = successes / trials
+        primary = sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        alerts.append(
+            {
+                "alert_id": f"supplier:{supplier}:return_rate",
+                "subject_id": supplier,
+                "supplier_id": supplier,
+                "category": primary,
+                "successes": successes,
+                "trials": trials,
+                "rate": rate,
+                "rate_lower_95": wilson_lower(successes, trials, 1.96),
+                "rate_upper_95": wilson_upper(successes, trials, 1.96),
+                "baseline_rate": baseline,
+                "since_week_start_date": since,
+                "severity": "high" if rate >= baseline * HIGH_LIFT else "medium",
+            }
+        )
+    return alerts
+
+
+ALERT_COLUMNS = (
+    "alert_id, subject_level, subject_id, supplier_id, category, alert_rule, successes, trials, "
+    "rate, rate_lower_95, rate_upper_95, baseline_rate, since_week_start_date, severity, "
+    "baseline_scope"
+)
+
+
+def test_defect12_1_quality_alerts_are_exact_and_repeatable_when_a_supplier_spans_categories(
+    tmp_path,
+):
+    landing = write_tiny_shop(tmp_path / "landing", orphans=False)
+    warehouse = tmp_path / "warehouse.duckdb"
+    load(landing, warehouse)
+    expected = expected_supplier_return_rate_alerts(landing)
+    # the case is what it should be: one multi-category supplier, far above its mix baseline
+    assert [a["alert_id"] for a in expected] == ["supplier:SUPM:return_rate"]
+    assert expected[0]["successes"] == 40 and expected[0]["trials"] == 80
+    assert expected[0]["baseline_rate"] == pytest.approx((60 * 0.1 + 20 * 0.3) / 80)
+    assert expected[0]["since_week_start_date"] == WEEK_1
+
+    outputs = []
+    for attempt in range(2):
+        run = dbt(
+            ["build", "--select", "+sig_quality_alerts", *MODELS_ONLY],
+            warehouse,
+            tmp_path / "target",
+        )
+        assert run.returncode == 0, run.stdout[-3000:]
+        outputs.append(
+            query(warehouse, f"select {ALERT_COLUMNS} from marts.sig_quality_alerts order by 1")
+        )
+        if attempt == 0:
+            per_subject = query(
+                warehouse,
+                "select subject_level, subject_id, alert_rule, count(*) "
+                "from intermediate.int_quality_rules_evaluated group by all having count(*) > 1",
+            )
+            assert per_subject == [], "one row per subject and rule"
+    assert outputs[0] == outputs[1], "two builds of the same data gave different alerts"
+
+    got = [
+        dict(zip([c.strip() for c in ALERT_COLUMNS.split(",")], r, strict=True)) for r in outputs[0]
+    ]
+    assert [g["alert_id"] for g in got] == [a["alert_id"] for a in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert g["subject_level"] == "supplier" and g["alert_rule"] == "return_rate"
+        assert g["baseline_scope"] == "category"
+        for key in ("subject_id", "supplier_id", "category", "successes", "trials", "severity"):
+            assert g[key] == e[key], key
+        assert g["since_week_start_date"] == e["since_week_start_date"]
+        for key in ("rate", "rate_lower_95", "rate_upper_95", "baseline_rate"):
+            assert g[key] == pytest.approx(e[key], rel=1e-9), key
+    supplier_rows = query(
+        warehouse,
+        "select supplier_id, category, order_lines, returned_lines from marts.sig_supplier_quality "
+        "order by 1",
+    )
+    assert supplier_rows == [
+        ("SUPA", "apparel", 100, 10),
+        ("SUPB", "home", 100, 30),
+        ("SUPM", "apparel", 80, 40),
+    ]
+
+
+# ------------------------------------------------------- issue 12, defects 2 and 3
+
+
+@pytest.fixture(scope="module")
+def orphan_shop(tmp_path_factory) -> dict:
+    """The tiny shop with a quarantined customer, a quarantined product and an orphan open
+    return, loaded and built with `dbt build` (models, data tests and unit tests)."""
+    tmp = tmp_path_factory.mktemp("orphans")
+    landing = write_tiny_shop(tmp / "landing", orphans=True)
+    warehouse = tmp / "warehouse.duckdb"
+    load(landing, warehouse)
+    build = dbt(["build"], warehouse, tmp / "target")
+    return {"landing": landing, "warehouse": warehouse, "build": build, "tmp": tmp}
+
+
+def _valid_timestamp(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_decimal(text: str) -> bool:
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        return False
+    return True
+
+
+def expected_orphans(landing: Path) -> dict[str, tuple[int, int]]:
+    """orphan kind -> (orphan rows, rows), from the files."""
+    customers = {
+        r["customer_id"]
+        for r in read_csv(landing / "shop" / "customers.csv")
+        if _valid_timestamp(r["created_at"])
+    }
+    skus = {
+        r["sku"]
+        for r in read_csv(landing / "shop" / "products.csv")
+        if _valid_decimal(r["list_price_eur"])
+    }
+    orders = read_csv(landing / "shop" / "orders_2026-03.csv")
+    lines = read_csv(landing / "shop" / "order_lines_2026-03.csv")
+    returns = read_csv(landing / "returns" / "returns_2026-03.csv")
+    line_ids = {r["order_line_id"] for r in lines}
+    return {
+        "orders_without_customer": (
+            sum(r["customer_id"] not in customers for r in orders),
+            len(orders),
+        ),
+        "order_lines_without_product": (sum(r["sku"] not in skus for r in lines), len(lines)),
+        "return_lines_without_order_line": (
+            sum(r["order_line_id"] not in line_ids for r in returns),
+            len(returns),
+        ),
+    }
+
+
+def test_defect12_2_3_orphans_do_not_block_the_build(orphan_shop):
+    build = orphan_shop["build"]
+    failing = [ln for ln in build.stdout.splitlines() if " FAIL " in ln or " ERROR " in ln]
+    assert build.returncode == 0, "\n".join(failing) or build.stdout[-3000:]
+
+
+def test_defect12_2_open_return_without_known_order_line_is_kept_flagged_and_counted(
+    orphan_shop,
+):
+    warehouse = orphan_shop["warehouse"]
+    returns = read_csv(orphan_shop["landing"] / "returns" / "returns_2026-03.csv")
+    orphan = next(r for r in returns if r["rma_id"] == "R9999")
+    assert orphan["refunded_at"] == "" and orphan["received_at"] == ""
+    queue = query(
+        warehouse,
+        "select rma_id, order_line_id, has_known_order_line, return_status "
+        "from marts.sig_review_queue order by rma_id",
+    )
+    open_in_files = [r for r in returns if r["refunded_at"] == ""]
+    assert [q[0] for q in queue] == sorted(r["rma_id"] for r in open_in_files)
+    assert ("R9999", "O9999-1", False, "awaiting_receipt") in queue
+    assert all(q[2] for q in queue if q[0] != "R9999")
+    kept = query(
+        warehouse,
+        "select rma_id, has_known_order_line, is_open from marts.fct_returns "
+        "where order_line_id = 'O9999-1'",
+    )
+    assert kept == [("R9999", False, True)]
+    orphans, total = expected_orphans(orphan_shop["landing"])["return_lines_without_order_line"]
+    row = query(
+        warehouse,
+        "select orphan_rows, total_rows, orphan_share, status from marts.rpt_referential_integrity "
+        "where orphan_kind = 'return_lines_without_order_line'",
+    )
+    assert row == [(orphans, total, pytest.approx(orphans / total), "ok")]
+    assert orphans == 1
+
+
+def test_defect12_3_quarantined_customer_and_product_degrade_and_are_counted(orphan_shop):
+    warehouse = orphan_shop["warehouse"]
+    expected = expected_orphans(orphan_shop["landing"])
+    assert expected["orders_without_customer"][0] == 1
+    assert expected["order_lines_without_product"][0] == 1
+    rows = {
+        r[0]: r[1:]
+        for r in query(
+            warehouse,
+            "select orphan_kind, orphan_rows, total_rows, orphan_share, tolerance_share, status "
+            "from marts.rpt_referential_integrity",
+        )
+    }
+    for kind, (orphans, total) in expected.items():
+        got = rows[kind]
+        assert got[:2] == (orphans, total), kind
+        assert got[2] == pytest.approx(orphans / total), kind
+        assert got[4] == ("ok" if orphans / total <= got[3] else "over_tolerance"), kind
+    # kept and flagged in the marts: the order line of the quarantined customer and the line of
+    # the quarantined product are both in fct_order_lines
+    lines = query(
+        warehouse,
+        "select order_line_id, has_known_customer, product_id, category "
+        "from marts.fct_order_lines where order_line_id in ('O0901-1', 'O0902-1') order by 1",
+    )
+    assert lines == [("O0901-1", False, "A1", "apparel"), ("O0902-1", True, None, "unknown")]
+    customers = query(
+        warehouse,
+        "select has_customer_record, orders from marts.dim_customers "
+        "where customer_key = (select customer_key from marts.fct_order_lines "
+        "where order_line_id = 'O0901-1')",
+    )
+    assert customers == [(False, 1)]
+
+
+def test_defect12_3_orphan_share_gate_passes_within_and_fails_over_its_tolerance(
+    orphan_shop, tmp_path
+):
+    suite = EXPECTATIONS_DIR / "rpt_referential_integrity.json"
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(orphan_shop["warehouse"], warehouse)
+    result, _, _ = run_gate(suite, warehouse, "within", docs_dir=tmp_path / "docs")
+    assert result.passed, result.summary()
+
+    # a shop that tolerates fewer orphans: 1 order of 282 without its customer is too many
+    orphans, total = expected_orphans(orphan_shop["landing"])["orders_without_customer"]
+    tolerance = 0.001
+    assert orphans / total > tolerance
+    run = dbt(
+        [
+            "run",
+            "--select",
+            "rpt_referential_integrity",
+            "--vars",
+            json.dumps({"orphan_tolerance_orders_without_customer": tolerance}),
+        ],
+        warehouse,
+        tmp_path / "target",
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    result, _, _ = run_gate(suite, warehouse, "over", docs_dir=tmp_path / "docs")
+    assert not result.passed
+    (failure,) = result.failures
+    (message,) = failure.examples
+    assert f"{orphans} of {total}" in message
+    assert "orphan_tolerance_orders_without_customer" in message  # the setting that changes it
+    assert "customers" in message  # what to check
+
+
+# ---------------------------------------------------------------- issue 11, defect 2
+
+
+def _month(ts: str) -> str:
+    return ts[:7]
+
+
+def cohort_figures(landing: Path) -> dict[str, tuple[int, int]]:
+    """order month -> (units sold, units returned), from the landing files."""
+    ordered = {}
+    for path in sorted((landing / "shop").glob("orders_*.csv")):
+        for r in read_csv(path):
+            ordered[r["order_id"]] = _month(r["ordered_at"])
+    sold, returned, line_month = Counter(), Counter(), {}
+    for path in sorted((landing / "shop").glob("order_lines_*.csv")):
+        for r in read_csv(path):
+            if r["order_id"] in ordered:
+                month = ordered[r["order_id"]]
+                line_month[r["order_line_id"]] = month
+                sold[month] += int(r["quantity"])
+    for path in sorted((landing / "returns").glob("returns_*.csv")):
+        for r in read_csv(path):
+            if r["order_line_id"] in line_month:
+                returned[line_month[r["order_line_id"]]] += int(r["quantity"])
+    return {m: (sold[m], returned[m]) for m in sorted(sold)}
+
+
+def test_defect11_2_completeness_gate_passes_on_the_complete_shop(pipeline_run, tmp_path):
+    assert pipeline_run.success
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_run.warehouse, warehouse)
+    suite = EXPECTATIONS_DIR / "rpt_return_completeness.json"
+    result, _, _ = run_gate(suite, warehouse, "complete", docs_dir=tmp_path / "docs")
+    assert result.passed, result.summary()
+    mature = query(
+        warehouse,
+        "select count(*) from marts.rpt_return_completeness where is_mature",
+    )[0][0]
+    assert mature >= 3  # the gate had something to compare
+
+
+def test_defect11_2_a_month_of_missing_returns_fails_the_gate_naming_the_month(
+    pipeline_run, tmp_path
+):
+    landing = tmp_path / "landing"
+    shutil.copytree(pipeline_run.landing, landing)
+    returns_files = sorted((landing / "returns").glob("returns_*.csv"))
+    removed = returns_files[len(returns_files) // 2]
+    month = removed.stem.split("_")[-1]  # returns_YYYY-MM.csv: returns requested in that month
+    # delivered in a format the returns contract does not read: the rows never reach raw
+    removed.rename(removed.with_suffix(".xlsx"))
+    figures = cohort_figures(landing)
+    sold, returned = figures[month]
+    complete = cohort_figures(pipeline_run.landing)
+    assert returned < 0.5 * statistics.median(r / s for s, r in complete.values()) * sold
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    load(landing, warehouse)
+    run = dbt(
+        ["build", "--select", "+rpt_return_completeness", *MODELS_ONLY],
+        warehouse,
+        tmp_path / "target",
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    result, _, _ = run_gate(
+        EXPECTATIONS_DIR / "rpt_return_completeness.json",
+        warehouse,
+        "gap",
+        docs_dir=tmp_path / "docs",
+    )
+    assert not result.passed
+    messages = [m for f in result.failures for m in f.examples]
+    ours = [m for m in messages if month in m]
+    assert ours, messages
+    assert f"{returned} of {sold} units" in ours[0]
+    assert "returns" in ours[0] and "file" in ours[0]  # what to check
