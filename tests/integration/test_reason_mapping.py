@@ -1,0 +1,94 @@
+"""Free-text return reasons in Dutch, English, German and French map to the taxonomy.
+
+The held-out sets in tests/data/ were each written by someone who saw only the taxonomy's
+descriptions, never the keyword rules (seeds/reason_keywords.csv). Each set was scored once
+blind when it arrived: a 84.6 %, b 86.9 %, c 88.5 %, d 84.6 % mapped right. Sets a, b and c
+were then used to revise the rules (general phrases and priorities), so they are development
+sets and must stay at >= 90 %. Set d arrived after the last revision; its blind score is the
+honest figure for texts the rules have never seen, below the 90 % target (the keyword rules
+miss domain vocabulary: "joystick drift", "not recognised by the BIOS"), so it is held to a
+regression floor here; raise the floor when a better fallback lands, and score it on a new
+blind set, never on d's misses.
+Each text runs through the real intermediate model of the pipeline's warehouse (the deployed
+view, on a copy) in place of the staging return lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+TARGET = 0.90
+FLOOR = {"reason_texts_heldout_d.csv": 0.80}  # blind set: see the module docstring
+
+
+def _mapped(warehouse: Path, tmp_path: Path, texts: list[str]) -> list[tuple[str, str]]:
+    """(reason, reason_source) per text, as int_return_lines_mapped_to_reasons maps it."""
+    copy = tmp_path / warehouse.name  # same file stem: the views name the catalog
+    shutil.copy(warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("create table main._heldout (row_id bigint, reason_text varchar)")
+        con.executemany("insert into main._heldout values (?, ?)", list(enumerate(texts)))
+        con.execute(
+            "create table main._one_line as select * from staging.stg_returns__return_lines limit 1"
+        )
+        con.execute(
+            "create or replace view staging.stg_returns__return_lines as "
+            "select o.* replace (cast(h.row_id as varchar) as rma_id, "
+            "h.reason_text as reason_text, cast(null as varchar) as reason_code) "
+            "from main._one_line as o cross join main._heldout as h"
+        )
+        rows = con.execute(
+            "select cast(rma_id as bigint), reason, reason_source "
+            "from intermediate.int_return_lines_mapped_to_reasons order by 1"
+        ).fetchall()
+    assert [r[0] for r in rows] == list(range(len(texts)))
+    return [(r[1], r[2]) for r in rows]
+
+
+def _load(name: str) -> list[dict]:
+    with (DATA / name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+SETS = [
+    "reason_texts_heldout.csv",
+    "reason_texts_heldout_b.csv",
+    "reason_texts_heldout_c.csv",
+    "reason_texts_heldout_d.csv",
+]
+
+
+@pytest.mark.parametrize("heldout", SETS)
+def test_free_text_reasons_map_to_the_taxonomy_in_four_languages(pipeline_run, tmp_path, heldout):
+    assert pipeline_run.success
+    cases = _load(heldout)
+    assert {c["language"] for c in cases} == {"nl", "en", "de", "fr"}
+    mapped = _mapped(pipeline_run.warehouse, tmp_path, [c["text"] for c in cases])
+    right = [c["expected_reason"] == m[0] for c, m in zip(cases, mapped, strict=True)]
+    by_language = {}
+    for c, ok in zip(cases, right, strict=True):
+        hit, n = by_language.get(c["language"], (0, 0))
+        by_language[c["language"]] = (hit + ok, n + 1)
+    share = sum(right) / len(right)
+    print(
+        f"\nreason mapping on {heldout}: {sum(right)}/{len(right)} = {share:.1%} "
+        + ", ".join(f"{lang} {h}/{n}" for lang, (h, n) in sorted(by_language.items()))
+    )
+    wrong = [
+        (c["text"], c["expected_reason"], m[0])
+        for c, m, ok in zip(cases, mapped, right, strict=True)
+        if not ok
+    ]
+    assert share >= FLOOR.get(heldout, TARGET), f"{share:.1%} mapped right; wrong: {wrong}"
+    # every text decided by a rule that says so (nothing silently 'unknown' with a text)
+    assert {m[1] for m in mapped} <= {"reason_text", "reason_keywords", "unmapped_text"}
+    unknown = [m for m in mapped if m[0] == "unknown"]
+    assert all(m[1] == "unmapped_text" for m in unknown)
