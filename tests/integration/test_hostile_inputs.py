@@ -667,3 +667,27 @@ def test_defect14_excel_artefacts_are_quarantined_with_the_fix(con, landing):
     assert "postal_code" in why[4] and "scientific notation" in why[4]
     assert "4.92E+11" not in " ".join(why.values())
     assert assert_conserved(con, CUSTOMERS, "shop/customers.csv", len(records)) == (1, 3)
+
+
+def test_defect02_the_published_audit_accounts_for_every_file_of_the_pipeline_run(pipeline_run):
+    """The real pipeline (Dagster, dbt) publishes every landing file, ground_truth.json as
+    ignored (the demo writes it at the landing root), and nothing else unaccounted for."""
+    assert pipeline_run.success
+    on_disk = {
+        p.relative_to(pipeline_run.landing).as_posix()
+        for p in pipeline_run.landing.rglob("*")
+        if p.is_file()
+    }
+    with duckdb.connect(str(pipeline_run.serving), read_only=True) as served:
+        latest = dict(
+            served.execute(
+                "select landing_path, status from marts.rpt_load_audit where is_latest_load_of_file"
+            ).fetchall()
+        )
+        errors = served.execute(
+            "select error from marts.rpt_load_audit where landing_path = 'ground_truth.json'"
+        ).fetchall()
+    assert set(latest) == on_disk
+    assert latest["ground_truth.json"] == "ignored"
+    assert "demo ground truth" in errors[0][0]
+    assert {s for p, s in latest.items() if p != "ground_truth.json"} == {"loaded"}
