@@ -1,0 +1,138 @@
+"""`returnlens check-landing`: a dry run of the loader over a landing folder.
+
+The real loader runs against a throw-away DuckDB file in a temp folder (never the warehouse),
+so what it reports is exactly what a run would do: per file its rows, how many would load,
+how many would be quarantined and why, files that would fail or are not recognised, and the
+entities of which no file was delivered. Quarantine reasons are grouped by their text, which
+never quotes a value (the values stay in the landing file).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from returnlens.config import settings
+from returnlens.ingest.contracts import ENTITIES
+from returnlens.ingest.loader import load_all
+
+
+@dataclass
+class FileCheck:
+    """What a run would do with one landing file."""
+
+    file: str  # path relative to the landing root
+    entity: str | None
+    status: str  # would load | would fail | unrecognised | ignored | refused
+    rows: int | None
+    would_load: int
+    would_quarantine: int
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantine reason -> rows
+    message: str | None = None
+
+
+@dataclass
+class LandingCheck:
+    """The dry run's result for a whole landing folder."""
+
+    landing_dir: str
+    files: list[FileCheck]
+    missing: list[str]  # entities (source/table) without any delivered file
+
+    @property
+    def ok(self) -> bool:
+        """True when every file would load (quarantined rows are allowed, reported)."""
+        return all(f.status in ("would load", "ignored") for f in self.files)
+
+    def to_json(self) -> str:
+        """The result as JSON (for scripts and CI)."""
+        return json.dumps({**asdict(self), "ok": self.ok}, indent=2)
+
+    def format(self) -> str:
+        """The result as a table a person reads."""
+        head = f"{'file':<44} {'entity':<20} {'status':<13} {'rows':>9} {'load':>9} {'quar.':>7}"
+        lines = [f"Landing check of {self.landing_dir} (dry run, the warehouse is untouched)", head]
+        for f in self.files:
+            rows = "?" if f.rows is None else f"{f.rows:,}"
+            lines.append(
+                f"{f.file[:44]:<44} {(f.entity or '-')[:20]:<20} {f.status:<13} {rows:>9} "
+                f"{f.would_load:>9,} {f.would_quarantine:>7,}"
+            )
+            lines += [f"    {n:,} row(s): {r}" for r, n in f.reasons.items()]
+            if f.message and f.status != "would load":
+                lines.append(f"    {f.message}")
+        if self.missing:
+            lines.append("No file delivered for: " + ", ".join(self.missing))
+        total = sum(f.rows or 0 for f in self.files)
+        load = sum(f.would_load for f in self.files)
+        quarantine = sum(f.would_quarantine for f in self.files)
+        bad = sum(1 for f in self.files if f.status not in ("would load", "ignored"))
+        lines.append(
+            f"{len(self.files)} file(s), {total:,} row(s): {load:,} would load, "
+            f"{quarantine:,} would be quarantined; {bad} file(s) would not load."
+        )
+        return "\n".join(lines)
+
+
+def check_landing(landing_dir: Path) -> LandingCheck:
+    """Run the loader on `landing_dir` into a temp database and report what it would do."""
+    landing_dir = Path(landing_dir)
+    if not landing_dir.is_dir():
+        raise FileNotFoundError(
+            f"{landing_dir}: no such folder. Point check-landing at the folder that holds "
+            "the source folders (shop/, returns/, ...)."
+        )
+    cfg = settings()
+    with tempfile.TemporaryDirectory(prefix="returnlens-check-") as tmp:
+        con = duckdb.connect(
+            str(Path(tmp) / "check.duckdb"),
+            config={
+                "memory_limit": cfg.duckdb_memory_limit,
+                "threads": cfg.duckdb_threads,
+                "temp_directory": str(Path(tmp) / "spill"),
+            },
+        )
+        try:
+            load_all(con, landing_dir)
+            return _report(con, landing_dir)
+        finally:
+            con.close()
+
+
+def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
+    audit = con.execute(
+        """
+        select source_file, entity, status, rows_in, rows_loaded, rows_quarantined, error
+        from raw.load_audit
+        qualify row_number() over (partition by source_file order by finished_at desc) = 1
+        order by source_file
+        """
+    ).fetchall()
+    reasons: dict[str, dict[str, int]] = {}
+    for source_file, reason, n in con.execute(
+        "select source_file, reason, count(*) from raw.quarantine_rows "
+        "group by 1, 2 order by 1, 3 desc, 2"
+    ).fetchall():
+        reasons.setdefault(source_file, {})[reason] = n
+    status_words = {"loaded": "would load", "failed": "would fail", "error": "would fail"}
+    files = [
+        FileCheck(
+            file=name,
+            entity=entity,
+            status=status_words.get(status, status),
+            rows=rows_in if entity is not None else None,
+            would_load=loaded or 0,
+            would_quarantine=quarantined or 0,
+            reasons=reasons.get(name, {}),
+            message=error,
+        )
+        for name, entity, status, rows_in, loaded, quarantined, error in audit
+        if status != "gone"
+    ]
+    delivered = {f.entity for f in files if f.entity}
+    missing = [f"{e.source}/{e.name}" for e in ENTITIES if e.name not in delivered]
+    return LandingCheck(str(landing_dir), files, missing)
