@@ -647,3 +647,20 @@ def test_defect11_2_a_month_of_missing_returns_fails_the_gate_naming_the_month(
     assert ours, messages
     assert f"{returned} of {sold} units" in ours[0]
     assert "returns" in ours[0] and "file" in ours[0]  # what to check
+
+
+def test_defect12_3_a_quarantined_product_does_not_fail_the_raw_order_line_gate(
+    orphan_shop, tmp_path
+):
+    """The raw suites no longer repeat the referential checks with hard-coded shares (one
+    quarantined product among few order lines failed raw_order_lines); the share is gated once,
+    with its setting, by rpt_referential_integrity."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(orphan_shop["warehouse"], warehouse)
+    orphans, total = expected_orphans(orphan_shop["landing"])["order_lines_without_product"]
+    assert orphans / total > 0.001  # above what the old raw_order_lines gate allowed
+    for suite in ("raw_order_lines", "raw_returns"):
+        result, _, _ = run_gate(
+            EXPECTATIONS_DIR / f"{suite}.json", warehouse, "orphans", docs_dir=tmp_path / "docs"
+        )
+        assert result.passed, result.summary()
