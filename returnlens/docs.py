@@ -32,7 +32,12 @@ def render_source(source: str) -> str:
                 for spec in e.file_specs
             ),
             f"- Key: `{', '.join(e.key)}` (unique across all files of the entity)",
-            "- Timestamps are UTC, `YYYY-MM-DD HH:MM:SS`; dates `YYYY-MM-DD`; money in EUR.",
+            "- Timestamps are UTC, `YYYY-MM-DD HH:MM:SS`; dates `YYYY-MM-DD`; money in EUR "
+            "(unless a delivery above declares other formats).",
+            "- Numbers must fit their type exactly: integers are digits with an optional sign; "
+            "`decimal(p,s)` has at most s decimals; no thousands separators unless the delivery "
+            "declares them. A value that does not fit is quarantined, never rounded; so are "
+            'values Excel exported as `="…"` or in scientific notation (`4.92E+11`).',
             "- Unknown extra columns are kept, as a JSON object in `_extra`, and named in the "
             "load audit; a missing or renamed required column fails the file.",
             "",
@@ -66,16 +71,40 @@ def render_source(source: str) -> str:
     return "\n".join(lines)
 
 
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _dialect_text(spec: FileSpec) -> str:
+    """The number and date conventions of a delivery, when they differ from the defaults."""
+    parts = []
+    if not spec.plain_numbers:
+        grouping = (
+            f" and `{spec.thousands_separator}` thousands separators"
+            if spec.thousands_separator
+            else ""
+        )
+        parts.append(f"numbers with `{spec.decimal_separator}` decimals{grouping}")
+    if spec.date_format:
+        parts.append(f"dates `{spec.date_format}`")
+    if spec.timestamp_format:
+        parts.append(f"timestamps `{spec.timestamp_format}`")
+    return "".join(f", {p}" for p in parts)
+
+
 def _format_text(spec: FileSpec) -> str:
     if spec.format == "csv":
+        delimiter = DELIMITER_NAMES.get(spec.delimiter, repr(spec.delimiter))
         return (
-            f'CSV, {spec.encoding.upper()}, comma-separated, `"` quotes, header row, '
-            "empty field = null"
+            f'CSV, {spec.encoding.upper()}, {delimiter}-separated, `"` quotes, header row, '
+            f"empty field = null{_dialect_text(spec)}"
         )
     if spec.format == "jsonl":
-        return f"JSON lines, {spec.encoding.upper()}, one object per line, missing key = null"
+        return (
+            f"JSON lines, {spec.encoding.upper()}, one object per line, missing key = null"
+            f"{_dialect_text(spec)}"
+        )
     if spec.format == "xlsx":
-        return "Excel workbook, first sheet, header row, empty cell = null"
+        return f"Excel workbook, first sheet, header row, empty cell = null{_dialect_text(spec)}"
     return "Parquet"
 
 

@@ -10,6 +10,7 @@ import dagster as dg
 
 from returnlens.config import settings
 from returnlens.ingest.contracts import ENTITIES
+from returnlens.ingest.landing import inventory
 from returnlens.ingest.loader import landing_files
 
 main_job = dg.define_asset_job(
@@ -47,6 +48,11 @@ def landing_stamps(landing: Path, settle_seconds: float = SETTLE_SECONDS) -> tup
                 busy.append(rel)
             else:
                 stamps[rel] = f"{st.st_size}:{st.st_mtime_ns}"
+    # files the loader does not load (unrecognised, refused) trigger a run too, so that they
+    # appear on Data health and in the load summary soon after they land
+    for entry in inventory(landing):
+        if entry.status != "ignored":
+            stamps.setdefault(entry.name, f"{entry.status}:{entry.size}")
     return stamps, busy
 
 

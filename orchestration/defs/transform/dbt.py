@@ -8,7 +8,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from returnlens.config import PROJECT_ROOT
 from returnlens.dbt_runner import dbt_executable, ensure_manifest
 
-dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
+dbt_project = DbtProject(
+    project_dir=PROJECT_ROOT,
+    profiles_dir=PROJECT_ROOT,
+    # the same target folder `returnlens.dbt_runner.parse` writes (DBT_TARGET_PATH honoured)
+    target_path=os.environ.get("DBT_TARGET_PATH", "target"),
+)
 # Like DbtProject.prepare_if_dev(), but with the venv's dbt (which need not be on PATH):
 # re-parse under `dagster dev`/`dg`, otherwise parse only when the manifest is missing.
 ensure_manifest(dbt_project.manifest_path, refresh=bool(os.environ.get("DAGSTER_IS_DEV_CLI")))
