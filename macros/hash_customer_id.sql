@@ -1,6 +1,7 @@
 {#
     Pseudonymise a customer id: hex SHA-256 of salt || id. Null stays null. The same id gives
-    the same key on DuckDB and Spark, so keys join across engines.
+    the same key on DuckDB and Spark, so keys join across engines. The salt is read at run time
+    (macro pii_salt), never compiled into the SQL.
 #}
 {% macro hash_customer_id(column_name) -%}
     {{ return(adapter.dispatch("hash_customer_id", "returnlens")(column_name)) }}

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The salt earlier versions used when RETURNLENS_PII_SALT was unset. It is public (it was in
+# this repository), so customer keys made with it can be reversed by enumerating ids: it is
+# accepted only for the generated demo shop, never for real data.
+DEMO_PII_SALT = "returnlens-demo-salt"
+MIN_PII_SALT_LENGTH = 16
+# The demo generator writes this file at the landing root; real deliveries never do.
+DEMO_MARKER = "ground_truth.json"
+
+
+class PiiSaltError(RuntimeError):
+    """The PII salt is unusable (too short, the public demo salt on real data, unreadable)."""
 
 
 def _path(var: str, default: Path) -> Path:
@@ -23,10 +37,15 @@ class Settings:
     warehouse: Path
     serving: Path
     reports_dir: Path
-    pii_salt: str
+    pii_salt_file: Path
     duckdb_memory_limit: str
     duckdb_threads: int
     publish_parquet: bool
+
+    @property
+    def pii_salt(self) -> str:
+        """The salt of the customer hash (read, or generated on first use; see `pii_salt`)."""
+        return pii_salt(self)
 
 
 def settings() -> Settings:
@@ -38,9 +57,77 @@ def settings() -> Settings:
         warehouse=_path("RETURNLENS_WAREHOUSE", data_dir / "warehouse.duckdb"),
         serving=_path("RETURNLENS_SERVING", data_dir / "serving.duckdb"),
         reports_dir=_path("RETURNLENS_REPORTS_DIR", data_dir / "reports"),
-        pii_salt=os.environ.get("RETURNLENS_PII_SALT", "returnlens-demo-salt"),
+        pii_salt_file=_path("RETURNLENS_PII_SALT_FILE", data_dir / "secrets" / "pii_salt"),
         duckdb_memory_limit=os.environ.get("RETURNLENS_DUCKDB_MEMORY_LIMIT", "4GB"),
         duckdb_threads=int(os.environ.get("RETURNLENS_DUCKDB_THREADS", str(os.cpu_count() or 2))),
         publish_parquet=os.environ.get("RETURNLENS_PUBLISH_PARQUET", "1")
         not in ("0", "false", "no"),
     )
+
+
+def is_demo_landing(landing_dir: Path) -> bool:
+    """True when the landing zone was written by the demo generator (`returnlens generate`)."""
+    return (landing_dir / DEMO_MARKER).is_file()
+
+
+def pii_salt(cfg: Settings | None = None) -> str:
+    """The salt of the customer hash: `RETURNLENS_PII_SALT` when set, else the installation's.
+
+    Without the variable, a random 256-bit salt is generated on first use and kept in
+    `cfg.pii_salt_file` (default `<data dir>/secrets/pii_salt`, mode 0600, outside the
+    repository); every later call, in any process, reads the same file. The public demo salt
+    is refused unless the landing zone is the generated demo shop; salts shorter than 16
+    characters are refused (keys made with a guessable salt can be reversed).
+    """
+    cfg = cfg or settings()
+    value = os.environ.get("RETURNLENS_PII_SALT")
+    if value is None:
+        return _installation_salt(cfg.pii_salt_file)
+    if value == DEMO_PII_SALT:
+        if is_demo_landing(cfg.landing_dir):
+            return value
+        raise PiiSaltError(
+            "RETURNLENS_PII_SALT is the public demo salt, and the landing zone "
+            f"{cfg.landing_dir} is not the generated demo shop: customer keys made with it can "
+            "be reversed by anyone. Unset RETURNLENS_PII_SALT (Returnlens then generates a "
+            f"private salt in {cfg.pii_salt_file}) or set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`; see docs/security.md."
+        )
+    if len(value) < MIN_PII_SALT_LENGTH:
+        raise PiiSaltError(
+            f"RETURNLENS_PII_SALT is shorter than {MIN_PII_SALT_LENGTH} characters: customer "
+            "keys made with a short salt can be reversed by trying salts. Set a long random "
+            "value (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`) or unset "
+            "it to use the installation's generated salt; see docs/security.md."
+        )
+    return value
+
+
+def _installation_salt(path: Path) -> str:
+    """Read the salt file, creating it (atomically, 0600) with a random salt if missing."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+            # link() fails if another process created the file first: then its salt wins
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise PiiSaltError(
+            f"cannot read the PII salt file {path}: {exc.strerror}. Restore it from your backup "
+            "(a new salt changes every customer key); see docs/security.md."
+        ) from exc
+    if len(value) < MIN_PII_SALT_LENGTH:
+        raise PiiSaltError(
+            f"the PII salt file {path} holds fewer than {MIN_PII_SALT_LENGTH} characters. "
+            "Restore it from your backup, or delete it to generate a new salt (this changes "
+            "every customer key); see docs/security.md."
+        )
+    return value

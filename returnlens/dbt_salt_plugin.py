@@ -1,0 +1,29 @@
+"""dbt-duckdb plugin: hand the PII salt to every dbt connection at run time.
+
+profiles.yml lists this module under `plugins:`. For each cursor dbt opens it runs
+`set variable returnlens_pii_salt = ?` with the salt as a bound parameter, and the macro
+`hash_customer_id` reads it with `getvariable('returnlens_pii_salt')`. So the salt is never part
+of compiled SQL, `target/` (manifest, run results, compiled and run files), dbt's logs or the
+warehouse's view definitions, which hold only `getvariable(...)`. The salt is resolved by
+`returnlens.config.pii_salt` (env var or the installation's salt file).
+"""
+
+from __future__ import annotations
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from returnlens.config import pii_salt
+
+SALT_VARIABLE = "returnlens_pii_salt"
+
+
+class Plugin(BasePlugin):
+    """Sets the DuckDB variable `returnlens_pii_salt` on every dbt cursor."""
+
+    def configure_connection(self, conn) -> None:
+        """The connection dbt opens first (also used for some statements)."""
+        conn.execute(f"set variable {SALT_VARIABLE} = ?", [pii_salt()])
+
+    def configure_cursor(self, cursor) -> None:
+        """Each thread's cursor: DuckDB variables belong to one connection."""
+        cursor.execute(f"set variable {SALT_VARIABLE} = ?", [pii_salt()])
