@@ -1,8 +1,66 @@
+{#
+    Free text leaves raw masked: contact data, IBANs and addresses by pattern
+    (mask_personal_data), and the customer's own first and last name (mask_customer_name),
+    looked up through the order in raw: the only joins in staging, there so that names never
+    leave raw. Left joins on unique keys: every return line stays, exactly once.
+#}
 with
 
 source as (
 
     select * from {{ source('returns', 'returns') }}
+
+),
+
+orders as (
+
+    select
+        order_id,
+        customer_id
+    from {{ source('shop', 'orders') }}
+
+),
+
+customers as (
+
+    select
+        customer_id,
+        first_name,
+        last_name
+    from {{ source('shop', 'customers') }}
+
+),
+
+reason_texts_masked_by_pattern as (
+
+    select
+        source.*,
+        customers.first_name as customer_first_name,
+        customers.last_name as customer_last_name,
+        {{ mask_personal_data("source.reason_text") }} as reason_text_masked_by_pattern
+    from source
+    left join orders on source.order_id = orders.order_id
+    left join customers on orders.customer_id = customers.customer_id
+
+),
+
+reason_texts_without_last_name as (
+
+    select
+        *,
+        {{ mask_customer_name("reason_text_masked_by_pattern", "customer_last_name") }}
+            as reason_text_without_last_name
+    from reason_texts_masked_by_pattern
+
+),
+
+reason_texts_masked as (
+
+    select
+        *,
+        {{ mask_customer_name("reason_text_without_last_name", "customer_first_name") }}
+            as reason_text_masked
+    from reason_texts_without_last_name
 
 ),
 
@@ -18,7 +76,7 @@ renamed as (
 
         ---------- strings
         reason_code,
-        {{ mask_personal_data("reason_text") }} as reason_text,
+        reason_text_masked as reason_text,
         condition_grade,
         disposition,
         resolution,
@@ -39,7 +97,7 @@ renamed as (
         inspected_at,
         refunded_at
 
-    from source
+    from reason_texts_masked
 
 )
 

@@ -1,8 +1,56 @@
+{#
+    The comment leaves raw masked: contact data, IBANs and addresses by pattern
+    (mask_personal_data), and the respondent's own first and last name (mask_customer_name),
+    looked up in raw: the only join in staging, there so that names never leave raw. A left
+    join on the customers' unique key: every response stays, exactly once.
+#}
 with
 
 source as (
 
     select * from {{ source('surveys', 'nps_responses') }}
+
+),
+
+customers as (
+
+    select
+        customer_id,
+        first_name,
+        last_name
+    from {{ source('shop', 'customers') }}
+
+),
+
+comments_masked_by_pattern as (
+
+    select
+        source.*,
+        customers.first_name as customer_first_name,
+        customers.last_name as customer_last_name,
+        {{ mask_personal_data("source.comment") }} as comment_masked_by_pattern
+    from source
+    left join customers on source.customer_id = customers.customer_id
+
+),
+
+comments_without_last_name as (
+
+    select
+        *,
+        {{ mask_customer_name("comment_masked_by_pattern", "customer_last_name") }}
+            as comment_without_last_name
+    from comments_masked_by_pattern
+
+),
+
+comments_masked as (
+
+    select
+        *,
+        {{ mask_customer_name("comment_without_last_name", "customer_first_name") }}
+            as comment_masked
+    from comments_without_last_name
 
 ),
 
@@ -22,7 +70,7 @@ renamed as (
             when score >= 7 then 'passive'
             else 'detractor'
         end as nps_group,
-        {{ mask_personal_data("comment") }} as comment_text,
+        comment_masked as comment_text,
 
         ---------- numerics
         score,
@@ -38,7 +86,7 @@ renamed as (
         ---------- timestamps
         responded_at
 
-    from source
+    from comments_masked
 
 )
 
