@@ -1,11 +1,21 @@
 """The right to be forgotten: erase a customer's personal data in raw, and keep it erased.
 
-`forget_customer()` nulls the PII columns (name, e-mail, address, phone, and unknown `_extra`
-columns) of a customer's rows in raw and in quarantined records, and records the erasure in
-`raw.forgotten_customers` as a salted SHA-256 of the id (the id itself is not kept there). The
-loader applies that list to every file it loads, so re-delivering or reloading an old landing file
-does not bring the data back. Optionally the landing files are scrubbed too. Downstream models
-never hold PII (staging hashes customer ids), so the next publish holds nothing of it.
+`forget_customer()` erases one customer in raw:
+- the PII columns (name, e-mail, address, phone, and unknown `_extra` columns) of their rows
+  become null, in raw and in quarantined records;
+- the free text they wrote (return reasons, survey comments) becomes null too, as it may name
+  them; their orders, returns and answers stay, keyed by the customer id as before;
+- the request is recorded in `raw.forgotten_customers` as a salted SHA-256 of the id (the id
+  itself is not kept there). The loader applies that list to every file it loads, so
+  re-delivering or reloading an old landing file does not bring the data back;
+- the tables that held the data are rewritten and the database's freed blocks overwritten
+  (DuckDB does not clear them), so the erased values are no longer in the file's bytes;
+- optionally the landing files are scrubbed: PII fields get tombstone values that satisfy the
+  contract ("erased", and erased-<hash prefix>@invalid for the e-mail, unique per customer),
+  free text is emptied; every other field is kept, so the next run loads the row as before.
+
+Counts are exact: rows whose personal data actually changed. An id found nowhere is reported
+as unknown (the request is still recorded: a later delivery may hold the customer).
 
 The customer id is always a bound parameter; no SQL is built from it.
 """
@@ -20,13 +30,19 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.config import settings
-from returnlens.ingest.contracts import ENTITIES, Entity
+from returnlens.config import pii_salt
+from returnlens.ingest.contracts import ENTITIES, Entity, entity
 from returnlens.ingest.loader import _now, ensure_raw_schema, landing_files_with_specs
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
 ID_COLUMN = "customer_id"
+ERASED = "erased"
+# free text customers write, per entity: erased with the customer (it may name them)
+FREE_TEXT = {"returns": "reason_text", "nps_responses": "comment"}
+# the hashes to erase: every forgotten customer (loads), or the one being forgotten now
+ALL_FORGOTTEN = "(select customer_hash from raw.forgotten_customers)"
+ONE_FORGOTTEN = "(select customer_hash from _forget_one)"
 
 
 def pii_entities() -> list[Entity]:
@@ -34,58 +50,142 @@ def pii_entities() -> list[Entity]:
     return [e for e in ENTITIES if e.pii_columns and any(c.name == ID_COLUMN for c in e.columns)]
 
 
+def _has_id(e: Entity) -> bool:
+    return any(c.name == ID_COLUMN for c in e.columns)
+
+
 def _hash_sql(expr: str) -> str:
     # the salt is the first bound parameter of every statement using this
     return f"sha256(cast(? as varchar) || {expr})"
 
 
-def _erase_sets(entity: Entity) -> str:
-    return ", ".join(f"{qi(c)} = null" for c in [*entity.pii_columns, "_extra"])
+def _written_by(e: Entity, hashes: str, key: str) -> str:
+    """A condition on `key` (a customer id, or for returns an order id) selecting what the
+    customers in `hashes` wrote; the salt is its one bound parameter."""
+    if _has_id(e):
+        return f"{_hash_sql(key)} in {hashes}"
+    # returns carry the order, not the customer: look the customer up through raw.orders
+    return f"{key} in (select order_id from raw.orders where {_hash_sql(ID_COLUMN)} in {hashes})"
 
 
-def _patch(entity: Entity) -> str:
-    """JSON merge patch that removes the PII keys (and `_extra`) of a quarantined record."""
-    return json.dumps(dict.fromkeys([*entity.pii_columns, "_extra"]))
+def _any_not_null(columns: list[str]) -> str:
+    return "(" + " or ".join(f"{qi(c)} is not null" for c in columns) + ")"
+
+
+def _patch(columns: list[str]) -> str:
+    """JSON merge patch that removes these keys of a quarantined record."""
+    return json.dumps(dict.fromkeys(columns))
+
+
+def _record_has(columns: list[str]) -> str:
+    return (
+        "("
+        + " or ".join(
+            f"json_extract_string(raw_record, {ql('$.' + c)}) is not null" for c in columns
+        )
+        + " or json_extract(raw_record, '$._extra') is not null)"
+    )
+
+
+def _erase_entity(
+    con: duckdb.DuckDBPyConnection,
+    e: Entity,
+    salt: str,
+    files: list[str] | None,
+    hashes: str = ALL_FORGOTTEN,
+) -> tuple[int, int]:
+    """Erase what the customers in `hashes` left in `e` (rows of `files`, all when None).
+
+    Returns (raw rows changed, quarantined records changed); rows already erased count 0.
+    """
+    if e in pii_entities():
+        columns = [*e.pii_columns, "_extra"]
+    elif e.name in FREE_TEXT:
+        columns = [FREE_TEXT[e.name]]
+    else:
+        return 0, 0
+    key = ID_COLUMN if _has_id(e) else "order_id"
+    rows_where = _written_by(e, hashes, qi(key))
+    q_where = _written_by(e, hashes, f"json_extract_string(raw_record, {ql(key)})")
+    file_params: list = list(files or [])
+    in_files = f" and _source_file in ({', '.join('?' for _ in file_params)})" if files else ""
+    q_files = in_files.replace("_source_file", "source_file")
+    sets = ", ".join(f"{qi(c)} = null" for c in columns)
+    changed = con.execute(
+        f"update {e.table} set {sets} where {rows_where} and {_any_not_null(columns)}{in_files}",
+        [salt, *file_params],
+    ).fetchall()[0][0]
+    keys = [c for c in columns if c != "_extra"]
+    q_changed = con.execute(
+        "update raw.quarantine_rows set raw_record = json_merge_patch(raw_record, ?) "
+        f"where entity = ? and {q_where} and {_record_has(keys)}{q_files}",
+        [_patch(columns), e.name, salt, *file_params],
+    ).fetchall()[0][0]
+    return changed, q_changed
 
 
 def apply_forgotten(
     con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str] | None = None
 ) -> int:
-    """Erase the PII of forgotten customers in the rows of `files` (all files when None).
+    """Erase the data of forgotten customers in the rows of `files` (all files when None).
 
     Called by the loader inside its transaction; returns the number of raw rows erased.
+    Without any erasure request it does nothing (and needs no salt).
     """
-    if entity not in pii_entities():
+    if entity not in pii_entities() and entity.name not in FREE_TEXT:
         return 0
-    salt = settings().pii_salt
-    where_file = ""
-    params: list = []
-    if files is not None:
-        where_file = f"and _source_file in ({', '.join('?' for _ in files)})"
-        params = list(files)
-    forgotten = "(select customer_hash from raw.forgotten_customers)"
-    erased = con.execute(
-        f"update {entity.table} set {_erase_sets(entity)} "
-        f"where {_hash_sql(qi(ID_COLUMN))} in {forgotten} {where_file}",
-        [salt, *params],
-    ).fetchall()[0][0]
-    q_file = where_file.replace("_source_file", "source_file")
-    con.execute(
-        "update raw.quarantine_rows set raw_record = json_merge_patch(raw_record, ?) "
-        f"where entity = ? and {_hash_sql(f'json_extract_string(raw_record, {ql(ID_COLUMN)})')} "
-        f"in {forgotten} {q_file}",
-        [_patch(entity), entity.name, salt, *params],
-    )
-    return erased
+    if not con.execute("select count(*) from raw.forgotten_customers").fetchall()[0][0]:
+        return 0
+    return _erase_entity(con, entity, pii_salt(), files)[0]
 
 
 @dataclass
 class ForgetResult:
-    """What `forget_customer` erased."""
+    """What `forget_customer` erased: exact counts of rows whose personal data changed."""
 
     customer_hash: str
-    rows_erased: dict[str, int] = field(default_factory=dict)
+    known: bool = False  # the id is in raw (or in quarantine) at all
+    already_forgotten: bool = False  # an earlier request for this id was recorded
+    rows_erased: dict[str, int] = field(default_factory=dict)  # PII rows, per raw table
+    quarantined_records_erased: int = 0
+    free_texts_erased: dict[str, int] = field(default_factory=dict)  # per raw table
+    tables_rewritten: list[str] = field(default_factory=list)
     landing_files_scrubbed: list[str] = field(default_factory=list)
+
+    @property
+    def erased_anything(self) -> bool:
+        """True when this call changed any data."""
+        return bool(
+            sum(self.rows_erased.values())
+            + self.quarantined_records_erased
+            + sum(self.free_texts_erased.values())
+            + len(self.landing_files_scrubbed)
+        )
+
+
+def validate_customer_id(customer_id: str) -> None:
+    """Refuse ids that cannot be a shop's customer id (empty, blank, padded with spaces)."""
+    if not customer_id or not customer_id.strip():
+        raise ValueError("the customer id is empty: give the shop's customer id, e.g. C0000042")
+    if customer_id != customer_id.strip():
+        raise ValueError(
+            "the customer id starts or ends with spaces: give it exactly as the shop's export "
+            "spells it"
+        )
+
+
+def _is_known(con: duckdb.DuckDBPyConnection, customer_id: str) -> bool:
+    with_id = [e for e in ENTITIES if _has_id(e)]
+    parts = [f"select 1 from {e.table} where {qi(ID_COLUMN)} = ?" for e in with_id]
+    parts.append(
+        "select 1 from raw.quarantine_rows where entity in "
+        f"({', '.join(ql(e.name) for e in with_id)}) "
+        f"and json_extract_string(raw_record, {ql(ID_COLUMN)}) = ?"
+    )
+    rows = con.execute(
+        f"select exists ({' union all '.join(parts)})", [customer_id] * len(parts)
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def forget_customer(
@@ -93,43 +193,148 @@ def forget_customer(
     customer_id: str,
     *,
     landing_dir: Path | None = None,
+    overwrite_freed_space: bool = True,
 ) -> ForgetResult:
-    """Erase one customer's PII in raw, record the erasure, optionally scrub landing files."""
+    """Erase one customer's personal data in raw, record the erasure, optionally scrub landing.
+
+    Raises ValueError for an empty or blank id. An unknown id erases nothing (`known` is
+    False) but is recorded, so a later delivery holding it is erased on load.
+    """
+    validate_customer_id(customer_id)
     ensure_raw_schema(con)
-    salt = settings().pii_salt
+    salt = pii_salt()
     (customer_hash,) = con.execute(
         "select sha256(cast(? as varchar) || cast(? as varchar))", [salt, customer_id]
     ).fetchall()[0]
     result = ForgetResult(customer_hash)
     con.execute("begin transaction")
     try:
-        known = con.execute(
-            "select count(*) from raw.forgotten_customers where customer_hash = ?",
-            [customer_hash],
-        ).fetchall()[0][0]
-        if not known:
+        result.known = _is_known(con, customer_id)
+        result.already_forgotten = bool(
+            con.execute(
+                "select count(*) from raw.forgotten_customers where customer_hash = ?",
+                [customer_hash],
+            ).fetchall()[0][0]
+        )
+        if not result.already_forgotten:
             con.execute(
                 "insert into raw.forgotten_customers values (?, ?)", [customer_hash, _now()]
             )
-        for e in pii_entities():
-            result.rows_erased[e.name] = apply_forgotten(con, e)
+        # only this customer: other forgotten customers were erased by their own request
+        con.execute(
+            "create or replace temp table _forget_one as select ? as customer_hash",
+            [customer_hash],
+        )
+        for e in [*pii_entities(), *(entity(n) for n in FREE_TEXT)]:
+            rows, records = _erase_entity(con, e, salt, None, ONE_FORGOTTEN)
+            if e in pii_entities():
+                result.rows_erased[e.name] = rows
+            else:
+                result.free_texts_erased[e.name] = rows
+            result.quarantined_records_erased += records
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        con.execute("drop table if exists _forget_one")
+    changed = [t for t, n in {**result.rows_erased, **result.free_texts_erased}.items() if n]
+    if result.quarantined_records_erased:
+        changed.append("quarantine_rows")
+    if overwrite_freed_space and changed:
+        result.tables_rewritten = overwrite_erased(con, [f"raw.{t}" for t in changed])
     if landing_dir is not None:
-        result.landing_files_scrubbed = scrub_landing(customer_id, landing_dir)
+        result.landing_files_scrubbed = scrub_landing(con, customer_id, customer_hash, landing_dir)
     return result
 
 
-def scrub_landing(customer_id: str, landing_dir: Path) -> list[str]:
-    """Rewrite the CSV landing files holding the customer with its PII fields emptied.
+# ------------------------------------------------------------------------------ file bytes
+def overwrite_erased(con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[str]:
+    """Make erased values unreadable in the database file, with the connection left open.
 
-    A rare, explicit operation, so plain Python's csv module (any declared encoding, same
-    dialect). The rewritten file has a new checksum, so the next load reloads it (without PII).
+    DuckDB writes changed rows to new blocks and only marks the old ones free: the erased
+    values stay in the file until a block is reused. So each table that held them is
+    rewritten (its old blocks are freed), a checkpoint writes everything out, and then every
+    free block is overwritten with random data: a filler table as large as the free space is
+    written and checkpointed, then dropped (measured: the values are then gone from the
+    file's bytes, and the write-ahead log is empty after the checkpoint). In-memory
+    databases have no file and are left alone. Returns the tables rewritten.
+    """
+    (path,) = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0]
+    if not path or path == ":memory:":
+        return []
+    for table in tables:
+        con.execute(f"create or replace table {table} as select * from {table}")
+    con.execute("checkpoint")
+    block_size, free_blocks = con.execute(
+        "select block_size, free_blocks from pragma_database_size() "
+        "where database_name = current_database()"
+    ).fetchall()[0]
+    if free_blocks:
+        # random 64-bit integers do not compress: 8 bytes each, one spare block
+        rows = (free_blocks + 1) * block_size // 8
+        con.execute(
+            "create or replace table raw._overwrite_free_blocks as "
+            f"select cast(random() * 9.2e18 as bigint) as filler from range({rows})"
+        )
+        con.execute("checkpoint")
+        con.execute("drop table raw._overwrite_free_blocks")
+        con.execute("checkpoint")
+    return tables
+
+
+# ------------------------------------------------------------------------------ landing files
+def tombstone_email(customer_hash: str) -> str:
+    """A unique, non-routable e-mail for an erased customer (.invalid never resolves)."""
+    return f"erased-{customer_hash[:16]}@invalid"
+
+
+def _landing_targets(
+    con: duckdb.DuckDBPyConnection, customer_id: str, customer_hash: str
+) -> list[tuple[Entity, str, set[str], dict[str, str]]]:
+    """Per entity: the column matched, the values that mark the customer's rows, and the new
+    value of each field to change (tombstones for required PII, '' for optional fields)."""
+    targets = []
+    for e in pii_entities():
+        new = {
+            c.name: (tombstone_email(customer_hash) if c.name == "email" else ERASED)
+            if c.required
+            else ""
+            for c in e.columns
+            if c.pii
+        }
+        targets.append((e, ID_COLUMN, {customer_id}, new))
+    for name, column in FREE_TEXT.items():
+        e = entity(name)
+        if _has_id(e):
+            targets.append((e, ID_COLUMN, {customer_id}, {column: ""}))
+        else:
+            orders = {
+                r[0]
+                for r in con.execute(
+                    "select order_id from raw.orders where customer_id = ?", [customer_id]
+                ).fetchall()
+            }
+            if orders:
+                targets.append((e, "order_id", orders, {column: ""}))
+    return targets
+
+
+def scrub_landing(
+    con: duckdb.DuckDBPyConnection, customer_id: str, customer_hash: str, landing_dir: Path
+) -> list[str]:
+    """Rewrite the CSV landing files holding the customer: tombstones in their PII fields,
+    their free text emptied, every other field and row as it was.
+
+    A rare, explicit operation, so plain Python's csv module (the declared encoding, same
+    dialect). The rewritten file has a new checksum, so the next load reloads it; the
+    tombstones satisfy the contract, so the customer's row loads (and the loader erases the
+    tombstones in raw too, as the customer is on the forgotten list).
     """
     scrubbed = []
-    for e in pii_entities():
+    for e, match, values, new in _landing_targets(con, customer_id, customer_hash):
         for path, spec in landing_files_with_specs(e, landing_dir):
             if spec.format != "csv":
                 continue
@@ -138,18 +343,18 @@ def scrub_landing(customer_id: str, landing_dir: Path) -> list[str]:
                     rows = list(csv.reader(fh))
             except (OSError, UnicodeDecodeError):
                 continue  # an unreadable file was never loaded; nothing of it is in raw
-            if not rows or ID_COLUMN not in rows[0]:
+            if not rows or match not in rows[0]:
                 continue
             header = rows[0]
-            id_at = header.index(ID_COLUMN)
-            pii_at = [i for i, name in enumerate(header) if name in e.pii_columns]
+            at = header.index(match)
+            changes = [(i, new[name]) for i, name in enumerate(header) if name in new]
             hit = False
             for row in rows[1:]:
-                if len(row) > id_at and row[id_at] == customer_id:
-                    for i in pii_at:
-                        if i < len(row):
-                            row[i] = ""
-                    hit = True
+                if len(row) > at and row[at] in values:
+                    for i, value in changes:
+                        if i < len(row) and row[i] != value:
+                            row[i] = value
+                            hit = True
             if not hit:
                 continue
             tmp = path.with_name(f".{path.name}.scrub")
