@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 
 install: $(VENV)/.installed ## install everything (uv, then the locked venv)
 
-run: install ## generate the demo shop if there is no data, run the main job, print the summary
+run: install ## run the main job (the demo shop in data/demo/landing if no data), print the summary
 	$(BIN)/returnlens run
 
 test: install lint ## linters, then the test suite (unit, dbt build through the pipeline, end to end)
@@ -44,7 +44,10 @@ dev: install ## the Dagster UI with schedules and sensors on
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/python -c "from returnlens.pipeline import ensure_dagster_home; ensure_dagster_home()"
 	@echo "==> Dagster UI on http://127.0.0.1:$${DAGSTER_PORT:-3000}"
-	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+	@# with no landing data configured, the UI runs on the demo shop `make run` generated
+	RETURNLENS_LANDING_DIR="$${RETURNLENS_LANDING_DIR:-$$($(BIN)/python -c \
+		'from returnlens.pipeline import dev_landing_dir; print(dev_landing_dir())')}" \
+		$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 dashboard: install ## the Streamlit dashboard on the published serving database (URL printed)
 	@echo "==> Returnlens dashboard on http://127.0.0.1:$${RETURNLENS_DASHBOARD_PORT:-8501} (Ctrl-C stops it), reading" \

@@ -44,8 +44,9 @@ def serving_path() -> Path:
 
 
 def exports_dir() -> Path:
-    """Where the pipeline writes exports: RETURNLENS_EXPORTS_DIR, else <data>/exports (or the
-    exports folder beside the serving file when only that exists)."""
+    """Where the pipeline writes exports (`returnlens.exports.default_export_dir`):
+    RETURNLENS_EXPORTS_DIR, else <data>/exports (or the exports folder beside the serving file
+    when only that exists)."""
     value = os.environ.get("RETURNLENS_EXPORTS_DIR")
     if value:
         return Path(value).resolve()
@@ -139,19 +140,20 @@ class PublishInfo:
     gates_total: int
     gates_failed: int
     tables: int
+    is_demo: bool = False
+    publish_id: str | None = None
 
 
 def publish_info() -> PublishInfo | None:
-    """What marts.publish_log says about the file that is published now; None before any."""
+    """What marts.publish_log says about the file that is published now; None before any.
+    (Files of older publishes have no `is_demo`/`publish_id`: read as not demo, no id.)"""
     if "publish_log" not in published_tables():
         return None
-    df = query(
-        "select published_at, run_id, gates_passed, gate_results, tables "
-        "from marts.publish_log order by published_at desc limit 1"
-    )
+    df = query("select * from marts.publish_log order by published_at desc limit 1")
     if df.empty:
         return None
     row = df.iloc[0]
+    demo, publish_id = row.get("is_demo"), row.get("publish_id")
     gates = json.loads(row["gate_results"] or "{}")
     tables = json.loads(row["tables"] or "{}")
     return PublishInfo(
@@ -161,4 +163,16 @@ def publish_info() -> PublishInfo | None:
         gates_total=len(gates),
         gates_failed=sum(1 for ok in gates.values() if not ok),
         tables=len(tables),
+        is_demo=bool(demo) if demo is not None and not pd.isna(demo) else False,
+        publish_id=publish_id if isinstance(publish_id, str) else None,
     )
+
+
+def alert_export_index() -> pd.DataFrame:
+    """The supplier alert exports (`exports/quality_alerts/index.csv`): supplier_id,
+    has_supplier, supplier_name, alerts, csv_file, json_file; empty before the first export."""
+    path = exports_dir() / "quality_alerts" / "index.csv"
+    columns = ["supplier_id", "has_supplier", "supplier_name", "alerts", "csv_file", "json_file"]
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)

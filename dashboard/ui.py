@@ -120,8 +120,18 @@ def page(title: str, needs: Iterable[str] = ()) -> data.PublishInfo:
     return info
 
 
+DEMO_BANNER = (
+    "**Demo data.** These figures come from the generated demo shop, not from a shop's own "
+    "files. To see your shop, put its files under the landing folder as docs/contracts/ "
+    "describes (default `data/landing`, or set `RETURNLENS_LANDING_DIR`) and run "
+    "`make run` again."
+)
+
+
 def banner(info: data.PublishInfo) -> None:
-    """When the data was published and whether the run's quality gates passed."""
+    """Demo data or not, when the data was published and whether the run's gates passed."""
+    if info.is_demo:
+        st.warning(DEMO_BANNER, icon=":material/science:")
     when = info.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     if info.gates_passed:
         gates = (

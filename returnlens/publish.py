@@ -5,15 +5,35 @@ and then `os.replace`d onto `serving.duckdb`. Readers holding the old file keep 
 connections see the new file; nobody ever sees a half-written serving database. Only the `marts`
 schema is copied: no raw data, no PII. The gate results of the run go along
 (`marts.publish_log`, `marts.publish_gate_results`), and a publish whose run has a failed gate
-is refused. Optionally every mart is also written as Parquet (`<serving>_parquet/<mart>.parquet`),
-swapped in as a whole folder.
+is refused. `marts.publish_log` also says which publish it is (`publish_id`) and whether the
+data is the generated demo shop (`is_demo`: the landing folder holds the generator's
+`ground_truth.json`).
+
+Optionally every mart is also written as Parquet, published as a whole (see docs/bi.md):
+
+    <serving stem>_parquet/
+        manifest.json                 {"publish_id", "folder": "versions/<publish_id>", ...}
+        current -> versions/<publish_id>
+        versions/<publish_id>/<mart>.parquet, publish_log.parquet, publish_gate_results.parquet
+
+A version folder is written under a temporary name, renamed into `versions/` complete, and never
+changed afterwards; then `manifest.json` (written to a temp file and `os.replace`d) and the
+`current` symlink (a new link `os.replace`d onto the old one) are switched to it. A reader that
+reads the manifest once and then only files of its folder sees one publish, never two mixed;
+every file also carries the publish id in its Parquet key-value metadata (`publish_id`). Old
+versions are removed once they are not among the newest RETURNLENS_PARQUET_KEEP (default 3)
+and were superseded more than RETURNLENS_PARQUET_GRACE_SECONDS ago (default 3600), so a slow
+reader of an older version can finish.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +42,11 @@ from returnlens.config import settings
 from returnlens.warehouse import connect, quote_ident, quote_literal
 
 PUBLISHED_SCHEMA = "marts"
+# written by the demo generator at the landing root; a shop's own deliveries never hold it
+DEMO_MARKER = "ground_truth.json"
+PARQUET_KEEP_DEFAULT = 3
+PARQUET_GRACE_SECONDS_DEFAULT = 3600.0
+PUBLISH_ID_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
 class GateFailedError(RuntimeError):
@@ -37,6 +62,18 @@ class PublishResult:
     published_at: datetime
     gates: dict[str, bool]
     parquet_dir: Path | None
+    publish_id: str = ""
+    is_demo: bool = False
+
+
+def is_demo_landing(landing: Path) -> bool:
+    """True when a landing folder is the generated demo shop (it holds the generator's marker)."""
+    return (landing / DEMO_MARKER).is_file()
+
+
+def new_publish_id(published_at: datetime) -> str:
+    """A publish id that sorts by time: `20260105T061502123456Z-1a2b3c4d`."""
+    return f"{published_at.strftime(PUBLISH_ID_FORMAT)}-{uuid.uuid4().hex[:8]}"
 
 
 def _gate_results(con, run_id: str | None) -> dict[str, bool]:
@@ -58,17 +95,23 @@ def publish(
     serving: Path | None = None,
     run_id: str | None = None,
     parquet: bool | None = None,
+    is_demo: bool | None = None,
 ) -> PublishResult:
-    """Copy every table of the `marts` schema into a fresh serving file and swap it in."""
+    """Copy every table of the `marts` schema into a fresh serving file and swap it in.
+
+    `is_demo` defaults to whether the configured landing folder is the generated demo shop.
+    """
     cfg = settings()
     warehouse = warehouse or cfg.warehouse
     serving = serving or cfg.serving
     parquet = cfg.publish_parquet if parquet is None else parquet
+    is_demo = is_demo_landing(cfg.landing_dir) if is_demo is None else is_demo
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving.with_name(serving.stem + ".tmp.duckdb")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     published_at = datetime.now(UTC).replace(tzinfo=None)
+    publish_id = new_publish_id(published_at)
     tables: dict[str, int] = {}
     con = connect(tmp)
     try:
@@ -115,44 +158,141 @@ def publish(
         con.execute(
             f"create table {PUBLISHED_SCHEMA}.publish_log ("
             "published_at timestamp, run_id varchar, tables varchar, gates_passed boolean, "
-            "gate_results varchar)"
+            "gate_results varchar, publish_id varchar, is_demo boolean)"
         )
         con.execute(
-            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?)",
+            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?)",
             [
                 published_at,
                 run_id,
                 json.dumps(tables, sort_keys=True),
                 all(gates.values()),
                 json.dumps(gates, sort_keys=True),
+                publish_id,
+                is_demo,
             ],
         )
         con.execute("checkpoint")
-        parquet_dir = _write_parquet(con, serving, names) if parquet else None
+        root = parquet_root(serving)
+        version = _write_parquet(con, root, names, publish_id) if parquet else None
+        log_rows = {
+            name: con.execute(f"select count(*) from {PUBLISHED_SCHEMA}.{name}").fetchall()[0][0]
+            for name in ("publish_log", "publish_gate_results")
+        }
     finally:
         con.close()
     os.replace(tmp, serving)
-    if parquet_dir is not None:
-        parquet_dir = _swap_dir(parquet_dir, serving.with_name(serving.stem + "_parquet"))
-    return PublishResult(serving, tables, published_at, gates, parquet_dir)
+    parquet_dir = None
+    if version is not None:
+        parquet_dir = _switch_parquet(
+            root, version, publish_id, published_at, {**tables, **log_rows}, is_demo
+        )
+        remove_old_parquet_versions(root)
+    return PublishResult(serving, tables, published_at, gates, parquet_dir, publish_id, is_demo)
 
 
-def _write_parquet(con, serving: Path, names: list[str]) -> Path:
-    staging = serving.with_name(serving.stem + "_parquet.tmp")
+def parquet_root(serving: Path) -> Path:
+    """The Parquet export's folder: `<serving stem>_parquet/` beside the serving file."""
+    return serving.with_name(serving.stem + "_parquet")
+
+
+def _write_parquet(con, root: Path, names: list[str], publish_id: str) -> Path:
+    """Write every published table into a new, complete version folder (not yet current)."""
+    versions = root / "versions"
+    staging = versions / f".{publish_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    meta = f"kv_metadata {{publish_id: {quote_literal(publish_id)}}}"
     for name in [*names, "publish_log", "publish_gate_results"]:
         target = quote_literal(str(staging / f"{name}.parquet"))
-        con.execute(f"copy {PUBLISHED_SCHEMA}.{quote_ident(name)} to {target} (format parquet)")
-    return staging
+        con.execute(
+            f"copy {PUBLISHED_SCHEMA}.{quote_ident(name)} to {target} (format parquet, {meta})"
+        )
+    version = versions / publish_id
+    os.replace(staging, version)
+    return version
 
 
-def _swap_dir(staging: Path, target: Path) -> Path:
-    """Replace a folder by another with two renames; the old one is removed afterwards."""
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
+def _switch_parquet(
+    root: Path,
+    version: Path,
+    publish_id: str,
+    published_at: datetime,
+    tables: dict[str, int],
+    is_demo: bool,
+) -> Path:
+    """Point `manifest.json` and the `current` link at a complete version folder, atomically."""
+    _migrate_flat_layout(root)
+    folder = version.relative_to(root).as_posix()
+    files = {name: {"file": f"{name}.parquet", "rows": rows} for name, rows in tables.items()}
+    manifest = {
+        "publish_id": publish_id,
+        "published_at": published_at.isoformat(),
+        "folder": folder,
+        "is_demo": is_demo,
+        "tables": files,
+    }
+    tmp = root / f".manifest.{publish_id}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, root / "manifest.json")
+    link = root / f".current.{publish_id}.tmp"
+    try:
+        link.unlink(missing_ok=True)
+        os.symlink(folder, link, target_is_directory=True)
+        os.replace(link, root / "current")
+    except OSError:  # no symlinks here (e.g. Windows without the privilege): the manifest rules
+        link.unlink(missing_ok=True)
+    return version
+
+
+def _migrate_flat_layout(root: Path) -> None:
+    """Remove the Parquet files of the earlier layout (straight in the folder, swapped by
+    renames): they are replaced by `versions/` and the manifest."""
+    for stale in root.glob("*.parquet"):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(root.with_name(root.name + ".old"), ignore_errors=True)
+    shutil.rmtree(root.with_name(root.name + ".tmp"), ignore_errors=True)
+
+
+def _publish_time(publish_id: str) -> float | None:
+    try:
+        stamp = datetime.strptime(publish_id.split("-", 1)[0], PUBLISH_ID_FORMAT)
+    except ValueError:
+        return None
+    return stamp.replace(tzinfo=UTC).timestamp()
+
+
+def remove_old_parquet_versions(
+    root: Path, keep: int | None = None, grace_seconds: float | None = None
+) -> list[str]:
+    """Remove versions older than the newest `keep` that were superseded more than
+    `grace_seconds` ago (and temp folders of failed publishes older than that)."""
+    keep = (
+        int(os.environ.get("RETURNLENS_PARQUET_KEEP", PARQUET_KEEP_DEFAULT))
+        if keep is None
+        else keep
+    )
+    if grace_seconds is None:
+        grace_seconds = float(
+            os.environ.get("RETURNLENS_PARQUET_GRACE_SECONDS", PARQUET_GRACE_SECONDS_DEFAULT)
+        )
+    keep = max(keep, 1)
+    versions_dir = root / "versions"
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    current = manifest["folder"].rsplit("/", 1)[-1]
+    now = time.time()
+    versions = sorted(
+        (p.name, t)
+        for p in versions_dir.iterdir()
+        if p.is_dir() and (t := _publish_time(p.name)) is not None
+    )
+    removed = []
+    older = versions[: max(len(versions) - keep + 1, 0)]  # each with its successor
+    for (name, _), (_, superseded_at) in itertools.pairwise(older):
+        if name != current and now - superseded_at > grace_seconds:
+            shutil.rmtree(versions_dir / name, ignore_errors=True)
+            removed.append(name)
+    for leftover in versions_dir.glob(".*.tmp"):
+        if now - leftover.stat().st_mtime > max(grace_seconds, 60):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return removed

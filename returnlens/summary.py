@@ -65,13 +65,51 @@ def _nps_text(nps: dict, segment: str) -> str:
     return f"{value:+.0f} (n={responses:,})" if value is not None else "-"
 
 
+DEMO_LABEL = (
+    "DEMO DATA: these marts were built from the generated demo shop, not from a shop's own "
+    "files. To load your shop, put its files under <landing>/<source>/ as docs/contracts/ "
+    "describes (default data/landing, or set RETURNLENS_LANDING_DIR) and run again."
+)
+
+
+def _header(con, serving: Path) -> list[str]:
+    columns = {
+        r[0]
+        for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'marts' "
+            "and table_name = 'publish_log'"
+        ).fetchall()
+    }
+    extra = ", ".join(c for c in ("publish_id", "is_demo") if c in columns) or "null, null"
+    published_at, tables, *rest = con.execute(
+        f"select published_at, tables, {extra} from marts.publish_log "
+        "order by published_at desc limit 1"
+    ).fetchall()[0]
+    publish_id = rest[0] if "publish_id" in columns else None
+    is_demo = bool(rest[-1]) if "is_demo" in columns else False
+    lines = [DEMO_LABEL, ""] if is_demo else []
+    lines += [
+        f"Serving database: {serving}",
+        f"Published at {published_at:%Y-%m-%d %H:%M:%S} UTC; {len(json.loads(tables))} marts"
+        + (f"; publish {publish_id}" if publish_id else ""),
+    ]
+    return lines
+
+
+def kpi_summary_header(serving: Path) -> str:
+    """Which publish the serving database holds, and whether it is the demo shop."""
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        return "\n".join(_header(con, serving))
+    finally:
+        con.close()
+
+
 def kpi_summary(serving: Path) -> str:
     """A short, plain-text KPI summary of the published marts (one short read-only connection)."""
     con = duckdb.connect(str(serving), read_only=True)
     try:
-        published_at, tables = con.execute(
-            "select published_at, tables from marts.publish_log order by published_at desc limit 1"
-        ).fetchall()[0]
+        header = _header(con, serving)
         cohorts = con.execute(COHORTS_SQL).fetchall()[0]
         by_category = con.execute(BY_CATEGORY_SQL).fetchall()
         processing = sorted(con.execute(PROCESSING_SQL).fetchall())
@@ -80,11 +118,7 @@ def kpi_summary(serving: Path) -> str:
     finally:
         con.close()
     first, last, sold, returned, rate_units, rate_value, rate_orders = cohorts
-    lines = [
-        f"Serving database: {serving}",
-        f"Published at {published_at:%Y-%m-%d %H:%M:%S} UTC; {len(json.loads(tables))} marts",
-        "",
-    ]
+    lines = [*header, ""]
     if sold:
         lines += [
             f"Mature order cohorts {first} .. {last} (return window closed):",

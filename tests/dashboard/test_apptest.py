@@ -192,3 +192,27 @@ def test_a_swapped_serving_file_is_read_on_the_next_rerun(serving_copy):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Published 2031-01-02 03:04:05 UTC" in _text(at)
+
+
+def test_defect11_demo_data_carries_a_banner_on_every_page(serving_copy):
+    """The pipeline run of the tests publishes the generated demo shop: every page says so; a
+    publish of a shop's own data (is_demo false) and one of an older pipeline (no column) not."""
+    with duckdb.connect(str(serving_copy), read_only=True) as con:
+        assert con.execute("select is_demo from marts.publish_log").fetchall() == [(True,)]
+    at = _app()
+    for page in PAGES:
+        if page != "overview":
+            at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert "Demo data" in " ".join(w.value for w in at.warning), page
+    for change in (
+        "update marts.publish_log set is_demo = false",
+        "alter table marts.publish_log drop column is_demo",
+    ):
+        with duckdb.connect(str(serving_copy)) as con:
+            con.execute(change)
+            con.execute("update marts.publish_log set published_at = now()::timestamp")
+        at = _app()
+        assert not at.exception, [e.value for e in at.exception]
+        assert "Published " in _text(at)
+        assert "Demo data" not in _text(at), change

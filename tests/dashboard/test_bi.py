@@ -85,13 +85,21 @@ def test_filters_from_a_bi_tool_bind_parameters(serving):
 
 
 def test_the_parquet_export_has_every_published_mart(serving):
-    folder = serving.with_name(serving.stem + "_parquet")
+    """Read the way docs/bi.md says: manifest.json once, then the files of its folder."""
+    root = serving.with_name(serving.stem + "_parquet")
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    folder = root / manifest["folder"]
     with duckdb.connect(str(serving), read_only=True) as con:
-        published = json.loads(con.execute("select tables from marts.publish_log").fetchall()[0][0])
+        published, publish_id = con.execute(
+            "select tables, publish_id from marts.publish_log"
+        ).fetchall()[0]
+    assert manifest["publish_id"] == publish_id
     with duckdb.connect() as con:
-        for name, rows in published.items():
-            path = folder / f"{name}.parquet"
+        for name, rows in json.loads(published).items():
+            path = folder / manifest["tables"][name]["file"]
             assert path.exists(), path
             assert con.execute("select count(*) from read_parquet(?)", [str(path)]).fetchall() == [
                 (rows,)
             ]
+            # the stable path for tools that read one file: current/<mart>.parquet
+            assert (root / "current" / path.name).samefile(path)

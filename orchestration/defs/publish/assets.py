@@ -27,10 +27,16 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Write serving.tmp.duckdb, then replace serving.duckdb with it."""
     cfg = settings()
     result = publish(cfg.warehouse, cfg.serving, run_id=context.run.run_id)
-    context.log.info(f"published {len(result.tables)} marts to {result.serving}")
+    demo = " (DEMO DATA: the generated demo shop)" if result.is_demo else ""
+    context.log.info(
+        f"published {len(result.tables)} marts to {result.serving} as publish "
+        f"{result.publish_id}{demo}"
+    )
     return dg.MaterializeResult(
         metadata={
             "serving_path": str(result.serving),
+            "publish_id": result.publish_id,
+            "is_demo": result.is_demo,
             "tables": dg.MetadataValue.json(result.tables),
             "published_at": result.published_at.isoformat(),
             "gates": dg.MetadataValue.json(result.gates),
