@@ -19,19 +19,13 @@ def main() -> None:
 @main.command()
 @click.option("--seed", default=42, show_default=True, help="Random seed; same seed, same bytes.")
 @click.option("--scale", default=1.0, show_default=True, help="1 = a year, ~150k order lines.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder to write to (default: the demo shop's own folder, <data dir>/demo/landing).",
-)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Landing folder.")
 @click.option("--dirty", is_flag=True, help="Add realistic dirt (duplicates, orphans, gaps).")
 def generate(seed: int, scale: float, out: Path | None, dirty: bool) -> None:
     """Write the demo shop's landing files and its ground truth."""
     from returnlens.demo.generator import generate as run_generator
-    from returnlens.pipeline import demo_landing_dir
 
-    out = out or demo_landing_dir()
+    out = out or settings().landing_dir
     started = time.perf_counter()
     summary = run_generator(out, seed=seed, scale=scale, dirty=dirty)
     elapsed = time.perf_counter() - started
@@ -49,68 +43,31 @@ def generate(seed: int, scale: float, out: Path | None, dirty: bool) -> None:
     "--scale", default=1.0, show_default=True, help="Scale of the demo shop if generated."
 )
 def run(seed: int, scale: float) -> None:
-    """Run the main job: load, build, check, publish, export (the demo shop if no data).
-
-    With RETURNLENS_LANDING_DIR set, that folder must hold the shop's files. Without it, the
-    default landing folder is read; when it is empty or absent, the demo shop runs from its own
-    folder (<data dir>/demo/landing), labelled as demo data.
-    """
-    import os
-
-    from returnlens.pipeline import LandingError, choose_landing, run_main_job, run_outcome
+    """Run the main job: (generate the demo shop if no data), load, build, check, publish."""
+    from returnlens.pipeline import has_landing_data, run_main_job
     from returnlens.summary import kpi_summary
 
     cfg = settings()
     started = time.perf_counter()
-    try:
-        landing = choose_landing()
-    except LandingError as exc:
-        click.echo(f"Not running: {exc}", err=True)
-        sys.exit(2)
-    if landing.needs_demo:
+    if not has_landing_data(cfg.landing_dir):
+        click.echo(
+            f"No landing data in {cfg.landing_dir}: generating the demo shop (scale {scale})."
+        )
         from returnlens.demo.generator import generate as run_generator
 
-        click.echo(
-            f"No landing data configured (RETURNLENS_LANDING_DIR is not set and "
-            f"{cfg.landing_dir} is empty): generating the DEMO shop into {landing.path} "
-            f"(seed {seed}, scale {scale})."
-        )
-        run_generator(landing.path, seed=seed, scale=scale)
-    elif landing.is_demo:
-        click.echo(f"Running on the DEMO shop in {landing.path}.")
-    if landing.path != cfg.landing_dir:  # the run's steps read the landing folder from here
-        os.environ["RETURNLENS_LANDING_DIR"] = str(landing.path)
-    click.echo("Running the main job (ingest -> dbt build -> quality gates -> publish -> exports)")
+        run_generator(cfg.landing_dir, seed=seed, scale=scale)
+    click.echo("Running the main job (ingest -> dbt build -> quality gates -> publish) ...")
     result = run_main_job()
-    outcome = run_outcome(result)
     elapsed = time.perf_counter() - started
-    publish_id = outcome.metadata.get("serving__published_marts", {}).get("publish_id")
-    click.echo("", err=not outcome.success)
-    click.echo(outcome.report(cfg.serving, publish_id, elapsed), err=not outcome.success)
-    if outcome.published:
-        click.echo("")
-        click.echo(kpi_summary(cfg.serving))
-    sys.exit(0 if outcome.success else 1)
-
-
-@main.command()
-def export() -> None:
-    """Write the exports (supplier alerts, review queue) again from the serving database."""
-    from returnlens.exports import ExportError, write_exports
-
-    serving = settings().serving
-    if not serving.exists():
-        click.echo(f"No serving database at {serving}: run `make run` first.", err=True)
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        click.echo(
+            f"\nThe main job FAILED after {elapsed:.0f} s (failed steps: {failed}).", err=True
+        )
+        click.echo("Nothing was published; the last good serving database is unchanged.", err=True)
         sys.exit(1)
-    try:
-        result = write_exports(serving)
-    except ExportError as exc:
-        click.echo(f"Exports FAILED: {exc}", err=True)
-        sys.exit(1)
-    click.echo(
-        f"Exports written to {result.export_dir}: alerts of {len(result.alert_files)} "
-        f"supplier(s) (index {result.index}), review queue {result.review_queue_rows} line(s)."
-    )
+    click.echo(f"\nThe main job succeeded in {elapsed:.0f} s.\n")
+    click.echo(kpi_summary(cfg.serving))
 
 
 @main.command()
@@ -201,27 +158,84 @@ def quarantine_replay(entity: str | None, source_file: str | None) -> None:
 @main.command(name="forget-customer")
 @click.argument("customer_id")
 @click.option(
-    "--scrub-landing", is_flag=True, help="Also empty the customer's PII in the landing files."
+    "--scrub-landing",
+    is_flag=True,
+    help="Also replace the customer's PII in the landing files by tombstones.",
 )
 def forget_customer(customer_id: str, scrub_landing: bool) -> None:
-    """Erase a customer's personal data in raw and keep it erased on later loads."""
+    """Erase a customer's personal data in raw and keep it erased on later loads.
+
+    Exit status 0 when the customer was found (erased now, or already erased), 1 when the id
+    is found nowhere (the request is recorded all the same), 2 for an empty id.
+    """
+    from returnlens.config import PiiSaltError
     from returnlens.ingest.privacy import forget_customer as forget
+    from returnlens.ingest.privacy import validate_customer_id
     from returnlens.warehouse import connect
 
+    try:
+        validate_customer_id(customer_id)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     cfg = settings()
     con = connect()
     try:
         res = forget(con, customer_id, landing_dir=cfg.landing_dir if scrub_landing else None)
+    except PiiSaltError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         con.close()
-    erased = sum(res.rows_erased.values())
-    click.echo(
-        f"Erased the personal data of {erased} raw row(s); recorded as {res.customer_hash[:12]}... "
-        "in raw.forgotten_customers (reloads stay erased)."
-    )
+    recorded = f"recorded as {res.customer_hash[:12]}... in raw.forgotten_customers"
+    if not res.known:
+        click.echo(
+            f"No customer with this id in raw or in quarantine: nothing was erased. The request "
+            f"is {recorded}, so a later delivery holding the id is erased when it loads. "
+            "Check the id (it must match the shop's export exactly).",
+            err=True,
+        )
+        sys.exit(1)
+    lines = [f"  raw.{t}: {n} row(s) of personal data" for t, n in res.rows_erased.items() if n]
+    lines += [f"  raw.{t}: {n} free text(s)" for t, n in res.free_texts_erased.items() if n]
+    if res.quarantined_records_erased:
+        lines.append(f"  quarantine: {res.quarantined_records_erased} record(s)")
+    if lines:
+        click.echo(f"Erased the customer's personal data ({recorded}):")
+        for line in lines:
+            click.echo(line)
+        if res.tables_rewritten:
+            click.echo(
+                "  the warehouse file's freed space was overwritten "
+                f"({', '.join(res.tables_rewritten)} rewritten)"
+            )
+    else:
+        click.echo(
+            "This customer was already erased in raw: nothing left to erase "
+            f"({'request already ' + recorded if res.already_forgotten else recorded})."
+        )
     for path in res.landing_files_scrubbed:
-        click.echo(f"  scrubbed {path}")
+        click.echo(f"  scrubbed landing file {path}")
     click.echo("The next run publishes without it (serving never holds PII).")
+
+
+@main.command(name="check-landing")
+@click.argument("landing", type=click.Path(path_type=Path), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check_landing_command(landing: Path | None, as_json: bool) -> None:
+    """Dry run over a landing folder: per file rows, would load, would be quarantined and why.
+
+    Runs the real loader into a temp database; the warehouse is never touched. Exits 1 when a
+    file would fail or is not recognised.
+    """
+    from returnlens.ingest.check import check_landing
+
+    landing = landing or settings().landing_dir
+    try:
+        result = check_landing(landing)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.to_json() if as_json else result.format())
+    if not result.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
