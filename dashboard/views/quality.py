@@ -96,23 +96,38 @@ def _interval_chart(df: pd.DataFrame, label: str, title: str) -> alt.Chart:
 
 def _exports() -> None:
     folder = data.exports_dir() / "quality_alerts"
-    files = sorted(p for p in folder.glob("*") if p.suffix in (".csv", ".json"))
-    if not files:
+    index = data.alert_export_index()
+    if index.empty:
         st.info(
-            f"No per-recipient exports in `{folder}` yet: the pipeline writes them with the "
+            f"No per-supplier exports in `{folder}` yet: the pipeline writes them with the "
             f"quality alerts. {ui.RUN_HINT}"
         )
         return
-    chosen = st.selectbox(
-        "Recipient export", files, format_func=lambda p: p.name, key="quality_export"
-    )
-    st.download_button(
-        f"Download {chosen.name}",
-        chosen.read_bytes(),
-        file_name=chosen.name,
-        mime="text/csv" if chosen.suffix == ".csv" else "application/json",
-        key="dl_quality_export",
-    )
+    labels = {
+        i: f"{row.supplier_id} · "
+        + (row.supplier_name if row.has_supplier != "false" else "no supplier record")
+        + f" ({row.alerts} alerts)"
+        for i, row in enumerate(index.itertuples())
+    }
+    chosen = index.iloc[
+        st.selectbox(
+            "Supplier export", list(labels), format_func=labels.__getitem__, key="quality_export"
+        )
+    ]
+    cols = st.columns(2)
+    for col, name, mime in (
+        (cols[0], chosen.csv_file, "text/csv"),
+        (cols[1], chosen.json_file, "application/json"),
+    ):
+        path = folder / name
+        if path.is_file():
+            col.download_button(
+                f"Download {name}",
+                path.read_bytes(),
+                file_name=name,
+                mime=mime,
+                key=f"dl_quality_export_{mime}",
+            )
 
 
 def render() -> None:
