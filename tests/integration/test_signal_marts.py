@@ -145,7 +145,10 @@ def test_exports_carry_no_customer_data(pipeline_run, tmp_path):
     result = write_exports(pipeline_run.serving, tmp_path)
     alert_dir = tmp_path / "quality_alerts"
     files = sorted(p.name for p in alert_dir.iterdir())
-    assert files == sorted(f"{s}.{ext}" for s in result.alert_files for ext in ("csv", "json"))
+    assert files == sorted(
+        [f"{result.files[s]}.{ext}" for s in result.alert_files for ext in ("csv", "json")]
+        + ["index.csv"]
+    )
     with duckdb.connect(str(pipeline_run.serving), read_only=True) as con:
         flagged = {
             r[0]
