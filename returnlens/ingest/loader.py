@@ -433,14 +433,13 @@ def _prepare(con: duckdb.DuckDBPyConnection, entity: Entity, p: _Pending, paths:
             try:
                 p.read_path = paths.path_for(p.path, p.spec, p.order)
                 p.present = file_columns(con, p.read_path, p.spec)
-            except (duckdb.Error, LandingFileError, UnicodeDecodeError, OSError) as exc:
-                if isinstance(exc, LandingFileError) and not isinstance(exc, UnicodeDecodeError):
-                    why = diagnose(p.path, p.spec, "") or str(exc)
-                    raise LandingFileError(
-                        f"{p.name}: cannot be read as {p.spec.format.upper()}: {why}. Export it "
-                        f"again as {_describe_format(entity, p.spec)} as described in "
-                        f"docs/contracts/{entity.source}.md and deliver it again."
-                    ) from exc
+            except LandingFileError as exc:  # our own header parse or transcoding: precise
+                raise LandingFileError(
+                    f"{p.name}: cannot be read as {p.spec.format.upper()}: {exc}. Export it "
+                    f"again as {_describe_format(entity, p.spec)} as described in "
+                    f"docs/contracts/{entity.source}.md and deliver it again."
+                ) from exc
+            except (duckdb.Error, UnicodeDecodeError, OSError) as exc:
                 raise LandingFileError(_read_error(entity, p, exc)) from exc
         missing = [c.name for c in entity.columns if c.required and c.name not in p.present]
         if missing:

@@ -106,8 +106,8 @@ def transcode_cp1252(src: Path, dst: Path) -> None:
 def csv_header(path: Path, spec: FileSpec) -> list[str]:
     """Column names of a CSV file: its first record under the declared dialect.
 
-    Blank names become `column<i>`, repeated names get `_<k>` appended (like DuckDB does).
-    Raises LandingFileError when the first record is not a usable header.
+    Blank names become `column<i>`. Raises LandingFileError when the first record is not a
+    usable header (several lines, a name repeated: ambiguous).
     """
     csv.field_size_limit(MAX_LINE_BYTES)
     with path.open(encoding=PY_ENCODINGS[spec.encoding], newline="") as fh:
@@ -124,15 +124,15 @@ def csv_header(path: Path, spec: FileSpec) -> list[str]:
                 "the header row spans several lines (a line break inside a quoted column "
                 "name); the header must be one line of column names"
             )
-    names: list[str] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(row):
-        name = raw.strip() or f"column{i}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        seen.setdefault(name, 0)
-        names.append(name)
+    names = [raw.strip() or f"column{i}" for i, raw in enumerate(row)]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        shown = [n for n in repeated if IDENTIFIER.fullmatch(n)]
+        which = f" ({', '.join(shown)})" if len(shown) == len(repeated) else ""
+        raise LandingFileError(
+            f"the header names {len(repeated)} column(s) more than once{which}: which of them "
+            "is meant is ambiguous; remove or rename the duplicates"
+        )
     return names
 
 

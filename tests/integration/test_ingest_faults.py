@@ -237,6 +237,23 @@ def test_missing_or_renamed_required_column_fails(con, landing):
     )
 
 
+def test_a_header_naming_a_column_twice_fails_the_file(con, landing):
+    path = landing / "purchasing" / "suppliers.csv"
+    path.write_text(
+        "supplier_id,supplier_name,country_code,lead_time_days,supplier_name\nS1,Acme,NL,10,Other\n"
+    )
+    _fails(
+        con,
+        landing,
+        SUPPLIERS,
+        path,
+        "more than once (supplier_name)",
+        "ambiguous",
+        rows_in=_lines(path) - 1,
+    )
+    assert con.execute("select count(*) from raw.suppliers").fetchall() == [(0,)]
+
+
 def test_empty_and_header_only_files_fail(con, landing):
     empty = landing / "purchasing" / "suppliers.csv"
     empty.write_text("")
