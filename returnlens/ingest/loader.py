@@ -810,11 +810,14 @@ def checked_select(
             left join firsts using ({keys})
             left join existing using ({keys})
         ),
+        checked as (
+            select *, {reason} as _check from reasons
+        ),
         judged as (
             select
                 *,
                 case
-                    when {reason} <> '' then {reason}
+                    when _check <> '' then _check
                     when _first_row_key is not null and _row_key <> _first_row_key
                         then case
                             when _first_file = _source_file then 'duplicate key within the file'
@@ -824,7 +827,7 @@ def checked_select(
                         then 'duplicate key: already loaded from ' || _other_file
                     else ''
                 end as _reason
-            from reasons
+            from checked
         )
         select
             {values}, _extra, _source_file, _file_order, _file_row_number, _reason,
