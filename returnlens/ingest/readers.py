@@ -70,7 +70,8 @@ class ReadPaths:
             transcode_cp1252(path, target)
             return target
         if any(c in str(path) for c in GLOB_CHARS):
-            link = self._tmp() / f"f{order}{''.join(c for c in path.suffix if c.isalnum())}"
+            ext = "".join(c for c in path.suffix if c.isalnum())
+            link = self._tmp() / f"f{order}.{ext or 'dat'}"
             link.unlink(missing_ok=True)
             link.symlink_to(path)
             return link
