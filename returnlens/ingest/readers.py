@@ -181,7 +181,11 @@ def register_xlsx(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list
     import pandas as pd  # local import: only Excel deliveries need pandas
 
     try:
-        frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl")
+        # only an empty cell is missing: pandas would also take the texts 'NaN', 'NULL',
+        # 'n/a', 'None', ... for missing values and load a comment 'NULL' as null
+        frame = pd.read_excel(
+            path, sheet_name=0, dtype=str, engine="openpyxl", keep_default_na=False, na_values=[""]
+        )
     except Exception as exc:  # zip/xml errors of a broken workbook have many types
         raise LandingFileError(
             f"cannot be read as an Excel workbook ({type(exc).__name__}). The file is probably "

@@ -691,3 +691,36 @@ def test_defect02_the_published_audit_accounts_for_every_file_of_the_pipeline_ru
     assert latest["ground_truth.json"] == "ignored"
     assert "demo ground truth" in errors[0][0]
     assert {s for p, s in latest.items() if p != "ground_truth.json"} == {"loaded"}
+
+
+def test_excel_text_cells_that_look_like_missing_values_load_as_their_text(con, landing):
+    """Found by the fuzz test: pandas took the texts 'NaN', 'NULL', 'n/a', 'None' in an Excel
+    workbook for missing values, so a comment 'NULL' loaded as null. Only an empty cell is null."""
+    from openpyxl import Workbook
+
+    nps = entity("nps_responses")
+    header = [c.name for c in nps.columns]
+    texts = ["NaN", "NULL", "n/a", "None", "nan", "-", "N/A"]
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    for i, text in enumerate(texts):
+        row = {
+            "response_id": f"N{i}",
+            "customer_id": "C1",
+            "order_id": None,
+            "touchpoint": "post_delivery",
+            "responded_at": "2026-01-05 10:00:00",
+            "score": 7,
+            "rating": None,
+            "comment": text,
+        }
+        ws.append([row[h] for h in header])
+    path = landing / "surveys" / "nps_2026-01.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    load_all(con, landing)
+    got = con.execute(
+        "select response_id, comment, rating, order_id from raw.nps_responses order by 1"
+    ).fetchall()
+    assert got == [(f"N{i}", text, None, None) for i, text in enumerate(texts)]
