@@ -61,6 +61,63 @@ def unmapped_texts() -> pd.DataFrame:
     )
 
 
+def referential_integrity() -> pd.DataFrame:
+    """Rows kept although their parent is missing, per orphan kind (rpt_referential_integrity)."""
+    return data.query(
+        "select orphan_kind, relation, parent_relation, description, orphan_rows, total_rows, "
+        "orphan_share, tolerance_share, tolerance_setting, status, message "
+        "from marts.rpt_referential_integrity "
+        "order by status = 'over_tolerance' desc, orphan_share desc nulls last, orphan_kind"
+    )
+
+
+def return_completeness() -> pd.DataFrame:
+    """Returns per order month against the shop's own history (rpt_return_completeness)."""
+    return data.query(
+        "select period_start_date, units_sold, units_returned, return_rate_units, "
+        "reference_return_rate, ratio_to_reference, status, message "
+        "from marts.rpt_return_completeness order by period_start_date"
+    )
+
+
+def render_integrity(tables: set[str] | list[str]) -> None:
+    """Orphans and incomplete months: kept and counted, gated by share and history."""
+    st.subheader("Referential integrity")
+    if "rpt_referential_integrity" not in tables:
+        st.info(f"Not published yet. {ui.RUN_HINT}")
+    else:
+        orphans = referential_integrity()
+        over = orphans[orphans["status"] == "over_tolerance"]
+        present = orphans[orphans["orphan_rows"] > 0]
+        if not over.empty:
+            st.error(
+                f"{len(over)} kind(s) of orphan rows are over their tolerance: "
+                + "; ".join(over["message"].dropna())
+            )
+        elif present.empty:
+            st.success("Every row's parent is in its export.")
+        else:
+            st.caption(
+                "Rows whose parent is missing from its export (quarantined or not delivered) are "
+                "kept and flagged in the marts; each kind is gated by its share."
+            )
+        ui.table(orphans, "referential_integrity")
+
+    st.subheader("Completeness of returns per order month")
+    if "rpt_return_completeness" not in tables:
+        st.info(f"Not published yet. {ui.RUN_HINT}")
+        return
+    months = return_completeness()
+    collapsed = months[months["status"] == "collapsed"]
+    if not collapsed.empty:
+        st.error(
+            "Returns look incomplete for "
+            + ", ".join(str(d)[:7] for d in collapsed["period_start_date"])
+            + ": check for a returns file that was not loaded (Landing files not loaded above)."
+        )
+    ui.table(months, "return_completeness")
+
+
 def render() -> None:
     """Draw the page."""
     info = ui.page("Data health", ("publish_log", "publish_gate_results"))
@@ -138,6 +195,7 @@ def render() -> None:
                 ui.table(failed[["entity", "landing_path", "error"]], "quarantined_files")
             ui.table(audit, "load_audit", height=320)
         render_unloaded(unloaded_files())
+    render_integrity(tables)
 
     st.subheader("Unmapped reason texts")
     if "rpt_unmapped_reason_texts" not in tables:

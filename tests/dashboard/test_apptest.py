@@ -49,6 +49,9 @@ def test_every_page_renders_without_exception(serving_env, page):
         assert len(at.get("vega_lite_chart")) >= 5
     if page == "data_health":
         assert _metrics(at)["Gate suites failed"] == "0"
+        headers = {h.value for h in at.subheader}
+        assert {"Referential integrity", "Completeness of returns per order month"} <= headers
+        assert "Landing files not loaded" in headers
     if page in SIGNAL_PAGES and "not yet available" not in text:
         assert at.get("vega_lite_chart") or at.dataframe
 
