@@ -179,6 +179,50 @@ def write_tiny_shop(root: Path, *, orphans: bool) -> Path:
         )
         orders.append(["O0902", "C01", "", _ts(WEEK_2), "web", "NL", "", "", "20.00"])
         lines.append(["O0902-1", "O0902", 1, "X1-OS", 1, "20.00", "0.00", ""])
+        # a return of the quarantined product's line (its sku is not in the product export)
+        returns.append(
+            [
+                "R9998",
+                "O0902",
+                "O0902-1",
+                "X1-OS",
+                1,
+                "DEFECTIVE",
+                "",
+                _ts(WEEK_2),
+                "",
+                "",
+                "",
+                "",
+                "",
+                "refund",
+                "",
+            ]
+        )
+        # an NPS answer of the quarantined customer, about its order, and one about an order
+        # the shop never exported
+        # the shop's other answers (its first 98 orders) keep both shares within tolerance
+        nps = [
+            ["N1", "C21", "O0901", "post_delivery", _ts(WEEK_2), 8, 4, ""],
+            ["N2", "C01", "O0999", "post_delivery", _ts(WEEK_2), 9, 5, ""],
+        ] + [
+            [f"N{i + 3}", o[1], o[0], "post_delivery", o[3], 7, 4, ""]
+            for i, o in enumerate(orders[:98])
+        ]
+        _write_csv(
+            root / "surveys" / "nps_2026-03.csv",
+            [
+                "response_id",
+                "customer_id",
+                "order_id",
+                "touchpoint",
+                "responded_at",
+                "score",
+                "rating",
+                "comment",
+            ],
+            nps,
+        )
         # an open return (nothing received, nothing refunded) of a line the shop never exported
         returns.append(
             [
