@@ -19,13 +19,19 @@ def main() -> None:
 @main.command()
 @click.option("--seed", default=42, show_default=True, help="Random seed; same seed, same bytes.")
 @click.option("--scale", default=1.0, show_default=True, help="1 = a year, ~150k order lines.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Landing folder.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder to write to (default: the demo shop's own folder, <data dir>/demo/landing).",
+)
 @click.option("--dirty", is_flag=True, help="Add realistic dirt (duplicates, orphans, gaps).")
 def generate(seed: int, scale: float, out: Path | None, dirty: bool) -> None:
     """Write the demo shop's landing files and its ground truth."""
     from returnlens.demo.generator import generate as run_generator
+    from returnlens.pipeline import demo_landing_dir
 
-    out = out or settings().landing_dir
+    out = out or demo_landing_dir()
     started = time.perf_counter()
     summary = run_generator(out, seed=seed, scale=scale, dirty=dirty)
     elapsed = time.perf_counter() - started
@@ -43,31 +49,68 @@ def generate(seed: int, scale: float, out: Path | None, dirty: bool) -> None:
     "--scale", default=1.0, show_default=True, help="Scale of the demo shop if generated."
 )
 def run(seed: int, scale: float) -> None:
-    """Run the main job: (generate the demo shop if no data), load, build, check, publish."""
-    from returnlens.pipeline import has_landing_data, run_main_job
+    """Run the main job: load, build, check, publish, export (the demo shop if no data).
+
+    With RETURNLENS_LANDING_DIR set, that folder must hold the shop's files. Without it, the
+    default landing folder is read; when it is empty or absent, the demo shop runs from its own
+    folder (<data dir>/demo/landing), labelled as demo data.
+    """
+    import os
+
+    from returnlens.pipeline import LandingError, choose_landing, run_main_job, run_outcome
     from returnlens.summary import kpi_summary
 
     cfg = settings()
     started = time.perf_counter()
-    if not has_landing_data(cfg.landing_dir):
-        click.echo(
-            f"No landing data in {cfg.landing_dir}: generating the demo shop (scale {scale})."
-        )
+    try:
+        landing = choose_landing()
+    except LandingError as exc:
+        click.echo(f"Not running: {exc}", err=True)
+        sys.exit(2)
+    if landing.needs_demo:
         from returnlens.demo.generator import generate as run_generator
 
-        run_generator(cfg.landing_dir, seed=seed, scale=scale)
-    click.echo("Running the main job (ingest -> dbt build -> quality gates -> publish) ...")
-    result = run_main_job()
-    elapsed = time.perf_counter() - started
-    if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
         click.echo(
-            f"\nThe main job FAILED after {elapsed:.0f} s (failed steps: {failed}).", err=True
+            f"No landing data configured (RETURNLENS_LANDING_DIR is not set and "
+            f"{cfg.landing_dir} is empty): generating the DEMO shop into {landing.path} "
+            f"(seed {seed}, scale {scale})."
         )
-        click.echo("Nothing was published; the last good serving database is unchanged.", err=True)
+        run_generator(landing.path, seed=seed, scale=scale)
+    elif landing.is_demo:
+        click.echo(f"Running on the DEMO shop in {landing.path}.")
+    if landing.path != cfg.landing_dir:  # the run's steps read the landing folder from here
+        os.environ["RETURNLENS_LANDING_DIR"] = str(landing.path)
+    click.echo("Running the main job (ingest -> dbt build -> quality gates -> publish -> exports)")
+    result = run_main_job()
+    outcome = run_outcome(result)
+    elapsed = time.perf_counter() - started
+    publish_id = outcome.metadata.get("serving__published_marts", {}).get("publish_id")
+    click.echo("", err=not outcome.success)
+    click.echo(outcome.report(cfg.serving, publish_id, elapsed), err=not outcome.success)
+    if outcome.published:
+        click.echo("")
+        click.echo(kpi_summary(cfg.serving))
+    sys.exit(0 if outcome.success else 1)
+
+
+@main.command()
+def export() -> None:
+    """Write the exports (supplier alerts, review queue) again from the serving database."""
+    from returnlens.exports import ExportError, write_exports
+
+    serving = settings().serving
+    if not serving.exists():
+        click.echo(f"No serving database at {serving}: run `make run` first.", err=True)
         sys.exit(1)
-    click.echo(f"\nThe main job succeeded in {elapsed:.0f} s.\n")
-    click.echo(kpi_summary(cfg.serving))
+    try:
+        result = write_exports(serving)
+    except ExportError as exc:
+        click.echo(f"Exports FAILED: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Exports written to {result.export_dir}: alerts of {len(result.alert_files)} "
+        f"supplier(s) (index {result.index}), review queue {result.review_queue_rows} line(s)."
+    )
 
 
 @main.command()
@@ -101,17 +144,12 @@ def load(landing: Path | None) -> None:
     landing = landing or settings().landing_dir
     con = connect()
     try:
-        for res in load_all(con, landing):
-            click.echo(
-                f"raw.{res.entity:<20} files loaded {res.count('loaded')}, unchanged "
-                f"{res.count('unchanged')}, failed {res.count('failed')}; rows loaded "
-                f"{res.rows_loaded:,}, quarantined {res.rows_quarantined:,}"
-            )
-            for f in res.files:
-                if f.status == "failed":
-                    click.echo(f"  FAILED {f.error}", err=True)
+        results = load_all(con, landing)
     finally:
         con.close()
+    click.echo(results.format())
+    if any(f.status == "failed" for r in results for f in r.files):
+        sys.exit(1)
 
 
 @main.group()
