@@ -1,8 +1,8 @@
 """Demo-shop generator: a year of a Dutch/EU web shop with planted, documented signals.
 
-`generate(out, seed, scale, dirty)` writes the landing zone (one folder per source, files as the
-contracts in `returnlens.ingest.contracts` describe them) and `out/ground_truth.json`, the facts
-the planted signals should let a mart recover.
+`generate(out, seed, scale, dirty, suppliers, plant_signals)` writes the landing zone (one
+folder per source, files as the contracts in `returnlens.ingest.contracts` describe them) and
+`out/ground_truth.json`, the facts the planted signals should let a mart recover.
 
 Everything is vectorised numpy with one `np.random.Generator` per source (spawned from the seed);
 strings, ids and timestamps are formatted by DuckDB while writing, from integer arrays handed over
@@ -196,9 +196,30 @@ def _demand_model(cat: SimpleNamespace, scale: float) -> SimpleNamespace:
 
 
 # ------------------------------------------------------------------------------------ catalogue
-def _catalog(rng: np.random.Generator, scale: float) -> SimpleNamespace:
+def _suppliers_per_category(suppliers: int | None) -> dict[str, int]:
+    """Suppliers per category: the demo's, or `suppliers` spread in the same proportions."""
+    if suppliers is None or suppliers == W.DEFAULT_SUPPLIERS:
+        return dict(W.SUPPLIERS_PER_CATEGORY)
+    if suppliers < len(CATEGORIES):
+        raise ValueError(
+            f"suppliers={suppliers}: a shop needs at least one supplier per category "
+            f"({len(CATEGORIES)}); pass suppliers >= {len(CATEGORIES)} or leave it unset"
+        )
+    weights = np.array([W.SUPPLIERS_PER_CATEGORY[c] for c in CATEGORIES], float)
+    exact = (suppliers - len(CATEGORIES)) * weights / weights.sum()
+    counts = 1 + np.floor(exact).astype(np.int64)  # largest remainder, one each at least
+    rest = suppliers - int(counts.sum())
+    counts[np.argsort(-(exact - np.floor(exact)), kind="stable")[:rest]] += 1
+    return dict(zip(CATEGORIES, (int(n) for n in counts), strict=True))
+
+
+def _catalog(
+    rng: np.random.Generator, scale: float, suppliers: int | None = None, plant: bool = True
+) -> SimpleNamespace:
     # suppliers
-    sup_rows = [c for c in CATEGORIES for _ in range(W.SUPPLIERS_PER_CATEGORY[c])]
+    per_category = _suppliers_per_category(suppliers)
+    custom = per_category != W.SUPPLIERS_PER_CATEGORY
+    sup_rows = [c for c in CATEGORIES for _ in range(per_category[c])]
     n_sup = len(sup_rows)
     sup_cat = np.array([CAT[c] for c in sup_rows])
     last = PersonNL.last_names
@@ -214,17 +235,23 @@ def _catalog(rng: np.random.Generator, scale: float) -> SimpleNamespace:
         del i
     sup_effect = rng.normal(0.0, W.SUPPLIER_EFFECT_SD, n_sup)
     apparel_sups = np.flatnonzero(sup_cat == CAT["apparel"])
-    small = np.sort(rng.choice(apparel_sups, W.N_SMALL_SIZING_SUPPLIERS, replace=False))
+    n_small = min(W.N_SMALL_SIZING_SUPPLIERS, len(apparel_sups))
+    small = np.sort(rng.choice(apparel_sups, n_small, replace=False))
     sup_small = np.zeros(n_sup, bool)
-    sup_small[small] = True
-    sup_effect = sup_effect + W.SMALL_SIZING_LOGIT * sup_small
+    sup_small[small] = plant
+    # without planted signals every supplier returns at its category's base rates
+    sup_effect = (sup_effect if plant else 0.0 * sup_effect) + W.SMALL_SIZING_LOGIT * sup_small
 
     # products
     p_cat, p_sub, p_sup, p_price, p_cost, p_weight, p_pop, p_ncol = ([] for _ in range(8))
     p_code, p_name, p_cols = [], [], []
     model_names = PersonNL.first_names_female + PersonNL.first_names_male
     num = 0
+    products_of = {c: sum(s[2] for s in W.SUBCATEGORIES if s[0] == c) for c in CATEGORIES}
     for s_i, (c, _sub, n, med, sigma, wg, nouns) in enumerate(W.SUBCATEGORIES):
+        if custom:  # enough products for the category's suppliers, same subcategory mix
+            wanted = W.MIN_PRODUCTS_PER_SUPPLIER * per_category[c] / products_of[c]
+            n = max(n, round(n * wanted))
         price = med * np.exp(rng.normal(0, sigma, n))
         price_c = np.maximum(np.round(price) * 100 - 5, 95).astype(np.int64)
         cost_c = np.round(price_c * rng.uniform(0.3, 0.55, n)).astype(np.int64)
@@ -252,6 +279,12 @@ def _catalog(rng: np.random.Generator, scale: float) -> SimpleNamespace:
     p_cat = np.array(p_cat, np.int64)
     p_sub = np.array(p_sub, np.int64)
     p_ncol = np.array(p_ncol, np.int64)
+    p_sup = np.array(p_sup, np.int64)
+    if custom:  # every supplier sells at least one product of its category
+        for c in CATEGORIES:
+            prods = rng.permutation(np.flatnonzero(p_cat == CAT[c]))
+            sups = np.flatnonzero(sup_cat == CAT[c])
+            p_sup[prods[: len(sups)]] = sups
     p_nsize = np.array([len(W.SIZES.get(CATEGORIES[c], (W.ONE_SIZE,))) for c in p_cat])
     p_nsku = p_nsize * p_ncol
     p_off = np.cumsum(p_nsku) - p_nsku
@@ -280,12 +313,12 @@ def _catalog(rng: np.random.Generator, scale: float) -> SimpleNamespace:
         sup_lead=np.array(sup_lead),
         sup_effect=sup_effect,
         sup_small=sup_small,
-        sup_ids=[f"SUP{i + 1:03d}" for i in range(n_sup)],
+        sup_ids=[f"SUP{i + 1:0{_width(n_sup, 3)}d}" for i in range(n_sup)],
         p_code=p_code,
         p_name=p_name,
         p_cat=p_cat,
         p_sub=p_sub,
-        p_sup=np.array(p_sup, np.int64),
+        p_sup=p_sup,
         p_price=p_price,
         p_cost=np.array(p_cost, np.int64),
         p_weight=np.array(p_weight, np.int64),
@@ -301,6 +334,8 @@ def _catalog(rng: np.random.Generator, scale: float) -> SimpleNamespace:
         s_col=np.array(s_col, np.int64),
         s_size_prob=np.array(s_size_prob),
         sku_code=sku_code,
+        plant=plant,
+        custom=custom,
     )
     cat.demand = _demand_model(cat, scale)
     _batches(rng, cat)
@@ -338,7 +373,7 @@ def _batches(rng: np.random.Generator, cat: SimpleNamespace) -> None:
         picks += list(cand[np.argsort(-cat.p_pop[cand], kind="stable")[:n]])
     for p in picks[: W.N_DEFECTIVE_BATCHES]:
         cand = np.flatnonzero((b_prod == p) & (b_day >= 75) & (b_day <= 240))
-        defect[cand[np.argmax(units[cand])]] = True  # the biggest mid-season batch
+        defect[cand[np.argmax(units[cand])]] = cat.plant  # the biggest mid-season batch
     cat.b_prod = b_prod
     cat.b_day = b_day
     cat.b_seq = b_seq
@@ -645,11 +680,14 @@ def _line_model(cat, cust, od) -> SimpleNamespace:
         + W.BETA["size_guide"] * od.it_sg,
         0.0,
     )
+    # without planted signals, product, supplier, batch and season effects are off: a line's
+    # return depends on its category and the customer's behaviour only
     season = np.zeros((len(CATEGORIES), 12))
     for c, offs in W.RETURN_SEASON.items():
-        season[CAT[c]] = offs
+        season[CAT[c]] = offs if cat.plant else 0.0
     defect = cat.b_defect[od.ln_batch]
     fragile = cat.p_fragile[od.ln_prod]
+    planted_fragile = fragile & cat.plant
     sup = cat.p_sup[od.ln_prod]
     bracket = od.it_bracket[od.ln_item]
     x = (
@@ -657,8 +695,8 @@ def _line_model(cat, cust, od) -> SimpleNamespace:
         + W.BETA["bracketing"] * bracket
         + season[od.ln_cat, od.ln_month]
         + cat.sup_effect[sup]
-        + W.BETA["fragile"] * fragile
-        + W.BETA["premium"] * cat.p_premium[od.ln_prod]
+        + W.BETA["fragile"] * planted_fragile
+        + W.BETA["premium"] * (cat.p_premium[od.ln_prod] & cat.plant)
         + W.DEFECTIVE_BATCH_LOGIT * defect
     )
     abuser = cust.abuser[od.customer[od.ln_order]]
@@ -676,7 +714,7 @@ def _line_model(cat, cust, od) -> SimpleNamespace:
     p = np.where(abuser, W.ABUSER_RETURN_PROB, p)
     small = cat.sup_small[sup]
     profile = (
-        od.ln_cat * 32 + bracket * 16 + small * 8 + fragile * 4 + defect * 2 + abuser
+        od.ln_cat * 32 + bracket * 16 + small * 8 + planted_fragile * 4 + defect * 2 + abuser
     ).astype(np.int64)
     return SimpleNamespace(
         p=p,
@@ -1108,8 +1146,24 @@ def _take(table: pa.Table, ts: np.ndarray | None, idx: np.ndarray | None):
 
 
 # ------------------------------------------------------------------------------------ main
-def generate(out: Path, seed: int = 42, scale: float = 1.0, dirty: bool = False) -> dict:
+def generate(
+    out: Path,
+    seed: int = 42,
+    scale: float = 1.0,
+    dirty: bool = False,
+    suppliers: int | None = None,
+    plant_signals: bool = True,
+) -> dict:
     """Write the landing zone under `out` and `out/ground_truth.json`.
+
+    `suppliers`: how many suppliers the shop buys from (default: the demo's 25), spread over the
+    categories in the demo's proportions; every supplier sells at least one product, and a
+    category gets more products when it would have fewer than two per supplier.
+    `plant_signals=False`: no planted quality signals (small-sizing suppliers, defective batches)
+    and no supplier, product (fragile, premium) or seasonal return effects, so every product,
+    supplier and batch draws its returns from the same base rates of its category; customer
+    behaviour (hesitation, bracketing, abusers) stays. The ground truth then says so under
+    "planted". Default options give the same bytes as always.
 
     Returns a summary with row counts per entity and elapsed seconds.
     """
@@ -1126,16 +1180,21 @@ def generate(out: Path, seed: int = 42, scale: float = 1.0, dirty: bool = False)
             strict=True,
         )
     )
-    cat = _catalog(rngs["catalog"], scale)
+    cat = _catalog(rngs["catalog"], scale, suppliers, plant_signals)
     cust = _customers(rngs["customers"], scale)
     od = _orders(rngs["orders"], cat, cust)
     lm = _line_model(cat, cust, od)
     rt = _returns(rngs["returns"], cat, cust, od, lm)
     nps = _surveys(rngs["surveys"], od, rt)
     fc = _forecasts(rngs["planning"], cat)
-    from returnlens.demo.truth import ground_truth  # local import: truth imports this module
+    from returnlens.demo.truth import (  # local import: truth imports this module
+        ground_truth,
+        planted_facts,
+    )
 
     truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt)
+    if cat.custom or not plant_signals:  # the default shop's truth keeps its bytes
+        truth["planted"] = planted_facts(cat, plant_signals)
     drng = rngs["dirty"] if dirty else None
     wr = _Writer(out, threads=max(1, min(2, os.cpu_count() or 1)))
     ctx = _write_all(wr, cat, cust, od, rt, nps, fc, drng)
@@ -1158,6 +1217,8 @@ def generate(out: Path, seed: int = 42, scale: float = 1.0, dirty: bool = False)
         "seed": seed,
         "scale": scale,
         "dirty": dirty,
+        "suppliers": cat.n_sup,
+        "plant_signals": plant_signals,
         "rows": dict(wr.rows),
         "elapsed_s": round(time.perf_counter() - started, 2),
     }

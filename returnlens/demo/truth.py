@@ -69,11 +69,22 @@ def _small_sizing(cat, od, lm, reasons) -> dict:
         out[name] = {
             "expected_too_small_share_of_returns": _r(
                 (lm.p[m] * too_small[m]).sum() / lm.p[m].sum()
-            ),
-            "expected_return_rate": _r(lm.p[m].mean()),
+            )
+            if m.any()
+            else None,
+            "expected_return_rate": _r(lm.p[m].mean()) if m.any() else None,
             "lines": int(m.sum()),
         }
     a, b = out["small_sizing"], out["other_apparel"]
+    if a["lines"] == 0 or b["lines"] == 0:  # none planted (or no other apparel supplier)
+        ratios = {"expected_too_small_share_ratio": None, "expected_return_rate_ratio": None}
+    else:
+        ratios = {
+            "expected_too_small_share_ratio": _r(
+                a["expected_too_small_share_of_returns"] / b["expected_too_small_share_of_returns"]
+            ),
+            "expected_return_rate_ratio": _r(a["expected_return_rate"] / b["expected_return_rate"]),
+        }
     return {
         "small_sizing_supplier_ids": [cat.sup_ids[i] for i in np.flatnonzero(cat.sup_small)],
         "apparel_supplier_ids": [
@@ -82,10 +93,7 @@ def _small_sizing(cat, od, lm, reasons) -> dict:
         "too_small_reason_weight_multiplier": W.SMALL_SIZING_TOO_SMALL_WEIGHT,
         "return_logit_offset": W.SMALL_SIZING_LOGIT,
         "groups": out,
-        "expected_too_small_share_ratio": _r(
-            a["expected_too_small_share_of_returns"] / b["expected_too_small_share_of_returns"]
-        ),
-        "expected_return_rate_ratio": _r(a["expected_return_rate"] / b["expected_return_rate"]),
+        **ratios,
     }
 
 
@@ -145,7 +153,7 @@ def _seasonality(cat, od, lm) -> dict:
         "garden_demand_share_apr_jul": _r(
             sum(garden[m] for m in garden if m[5:] in ("04", "05", "06", "07"))
         ),
-        "return_logit_offset_by_calendar_month": dict(W.RETURN_SEASON),
+        "return_logit_offset_by_calendar_month": dict(W.RETURN_SEASON) if cat.plant else {},
         "expected_return_rate_by_order_month": rates,
     }
 
@@ -157,7 +165,7 @@ def _fragile(cat, od, lm, reasons) -> dict:
     o = home & ~lm.fragile
     return {
         "fragile_subcategories": list(W.FRAGILE_SUBCATEGORIES),
-        "damage_reason_weight_multiplier": W.FRAGILE_DAMAGE_WEIGHT,
+        "damage_reason_weight_multiplier": W.FRAGILE_DAMAGE_WEIGHT if cat.plant else 1.0,
         "expected_damaged_in_transit_rate_fragile": _r(dmg[f].mean(), 5),
         "expected_damaged_in_transit_rate_other_home": _r(dmg[o].mean(), 5),
         "expected_damage_rate_multiplier": _r(dmg[f].mean() / dmg[o].mean()),
@@ -232,7 +240,7 @@ def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt) -> dict:
             "premium": {
                 "premium_price_threshold_eur": W.PREMIUM_PRICE_EUR,
                 "premium_product_ids": [cat.p_code[i] for i in np.flatnonzero(cat.p_premium)],
-                "return_logit_offset": W.BETA["premium"],
+                "return_logit_offset": W.BETA["premium"] if cat.plant else 0.0,
             },
             "slow_refunds": {
                 "slow_refund_days": W.SLOW_REFUND_DAYS,
@@ -274,3 +282,33 @@ def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt) -> dict:
             "optional_nulls": "phone, weight_g, session_id, shipped_at, batch_id emptied at ~5%",
         }
     return truth
+
+
+def planted_facts(cat, plant_signals: bool) -> dict:
+    """What a non-default shop planted (the default demo's truth leaves this key out)."""
+    n_products = {c: int((cat.p_cat == CAT[c]).sum()) for c in CATEGORIES}
+    return {
+        "plant_signals": plant_signals,
+        "suppliers": int(cat.n_sup),
+        "suppliers_by_category": {c: int((cat.sup_cat == CAT[c]).sum()) for c in CATEGORIES},
+        "products_by_category": n_products,
+        "batches": len(cat.b_code),
+        "small_sizing_supplier_ids": [cat.sup_ids[i] for i in np.flatnonzero(cat.sup_small)],
+        "defective_batch_ids": [cat.b_code[b] for b in np.flatnonzero(cat.b_defect)],
+        "supplier_effect_logit_sd": W.SUPPLIER_EFFECT_SD if plant_signals else 0.0,
+        "product_effects": (
+            {"fragile_logit": W.BETA["fragile"], "premium_logit": W.BETA["premium"]}
+            if plant_signals
+            else {}
+        ),
+        "return_seasonality": plant_signals,
+        "quality_null": (
+            None
+            if plant_signals
+            else (
+                "no planted quality signal: every product, supplier and batch draws its returns "
+                "from the base rates of its category (customer behaviour alone varies per line), "
+                "so a quality alert on this shop is a false alarm"
+            )
+        ),
+    }

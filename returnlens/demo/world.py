@@ -141,6 +141,11 @@ ADJECTIVES = (
 
 # suppliers per category
 SUPPLIERS_PER_CATEGORY = {"apparel": 7, "shoes": 4, "home": 5, "garden": 4, "electronics": 5}
+DEFAULT_SUPPLIERS = sum(SUPPLIERS_PER_CATEGORY.values())
+# another supplier count (generate(suppliers=n)) is spread over the categories in the proportions
+# above; a category gets more products (same subcategory mix) when it would have fewer than this
+# many per supplier, and every supplier sells at least one product
+MIN_PRODUCTS_PER_SUPPLIER = 2
 SUPPLIER_SUFFIX = {
     "apparel": ("Textiel B.V.", "Fashion GmbH", "Confecções Lda", "Tekstil A.S."),
     "shoes": ("Schoenen B.V.", "Calzature S.r.l.", "Shoes Lda"),

@@ -399,3 +399,89 @@ def test_dirty_mode(tmp_path):
         "or reason_text = upper(reason_text)",
     )[0]
     assert variants > 0
+
+
+# ------------------------------------------------------------------ shop shape options
+def _csv_rows(path: Path) -> list[dict]:
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_default_supplier_count_and_planted_signals_keep_the_default_bytes(runs, tmp_path):
+    a, _, _ = runs
+    generate(tmp_path, seed=3, scale=0.05, suppliers=25, plant_signals=True)
+    assert _hashes(tmp_path) == a
+    # the default shop's truth has no "planted" key, so its bytes are unchanged
+    assert "planted" not in json.loads((tmp_path / "ground_truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def many_suppliers(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("many_suppliers")
+    generate(out, seed=3, scale=0.05, suppliers=300, plant_signals=False)
+    return out
+
+
+def test_suppliers_option_spreads_suppliers_over_categories_and_each_sells(many_suppliers):
+    suppliers = _csv_rows(many_suppliers / "purchasing" / "suppliers.csv")
+    products = _csv_rows(many_suppliers / "shop" / "products.csv")
+    assert len(suppliers) == 300 == len({s["supplier_id"] for s in suppliers})
+    assert all(len(s["supplier_id"]) == len("SUP001") for s in suppliers)
+    categories: dict[str, set[str]] = {}
+    for p in products:
+        categories.setdefault(p["supplier_id"], set()).add(p["category"])
+    # every supplier sells at least one product, all of one category
+    assert set(categories) == {s["supplier_id"] for s in suppliers}
+    assert all(len(c) == 1 for c in categories.values())
+    per_category: dict[str, int] = {}
+    for cats in categories.values():
+        per_category[next(iter(cats))] = per_category.get(next(iter(cats)), 0) + 1
+    # the demo's proportions 7:4:5:4:5 of 25, scaled to 300
+    assert per_category == {"apparel": 84, "shoes": 48, "home": 60, "garden": 48, "electronics": 60}
+    products_per_category: dict[str, set[str]] = {}
+    for p in products:
+        products_per_category.setdefault(p["category"], set()).add(p["product_id"])
+    for category, n in per_category.items():
+        assert len(products_per_category[category]) >= 2 * n - 5, category
+
+
+def test_no_planted_signals_is_said_in_the_ground_truth(many_suppliers):
+    truth = json.loads((many_suppliers / "ground_truth.json").read_text())
+    planted = truth["planted"]
+    assert planted["plant_signals"] is False
+    assert planted["suppliers"] == 300
+    assert planted["small_sizing_supplier_ids"] == []
+    assert planted["defective_batch_ids"] == []
+    assert planted["supplier_effect_logit_sd"] == 0.0 and planted["return_seasonality"] is False
+    assert truth["signals"]["small_sizing"]["small_sizing_supplier_ids"] == []
+    assert truth["signals"]["defective_batches"]["defective_batch_ids"] == []
+    assert truth["signals"]["seasonality"]["return_logit_offset_by_calendar_month"] == {}
+    batches = {b["batch_id"] for b in _csv_rows(many_suppliers / "purchasing" / "batches.csv")}
+    assert planted["batches"] == len(batches)
+
+
+def test_without_planted_signals_category_base_rates_are_kept(tmp_path):
+    # same seed, same catalogue and orders: only the returns' planted effects differ
+    generate(tmp_path / "planted", seed=9, scale=0.2)
+    generate(tmp_path / "null", seed=9, scale=0.2, plant_signals=False)
+    truths = [
+        json.loads((tmp_path / d / "ground_truth.json").read_text()) for d in ("planted", "null")
+    ]
+    for c, facts in truths[0]["signals"]["base_return_rates"].items():
+        null_rate = truths[1]["signals"]["base_return_rates"][c]["expected_return_rate_all_lines"]
+        assert null_rate == pytest.approx(facts["expected_return_rate_all_lines"], abs=0.01), c
+    for name in ("products.csv", "customers.csv"):
+        assert (tmp_path / "planted" / "shop" / name).read_bytes() == (
+            tmp_path / "null" / "shop" / name
+        ).read_bytes()
+    assert truths[0]["signals"]["defective_batches"]["defective_batch_ids"]
+    assert truths[1]["signals"]["fragile"]["expected_damage_rate_multiplier"] == pytest.approx(
+        1.0, abs=0.05
+    )
+
+
+def test_too_few_suppliers_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="at least one supplier per category"):
+        generate(tmp_path, seed=1, scale=0.02, suppliers=3)
