@@ -26,14 +26,42 @@ def main() -> None:
     help="Folder to write to (default: the demo shop's own folder, <data dir>/demo/landing).",
 )
 @click.option("--dirty", is_flag=True, help="Add realistic dirt (duplicates, orphans, gaps).")
-def generate(seed: int, scale: float, out: Path | None, dirty: bool) -> None:
+@click.option(
+    "--suppliers",
+    type=click.IntRange(min=5),
+    default=None,
+    help="Suppliers, spread over the categories (default: the demo's 25); each sells a product.",
+)
+@click.option(
+    "--plant-signals/--no-plant-signals",
+    default=True,
+    show_default=True,
+    help="Plant the quality signals (small-sizing suppliers, defective batches, supplier and "
+    "season effects); without, every product, supplier and batch returns at its category's "
+    "base rates, so any quality alert is a false alarm.",
+)
+def generate(
+    seed: int,
+    scale: float,
+    out: Path | None,
+    dirty: bool,
+    suppliers: int | None,
+    plant_signals: bool,
+) -> None:
     """Write the demo shop's landing files and its ground truth."""
     from returnlens.demo.generator import generate as run_generator
     from returnlens.pipeline import demo_landing_dir
 
     out = out or demo_landing_dir()
     started = time.perf_counter()
-    summary = run_generator(out, seed=seed, scale=scale, dirty=dirty)
+    summary = run_generator(
+        out,
+        seed=seed,
+        scale=scale,
+        dirty=dirty,
+        suppliers=suppliers,
+        plant_signals=plant_signals,
+    )
     elapsed = time.perf_counter() - started
     rows = summary.get("rows", summary)
     click.echo(f"demo shop written to {out} in {elapsed:.1f} s")
