@@ -37,7 +37,8 @@ def render_source(source: str) -> str:
             "- Numbers must fit their type exactly: integers are digits with an optional sign; "
             "`decimal(p,s)` has at most s decimals; no thousands separators unless the delivery "
             "declares them. A value that does not fit is quarantined, never rounded; so are "
-            'values Excel exported as `="…"` or in scientific notation (`4.92E+11`).',
+            'values Excel exported as `="…"` or in scientific notation (`4.92E+11`), and postal '
+            "codes that lost their leading zero (`1067` for a German `01067`).",
             "- Unknown extra columns are kept, as a JSON object in `_extra`, and named in the "
             "load audit; a missing or renamed required column fails the file.",
             "",

@@ -138,6 +138,10 @@ class Entity:
         raise KeyError(f"{self.source}/{self.name} has no column {name!r}")
 
 
+# Countries whose postal codes are all digits of one length and may start with 0: a shorter
+# all-digit code lost its leading zero(s) when a spreadsheet read it as a number (01067 -> 1067).
+POSTAL_CODE_DIGITS = {"DE": 5, "FR": 5, "IT": 5, "ES": 5, "FI": 5, "US": 5, "DK": 4, "NO": 4}
+
 CATEGORIES = ("apparel", "shoes", "home", "garden", "electronics")
 CHANNELS = ("web", "app", "marketplace")
 DEVICES = ("desktop", "mobile", "tablet")

@@ -61,7 +61,7 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.ingest.contracts import ENTITIES, Column, Entity, FileSpec
+from returnlens.ingest.contracts import ENTITIES, POSTAL_CODE_DIGITS, Column, Entity, FileSpec
 from returnlens.ingest.landing import entity_files, inventory, relative_name
 from returnlens.ingest.readers import (
     IDENTIFIER,
@@ -740,7 +740,26 @@ def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | N
             parts.append(
                 f"case when {val} < {c.min_value} then '{c.name} below minimum {c.min_value:g}' end"
             )
+    parts += _postal_code_reasons(entity)
     return f"concat_ws('; ', {', '.join(parts)})"
+
+
+def _postal_code_reasons(entity: Entity) -> list[str]:
+    """A postal code that lost its leading zero(s) in a spreadsheet (01067 read as 1067)."""
+    names = {c.name for c in entity.columns}
+    if not {"postal_code", "country_code"} <= names:
+        return []
+    digits = " ".join(
+        f"when {ql(country)} then {n}" for country, n in sorted(POSTAL_CODE_DIGITS.items())
+    )
+    reason = (
+        "postal_code lost its leading zero(s): a spreadsheet read it as a number; format the "
+        "column as text before exporting (or pad it with zeros) and deliver the file again"
+    )
+    return [
+        "case when regexp_full_match(postal_code, '[0-9]+') "
+        f"and length(postal_code) < (case country_code {digits} end) then {ql(reason)} end"
+    ]
 
 
 def typed_select(entity: Entity, prefix: str = "__t_", dialects: Dialects | None = None) -> str:

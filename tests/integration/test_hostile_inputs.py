@@ -724,3 +724,41 @@ def test_excel_text_cells_that_look_like_missing_values_load_as_their_text(con, 
         "select response_id, comment, rating, order_id from raw.nps_responses order by 1"
     ).fetchall()
     assert got == [(f"N{i}", text, None, None) for i, text in enumerate(texts)]
+
+
+def test_defect14_postal_codes_that_lost_their_leading_zero_are_quarantined(con, landing):
+    """Excel reads 01067 (Dresden) as the number 1067: in a country whose postal codes are all
+    digits of a fixed length, a shorter all-digit code lost its leading zero(s). Quarantined with
+    the fix, never loaded as 1067; a code with its zero, other countries' formats and the erasure
+    placeholder load unchanged."""
+    customers = entity("customers")
+    header = ",".join(c.name for c in customers.columns)
+    rows = {
+        "C1": ("Teststraat 1", "1067", "Dresden", "DE"),  # lost its zero
+        "C2": ("Teststraat 2", "01067", "Dresden", "DE"),
+        "C3": ("Teststraat 3", "1234 AB", "Utrecht", "NL"),
+        "C4": ("Teststraat 4", "1000", "Brussel", "BE"),
+        "C5": ("erased", "erased", "erased", "DE"),  # forget-customer's placeholder
+        "C6": ("Teststraat 6", "999", "Somewhere", "DE"),  # two zeros lost
+    }
+    lines = [header] + [
+        f"{cid},Anna,Test,{cid.lower()}@example.invalid,,{street},{pc},{city},{cc},"
+        "2026-01-05 10:00:00"
+        for cid, (street, pc, city, cc) in rows.items()
+    ]
+    path = landing / "shop" / "customers.csv"
+    path.write_text("\n".join(lines) + "\n")
+    load_all(con, landing)
+    loaded = dict(con.execute("select customer_id, postal_code from raw.customers").fetchall())
+    assert loaded == {cid: rows[cid][1] for cid in ("C2", "C3", "C4", "C5")}
+    got = dict(
+        con.execute(
+            "select json_extract_string(raw_record, '$.customer_id'), reason "
+            "from raw.quarantine_rows"
+        ).fetchall()
+    )
+    assert set(got) == {"C1", "C6"}
+    for reason in got.values():
+        assert "postal_code" in reason and "leading zero" in reason and "text" in reason
+        assert "1067" not in reason and "999" not in reason
+    assert assert_conserved(con, customers, "shop/customers.csv", 6) == (4, 2)
