@@ -5,21 +5,25 @@
       defect_damage   lines with a defect or transit-damage return / lines
       runs_small      'size too small' return lines / return lines
       runs_large      'size too large' return lines / return lines
-    A rule holds when the subject has enough evidence (trials >= a minimum sample and
-    successes >= quality_min_returns) and the lower bound of the Wilson interval of its rate
-    is above baseline x quality_min_lift. The interval is 95 % (z 1.96) for the 25-odd
-    suppliers and 99.9 % (z 3.29) for the hundreds of products and thousands of batches, so
-    that testing many subjects does not by itself raise alarms. The baseline leaves the subject
-    out: the rest of its subcategory (product), category (supplier) or the product's other
-    batches (batch), the latter shrunk toward the rest of the subcategory with a prior weight
-    of quality_batch_prior_lines lines, so a product with few or spotless other batches does
-    not give a baseline of 0. A subject whose lines span several scopes (a supplier with
-    products in several categories) gets the mix of its scopes' baselines, weighted by its own
-    trials in each (its order lines when it has no trials); category and subcategory are
-    those of its main scope (most order lines, ties by name).
-    The rule is evaluated on running totals per order week (one row per subject and week, so
-    "latest" and "since" are unambiguous); since_week_start_date is the first week of the run
-    of weeks up to now in which it held.
+    A subject is tested on a rule when it has enough evidence (trials >= a minimum sample) and a
+    baseline. The test is one-sided: is its true rate above baseline x quality_min_lift (the
+    materiality margin)? Its p-value is the binomial tail, from the continuity-corrected signed
+    root of the deviance (binomial_signed_root, normal_upper_tail). The false-discovery rate is
+    controlled per level and rule with Benjamini-Hochberg: the subjects tested are ranked by
+    p-value, q_value is the adjusted p-value, and the rule holds when q_value <=
+    quality_fdr_q and successes >= quality_min_returns. So a shop with 5,000 suppliers is held
+    to the same share of false alarms among its alerts as one with 25.
+    The baseline leaves the subject out: the rest of its subcategory (product), category
+    (supplier) or the product's other batches (batch), the latter shrunk toward the rest of the
+    subcategory with a prior weight of quality_batch_prior_lines lines, so a product with few or
+    spotless other batches does not give a baseline of 0. A subject whose lines span several
+    scopes (a supplier with products in several categories) gets the mix of its scopes'
+    baselines, weighted by its own trials in each (its order lines when it has no trials);
+    category and subcategory are those of its main scope (most order lines, ties by name).
+    The rule is evaluated every order week on running totals: the family of a week is every
+    subject tested by then, with its totals as of that week. since_week_start_date is the first
+    week of the unbroken run of weeks up to now in which the rule held; is_holding is the
+    verdict of the latest week (every subject's totals).
 #}
 {%- set measures = [
     'order_lines', 'returned_lines', 'defect_damage_lines', 'return_lines',
@@ -237,15 +241,15 @@ rules_by_week as (
             as rate_lower_95,
         {{ wilson_bound('rule_inputs.successes', 'rule_inputs.trials', 'upper') }}
             as rate_upper_95,
-        {%- set z_supplier = signal_var('quality_z_supplier') %}
-        {%- set z_many = signal_var('quality_z_many') %}
-        case
-            when rule_inputs.subject_level = 'supplier'
-                then {{ wilson_bound(
-                    'rule_inputs.successes', 'rule_inputs.trials', 'lower', z_supplier
-                ) }}
-            else {{ wilson_bound('rule_inputs.successes', 'rule_inputs.trials', 'lower', z_many) }}
-        end as rule_lower_bound
+        baselines.baseline_rate * {{ signal_var('quality_min_lift') }} as tested_rate,
+        coalesce(
+            rule_inputs.trials >= rule_inputs.min_trials and baselines.baseline_rate is not null,
+            false
+        ) as is_tested,
+        lead(rule_inputs.order_week_start_date) over (
+            partition by rule_inputs.subject_level, rule_inputs.subject_id, rule_inputs.alert_rule
+            order by rule_inputs.order_week_start_date
+        ) as next_week_start_date
     from rule_inputs
     inner join baselines
         on
@@ -260,21 +264,95 @@ rules_by_week as (
 
 ),
 
-rules_flagged as (
+rules_scored as (
 
     select
         *,
-        coalesce(
-            trials >= min_trials
-            and successes >= {{ signal_var('quality_min_returns') }}
-            and rule_lower_bound > baseline_rate * {{ signal_var('quality_min_lift') }},
-            false
-        ) as is_holding,
-        row_number() over (
-            partition by subject_level, subject_id, alert_rule
-            order by order_week_start_date desc
-        ) as weeks_from_latest
+        {{ binomial_signed_root('successes', 'trials', 'tested_rate') }} as signed_root
     from rules_by_week
+
+),
+
+rules_with_p_values as (
+
+    select
+        *,
+        {{ normal_upper_tail('signed_root') }} as p_value
+    from rules_scored
+
+),
+
+evaluation_weeks as (
+
+    select distinct order_week_start_date as evaluation_week_start_date
+    from subject_weeks
+
+),
+
+families as (
+
+    {#- Every week, the family of a level and rule is every subject with enough evidence by
+        then, each with its running totals as of that week (its latest week with lines). #}
+    select
+        evaluation_weeks.evaluation_week_start_date,
+        tested.subject_level,
+        tested.subject_id,
+        tested.alert_rule,
+        tested.successes,
+        tested.p_value
+    from rules_with_p_values as tested
+    inner join evaluation_weeks
+        on
+            tested.order_week_start_date <= evaluation_weeks.evaluation_week_start_date
+            and (
+                tested.next_week_start_date is null
+                or tested.next_week_start_date > evaluation_weeks.evaluation_week_start_date
+            )
+    where tested.is_tested
+
+),
+
+families_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by subject_level, alert_rule, evaluation_week_start_date
+            order by p_value asc, subject_id asc
+        ) as p_value_rank,
+        count(*) over (
+            partition by subject_level, alert_rule, evaluation_week_start_date
+        ) as family_tests
+    from families
+
+),
+
+families_adjusted as (
+
+    {#- Benjamini-Hochberg adjusted p-value (q-value): min over ranks j >= k of m * p(j) / j.
+        A rule holds for the subjects with q-value <= quality_fdr_q, i.e. ranks up to the
+        largest k with p(k) <= k / m * q. #}
+    select
+        *,
+        least(
+            1.0,
+            min(cast(family_tests as double) * p_value / p_value_rank) over (
+                partition by subject_level, alert_rule, evaluation_week_start_date
+                order by p_value_rank desc
+                rows between unbounded preceding and current row
+            )
+        ) as q_value
+    from families_ranked
+
+),
+
+weekly_verdicts as (
+
+    select
+        *,
+        q_value <= {{ signal_var('quality_fdr_q') }}
+        and successes >= {{ signal_var('quality_min_returns') }} as is_holding
+    from families_adjusted
 
 ),
 
@@ -284,8 +362,9 @@ streaks as (
         subject_level,
         subject_id,
         alert_rule,
-        max(case when not is_holding then order_week_start_date end) as last_week_not_holding
-    from rules_flagged
+        max(case when not is_holding then evaluation_week_start_date end)
+            as last_week_not_holding
+    from weekly_verdicts
     group by 1, 2, 3
 
 ),
@@ -293,23 +372,51 @@ streaks as (
 holding_since as (
 
     select
-        rules_flagged.subject_level,
-        rules_flagged.subject_id,
-        rules_flagged.alert_rule,
-        min(rules_flagged.order_week_start_date) as since_week_start_date
-    from rules_flagged
+        weekly_verdicts.subject_level,
+        weekly_verdicts.subject_id,
+        weekly_verdicts.alert_rule,
+        min(weekly_verdicts.evaluation_week_start_date) as since_week_start_date
+    from weekly_verdicts
     inner join streaks
         on
-            rules_flagged.subject_level = streaks.subject_level
-            and rules_flagged.subject_id = streaks.subject_id
-            and rules_flagged.alert_rule = streaks.alert_rule
+            weekly_verdicts.subject_level = streaks.subject_level
+            and weekly_verdicts.subject_id = streaks.subject_id
+            and weekly_verdicts.alert_rule = streaks.alert_rule
     where
-        rules_flagged.is_holding
+        weekly_verdicts.is_holding
         and (
             streaks.last_week_not_holding is null
-            or rules_flagged.order_week_start_date > streaks.last_week_not_holding
+            or weekly_verdicts.evaluation_week_start_date > streaks.last_week_not_holding
         )
     group by 1, 2, 3
+
+),
+
+latest_week as (
+
+    select max(evaluation_week_start_date) as evaluation_week_start_date
+    from evaluation_weeks
+
+),
+
+current_verdicts as (
+
+    select weekly_verdicts.*
+    from weekly_verdicts
+    inner join latest_week
+        on weekly_verdicts.evaluation_week_start_date = latest_week.evaluation_week_start_date
+
+),
+
+latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by subject_level, subject_id, alert_rule
+            order by order_week_start_date desc
+        ) as weeks_from_latest
+    from rules_with_p_values
 
 ),
 
@@ -329,13 +436,23 @@ final as (
         latest.rate,
         latest.rate_lower_95,
         latest.rate_upper_95,
-        latest.rule_lower_bound,
         latest.baseline_rate,
         latest.baseline_trials,
         latest.rate / nullif(latest.baseline_rate, 0) as lift,
-        latest.is_holding,
-        holding_since.since_week_start_date
-    from rules_flagged as latest
+        latest.tested_rate,
+        latest.is_tested,
+        case when latest.is_tested then latest.p_value end as p_value,
+        current_verdicts.q_value,
+        current_verdicts.family_tests,
+        coalesce(current_verdicts.is_holding, false) as is_holding,
+        case when current_verdicts.is_holding then holding_since.since_week_start_date end
+            as since_week_start_date
+    from latest
+    left join current_verdicts
+        on
+            latest.subject_level = current_verdicts.subject_level
+            and latest.subject_id = current_verdicts.subject_id
+            and latest.alert_rule = current_verdicts.alert_rule
     left join holding_since
         on
             latest.subject_level = holding_since.subject_level

@@ -1,6 +1,7 @@
 {#
     One row per quality subject (level + id) with the four rules of
-    int_quality_rules_evaluated side by side, and the subject's top three return reasons.
+    int_quality_rules_evaluated side by side (rate, interval, baseline, false-discovery q-value,
+    verdict, since), and the subject's top three return reasons.
 #}
 {%- set rules = {
     'return_rate': ('return_rate', 'is_return_rate_above_baseline'),
@@ -131,6 +132,8 @@ pivoted as (
                 as {{ names[0] }}_upper_95,
             max(case when alert_rule = '{{ r }}' then baseline_rate end)
                 as baseline_{{ names[0] }},
+            max(case when alert_rule = '{{ r }}' then q_value end)
+                as {{ names[0] }}_q_value,
             coalesce(
                 max(case when alert_rule = '{{ r }}' and is_holding then 1 else 0 end) = 1, false
             ) as {{ names[1] }},

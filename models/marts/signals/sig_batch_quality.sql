@@ -1,7 +1,8 @@
 {#
     Return quality per production batch: return rate, defect/damage rate and sizing shares
     against the same product's other batches (shrunk toward the rest of the subcategory),
-    with Wilson intervals and the alert rules of int_quality_rules_evaluated.
+    with Wilson intervals, the alert rules of int_quality_rules_evaluated and their
+    false-discovery q-values.
 #}
 with
 
@@ -58,7 +59,11 @@ final as (
         subjects.is_running_small,
         subjects.is_running_large,
         cast(subjects.open_alerts as bigint) as open_alerts,
-        subjects.open_alerts > 0 as has_alert
+        subjects.open_alerts > 0 as has_alert,
+        cast(subjects.return_rate_q_value as double) as return_rate_q_value,
+        cast(subjects.defect_damage_rate_q_value as double) as defect_damage_rate_q_value,
+        cast(subjects.too_small_share_q_value as double) as too_small_share_q_value,
+        cast(subjects.too_large_share_q_value as double) as too_large_share_q_value
     from subjects
     left join batches
         on subjects.subject_id = batches.batch_id

@@ -1,7 +1,7 @@
 {#
     Return quality per product (style, all its skus): return rate, defect/damage rate and
-    sizing shares against the rest of its subcategory, with Wilson intervals and the alert
-    rules of int_quality_rules_evaluated.
+    sizing shares against the rest of its subcategory, with Wilson intervals, the alert rules
+    of int_quality_rules_evaluated and their false-discovery q-values.
 #}
 with
 
@@ -62,7 +62,11 @@ final as (
         subjects.is_running_small,
         subjects.is_running_large,
         cast(subjects.open_alerts as bigint) as open_alerts,
-        subjects.open_alerts > 0 as has_alert
+        subjects.open_alerts > 0 as has_alert,
+        cast(subjects.return_rate_q_value as double) as return_rate_q_value,
+        cast(subjects.defect_damage_rate_q_value as double) as defect_damage_rate_q_value,
+        cast(subjects.too_small_share_q_value as double) as too_small_share_q_value,
+        cast(subjects.too_large_share_q_value as double) as too_large_share_q_value
     from subjects
     left join styles
         on subjects.subject_id = styles.product_id

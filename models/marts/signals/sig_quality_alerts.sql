@@ -1,7 +1,9 @@
 {#
     One row per open quality signal: a rule of int_quality_rules_evaluated that holds now
     for a product, supplier or batch, with its evidence, since when it holds, who should act
-    and the supplier it concerns (the recipient of the supplier export). No customer data.
+    and the supplier it concerns (the recipient of the supplier export), and the test behind
+    it: p-value, false-discovery q-value and how many subjects of the level the rule tested.
+    No customer data.
 #}
 with
 
@@ -99,7 +101,15 @@ alerts as (
         case
             when rules.alert_rule in ('runs_small', 'runs_large') then 'return lines'
             else 'order lines'
-        end as trials_unit
+        end as trials_unit,
+        case
+            when rules.q_value < 0.0001 then '< 0.0001'
+            else cast(round(rules.q_value, 4) as string)
+        end as q_value_text,
+        case rules.subject_level
+            when 'batch' then 'batches'
+            else rules.subject_level || 's'
+        end as subject_level_plural
     from rules
     inner join subjects
         on
@@ -139,12 +149,17 @@ final as (
                 "cast(round(100 * baseline_rate, 1) as string)", "'% for the '",
                 "baseline_scope", "'; '", "cast(successes as string)", "' of '",
                 "cast(trials as string)", "' '", "trials_unit", "'; top reasons: '",
-                "coalesce(top_reasons, 'none')",
+                "coalesce(top_reasons, 'none')", "'; false-discovery q-value '",
+                "q_value_text", "' among '", "cast(family_tests as string)", "' '",
+                "subject_level_plural", "' tested'",
             ]) }} as string
         ) as evidence,
         cast(since_week_start_date as date) as since_week_start_date,
         cast(action_owner as string) as action_owner,
-        cast(severity as string) as severity
+        cast(severity as string) as severity,
+        cast(p_value as double) as p_value,
+        cast(q_value as double) as q_value,
+        cast(family_tests as bigint) as subjects_tested
     from alerts
 
 )

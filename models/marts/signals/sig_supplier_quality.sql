@@ -1,7 +1,8 @@
 {#
     Return quality per supplier: return rate, defect/damage rate and the sizing skew (share
     of returns 'too small' vs 'too large') against the rest of the supplier's category, with
-    Wilson intervals and the alert rules of int_quality_rules_evaluated.
+    Wilson intervals, the alert rules of int_quality_rules_evaluated and their false-discovery
+    q-values.
 #}
 with
 
@@ -52,7 +53,11 @@ final as (
             (subjects.too_small_share - subjects.too_large_share)
             - (subjects.baseline_too_small_share - subjects.baseline_too_large_share)
             as double
-        ) as sizing_skew
+        ) as sizing_skew,
+        cast(subjects.return_rate_q_value as double) as return_rate_q_value,
+        cast(subjects.defect_damage_rate_q_value as double) as defect_damage_rate_q_value,
+        cast(subjects.too_small_share_q_value as double) as too_small_share_q_value,
+        cast(subjects.too_large_share_q_value as double) as too_large_share_q_value
     from subjects
     left join suppliers
         on subjects.subject_id = suppliers.supplier_id
