@@ -1,6 +1,6 @@
 """`returnlens check-landing`: a dry run of the loader over a landing folder.
 
-The real loader runs against a throw-away DuckDB file in a temp folder (never the warehouse),
+The real loader runs against a throw-away DuckDB file in `<data dir>/tmp/` (never the warehouse),
 so what it reports is exactly what a run would do: per file its rows, how many would load,
 how many would be quarantined and why, files that would fail or are not recognised, and the
 entities of which no file was delivered. Quarantine reasons are grouped by their text, which
@@ -87,7 +87,10 @@ def check_landing(landing_dir: Path) -> LandingCheck:
             "the source folders (shop/, returns/, ...)."
         )
     cfg = settings()
-    with tempfile.TemporaryDirectory(prefix="returnlens-check-") as tmp:
+    # inside the data folder (raw rows hold personal data: they never go to the system temp)
+    scratch = cfg.data_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="check-landing-", dir=scratch) as tmp:
         con = duckdb.connect(
             str(Path(tmp) / "check.duckdb"),
             config={

@@ -90,6 +90,20 @@ def _walk(folder: Path):
                 stack.append((Path(entry.path), rel + "/"))
 
 
+def _utf8_name(rel: str) -> bool:
+    """True when a path's name is valid UTF-8 (not bytes Python could only escape)."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_name(rel: str) -> str:
+    """A name that is not valid UTF-8 with its odd bytes written as \\xNN (audit, messages)."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
 def entity_files(entity: Entity, landing_dir: Path) -> list[tuple[Path, FileSpec]]:
     """The regular files of an entity's deliveries (absolute paths), in name order.
 
@@ -100,7 +114,7 @@ def entity_files(entity: Entity, landing_dir: Path) -> list[tuple[Path, FileSpec
         return []
     found = []
     for path, rel, st in _walk(folder):
-        if not stat.S_ISREG(st.st_mode) or _hidden(rel):
+        if not stat.S_ISREG(st.st_mode) or _hidden(rel) or not _utf8_name(rel):
             continue
         spec = _match(entity, rel)
         if spec is not None:
@@ -143,6 +157,21 @@ def inventory(
             out.append(LandingEntry(path, rel, status, note, size, source))
 
         kind = "folder" if stat.S_ISDIR(st.st_mode) else "file"
+        if not _utf8_name(rel):
+            shown = printable_name(rel)
+            out.append(
+                LandingEntry(
+                    path,
+                    shown,
+                    "refused",
+                    f"{shown}: the {kind} name is not valid UTF-8 (bytes of another encoding, "
+                    "e.g. from a Windows zip); not read. Rename it with plain or UTF-8 "
+                    "characters and it is loaded on the next run.",
+                    size,
+                    source,
+                )
+            )
+            continue
         if stat.S_ISLNK(st.st_mode):
             if _inside(path, root_real):
                 add(

@@ -53,14 +53,19 @@ class LandingFileError(Exception):
 class ReadPaths:
     """Paths DuckDB can read each landing file by, exactly: the file itself when its path has no
     glob character, else a link with a plain name; a cp1252 file as a UTF-8 copy. Temp files live
-    in a private folder removed by `close()`."""
+    in a private folder under `<data dir>/tmp/` (a copy holds personal data: it never goes to the
+    system temp folder), removed by `close()`."""
 
     def __init__(self) -> None:
         self._dir: Path | None = None
 
     def _tmp(self) -> Path:
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="returnlens_read_"))
+            from returnlens.config import settings
+
+            scratch = settings().data_dir / "tmp"
+            scratch.mkdir(parents=True, exist_ok=True)
+            self._dir = Path(tempfile.mkdtemp(prefix="read-", dir=scratch))
         return self._dir
 
     def path_for(self, path: Path, spec: FileSpec, order: int) -> Path:

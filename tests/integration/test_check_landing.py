@@ -101,6 +101,8 @@ def test_check_landing_reports_every_file_and_writes_no_warehouse(landing, tmp_p
     }
     assert not result.ok
     assert not settings().warehouse.exists(), "a dry run must not write the warehouse"
+    # the throw-away database lived in <data dir>/tmp and is gone
+    assert list((tmp_path / "data" / "tmp").iterdir()) == []
     assert not list(tmp_path.rglob("*.duckdb"))
 
     text = result.format()

@@ -157,7 +157,7 @@ def test_defect01_values_that_do_not_fit_their_type_exactly_are_quarantined(con,
         assert "quantity" in by_id[f"Q{n}-1"] and "integer" in by_id[f"Q{n}-1"]
     for n in range(len(bad_price)):
         assert "unit_price_eur" in by_id[f"P{n}-1"] and "decimal(10,2)" in by_id[f"P{n}-1"]
-    assert "decimal" in by_id["P0-1"] and "2" in by_id["P0-1"]  # too many decimals
+    assert "more than 2 decimal places" in by_id["P0-1"]  # 12.505: names the cause
     assert "thousands" in by_id["Q0-1"]  # names the likely cause
     for n, reason in why.items():  # the reason names the problem, never the value
         r = records[n - 1]
@@ -762,3 +762,31 @@ def test_defect14_postal_codes_that_lost_their_leading_zero_are_quarantined(con,
         assert "postal_code" in reason and "leading zero" in reason and "text" in reason
         assert "1067" not in reason and "999" not in reason
     assert assert_conserved(con, customers, "shop/customers.csv", 6) == (4, 2)
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_and_the_rest_loads(con, landing):
+    """Found in review: a name like b'suppliers_M\\xe4rz.csv' (Latin-1 bytes from a Windows zip)
+    crashed the whole load, so the valid file beside it was not loaded and nothing audited."""
+    import os
+
+    good = landing / "purchasing" / "suppliers.csv"
+    good.write_text(
+        "supplier_id,supplier_name,country_code,lead_time_days\nS1,Acme,NL,10\nS2,Beta,DE,5\n"
+    )
+    odd = os.path.join(os.fsencode(landing / "purchasing"), b"suppliers_M\xe4rz.csv")
+    with open(odd, "wb") as fh:
+        fh.write(b"supplier_id,supplier_name,country_code,lead_time_days\nS3,Gamma,BE,7\n")
+    load_all(con, landing)
+    assert con.execute("select supplier_id from raw.suppliers order by 1").fetchall() == [
+        ("S1",),
+        ("S2",),
+    ]
+    audit = con.execute(
+        "select source_file, status, error from raw.load_audit where source_file like '%rz.csv'"
+    ).fetchall()
+    assert len(audit) == 1, audit
+    name, status, error = audit[0]
+    assert name == "purchasing/suppliers_M\\xe4rz.csv"  # the odd byte written out
+    assert status == "refused"
+    assert "UTF-8" in error and "rename" in error.lower()
+    assert "Gamma" not in error
