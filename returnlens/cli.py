@@ -280,6 +280,12 @@ def forget_customer(customer_id: str, scrub_landing: bool) -> None:
         )
     for path in res.landing_files_scrubbed:
         click.echo(f"  scrubbed landing file {path}")
+    for path in res.landing_files_not_scrubbed:
+        click.echo(
+            f"  NOT scrubbed: {path} is an Excel workbook and may hold this customer: remove "
+            "their rows in the survey tool and export it again, or delete the file",
+            err=True,
+        )
     click.echo("The next run publishes without it (serving never holds PII).")
 
 

@@ -22,9 +22,10 @@ The customer id is always a bound parameter; no SQL is built from it.
 
 from __future__ import annotations
 
-import csv
+import codecs
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,6 +152,8 @@ class ForgetResult:
     free_texts_erased: dict[str, int] = field(default_factory=dict)  # per raw table
     tables_rewritten: list[str] = field(default_factory=list)
     landing_files_scrubbed: list[str] = field(default_factory=list)
+    # landing files that may hold the customer but cannot be rewritten (Excel workbooks)
+    landing_files_not_scrubbed: list[str] = field(default_factory=list)
 
     @property
     def erased_anything(self) -> bool:
@@ -244,7 +247,9 @@ def forget_customer(
     if overwrite_freed_space and changed:
         result.tables_rewritten = overwrite_erased(con, [f"raw.{t}" for t in changed])
     if landing_dir is not None:
-        result.landing_files_scrubbed = scrub_landing(con, customer_id, customer_hash, landing_dir)
+        result.landing_files_scrubbed, result.landing_files_not_scrubbed = scrub_landing(
+            con, customer_id, customer_hash, landing_dir
+        )
     return result
 
 
@@ -324,42 +329,83 @@ def _landing_targets(
 
 def scrub_landing(
     con: duckdb.DuckDBPyConnection, customer_id: str, customer_hash: str, landing_dir: Path
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """Rewrite the CSV landing files holding the customer: tombstones in their PII fields,
     their free text emptied, every other field and row as it was.
 
-    A rare, explicit operation, so plain Python's csv module (the declared encoding, same
-    dialect). The rewritten file has a new checksum, so the next load reloads it; the
-    tombstones satisfy the contract, so the customer's row loads (and the loader erases the
-    tombstones in raw too, as the customer is on the forgotten list).
+    Set-based: DuckDB reads each file exactly as the loader does (the delivery's delimiter,
+    encoding, BOM), replaces the customer's fields in one select and writes the file again in
+    the same dialect (temp file, then an atomic replace). The rewritten file has a new checksum,
+    so the next load reloads it; the tombstones satisfy the contract, so the customer's row loads
+    (and the loader erases the tombstones in raw too, as the customer is on the forgotten list).
+    Returns (files scrubbed, files that hold the customer but cannot be rewritten here, such as
+    Excel workbooks: the caller must say so).
     """
-    scrubbed = []
-    for e, match, values, new in _landing_targets(con, customer_id, customer_hash):
-        for path, spec in landing_files_with_specs(e, landing_dir):
-            if spec.format != "csv":
-                continue
-            try:
-                with path.open(encoding=spec.encoding, newline="") as fh:
-                    rows = list(csv.reader(fh))
-            except (OSError, UnicodeDecodeError):
-                continue  # an unreadable file was never loaded; nothing of it is in raw
-            if not rows or match not in rows[0]:
-                continue
-            header = rows[0]
-            at = header.index(match)
-            changes = [(i, new[name]) for i, name in enumerate(header) if name in new]
-            hit = False
-            for row in rows[1:]:
-                if len(row) > at and row[at] in values:
-                    for i, value in changes:
-                        if i < len(row) and row[i] != value:
-                            row[i] = value
-                            hit = True
-            if not hit:
-                continue
-            tmp = path.with_name(f".{path.name}.scrub")
-            with tmp.open("w", encoding=spec.encoding, newline="") as fh:
-                csv.writer(fh, lineterminator="\n").writerows(rows)
-            os.replace(tmp, path)
-            scrubbed.append(str(path))
-    return scrubbed
+    from returnlens.ingest.readers import ReadPaths, csv_header, csv_scan
+
+    scrubbed: list[str] = []
+    not_scrubbed: list[str] = []
+    paths = ReadPaths()
+    scratch = duckdb.connect()
+    try:
+        for e, match, values, new in _landing_targets(con, customer_id, customer_hash):
+            for order, (path, spec) in enumerate(landing_files_with_specs(e, landing_dir)):
+                if spec.format != "csv":
+                    if spec.format == "xlsx":
+                        not_scrubbed.append(str(path))  # may hold the customer: say so
+                    continue
+                try:
+                    header = csv_header(path, spec)
+                    scan = csv_scan(paths.path_for(path, spec, order), spec, header)
+                    hits = (
+                        scratch.execute(
+                            f"select count(*) from {scan} where {qi(match)} in (select unnest(?))",
+                            [sorted(values)],
+                        ).fetchall()[0][0]
+                        if match in header
+                        else 0
+                    )
+                except (duckdb.Error, OSError, UnicodeDecodeError, ValueError):
+                    continue  # a file the loader cannot read was never loaded: nothing in raw
+                if not hits:
+                    continue
+                replaced = ", ".join(
+                    f"case when {qi(match)} in (select unnest(?)) then {ql(value)} "
+                    f"else {qi(name)} end as {qi(name)}"
+                    for name, value in new.items()
+                    if name in header
+                )
+                params = [sorted(values) for name in new if name in header]
+                _rewrite_csv(
+                    scratch, path, spec, f"select * replace ({replaced}) from {scan}", params
+                )
+                scrubbed.append(str(path))
+    finally:
+        scratch.close()
+        paths.close()
+    return scrubbed, not_scrubbed
+
+
+def _rewrite_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, spec, select: str, params: list
+) -> None:
+    """Write `select` as the CSV file `path` in the delivery's dialect, atomically."""
+    utf8 = path.with_name(f".{path.name}.scrub.utf8")
+    tmp = path.with_name(f".{path.name}.scrub")
+    try:
+        con.execute(
+            f"copy ({select}) to {ql(str(utf8))} "
+            f"(format csv, header true, delimiter {ql(spec.delimiter)}, quote '\"')",
+            params,
+        )
+        bom = path.read_bytes()[:3] == codecs.BOM_UTF8
+        encoding = {"utf-8": "utf-8-sig" if bom else "utf-8"}.get(spec.encoding, spec.encoding)
+        with (
+            utf8.open(encoding="utf-8", newline="") as src,
+            tmp.open("w", encoding=encoding, newline="") as dst,
+        ):
+            shutil.copyfileobj(src, dst, 1 << 20)  # re-encode in chunks, not row by row
+        os.replace(tmp, path)
+    finally:
+        utf8.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)

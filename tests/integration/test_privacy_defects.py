@@ -48,7 +48,7 @@ ANNA_PII += ["Utrecht"]
 
 
 def csv_records(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -445,3 +445,44 @@ def test_defect08_salt_is_not_in_target_logs_or_the_warehouse(rerun):
     assert views and not [v for (v,) in views if rerun.salt in v]
     manifest = json.loads((rerun.target_dirs[0] / "manifest.json").read_text())
     assert rerun.salt not in json.dumps(manifest)
+
+
+def test_defect04_scrub_reads_the_delivery_as_the_loader_does_and_names_what_it_cannot_scrub(
+    small_landing,
+):
+    """Found in review: a customers.csv saved by Excel as "CSV UTF-8" (with a BOM) loaded fine
+    but was silently not scrubbed, and an Excel survey export holding the customer was skipped
+    without a word. Now the BOM file is scrubbed (and keeps its BOM), and the workbook is named
+    as not scrubbed."""
+    from openpyxl import Workbook
+
+    cfg = settings()
+    small_landing.write_bytes(b"\xef\xbb\xbf" + (HEADER + ANNA + BOB).encode("utf-8"))
+    nps = entity("nps_responses")
+    wb = Workbook()
+    wb.active.append([c.name for c in nps.columns])
+    wb.active.append(["N1", "C1", "", "post_delivery", "2026-01-05 10:00:00", 7, 4, "prima"])
+    workbook = cfg.landing_dir / "surveys" / "nps_2026-01.xlsx"
+    wb.save(workbook)
+    con = duckdb.connect(str(cfg.warehouse))
+    try:
+        load_entity(con, CUSTOMERS, cfg.landing_dir)
+        res = forget_customer(con, "C1", landing_dir=cfg.landing_dir)
+        assert res.landing_files_scrubbed == [str(small_landing)]
+        assert res.landing_files_not_scrubbed == [str(workbook)]
+        data = small_landing.read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf")
+        text = data.decode("utf-8-sig").lower()
+        for value in ANNA_PII:
+            assert value.lower() not in text, value
+        records = csv_records(small_landing)
+        assert [r["customer_id"] for r in records] == ["C1", "C2"]
+        assert records[1] == dict(
+            zip(HEADER.strip().split(","), BOB.strip().split(","), strict=True)
+        )
+        res = load_entity(con, CUSTOMERS, cfg.landing_dir)
+        assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in res.files] == [
+            ("loaded", 2, 0)
+        ]
+    finally:
+        con.close()
