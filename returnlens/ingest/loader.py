@@ -36,8 +36,9 @@ regular expression on the text plus `try_cast`, in the same set-based SQL pass.
 `="O0003848-1"` and numbers in Excel's scientific notation (`4.92E+11`, digits already lost). A
 repair would have to guess (the digits of 4.92E+11 are gone; a `="…"` may be meant literally), and
 a quarantined row is visible, explained and replayable once the export is fixed; the reason names
-the artefact and the fix (format the column as text before exporting). Leading zeros lost from
-postal codes are not detected (that needs each country's postal format).
+the artefact and the fix (format the column as text before exporting). So are postal codes that
+lost their leading zero(s) (a German `01067` read as `1067`), for the countries whose codes are
+all digits of one length (`POSTAL_CODE_DIGITS` in the contracts).
 
 **Trailing delimiters**: a data row that ends in one empty field more than the header (a trailing
 `,`) loads with the header's fields (DuckDB drops the empty last field); a row with any other

@@ -50,6 +50,19 @@ class LandingFileError(Exception):
     """A landing file that cannot be loaded at all; the message says what to do."""
 
 
+def refuse_repeated_names(names: list[str]) -> None:
+    """A header that names a column twice is ambiguous: the file fails (names shown only when
+    they look like column names, never content)."""
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        shown = [n for n in repeated if IDENTIFIER.fullmatch(n)]
+        which = f" ({', '.join(shown)})" if len(shown) == len(repeated) else ""
+        raise LandingFileError(
+            f"the header names {len(repeated)} column(s) more than once{which}: which of them "
+            "is meant is ambiguous; remove or rename the duplicates"
+        )
+
+
 class ReadPaths:
     """Paths DuckDB can read each landing file by, exactly: the file itself when its path has no
     glob character, else a link with a plain name; a cp1252 file as a UTF-8 copy. Temp files live
@@ -131,14 +144,7 @@ def csv_header(path: Path, spec: FileSpec) -> list[str]:
                 "name); the header must be one line of column names"
             )
     names = [raw.strip() or f"column{i}" for i, raw in enumerate(row)]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        shown = [n for n in repeated if IDENTIFIER.fullmatch(n)]
-        which = f" ({', '.join(shown)})" if len(shown) == len(repeated) else ""
-        raise LandingFileError(
-            f"the header names {len(repeated)} column(s) more than once{which}: which of them "
-            "is meant is ambiguous; remove or rename the duplicates"
-        )
+    refuse_repeated_names(names)
     return names
 
 
@@ -196,6 +202,16 @@ def register_xlsx(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list
             f"cannot be read as an Excel workbook ({type(exc).__name__}). The file is probably "
             "truncated or not an .xlsx export; export it again from the tool and deliver it again"
         ) from exc
+    # pandas renames a repeated header ("comment", "comment.1"): check the sheet's own first row
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        first = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+    finally:
+        wb.close()
+    names = [str(v).strip() if v is not None else f"column{i}" for i, v in enumerate(first)]
+    refuse_repeated_names(names)
     frame.columns = [str(c).strip() for c in frame.columns]
     con.register(view, frame)
     return list(frame.columns)

@@ -790,3 +790,23 @@ def test_a_file_name_that_is_not_utf8_is_refused_and_the_rest_loads(con, landing
     assert status == "refused"
     assert "UTF-8" in error and "rename" in error.lower()
     assert "Gamma" not in error
+
+
+def test_an_excel_header_naming_a_column_twice_fails_the_file(con, landing):
+    """Found in review: pandas renames a repeated Excel header ('comment', 'comment.1'), so the
+    first copy loaded silently and the second went to _extra; like a CSV, the file must fail."""
+    from openpyxl import Workbook
+
+    nps = entity("nps_responses")
+    header = [c.name for c in nps.columns] + ["comment"]
+    wb = Workbook()
+    wb.active.append(header)
+    wb.active.append(["N1", "C1", "", "post_delivery", "2026-01-05 10:00:00", 7, 4, "a", "b"])
+    path = landing / "surveys" / "nps_2026-01.xlsx"
+    wb.save(path)
+    load_all(con, landing)
+    audit = audit_of(con, "surveys/nps_2026-01.xlsx")
+    assert audit["status"] == "failed"
+    assert "more than once" in audit["error"] and "comment" in audit["error"]
+    assert audit["rows_in"] == 1
+    assert con.execute("select count(*) from raw.nps_responses").fetchall() == [(0,)]
