@@ -12,7 +12,6 @@ docs/signals.md). Two seeds here: the target is at most one alert per seed on av
 from __future__ import annotations
 
 import csv
-import math
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import duckdb
 import pytest
 
 from benchmarks.bench_alerts_at_scale import null_shop_alerts
+from tests.integration.reference_stats import benjamini_hochberg, upper_p_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -66,33 +66,7 @@ def _read(folder: Path, pattern: str) -> list[dict]:
     return rows
 
 
-def _upper_p_value(successes: int, trials: int, rate: float) -> float:
-    """One-sided p-value of 'true rate > rate': continuity-corrected signed root of the binomial
-    deviance, normal tail by math.erfc (the model uses a polynomial erfc in SQL)."""
-    x = successes - 0.5
-    if x <= 0 or rate >= 1:
-        return 1.0
-    if rate <= 0:
-        return 0.0
-    deviance = 2 * (
-        x * math.log(x / (trials * rate))
-        + (trials - x) * math.log((trials - x) / (trials * (1 - rate)))
-    )
-    root = math.copysign(math.sqrt(max(deviance, 0.0)), x - trials * rate)
-    return 0.5 * math.erfc(root / math.sqrt(2))
-
-
-def _benjamini_hochberg(p_values: dict[str, float]) -> dict[str, float]:
-    ranked = sorted(p_values, key=lambda k: (p_values[k], k))
-    m, running, q = len(ranked), 1.0, {}
-    for rank in range(m, 0, -1):
-        key = ranked[rank - 1]
-        running = min(running, m * p_values[key] / rank)
-        q[key] = running
-    return q
-
-
-def test_issue12_7_supplier_q_values_equal_an_independent_benjamini_hochberg(null_shops):
+def test_issue12_7_supplier_q_values_equal_an_independentbenjamini_hochberg(null_shops):
     run = null_shops[0]
     landing = run["landing"]
     products = {r["sku"]: r for r in _read(landing / "shop", "products.csv")}
@@ -114,8 +88,8 @@ def test_issue12_7_supplier_q_values_equal_an_independent_benjamini_hochberg(nul
         rest = cat_lines[category[supplier]] - n
         if n >= MIN_LINES and rest > 0:
             baseline = (cat_hits[category[supplier]] - hits[supplier]) / rest
-            p_values[supplier] = _upper_p_value(hits[supplier], n, MIN_LIFT * baseline)
-    expected_q = _benjamini_hochberg(p_values)
+            p_values[supplier] = upper_p_value(hits[supplier], n, MIN_LIFT * baseline)
+    expected_q = benjamini_hochberg(p_values)
     assert len(expected_q) >= 1000
 
     with duckdb.connect(str(run["warehouse"]), read_only=True) as con:

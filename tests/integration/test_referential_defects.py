@@ -29,13 +29,14 @@ from returnlens.ingest import contracts
 from returnlens.ingest.loader import load_all
 from returnlens.quality.gates import EXPECTATIONS_DIR
 from returnlens.quality.history import run_gate
+from tests.integration.reference_stats import benjamini_hochberg, upper_p_value
 
 pytestmark = pytest.mark.integration
 
 WEEK_1 = date(2026, 3, 2)  # a Monday
 WEEK_2 = date(2026, 3, 9)
 RETURN_WINDOW_DAYS = 30  # dbt var return_window_days (dbt_project.yml)
-Z_SUPPLIER = 1.96  # signal_var quality_z_supplier
+FDR_Q = 0.05  # signal_var quality_fdr_q
 MIN_LIFT = 1.5  # signal_var quality_min_lift
 HIGH_LIFT = 2.0  # signal_var quality_high_lift
 MIN_LINES = 30  # signal_var quality_min_lines
@@ -318,67 +319,80 @@ def wilson_upper(successes: int, trials: int, z: float) -> float:
 
 
 def expected_supplier_return_rate_alerts(landing: Path) -> list[dict]:
-    """The supplier-level return-rate rule recomputed from the files: a supplier's baseline is
-    the rest of each of its categories, weighted by the supplier's order lines there."""
+    """The supplier-level return-rate rule recomputed from the files (docs/signals.md): per
+    order week, every supplier with enough lines by then is tested one-sided for "rate above
+    its baseline x the lift" (its baseline is the rest of each of its categories, weighted by
+    its order lines there, as of that week) and Benjamini-Hochberg runs over those suppliers;
+    an alert holds in the latest week, since the first week of its unbroken run."""
     products = {r["sku"]: r for r in read_csv(landing / "shop" / "products.csv")}
     orders = {r["order_id"]: r for r in read_csv(landing / "shop" / "orders_2026-03.csv")}
     returned = {r["order_line_id"] for r in read_csv(landing / "returns" / "returns_2026-03.csv")}
-    lines = read_csv(landing / "shop" / "order_lines_2026-03.csv")
-    per = Counter()  # (supplier, category) -> lines, returned lines
-    per_ret = Counter()
-    weekly = defaultdict(Counter)  # supplier -> week -> (lines, returned)
-    for line in lines:
+    per = defaultdict(Counter)  # week -> (supplier, category, lines|returned) -> count
+    for line in read_csv(landing / "shop" / "order_lines_2026-03.csv"):
         product = products[line["sku"]]
-        key = (product["supplier_id"], product["category"])
-        per[key] += 1
-        per_ret[key] += line["order_line_id"] in returned
         ordered = datetime.fromisoformat(orders[line["order_id"]]["ordered_at"]).date()
         week = ordered - timedelta(days=ordered.weekday())
-        weekly[product["supplier_id"]][(week, "lines")] += 1
-        weekly[product["supplier_id"]][(week, "returned")] += line["order_line_id"] in returned
-    suppliers = sorted({s for s, _ in per})
-    alerts = []
-    for supplier in suppliers:
-        cats = {c: per[(s, c)] for s, c in per if s == supplier}
-        trials = sum(cats.values())
-        successes = sum(per_ret[(supplier, c)] for c in cats)
-        expected = 0.0
-        for cat, n in cats.items():
-            rest_lines = sum(v for (s, c), v in per.items() if c == cat and s != supplier)
-            rest_ret = sum(v for (s, c), v in per_ret.items() if c == cat and s != supplier)
-            expected += n * rest_ret / rest_lines
-        baseline = expected / trials
+        key = (product["supplier_id"], product["category"])
+        per[week][(*key, "lines")] += 1
+        per[week][(*key, "returned")] += line["order_line_id"] in returned
 
-        def holds(s: int, t: int, baseline: float = baseline) -> bool:
-            return (
-                t >= MIN_LINES
-                and s >= MIN_RETURNS
-                and wilson_lower(s, t, Z_SUPPLIER) > baseline * MIN_LIFT
+    def verdicts(upto) -> dict[str, dict]:
+        lines, rets = Counter(), Counter()
+        for week, counts in per.items():
+            if week <= upto:
+                for (supplier, cat, what), n in counts.items():
+                    (lines if what == "lines" else rets)[(supplier, cat)] += n
+        out = {}
+        for supplier in sorted({s for s, _ in lines}):
+            cats = {c: n for (s, c), n in lines.items() if s == supplier}
+            trials = sum(cats.values())
+            if trials < MIN_LINES:
+                continue  # not tested: not in the family
+            expected = sum(
+                n
+                * sum(v for (s, c), v in rets.items() if c == cat and s != supplier)
+                / sum(v for (s, c), v in lines.items() if c == cat and s != supplier)
+                for cat, n in cats.items()
             )
+            successes = sum(rets[(supplier, c)] for c in cats)
+            out[supplier] = {
+                "successes": successes,
+                "trials": trials,
+                "baseline": expected / trials,
+                "p": upper_p_value(successes, trials, min(1.0, expected / trials * MIN_LIFT)),
+                "category": sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[0][0],
+            }
+        q = benjamini_hochberg({k: v["p"] for k, v in out.items()})
+        for k, v in out.items():
+            v["holds"] = q[k] <= FDR_Q and v["successes"] >= MIN_RETURNS
+        return out
 
-        if not holds(successes, trials):
+    weeks = sorted(per)
+    by_week = {w: verdicts(w) for w in weeks}
+    latest = by_week[weeks[-1]]
+    alerts = []
+    for supplier, v in latest.items():
+        if not v["holds"]:
             continue
-        since, cum_s, cum_t = None, 0, 0
-        for week in sorted({w for w, _ in weekly[supplier]}):
-            cum_t += weekly[supplier][(week, "lines")]
-            cum_s += weekly[supplier][(week, "returned")]
-            since = (since or week) if holds(cum_s, cum_t) else None
-        rate = successes / trials
-        primary = sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        since = None
+        for week in weeks:
+            held = by_week[week].get(supplier, {}).get("holds", False)
+            since = (since or week) if held else None
+        rate = v["successes"] / v["trials"]
         alerts.append(
             {
                 "alert_id": f"supplier:{supplier}:return_rate",
                 "subject_id": supplier,
                 "supplier_id": supplier,
-                "category": primary,
-                "successes": successes,
-                "trials": trials,
+                "category": v["category"],
+                "successes": v["successes"],
+                "trials": v["trials"],
                 "rate": rate,
-                "rate_lower_95": wilson_lower(successes, trials, 1.96),
-                "rate_upper_95": wilson_upper(successes, trials, 1.96),
-                "baseline_rate": baseline,
+                "rate_lower_95": wilson_lower(v["successes"], v["trials"], 1.96),
+                "rate_upper_95": wilson_upper(v["successes"], v["trials"], 1.96),
+                "baseline_rate": v["baseline"],
                 "since_week_start_date": since,
-                "severity": "high" if rate >= baseline * HIGH_LIFT else "medium",
+                "severity": "high" if rate >= v["baseline"] * HIGH_LIFT else "medium",
             }
         )
     return alerts
