@@ -241,12 +241,14 @@ def write_exports(serving: Path | None = None, export_dir: Path | None = None) -
                 f"{stem}.json",
             )
         )
-    if failures:  # keep the previous index and files: they still match each other
+    # the index lists exactly the files written now (also when some failed: the others were
+    # rewritten, so an earlier index would no longer match them)
+    _write_atomic(alerts_dir / "index.csv", _csv_text(INDEX_COLUMNS, index_rows))
+    if failures:  # stale files stay until an export succeeds: nothing is removed half-way
         raise ExportError(
             f"{len(failures)} of {len(by_supplier)} supplier alert export(s) failed; "
             f"the first: {failures[0]}"
         ) from failures[0]
-    _write_atomic(alerts_dir / "index.csv", _csv_text(INDEX_COLUMNS, index_rows))
     written = {name for row in index_rows for name in row[4:]} | {"index.csv"}
     for stale in sorted(alerts_dir.iterdir()):
         if stale.is_file() and stale.name not in written:

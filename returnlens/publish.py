@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import shutil
 import time
@@ -47,6 +48,8 @@ DEMO_MARKER = "ground_truth.json"
 PARQUET_KEEP_DEFAULT = 3
 PARQUET_GRACE_SECONDS_DEFAULT = 3600.0
 PUBLISH_ID_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+log = logging.getLogger(__name__)
 
 
 class GateFailedError(RuntimeError):
@@ -181,13 +184,27 @@ def publish(
         }
     finally:
         con.close()
-    os.replace(tmp, serving)
+    # the Parquet export is made current first: if that fails, neither the export nor the
+    # serving file has changed and the publish failed as a whole (the complete but unused
+    # version folder is removed by a later publish's clean-up)
     parquet_dir = None
     if version is not None:
         parquet_dir = _switch_parquet(
             root, version, publish_id, published_at, {**tables, **log_rows}, is_demo
         )
-        remove_old_parquet_versions(root)
+    os.replace(tmp, serving)
+    if version is not None:
+        try:
+            remove_old_parquet_versions(root)
+        except (OSError, ValueError) as exc:  # clean-up, not publishing: the publish stands
+            log.warning(
+                "published %s, but old Parquet versions in %s were not removed (%s); check "
+                "RETURNLENS_PARQUET_KEEP / RETURNLENS_PARQUET_GRACE_SECONDS and the folder's "
+                "permissions",
+                publish_id,
+                root,
+                exc,
+            )
     return PublishResult(serving, tables, published_at, gates, parquet_dir, publish_id, is_demo)
 
 

@@ -398,3 +398,61 @@ def test_defect12_the_cli_reports_the_publish_when_the_exports_fail(fresh_clone_
     assert "exports: FAILED" in out
     assert str(data / "exports") in out  # the path
     assert "returnlens export" in out  # the fix
+
+
+def test_defect16_a_failing_parquet_switch_leaves_the_serving_file_as_it_was(tmp_path, monkeypatch):
+    """Found in review: the serving file was swapped before the Parquet export; when switching
+    the export then failed (a full disk, a bad RETURNLENS_PARQUET_KEEP), the run said nothing
+    was published although serving had changed, and serving and Parquet named different
+    publishes. The export is switched first; a failure leaves both as they were."""
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse = tmp_path / "warehouse.duckdb"
+    serving = tmp_path / "serving.duckdb"
+    root = tmp_path / "serving_parquet"
+    _warehouse(warehouse, 1)
+    publish(warehouse, serving, parquet=True)
+    before = serving.read_bytes()
+    _warehouse(warehouse, 2)
+    # the manifest cannot be replaced: a folder is in its way
+    manifest = root / "manifest.json"
+    manifest.unlink()
+    manifest.mkdir()
+    (manifest / "keep").write_text("x")
+    with pytest.raises(OSError):
+        publish(warehouse, serving, parquet=True)
+    assert serving.read_bytes() == before
+    # a bad keep setting does not undo a publish that happened: cleaning up is not publishing
+    (manifest / "keep").unlink()
+    manifest.rmdir()
+    monkeypatch.setenv("RETURNLENS_PARQUET_KEEP", "three")
+    result = publish(warehouse, serving, parquet=True)
+    with duckdb.connect(str(serving), read_only=True) as con:
+        (served,) = con.execute("select publish_id from marts.publish_log").fetchall()[0]
+    assert served == result.publish_id
+    assert json.loads((root / "manifest.json").read_text())["publish_id"] == served
+
+
+def test_defect12_when_one_supplier_export_fails_the_index_matches_the_files_written(tmp_path):
+    """Found in review: after a failed supplier export the old index was kept, although the
+    other suppliers' files had been rewritten (its alert counts were stale and new suppliers
+    were missing). The index now lists exactly the files this export wrote, with their counts."""
+    from returnlens.exports import file_stem
+
+    rows = _alert_rows()
+    serving = tmp_path / "serving.duckdb"
+    _serving_with_alerts(serving, rows)
+    alerts_dir = tmp_path / "exports" / "quality_alerts"
+    alerts_dir.mkdir(parents=True)
+    blocked = next(s for s in HOSTILE_SUPPLIERS if s is not None)
+    (alerts_dir / f"{file_stem(blocked)}.csv").mkdir()  # this supplier's file cannot be written
+    (alerts_dir / "index.csv").write_text("supplier_id\nan index of an earlier export\n")
+    with pytest.raises(ExportError):
+        write_exports(serving, tmp_path / "exports")
+    with open(alerts_dir / "index.csv", newline="", encoding="utf-8") as fh:
+        index = list(csv.DictReader(fh))
+    expected_ids = {"" if s is None else s for s in HOSTILE_SUPPLIERS} - {blocked}
+    assert sorted(r["supplier_id"] for r in index) == sorted(expected_ids)
+    for entry in index:
+        supplier = entry["supplier_id"] if entry["has_supplier"] == "true" else None
+        assert int(entry["alerts"]) == sum(r["supplier_id"] == supplier for r in rows)
+        assert (alerts_dir / entry["csv_file"]).is_file()
