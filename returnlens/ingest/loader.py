@@ -1210,9 +1210,13 @@ def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadResults:
     """Load every entity of every source and account for every other file under the landing
     folder (used by the CLI and tests; Dagster loads per asset). A list of EntityResult, with
     the files not loaded in `.unloaded` and the summary in `.format()`."""
+    from returnlens.ingest.privacy import erase_forgotten_free_text  # privacy imports this
+
     load_id = uuid.uuid4().hex
     results = [load_entity(con, e, landing_dir, load_id) for e in ENTITIES]
-    return LoadResults(results, account_landing(con, landing_dir, load_id))
+    unloaded = account_landing(con, landing_dir, load_id)
+    erase_forgotten_free_text(con)  # every source is loaded: whatever order they loaded in
+    return LoadResults(results, unloaded)
 
 
 def account_landing(

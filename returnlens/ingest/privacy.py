@@ -140,6 +140,32 @@ def apply_forgotten(
     return _erase_entity(con, entity, pii_salt(), files)[0]
 
 
+def erase_forgotten_free_text(con: duckdb.DuckDBPyConnection) -> int:
+    """After every source is loaded: erase forgotten customers' free text in all rows.
+
+    A return's reason text is tied to its customer through raw.orders; when the returns of a
+    delivery load before its orders (the sources load in any order), the loader cannot see
+    the link yet, and the unchanged file would never be looked at again. One pass over all
+    rows once everything is loaded closes that gap; rows already erased count 0, and without
+    any erasure request it does nothing. Returns the raw rows changed.
+    """
+    if not con.execute("select count(*) from raw.forgotten_customers").fetchall()[0][0]:
+        return 0
+    salt = pii_salt()
+    erased = 0
+    con.execute("begin transaction")
+    try:
+        for name in FREE_TEXT:
+            erased += _erase_entity(con, entity(name), salt, None)[0]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    if erased:  # the old values must not stay readable in freed blocks of the file
+        overwrite_erased(con, [entity(name).table for name in FREE_TEXT])
+    return erased
+
+
 @dataclass
 class ForgetResult:
     """What `forget_customer` erased: exact counts of rows whose personal data changed."""

@@ -486,3 +486,41 @@ def test_defect04_scrub_reads_the_delivery_as_the_loader_does_and_names_what_it_
         ]
     finally:
         con.close()
+
+
+def test_forgotten_customers_free_text_is_erased_whatever_order_the_sources_load_in(
+    small_landing,
+):
+    """Found in review: a forgotten customer's return reason is found through raw.orders; when
+    the returns source loaded before the orders of the same delivery (Dagster runs the source
+    assets in any order), the text stayed in raw for good (the file then counts as unchanged).
+    After every source is loaded, the erasure is applied once more over all rows."""
+    from returnlens.ingest.privacy import erase_forgotten_free_text
+
+    cfg = settings()
+    landing = cfg.landing_dir
+    con = duckdb.connect(str(cfg.warehouse))
+    try:
+        load_entity(con, CUSTOMERS, landing)
+        forget_customer(con, "C1")
+        # a new order of C1 and its return arrive together; returns load first
+        orders = entity("orders")
+        (landing / "shop" / "orders_2026-02.csv").write_text(
+            ",".join(c.name for c in orders.columns)
+            + "\nO77,C1,,2026-02-01 10:00:00,web,NL,,,20.00\n"
+        )
+        returns = entity("returns")
+        (landing / "returns" / "returns_2026-02.csv").write_text(
+            ",".join(c.name for c in returns.columns)
+            + "\nR77,O77,O77-1,SKU1,1,OTHER,groeten van anna de vries,2026-02-05 10:00:00,"
+            ",,,,,refund,20.00\n"
+        )
+        load_entity(con, returns, landing)
+        load_entity(con, orders, landing)
+        erased = erase_forgotten_free_text(con)
+        assert erased == 1
+        assert con.execute("select reason_text from raw.returns").fetchall() == [(None,)]
+        # nothing left to erase: a second pass changes nothing
+        assert erase_forgotten_free_text(con) == 0
+    finally:
+        con.close()

@@ -11,6 +11,7 @@ import dagster as dg
 from returnlens.config import settings
 from returnlens.ingest.contracts import ENTITIES, SOURCES, entities_of
 from returnlens.ingest.loader import UNLOADED_STATUSES, account_landing, load_entity
+from returnlens.ingest.privacy import erase_forgotten_free_text
 from returnlens.warehouse import connect
 
 
@@ -94,8 +95,12 @@ def landing_inventory(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     con = connect(cfg.warehouse)
     try:
         files = account_landing(con, cfg.landing_dir, load_id=context.run.run_id)
+        # every source is loaded now: forgotten customers' free text, whatever the load order
+        erased = erase_forgotten_free_text(con)
     finally:
         con.close()
+    if erased:
+        context.log.info(f"erased the free text of forgotten customers in {erased} raw row(s)")
     for f in files:
         if f.status == "unrecognised" or f.status == "refused":
             context.log.warning(f"{f.status.upper()}: {f.error}")
