@@ -117,7 +117,57 @@ def page(title: str, needs: Iterable[str] = ()) -> data.PublishInfo:
             icon=":material/hourglass_empty:",
         )
         st.stop()
+    messages = unavailable(needs)
+    for message in messages:
+        st.info(message.capitalize() + NOT_AVAILABLE_HINT, icon=":material/block:")
+    if messages and not set(needs) - unavailable_marts(needs):
+        st.stop()  # every mart of the page needs a source the shop did not deliver
     return info
+
+
+NOT_AVAILABLE_HINT = (
+    ". The shop delivered no file of this optional source, so the marts that need it are "
+    "empty (see docs/contracts/ and the Data health page)."
+)
+
+
+def _availability() -> pd.DataFrame:
+    """Optional sources not delivered, with the marts they leave empty (empty before a
+    pipeline that publishes marts.rpt_source_availability)."""
+    if "rpt_source_availability" not in data.published_tables():
+        return pd.DataFrame(columns=["entity", "marts_affected", "message"])
+    return data.query(
+        "select entity, marts_affected, message from marts.rpt_source_availability "
+        "where is_optional and not is_delivered and marts_affected is not null order by entity"
+    )
+
+
+def _affected(marts: Iterable[str]) -> pd.DataFrame:
+    df = _availability()
+    wanted = set(marts)
+    hit = df["marts_affected"].str.split(", ").map(lambda ms: bool(wanted & set(ms)))
+    return df[hit.astype(bool)] if len(df) else df
+
+
+def unavailable(marts: Iterable[str]) -> list[str]:
+    """'not available: no <source> delivered' for each optional source that one of `marts`
+    needs and the shop did not deliver (marts.rpt_source_availability)."""
+    return _affected(marts)["message"].tolist()
+
+
+def unavailable_marts(marts: Iterable[str]) -> set[str]:
+    """Those of `marts` that are empty because an optional source was not delivered."""
+    affected = _affected(marts)["marts_affected"].str.split(", ").explode()
+    return set(marts) & set(affected.dropna())
+
+
+def not_available(marts: Iterable[str]) -> bool:
+    """Show the 'not available' message in place of a section that needs `marts`; True when
+    the section must be skipped (never charts of an empty mart that look like zeros)."""
+    messages = unavailable(marts)
+    for message in messages:
+        st.info(message.capitalize() + ".", icon=":material/block:")
+    return bool(messages)
 
 
 DEMO_BANNER = (

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from returnlens.config import PROJECT_ROOT
-from returnlens.ingest.contracts import SOURCES, FileSpec, entities_of
+from returnlens.ingest.contracts import SOURCES, Entity, FileSpec, entities_of
+from returnlens.quality.availability import MARTS_NEEDING, not_available_message
 
 CONTRACTS_DIR = PROJECT_ROOT / "docs" / "contracts"
 
@@ -27,6 +28,7 @@ def render_source(source: str) -> str:
             "",
             e.description,
             "",
+            _availability_text(e),
             *(
                 f"- Files: `{source}/{spec.pattern}` ({_format_text(spec)})"
                 for spec in e.file_specs
@@ -70,6 +72,22 @@ def render_source(source: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _availability_text(e: Entity) -> str:
+    """Whether a shop must deliver the entity, and what happens when it does not."""
+    if not e.optional:
+        return (
+            "- **Required.** A run without any file of it fails the gate on "
+            f"`raw.{e.name}` with a message naming the missing source."
+        )
+    marts = ", ".join(f"`marts.{m}`" for m in MARTS_NEEDING.get(e.name, ()))
+    return (
+        "- **Optional.** A shop may deliver no file of it at all: the run still publishes "
+        f"every mart that does not need it; {marts} are published empty and "
+        f'`marts.rpt_source_availability` and the dashboard say "{not_available_message(e.name)}". '
+        "Its gates pass with that note; once a file is delivered, it is checked as usual."
+    )
 
 
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}

@@ -151,6 +151,17 @@ def render() -> None:
         cols[2].metric("Warnings", ui.num(gates["warnings"].sum()))
         ui.table(gates, "gate_results", height=320)
 
+    if "rpt_source_availability" in tables:
+        st.subheader("Sources delivered")
+        sources = data.query(
+            "select landing_source, entity, is_optional, is_delivered, files, rows_loaded, "
+            "marts_affected, message from marts.rpt_source_availability "
+            "order by is_delivered, is_optional, landing_source, entity"
+        )
+        for message in sources.loc[~sources["is_delivered"], "message"]:
+            st.info(message.capitalize() + ".", icon=":material/block:")
+        ui.table(sources, "source_availability")
+
     st.subheader("Files loaded and quarantined")
     if "rpt_load_audit" not in tables:
         st.info(f"The load audit is not published yet. {ui.RUN_HINT}")

@@ -306,6 +306,8 @@ def render() -> None:
         ui.download(flow, "returns_by_request_date")
     with right:
         st.subheader("NPS beside return rate")
+        if ui.not_available(["kpi_nps"]):
+            return  # the NPS segments below need the surveys too
         st.caption("NPS of each order cohort (points) next to its unit return rate.")
         base = alt.Chart(rates).encode(x=alt.X("period_start_date:T", title="Ordered"))
         nps_line = base.mark_line(color="#6a1b9a", point=f.grain != "day").encode(

@@ -144,9 +144,13 @@ def render() -> None:
     cols = st.columns(4)
     cols[0].metric("Open alerts", ui.num(len(al)))
     cols[1].metric("High severity", ui.num((al.get("severity") == "high").sum()))
+    no_batches = bool(ui.unavailable(["sig_batch_quality"]))
     for i, level in enumerate(("supplier", "batch"), start=2):
+        count = (al.get("subject_level") == level).sum()
         cols[i].metric(
-            f"{level.capitalize()} alerts", ui.num((al.get("subject_level") == level).sum())
+            f"{level.capitalize()} alerts",
+            "—" if level == "batch" and no_batches else ui.num(count),
+            help="No production batches delivered." if level == "batch" and no_batches else None,
         )
     if al.empty:
         st.success("No open quality alerts for this selection.")
@@ -246,6 +250,8 @@ def render() -> None:
         format_func=dict(zip(prod["product_id"], prod["product"], strict=True)).get,
         key="quality_product",
     )
+    if ui.not_available(["sig_batch_quality"]):
+        return
     bat = batches(product_id)
     if bat.empty:
         st.info("No batches with sales for this product.")

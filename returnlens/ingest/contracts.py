@@ -99,6 +99,9 @@ class Entity:
     thousands_separator: str | None = None
     date_format: str | None = None
     timestamp_format: str | None = None
+    # a shop may deliver no file of it at all: the run still publishes, the marts that need it
+    # are published empty and marts.rpt_source_availability says "not available"
+    optional: bool = False
 
     @property
     def table(self) -> str:
@@ -276,6 +279,7 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(
         source="web",
         name="web_events",
+        optional=True,
         pattern="events_*.jsonl",
         format="jsonl",
         key=("event_id",),
@@ -361,6 +365,7 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(
         source="surveys",
         name="nps_responses",
+        optional=True,
         pattern="nps_*.csv",
         format="csv",
         key=("response_id",),
@@ -389,6 +394,7 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(
         source="planning",
         name="demand_forecasts",
+        optional=True,
         pattern="forecasts_*.parquet",
         format="parquet",
         key=("sku", "week_start_date", "forecast_version"),
@@ -423,6 +429,7 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(
         source="purchasing",
         name="production_batches",
+        optional=True,
         pattern="batches*.csv",
         format="csv",
         key=("batch_id",),
@@ -438,6 +445,7 @@ ENTITIES: tuple[Entity, ...] = (
 )
 
 SOURCES: tuple[str, ...] = tuple(dict.fromkeys(e.source for e in ENTITIES))
+OPTIONAL_ENTITIES: tuple[str, ...] = tuple(e.name for e in ENTITIES if e.optional)
 
 
 def entity(name: str) -> Entity:

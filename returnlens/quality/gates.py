@@ -22,6 +22,9 @@ EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+# the pseudo-expectation a raw gate fails with when a required source has no file at all
+SOURCE_DELIVERED = "required_source_delivered"
+
 
 @dataclass
 class ExpectationOutcome:
@@ -39,6 +42,8 @@ class ExpectationOutcome:
     def describe(self) -> str:
         """One line: what failed, how badly, with examples."""
         where = f"{self.column}: " if self.column else ""
+        if self.expectation == SOURCE_DELIVERED and self.error:
+            return self.error  # a required source with no file at all: the message says it all
         if self.error:
             return f"{where}{self.expectation} could not be evaluated: {self.error}"
         parts = [f"{where}{self.expectation} failed"]
@@ -58,6 +63,8 @@ class GateResult:
     suite: str
     relation: str
     outcomes: list[ExpectationOutcome]
+    # why the suite did not run, e.g. "not available: no web events delivered" (passes)
+    skipped: str | None = None
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
@@ -76,6 +83,8 @@ class GateResult:
 
     def summary(self) -> str:
         """A short text for logs and Dagster metadata."""
+        if self.skipped:
+            return f"suite {self.suite} on {self.relation}: skipped, {self.skipped}"
         head = (
             f"suite {self.suite} on {self.relation}: {len(self.outcomes)} expectations, "
             f"{len(self.failures)} failed, {len(self.warnings)} warnings"

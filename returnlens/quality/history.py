@@ -10,7 +10,19 @@ from typing import Any
 
 import duckdb
 
-from returnlens.quality.gates import GateResult, load_suite_file, run_suites
+from returnlens.quality.availability import (
+    delivered_entities,
+    missing_for,
+    not_available_message,
+    required_missing,
+)
+from returnlens.quality.gates import (
+    SOURCE_DELIVERED,
+    ExpectationOutcome,
+    GateResult,
+    load_suite_file,
+    run_suites,
+)
 from returnlens.warehouse import connect
 
 GATE_RUNS_DDL = """
@@ -112,7 +124,13 @@ def record(
 def run_gates(
     paths: list[Path], warehouse: Path, run_id: str, docs_dir: Path | None = None
 ) -> list[tuple[GateResult, int | None, dict[str, Any]]]:
-    """Run suites with volume parameters from the history, then record their outcomes."""
+    """Run suites with volume parameters from the history, then record their outcomes.
+
+    A suite on a relation that needs an optional source the shop did not deliver at all is
+    skipped: it passes with the note "not available: no <source> delivered" and its row count
+    is recorded as unknown, so a later first delivery is gated as a first load. A suite on the
+    raw table of a required source of which no file was delivered fails, and says so first.
+    """
     specs = [load_suite_file(p) for p in paths]
     con = connect(warehouse)
     try:
@@ -120,9 +138,33 @@ def run_gates(
             s["name"]: volume_parameters(con, s["name"], s["meta"].get("volume")) for s in specs
         }
         rows = [row_count(con, s["meta"]["relation"]) for s in specs]
+        delivered = delivered_entities(con)
     finally:
         con.close()  # GX opens its own connection to the same file
-    results = run_suites(paths, warehouse, docs_dir=docs_dir, parameters=parameters)
+    missing = [missing_for(s["meta"]["relation"], delivered) for s in specs]
+    to_run = [p for p, m in zip(paths, missing, strict=True) if not m]
+    ran = iter(
+        run_suites(to_run, warehouse, docs_dir=docs_dir, parameters=parameters) if to_run else []
+    )
+    results = [
+        GateResult(
+            s["name"],
+            s["meta"]["relation"],
+            [],
+            skipped="; ".join(not_available_message(e) for e in m),
+        )
+        if m
+        else next(ran)
+        for s, m in zip(specs, missing, strict=True)
+    ]
+    rows = [None if m else n for n, m in zip(rows, missing, strict=True)]
+    for result in results:
+        error = required_missing(result.relation, delivered)
+        if error:  # say plainly what is missing, next to the volume failure it causes
+            result.outcomes.insert(
+                0,
+                ExpectationOutcome(SOURCE_DELIVERED, None, "critical", False, error=error),
+            )
     con = connect(warehouse)
     try:
         for result, n in zip(results, rows, strict=True):

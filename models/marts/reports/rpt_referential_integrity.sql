@@ -107,14 +107,25 @@ counts as (
 
 ),
 
+availability as (
+
+    select * from {{ ref('rpt_source_availability') }}
+
+),
+
 shares as (
 
     select
-        *,
-        cast(orphan_rows as double) / nullif(total_rows, 0) as orphan_share,
-        coalesce(cast(orphan_rows as double) / nullif(total_rows, 0) > tolerance_share, false)
-            as is_over_tolerance
+        counts.*,
+        coalesce(availability.is_delivered, true) as is_parent_delivered,
+        cast(counts.orphan_rows as double) / nullif(counts.total_rows, 0) as orphan_share,
+        coalesce(availability.is_delivered, true) and coalesce(
+            cast(counts.orphan_rows as double) / nullif(counts.total_rows, 0)
+            > counts.tolerance_share,
+            false
+        ) as is_over_tolerance
     from counts
+    left join availability on counts.parent_relation = availability.entity
 
 ),
 
@@ -130,10 +141,18 @@ final as (
         cast(orphan_share as double) as orphan_share,
         tolerance_share,
         cast(tolerance_setting as string) as tolerance_setting,
-        cast(case when is_over_tolerance then 'over_tolerance' else 'ok' end as string)
-            as status,
         cast(
-            {{ dbt.concat([
+            case
+                when not is_parent_delivered then 'parent_not_delivered'
+                when is_over_tolerance then 'over_tolerance'
+                else 'ok'
+            end as string
+        ) as status,
+        cast(
+            case when not is_parent_delivered then {{ dbt.concat([
+                "description", "': not checked, '",
+                "'the optional source ' ", "parent_relation", "' was not delivered'",
+            ]) }} else {{ dbt.concat([
                 "description", "': '",
                 "cast(coalesce(orphan_rows, 0) as string)", "' of '",
                 "cast(total_rows as string)", "' rows ('",
@@ -149,7 +168,7 @@ final as (
                 "case when is_over_tolerance then tolerance_setting else '' end",
                 "case when is_over_tolerance then ' (a share; var orphan_tolerance sets "
                 ~ "every kind)' else '' end",
-            ]) }} as string
+            ]) }} end as string
         ) as message
     from shares
 

@@ -1,12 +1,21 @@
 {#
     One row per order line: the customer's behaviour on the site before buying the product
     (see int_order_lines_joined_to_web_journeys) next to what came back of the line.
+    Web events are an optional source: a shop that delivered none gets this mart (and
+    sig_return_rate_by_behaviour_band) empty, never lines with zero views that look like data;
+    marts.rpt_source_availability says "not available: no web events delivered".
 #}
 with
 
 journeys as (
 
     select * from {{ ref('int_order_lines_joined_to_web_journeys') }}
+
+),
+
+web_events as (
+
+    select * from {{ ref('stg_web__events') }}
 
 ),
 
@@ -38,6 +47,7 @@ final as (
         cast(ordered_at as timestamp) as ordered_at,
         cast(first_product_view_at as timestamp) as first_product_view_at
     from journeys
+    where exists (select 1 from web_events)
 
 )
 

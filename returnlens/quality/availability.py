@@ -1,0 +1,82 @@
+"""Optional sources: which were delivered, which marts need them, and what readers are told.
+
+A shop may deliver no web events, NPS surveys, demand forecasts or production batches at all
+(`Entity.optional` in the landing contracts). The run still publishes: the marts that need a
+missing source are published empty, `marts.rpt_source_availability` says "not available: no
+<source> delivered", and the gates on those relations pass with that note instead of failing on
+an empty table. A source that was delivered but is broken still fails its gates.
+
+`MARTS_NEEDING` is the one list of which marts cannot be built without which optional entity;
+`models/marts/reports/rpt_source_availability.sql` publishes the same list (a unit test keeps
+the two equal) and the contract docs render it.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from returnlens.ingest.contracts import ENTITIES, OPTIONAL_ENTITIES
+
+MARTS_NEEDING: dict[str, tuple[str, ...]] = {
+    "web_events": ("sig_purchase_journeys", "sig_return_rate_by_behaviour_band"),
+    "nps_responses": ("fct_nps_responses", "kpi_nps"),
+    "demand_forecasts": ("sig_forecast_backtest", "sig_return_aware_forecasts"),
+    "production_batches": ("dim_batches", "sig_batch_quality"),
+}
+
+
+def not_available_message(entity: str) -> str:
+    """What a reader sees for a mart whose optional source was not delivered."""
+    return f"not available: no {entity.replace('_', ' ')} delivered"
+
+
+def needed_entities(relation: str) -> tuple[str, ...]:
+    """The optional entities a relation (`raw.<entity>` or `marts.<mart>`) cannot do without."""
+    schema, _, table = relation.partition(".")
+    if schema == "raw":
+        return (table,) if table in OPTIONAL_ENTITIES else ()
+    return tuple(e for e, marts in MARTS_NEEDING.items() if table in marts)
+
+
+def delivered_entities(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Landing entities with at least one delivered file (any status, failed ones included:
+    a broken delivery is delivered and must fail its gates) or rows in their raw table."""
+    delivered: set[str] = set()
+    try:
+        rows = con.execute(
+            "select distinct entity from raw.load_audit where entity is not null"
+        ).fetchall()
+        delivered |= {r[0] for r in rows}
+    except duckdb.CatalogException:
+        pass
+    for e in ENTITIES:
+        if e.name in delivered:
+            continue
+        try:
+            if con.execute(f"select count(*) from {e.table}").fetchall()[0][0]:
+                delivered.add(e.name)
+        except duckdb.CatalogException:
+            pass
+    return delivered
+
+
+def required_missing(relation: str, delivered: set[str]) -> str | None:
+    """For a raw table of a required entity of which no file was delivered at all: the error
+    that names it and what to do; else None."""
+    schema, _, table = relation.partition(".")
+    if schema != "raw" or table in delivered or table in OPTIONAL_ENTITIES:
+        return None
+    known = {e.name: e for e in ENTITIES}
+    if table not in known:
+        return None
+    e = known[table]
+    return (
+        f"no {table.replace('_', ' ')} delivered: this source is required (only web events, "
+        f"NPS surveys, demand forecasts and production batches are optional); put the export "
+        f"in the landing folder as {e.source}/{e.pattern} (see docs/contracts/{e.source}.md)"
+    )
+
+
+def missing_for(relation: str, delivered: set[str]) -> list[str]:
+    """Optional entities the relation needs that were not delivered."""
+    return [e for e in needed_entities(relation) if e not in delivered]

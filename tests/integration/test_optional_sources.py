@@ -1,0 +1,170 @@
+"""Optional sources: a shop that delivers only orders, order lines, products, customers, returns
+(and suppliers) publishes every mart that does not need web events, NPS surveys, demand forecasts
+or production batches; the marts that do are published empty and `rpt_source_availability` says
+which source is missing, so no reader mistakes an empty mart for data.
+
+One real pipeline run (Dagster in-process, dbt, GX gates, publish) on a small generated shop with
+the optional sources deleted from its landing folder. Expected figures are computed from the
+landing CSV files with Python's csv module, never from the pipeline's output.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ENV = ("RETURNLENS_DATA_DIR", "RETURNLENS_LANDING_DIR", "RETURNLENS_WAREHOUSE")
+ENV += ("RETURNLENS_SERVING", "DAGSTER_HOME", "RETURNLENS_REPORTS_DIR")
+
+# mart -> the optional sources it cannot be built without (what the contract docs promise)
+NEEDS = {
+    "sig_purchase_journeys": {"web"},
+    "sig_return_rate_by_behaviour_band": {"web"},
+    "fct_nps_responses": {"surveys"},
+    "kpi_nps": {"surveys"},
+    "sig_forecast_backtest": {"planning"},
+    "sig_return_aware_forecasts": {"planning"},
+    "dim_batches": {"purchasing"},
+    "sig_batch_quality": {"purchasing"},
+}
+# marts that need none of the missing sources and must hold rows on any shop with orders
+HAVE_ROWS = (
+    "fct_order_lines",
+    "fct_returns",
+    "dim_customers",
+    "dim_products",
+    "dim_suppliers",
+    "dim_dates",
+    "kpi_reason_mix",
+    "kpi_returns_by_request_date",
+    "kpi_weekly_returns_by_category",
+    "kpi_return_rates_by_order_cohort",
+    "kpi_return_processing_times",
+    "sig_product_quality",
+    "sig_supplier_quality",
+    "sig_customer_return_risk",
+)
+
+
+def _rows(files: list[Path]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for f in files:
+        with f.open(encoding="utf-8", newline="") as fh:
+            out.extend(csv.DictReader(fh))
+    return out
+
+
+@pytest.fixture()
+def private_env(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    for k in ENV:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(data))
+    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+    return data
+
+
+def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missing(private_env):
+    from returnlens.config import settings
+    from returnlens.demo.generator import generate
+    from returnlens.pipeline import run_main_job
+
+    cfg = settings()
+    landing = cfg.landing_dir
+    generate(landing, seed=3, scale=0.05)
+    for source in ("web", "surveys", "planning"):
+        shutil.rmtree(landing / source)
+    for f in (landing / "purchasing").glob("batches*"):
+        f.unlink()
+    assert sorted(p.name for p in landing.iterdir() if p.is_dir()) == [
+        "purchasing",
+        "returns",
+        "shop",
+    ]
+
+    lines = _rows(sorted((landing / "shop").glob("order_lines_*.csv")))
+    returns = _rows(sorted((landing / "returns").glob("returns_*.csv")))
+    assert lines and returns
+    expected_quantity = sum(int(r["quantity"]) for r in lines)
+    known_lines = {r["order_line_id"] for r in lines}
+    expected_returned_lines = len({r["order_line_id"] for r in returns} & known_lines)
+
+    result = run_main_job()
+    assert result.success, "a shop without the optional sources did not run through"
+    assert cfg.serving.exists(), "nothing was published"
+
+    con = duckdb.connect(str(cfg.serving), read_only=True)
+    try:
+        tables = {
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        }
+        for mart in HAVE_ROWS:
+            assert mart in tables, f"{mart} was not published"
+            n = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            assert n > 0, f"{mart} needs no missing source but is empty"
+        n_lines, quantity, returned = con.execute(
+            "select count(*), sum(quantity), count(*) filter (where has_return)"
+            " from marts.fct_order_lines"
+        ).fetchone()
+        assert n_lines == len(lines)
+        assert quantity == expected_quantity
+        assert returned == expected_returned_lines
+        assert con.execute("select count(*) from marts.fct_returns").fetchone()[0] == len(returns)
+
+        for mart in NEEDS:
+            assert mart in tables, f"{mart} was not published (empty, with a status)"
+            n = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            assert n == 0, f"{mart} needs a missing source but holds {n} rows"
+
+        status = con.execute(
+            "select landing_source, entity, is_delivered, files, rows_loaded, marts_affected, message"
+            " from marts.rpt_source_availability"
+        ).fetchall()
+    finally:
+        con.close()
+
+    by_entity = {r[1]: r for r in status}
+    for entity in ("web_events", "nps_responses", "demand_forecasts", "production_batches"):
+        source, _, delivered, files, rows, affected, message = by_entity[entity]
+        assert delivered is False and files == 0 and rows == 0
+        assert message == f"not available: no {entity.replace('_', ' ')} delivered"
+        missing_marts = {m for m, srcs in NEEDS.items() if source in srcs}
+        assert missing_marts <= set(affected.split(", ")), (entity, affected)
+    for entity in ("orders", "order_lines", "products", "customers", "returns", "suppliers"):
+        assert by_entity[entity][2] is True
+        assert by_entity[entity][4] > 0
+    assert by_entity["order_lines"][4] == len(lines)
+
+    # the dashboard shows the message instead of charts of empty marts
+    from streamlit.testing.v1 import AppTest
+
+    from returnlens.config import PROJECT_ROOT
+
+    shown = {}
+    for page in ("overview", "quality", "planning", "behaviour", "data_health"):
+        at = AppTest.from_file(str(PROJECT_ROOT / "dashboard" / "app.py"), default_timeout=60)
+        at.run()
+        if page != "overview":
+            at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        shown[page] = (
+            " ".join(e.value for e in at.info),
+            len(at.get("vega_lite_chart")),
+            {m.label: m.value for m in at.metric},
+        )
+    for page, entity in (("behaviour", "web events"), ("planning", "demand forecasts")):
+        info, charts, _ = shown[page]
+        assert f"Not available: no {entity} delivered" in info and charts == 0, page
+    assert "Not available: no nps responses delivered" in shown["overview"][0]
+    assert shown["overview"][1] >= 3  # the return charts are still drawn
+    assert shown["overview"][2]["NPS of the cohort"] == "—"
+    assert "Not available: no production batches delivered" in shown["quality"][0]
+    assert shown["quality"][2]["Batch alerts"] == "—"
+    for entity in ("web events", "nps responses", "demand forecasts", "production batches"):
+        assert f"Not available: no {entity} delivered" in shown["data_health"][0]
