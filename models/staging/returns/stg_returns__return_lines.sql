@@ -2,7 +2,9 @@
     Free text leaves raw masked: contact data, IBANs and addresses by pattern
     (mask_personal_data), and the customer's own first and last name (mask_customer_name),
     looked up through the order in raw: the only joins in staging, there so that names never
-    leave raw. Left joins on unique keys: every return line stays, exactly once.
+    leave raw. Left joins on unique keys: every return line stays, exactly once. A name that
+    is also a word of the reason vocabulary (the surnames Groot, Klein, Lang) is not masked,
+    or "te groot" would lose its reason (macro customer_names_that_are_reason_words).
 #}
 with
 
@@ -44,13 +46,39 @@ reason_texts_masked_by_pattern as (
 
 ),
 
+names_that_are_reason_words as (
+
+    {{ customer_names_that_are_reason_words(
+        "reason_texts_masked_by_pattern", "reason_text_masked_by_pattern"
+    ) }}
+
+),
+
+reason_texts_masked_by_pattern_with_names_to_mask as (
+
+    select
+        texts.*,
+        case
+            when last_name_words.name is null then texts.customer_last_name
+        end as last_name_to_mask,
+        case
+            when first_name_words.name is null then texts.customer_first_name
+        end as first_name_to_mask
+    from reason_texts_masked_by_pattern as texts
+    left join names_that_are_reason_words as last_name_words
+        on lower(trim(texts.customer_last_name)) = last_name_words.name
+    left join names_that_are_reason_words as first_name_words
+        on lower(trim(texts.customer_first_name)) = first_name_words.name
+
+),
+
 reason_texts_without_last_name as (
 
     select
         *,
-        {{ mask_customer_name("reason_text_masked_by_pattern", "customer_last_name") }}
+        {{ mask_customer_name("reason_text_masked_by_pattern", "last_name_to_mask") }}
             as reason_text_without_last_name
-    from reason_texts_masked_by_pattern
+    from reason_texts_masked_by_pattern_with_names_to_mask
 
 ),
 
@@ -58,7 +86,7 @@ reason_texts_masked as (
 
     select
         *,
-        {{ mask_customer_name("reason_text_without_last_name", "customer_first_name") }}
+        {{ mask_customer_name("reason_text_without_last_name", "first_name_to_mask") }}
             as reason_text_masked
     from reason_texts_without_last_name
 

@@ -34,13 +34,39 @@ comments_masked_by_pattern as (
 
 ),
 
+names_that_are_reason_words as (
+
+    {{ customer_names_that_are_reason_words(
+        "comments_masked_by_pattern", "comment_masked_by_pattern"
+    ) }}
+
+),
+
+comments_masked_by_pattern_with_names_to_mask as (
+
+    select
+        texts.*,
+        case
+            when last_name_words.name is null then texts.customer_last_name
+        end as last_name_to_mask,
+        case
+            when first_name_words.name is null then texts.customer_first_name
+        end as first_name_to_mask
+    from comments_masked_by_pattern as texts
+    left join names_that_are_reason_words as last_name_words
+        on lower(trim(texts.customer_last_name)) = last_name_words.name
+    left join names_that_are_reason_words as first_name_words
+        on lower(trim(texts.customer_first_name)) = first_name_words.name
+
+),
+
 comments_without_last_name as (
 
     select
         *,
-        {{ mask_customer_name("comment_masked_by_pattern", "customer_last_name") }}
+        {{ mask_customer_name("comment_masked_by_pattern", "last_name_to_mask") }}
             as comment_without_last_name
-    from comments_masked_by_pattern
+    from comments_masked_by_pattern_with_names_to_mask
 
 ),
 
@@ -48,7 +74,7 @@ comments_masked as (
 
     select
         *,
-        {{ mask_customer_name("comment_without_last_name", "customer_first_name") }}
+        {{ mask_customer_name("comment_without_last_name", "first_name_to_mask") }}
             as comment_masked
     from comments_without_last_name
 
