@@ -41,12 +41,14 @@ class LandingCheck:
 
     landing_dir: str
     files: list[FileCheck]
-    missing: list[str]  # entities (source/table) without any delivered file
+    missing: list[str]  # required entities (source/table) without any delivered file
+    missing_optional: dict[str, list[str]] = field(default_factory=dict)  # entity -> marts empty
 
     @property
     def ok(self) -> bool:
-        """True when every file would load (quarantined rows are allowed, reported)."""
-        return all(f.status in ("would load", "ignored") for f in self.files)
+        """True when every file would load (quarantined rows are allowed, reported) and every
+        required source is delivered (optional ones may be missing)."""
+        return not self.missing and all(f.status in ("would load", "ignored") for f in self.files)
 
     def to_json(self) -> str:
         """The result as JSON (for scripts and CI)."""
@@ -66,7 +68,12 @@ class LandingCheck:
             if f.message and f.status != "would load":
                 lines.append(f"    {f.message}")
         if self.missing:
-            lines.append("No file delivered for: " + ", ".join(self.missing))
+            lines.append("REQUIRED, no file delivered: " + ", ".join(self.missing))
+        lines += [
+            f"optional, not delivered: {entity}: {', '.join(marts)} will be published empty "
+            "(not available)"
+            for entity, marts in self.missing_optional.items()
+        ]
         total = sum(f.rows or 0 for f in self.files)
         load = sum(f.would_load for f in self.files)
         quarantine = sum(f.would_quarantine for f in self.files)
@@ -136,6 +143,15 @@ def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
         for name, entity, status, rows_in, loaded, quarantined, error in audit
         if status != "gone"
     ]
+    from returnlens.quality.availability import MARTS_NEEDING
+
     delivered = {f.entity for f in files if f.entity}
-    missing = [f"{e.source}/{e.name}" for e in ENTITIES if e.name not in delivered]
-    return LandingCheck(str(landing_dir), files, missing)
+    missing = [
+        f"{e.source}/{e.name}" for e in ENTITIES if e.name not in delivered and not e.optional
+    ]
+    missing_optional = {
+        f"{e.source}/{e.name}": list(MARTS_NEEDING.get(e.name, ()))
+        for e in ENTITIES
+        if e.name not in delivered and e.optional
+    }
+    return LandingCheck(str(landing_dir), files, missing, missing_optional)

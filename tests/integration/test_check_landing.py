@@ -97,8 +97,13 @@ def test_check_landing_reports_every_file_and_writes_no_warehouse(landing, tmp_p
 
     delivered = {"suppliers", "production_batches", "returns"}
     assert set(result.missing) == {
-        f"{e.source}/{e.name}" for e in ENTITIES if e.name not in delivered
+        f"{e.source}/{e.name}" for e in ENTITIES if e.name not in delivered and not e.optional
     }
+    assert "shop/orders" in result.missing  # required, not delivered
+    assert set(result.missing_optional) == {
+        f"{e.source}/{e.name}" for e in ENTITIES if e.name not in delivered and e.optional
+    }
+    assert "sig_purchase_journeys" in result.missing_optional["web/web_events"]
     assert not result.ok
     assert not settings().warehouse.exists(), "a dry run must not write the warehouse"
     # the throw-away database lived in <data dir>/tmp and is gone
@@ -120,10 +125,14 @@ def test_check_landing_cli_prints_the_table_or_json_and_exits_non_zero_on_failur
     data = json.loads(as_json.output)
     assert data["ok"] is False
     assert {f["file"] for f in data["files"]} >= {"purchasing/suppliers.csv"}
-    (landing / "returns" / "returns_2026-01.csv").unlink()
-    (landing / "returns" / "returns_2026-02.xlsx").unlink()
-    clean = runner.invoke(main, ["check-landing", str(landing)])
+    # only optional sources and bad rows left to report: a complete shop passes
+    from returnlens.demo.generator import generate
+
+    shop = landing.parent / "complete"
+    generate(shop, seed=3, scale=0.01)
+    clean = runner.invoke(main, ["check-landing", str(shop)])
     assert clean.exit_code == 0, clean.output
+    assert "REQUIRED" not in clean.output and "would fail" not in clean.output
     missing = runner.invoke(main, ["check-landing", str(landing.parent / "nope")])
     assert missing.exit_code != 0
     assert "no such folder" in missing.output
