@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 
 from returnlens.config import PROJECT_ROOT
-from returnlens.ingest import contracts
 from returnlens.ingest.contracts import FileSpec, entity
 from returnlens.ingest.loader import load_all, load_entity
 
@@ -38,21 +37,6 @@ SUP_HEADER = "supplier_id,supplier_name,country_code,lead_time_days\n"
 OL_HEADER = ",".join(c.name for c in ORDER_LINES.columns) + "\n"
 RET_HEADER = ",".join(c.name for c in RETURNS.columns) + "\n"
 CUST_HEADER = ",".join(c.name for c in CUSTOMERS.columns) + "\n"
-
-
-@pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
-
-
-@pytest.fixture()
-def landing(tmp_path):
-    root = tmp_path / "landing"
-    for src in contracts.SOURCES:
-        (root / src).mkdir(parents=True)
-    return root
 
 
 # ------------------------------------------------------------------------------ helpers

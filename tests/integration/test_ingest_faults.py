@@ -15,7 +15,6 @@ import os
 import time
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -35,21 +34,6 @@ RET_HEADER = ",".join(c.name for c in RETURNS.columns) + "\n"
 
 def ret_row(rma, order, qty="1", reason="SIZE_TOO_SMALL", requested="2026-01-05 10:00:00"):
     return f"{rma},{order},{order}-1,SKU1,{qty},{reason},,{requested},,,,,,refund,10.00\n"
-
-
-@pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
-
-
-@pytest.fixture()
-def landing(tmp_path):
-    root = tmp_path / "landing"
-    for src in contracts.SOURCES:
-        (root / src).mkdir(parents=True)
-    return root
 
 
 def rel(path: Path) -> str:

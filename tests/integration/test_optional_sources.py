@@ -19,8 +19,6 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ENV = ("RETURNLENS_DATA_DIR", "RETURNLENS_LANDING_DIR", "RETURNLENS_WAREHOUSE")
-ENV += ("RETURNLENS_SERVING", "DAGSTER_HOME", "RETURNLENS_REPORTS_DIR")
 
 # mart -> the optional sources it cannot be built without (what the contract docs promise)
 NEEDS = {
@@ -60,17 +58,9 @@ def _rows(files: list[Path]) -> list[dict[str, str]]:
     return out
 
 
-@pytest.fixture()
-def private_env(tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    for k in ENV:
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(data))
-    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
-    return data
-
-
-def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missing(private_env):
+def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missing(
+    private_data_dir,
+):
     from returnlens.config import settings
     from returnlens.demo.generator import generate
     from returnlens.pipeline import run_main_job

@@ -48,9 +48,6 @@ IBAN = "NL37INGB0007777123"
 A_TOKENS = ("zwanhilde", "quaxterbeek", "98765432")
 B_TOKENS = ("ottoline", "vreemdenburg", "11223344", IBAN.lower(), "0007777123")
 
-ENV = ("RETURNLENS_DATA_DIR", "RETURNLENS_LANDING_DIR", "RETURNLENS_WAREHOUSE")
-ENV += ("RETURNLENS_SERVING", "DAGSTER_HOME", "RETURNLENS_REPORTS_DIR")
-
 
 def _read(path: Path) -> tuple[list[str], list[list[str]]]:
     with path.open(encoding="utf-8", newline="") as fh:
@@ -177,18 +174,8 @@ def _parquet_hits(root: Path, tokens: tuple[str, ...]) -> list[str]:
     return hits
 
 
-@pytest.fixture()
-def planted_env(tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    for k in ENV:
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(data))
-    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
-    return data
-
-
 def test_planted_personal_data_reaches_no_file_outside_raw_and_erasure_removes_it(
-    planted_env, tmp_path
+    private_data_dir, tmp_path
 ):
     from returnlens.config import settings
     from returnlens.demo.generator import generate
