@@ -53,6 +53,7 @@ class FileSpec:
     thousands_separator: str | None = None  # None: digits are never grouped
     date_format: str | None = None  # strptime format of date columns; None: ISO YYYY-MM-DD
     timestamp_format: str | None = None  # of timestamp columns; None: ISO YYYY-MM-DD HH:MM:SS
+    declared: bool = False  # the dialect was declared (shop profile); False: the contracts' default
 
     def __post_init__(self) -> None:
         """Reject formats, encodings and dialects the loader cannot honour."""
@@ -102,6 +103,8 @@ class Entity:
     # a shop may deliver no file of it at all: the run still publishes, the marts that need it
     # are published empty and marts.rpt_source_availability says "not available"
     optional: bool = False
+    # the main delivery's dialect was declared in the shop profile (not the contracts' default)
+    dialect_declared: bool = False
 
     @property
     def table(self) -> str:
@@ -120,6 +123,7 @@ class Entity:
             self.thousands_separator,
             self.date_format,
             self.timestamp_format,
+            self.dialect_declared,
         )
         return (main, *self.also)
 
@@ -191,9 +195,7 @@ ENTITIES: tuple[Entity, ...] = (
             Column("street", "varchar", "Street and house number.", pii=True),
             Column("postal_code", "varchar", "Postal code.", pii=True),
             Column("city", "varchar", "City.", pii=True),
-            Column(
-                "country_code", "varchar", "ISO 3166 alpha-2 country.", allowed=("NL", "BE", "DE")
-            ),
+            Column("country_code", "varchar", "ISO 3166 alpha-2 country (value set `country`)."),
             Column("created_at", "timestamp", "When the account was created (UTC)."),
         ),
     ),
@@ -208,7 +210,7 @@ ENTITIES: tuple[Entity, ...] = (
             Column("sku", "varchar", "Stock keeping unit of the variant, e.g. AP00012-M-BLK."),
             Column("product_id", "varchar", "Product (style) the variant belongs to."),
             Column("product_name", "varchar", "Product name as shown in the shop."),
-            Column("category", "varchar", "Product category.", allowed=CATEGORIES),
+            Column("category", "varchar", "Product category (value set `category`)."),
             Column("subcategory", "varchar", "Subcategory, e.g. dresses, ceramics, glass."),
             Column("size", "varchar", "Size label; 'one-size' where sizes do not apply."),
             Column("colour", "varchar", "Colour."),
@@ -235,16 +237,24 @@ ENTITIES: tuple[Entity, ...] = (
             Column("customer_id", "varchar", "Customer who ordered."),
             Column("session_id", "varchar", "Web session that ended in the order.", required=False),
             Column("ordered_at", "timestamp", "When the order was placed (UTC)."),
-            Column("channel", "varchar", "Sales channel.", allowed=CHANNELS),
-            Column(
-                "shipping_country", "varchar", "Country shipped to.", allowed=("NL", "BE", "DE")
-            ),
+            Column("channel", "varchar", "Sales channel (value set `channel`)."),
+            Column("shipping_country", "varchar", "Country shipped to (value set `country`)."),
             Column(
                 "shipped_at", "timestamp", "When the parcel left the warehouse.", required=False
             ),
             Column("delivered_at", "timestamp", "When the carrier delivered it.", required=False),
             Column(
-                "order_total_eur", "decimal(12,2)", "Amount paid in EUR incl. VAT.", min_value=0
+                "order_total_eur",
+                "decimal(12,2)",
+                "Amount paid incl. VAT, in the reporting currency (the `_eur` suffix is historic).",
+                min_value=0,
+            ),
+            Column(
+                "currency",
+                "varchar",
+                "ISO 4217 currency of the amounts (value set `currency`); empty: the shop's "
+                "reporting currency. Other currencies are quarantined until exchange rates exist.",
+                required=False,
             ),
         ),
     ),
@@ -417,6 +427,7 @@ ENTITIES: tuple[Entity, ...] = (
         name="suppliers",
         pattern="suppliers*.csv",
         format="csv",
+        optional=True,
         key=("supplier_id",),
         description="Suppliers the shop buys from.",
         columns=(
