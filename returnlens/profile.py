@@ -41,9 +41,10 @@ VALUE_SET_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "channel": (("orders", "channel"),),
     "currency": (("orders", "currency"),),
 }
-LIMITS = ("max_quantity", "max_order_total", "max_refund", "min_list_price")
+LIMITS = ("max_quantity", "max_order_total", "max_refund", "min_list_price", "max_list_price")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SOURCE_STATES = ("required", "optional", "absent")
+CORE_SOURCES = ("shop", "returns")  # orders, order lines, products, customers; returns
 DIALECT_KEYS = (
     "pattern",
     "format",
@@ -185,6 +186,12 @@ def read_profile(path: Path) -> ShopProfile:
     for src, state in p.mapping(doc, "sources", SOURCES).items():
         if state not in SOURCE_STATES:
             p.fail(f"sources.{src}", f"must be one of {', '.join(SOURCE_STATES)}")
+        if src in CORE_SOURCES and state != "required":
+            p.fail(
+                f"sources.{src}",
+                "orders, products, customers and returns are what every mart is built from; "
+                "this source is always required",
+            )
         sources[src] = state
     entity_names = tuple(e.name for e in ENTITIES)
     deliveries = {
@@ -331,13 +338,25 @@ def shop_entities(profile: ShopProfile) -> tuple[Entity, ...]:
     return tuple(shaped)
 
 
+def landing_entities(landing_dir: Path) -> tuple[Entity, ...]:
+    """The contracts as the profile of this landing folder shapes them."""
+    return shop_entities(load_profile(landing_dir))
+
+
+def optional_entities(profile: ShopProfile) -> tuple[str, ...]:
+    """Entities this shop may deliver no file of (the run still publishes)."""
+    return tuple(e.name for e in shop_entities(profile) if e.optional)
+
+
 def gate_parameters(profile: ShopProfile) -> dict[str, Any]:
     """`{"$PARAMETER": "profile.<key>"}` values of the gate suites."""
     params: dict[str, Any] = {
-        f"profile.{k}": (float(v) if v is not None else None) for k, v in profile.limits.items()
+        f"profile_{k}": (float(v) if v is not None else None) for k, v in profile.limits.items()
     }
-    params["profile.closed_weekdays"] = [WEEKDAYS.index(d) + 1 for d in profile.closed_weekdays]
-    params["profile.closed_dates"] = [d.isoformat() for d in profile.closed_dates]
+    if params["profile_min_list_price"] is None:  # GX needs one bound of a between
+        params["profile_min_list_price"] = 0.0
+    params["profile_closed_weekdays"] = [WEEKDAYS.index(d) + 1 for d in profile.closed_weekdays]
+    params["profile_closed_dates"] = [d.isoformat() for d in profile.closed_dates]
     return params
 
 
@@ -347,6 +366,7 @@ def dbt_vars(profile: ShopProfile) -> dict[str, Any]:
         "shop_name": profile.name,
         "reporting_currency": profile.reporting_currency,
         "return_window_days": profile.return_window_days,
+        "optional_entities": list(optional_entities(profile)),
         "profile_value_sets": {
             name: {
                 "kind": profile.value_set(name).kind,

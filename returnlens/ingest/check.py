@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 from returnlens.config import settings
-from returnlens.ingest.contracts import ENTITIES
 from returnlens.ingest.loader import load_all
+from returnlens.profile import landing_entities
 
 
 @dataclass
@@ -145,13 +145,14 @@ def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
     ]
     from returnlens.quality.availability import MARTS_NEEDING
 
+    entities = landing_entities(landing_dir)
     delivered = {f.entity for f in files if f.entity}
     missing = [
-        f"{e.source}/{e.name}" for e in ENTITIES if e.name not in delivered and not e.optional
+        f"{e.source}/{e.name}" for e in entities if e.name not in delivered and not e.optional
     ]
     missing_optional = {
         f"{e.source}/{e.name}": list(MARTS_NEEDING.get(e.name, ()))
-        for e in ENTITIES
+        for e in entities
         if e.name not in delivered and e.optional
     }
     return LandingCheck(str(landing_dir), files, missing, missing_optional)

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 
+PROFILE_FILE = "returnlens.yml"  # the shop profile (returnlens.profile) at the landing root
 DEMO_GROUND_TRUTH = "ground_truth.json"  # written by `returnlens generate` at the landing root
 
 FORMAT_NAMES = {"csv": "CSV", "jsonl": "JSON lines", "parquet": "Parquet", "xlsx": "Excel"}
@@ -198,6 +199,13 @@ def inventory(
             continue
         if not stat.S_ISREG(st.st_mode):
             add("refused", f"{rel}: is not a regular file (a pipe, socket or device); not read.")
+            continue
+        if rel == PROFILE_FILE:
+            add(
+                "ignored",
+                f"{rel}: the shop profile: read as this run's settings (value sets, limits, "
+                "sources, dialects; docs/profile.md), not loaded as data.",
+            )
             continue
         if rel == DEMO_GROUND_TRUTH:
             add(

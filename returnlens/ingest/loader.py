@@ -81,6 +81,7 @@ from returnlens.ingest.readers import (
     register_xlsx,
     select_columns,
 )
+from returnlens.profile import landing_entities
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
@@ -276,6 +277,8 @@ def ensure_raw_schema(
         cols = [f"{qi(c.name)} {c.type}" for c in ent.columns]
         cols += [f"{name} {typ}" for name, typ in LOADER_COLUMNS]
         con.execute(f"create table if not exists {ent.table} ({', '.join(cols)})")
+        for c in ent.columns:  # a column the contract gained since the table was made
+            con.execute(f"alter table {ent.table} add column if not exists {qi(c.name)} {c.type}")
         for name, typ in LOADER_COLUMNS:
             con.execute(f"alter table {ent.table} add column if not exists {name} {typ}")
     migrate_absolute_paths(con)
@@ -1212,9 +1215,10 @@ def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadResults:
     the files not loaded in `.unloaded` and the summary in `.format()`."""
     from returnlens.ingest.privacy import erase_forgotten_free_text  # privacy imports this
 
+    entities = landing_entities(landing_dir)
     load_id = uuid.uuid4().hex
-    results = [load_entity(con, e, landing_dir, load_id) for e in ENTITIES]
-    unloaded = account_landing(con, landing_dir, load_id)
+    results = [load_entity(con, e, landing_dir, load_id) for e in entities]
+    unloaded = account_landing(con, landing_dir, load_id, entities)
     erase_forgotten_free_text(con)  # every source is loaded: whatever order they loaded in
     return LoadResults(results, unloaded)
 

@@ -1,7 +1,8 @@
 """Optional sources: which were delivered, which marts need them, and what readers are told.
 
-A shop may deliver no web events, NPS surveys, demand forecasts or production batches at all
-(`Entity.optional` in the landing contracts). The run still publishes: the marts that need a
+A shop may deliver no web events, NPS surveys, demand forecasts, suppliers or production batches
+at all (`Entity.optional` in the landing contracts; the shop profile's `sources` may make any of
+them required). The run still publishes: the marts that need a
 missing source are published empty, `marts.rpt_source_availability` says "not available: no
 <source> delivered", and the gates on those relations pass with that note instead of failing on
 an empty table. A source that was delivered but is broken still fails its gates.
@@ -30,11 +31,13 @@ def not_available_message(entity: str) -> str:
     return f"not available: no {entity.replace('_', ' ')} delivered"
 
 
-def needed_entities(relation: str) -> tuple[str, ...]:
+def needed_entities(
+    relation: str, optional: tuple[str, ...] = OPTIONAL_ENTITIES
+) -> tuple[str, ...]:
     """The optional entities a relation (`raw.<entity>` or `marts.<mart>`) cannot do without."""
     schema, _, table = relation.partition(".")
     if schema == "raw":
-        return (table,) if table in OPTIONAL_ENTITIES else ()
+        return (table,) if table in optional else ()
     return tuple(e for e, marts in MARTS_NEEDING.items() if table in marts)
 
 
@@ -60,23 +63,28 @@ def delivered_entities(con: duckdb.DuckDBPyConnection) -> set[str]:
     return delivered
 
 
-def required_missing(relation: str, delivered: set[str]) -> str | None:
+def required_missing(
+    relation: str, delivered: set[str], optional: tuple[str, ...] = OPTIONAL_ENTITIES
+) -> str | None:
     """For a raw table of a required entity of which no file was delivered at all: the error
     that names it and what to do; else None."""
     schema, _, table = relation.partition(".")
-    if schema != "raw" or table in delivered or table in OPTIONAL_ENTITIES:
+    if schema != "raw" or table in delivered or table in optional:
         return None
     known = {e.name: e for e in ENTITIES}
     if table not in known:
         return None
     e = known[table]
     return (
-        f"no {table.replace('_', ' ')} delivered: this source is required (only web events, "
-        f"NPS surveys, demand forecasts and production batches are optional); put the export "
-        f"in the landing folder as {e.source}/{e.pattern} (see docs/contracts/{e.source}.md)"
+        f"no {table.replace('_', ' ')} delivered: this source is required (orders, products, "
+        f"customers and returns always; others where the shop profile's `sources` says "
+        f"required); put the export in the landing folder as {e.source}/{e.pattern} (see "
+        f"docs/contracts/{e.source}.md), or mark {e.source} optional in returnlens.yml"
     )
 
 
-def missing_for(relation: str, delivered: set[str]) -> list[str]:
+def missing_for(
+    relation: str, delivered: set[str], optional: tuple[str, ...] = OPTIONAL_ENTITIES
+) -> list[str]:
     """Optional entities the relation needs that were not delivered."""
-    return [e for e in needed_entities(relation) if e not in delivered]
+    return [e for e in needed_entities(relation, optional) if e not in delivered]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class ExpectationOutcome:
     unexpected_count: int | None = None
     examples: list[Any] = field(default_factory=list)
     error: str | None = None
+    setting: str | None = None  # the shop-profile key(s) that set this expectation's threshold
 
     def describe(self) -> str:
         """One line: what failed, how badly, with examples."""
@@ -53,6 +55,11 @@ class ExpectationOutcome:
             parts.append(f"observed {self.observed}")
         if self.examples:
             parts.append(f"examples {self.examples[:5]}")
+        if self.setting:
+            parts.append(
+                f"threshold from the shop profile: if these values are right for the shop, "
+                f"change {self.setting} in returnlens.yml (docs/profile.md)"
+            )
         return ", ".join(parts)
 
 
@@ -97,6 +104,27 @@ class GateResult:
 def suite_paths() -> list[Path]:
     """All versioned suites."""
     return sorted(EXPECTATIONS_DIR.glob("*.json"))
+
+
+def render_query(query: str, parameters: dict[str, Any]) -> str:
+    """Fill `{{ name }}` placeholders of a suite's query with SQL literals of its parameters
+    (a list becomes a varchar list, e.g. the profile's closed weekdays)."""
+
+    def literal(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in parameters:
+            raise ValueError(f"suite query placeholder {{{{ {name} }}}} has no parameter")
+        value = parameters[name]
+        if isinstance(value, list | tuple):
+            items = ", ".join("'" + str(v).replace("'", "''") + "'" for v in value)
+            return f"cast([{items}] as varchar[])"
+        if isinstance(value, bool) or value is None:
+            return "null" if value is None else str(value).lower()
+        if isinstance(value, int | float):
+            return repr(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    return re.sub(r"\{\{\s*([\w.]+)\s*\}\}", literal, query)
 
 
 def load_suite_file(path: Path) -> dict:
@@ -172,7 +200,10 @@ def run_suites(
         for path in paths:
             spec = load_suite_file(path)
             relation = spec["meta"]["relation"]
-            query = spec["meta"].get("query") or f"select * from {relation}"
+            query = render_query(
+                spec["meta"].get("query") or f"select * from {relation}",
+                parameters.get(spec["name"], {}),
+            )
             if not query.lstrip().lower().startswith("select "):
                 query = f"select * from ({query}) as suite_query"  # GX wants a leading SELECT
             if spec["name"] in existing:
@@ -259,6 +290,7 @@ def _outcome(r: Any) -> ExpectationOutcome:
         unexpected_count=res.get("unexpected_count"),
         examples=[_plain(v) for v in list(res.get("partial_unexpected_list") or [])[:10]],
         error=error.splitlines()[0] if error else None,
+        setting=(cfg.meta or {}).get("setting"),
     )
 
 

@@ -131,17 +131,26 @@ def run_gates(
     is recorded as unknown, so a later first delivery is gated as a first load. A suite on the
     raw table of a required source of which no file was delivered fails, and says so first.
     """
+    from returnlens.config import settings
+    from returnlens.profile import gate_parameters, load_profile, optional_entities
+
+    profile = load_profile(settings().landing_dir)
+    optional = optional_entities(profile)
     specs = [load_suite_file(p) for p in paths]
     con = connect(warehouse)
     try:
         parameters = {
-            s["name"]: volume_parameters(con, s["name"], s["meta"].get("volume")) for s in specs
+            s["name"]: {
+                **volume_parameters(con, s["name"], s["meta"].get("volume")),
+                **gate_parameters(profile),
+            }
+            for s in specs
         }
         rows = [row_count(con, s["meta"]["relation"]) for s in specs]
         delivered = delivered_entities(con)
     finally:
         con.close()  # GX opens its own connection to the same file
-    missing = [missing_for(s["meta"]["relation"], delivered) for s in specs]
+    missing = [missing_for(s["meta"]["relation"], delivered, optional) for s in specs]
     to_run = [p for p, m in zip(paths, missing, strict=True) if not m]
     ran = iter(
         run_suites(to_run, warehouse, docs_dir=docs_dir, parameters=parameters) if to_run else []
@@ -159,7 +168,7 @@ def run_gates(
     ]
     rows = [None if m else n for n, m in zip(rows, missing, strict=True)]
     for result in results:
-        error = required_missing(result.relation, delivered)
+        error = required_missing(result.relation, delivered, optional)
         if error:  # say plainly what is missing, next to the volume failure it causes
             result.outcomes.insert(
                 0,

@@ -1,6 +1,7 @@
 {#
     Which landing sources the shop delivered, one row per landing entity. Web events, NPS
-    surveys, demand forecasts and production batches are optional: a shop without them still
+    surveys, demand forecasts, suppliers and production batches are optional unless the shop
+    profile makes them required (var optional_entities): a shop without them still
     gets every other mart, while the marts listed in marts_affected are published empty and
     readers (dashboard, BI) show the message instead of charts. The list of affected marts is
     the one in returnlens/quality/availability.py (MARTS_NEEDING; a unit test keeps both equal).
@@ -18,6 +19,8 @@
     ('planning', 'demand_forecasts', 'sig_forecast_backtest, sig_return_aware_forecasts'),
     ('purchasing', 'production_batches', 'dim_batches, sig_batch_quality'),
 ] -%}
+{#- the shop profile's optional entities (dbt var from returnlens.yml; contracts' default) -#}
+{%- set optional_entities = var('optional_entities') -%}
 {%- set words = "replace(entity, '_', ' ')" -%}
 with
 
@@ -32,7 +35,7 @@ entities as (
         select
             '{{ landing_source }}' as landing_source,
             '{{ entity }}' as entity,
-            {{ 'true' if marts else 'false' }} as is_optional,
+            {{ 'true' if entity in optional_entities else 'false' }} as is_optional,
             {{ "'" ~ marts ~ "'" if marts else 'cast(null as string)' }} as marts_affected,
             (
                 select count(*) from {{ source(landing_source, entity) }}

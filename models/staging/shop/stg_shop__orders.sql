@@ -18,6 +18,7 @@ renamed as (
         ---------- strings
         channel,
         shipping_country as shipping_country_code,
+        coalesce(currency, '{{ var("reporting_currency") }}') as currency_code,
 
         ---------- numerics
         order_total_eur,

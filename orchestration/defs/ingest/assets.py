@@ -12,6 +12,7 @@ from returnlens.config import settings
 from returnlens.ingest.contracts import ENTITIES, SOURCES, entities_of
 from returnlens.ingest.loader import UNLOADED_STATUSES, account_landing, load_entity
 from returnlens.ingest.privacy import erase_forgotten_free_text
+from returnlens.profile import landing_entities
 from returnlens.warehouse import connect
 
 
@@ -38,10 +39,12 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
     )
     def _ingest(context: dg.AssetExecutionContext):
         cfg = settings()
+        # the contracts as the shop profile shapes them (value sets, sources, dialects)
+        shaped = {e.name: e for e in landing_entities(cfg.landing_dir)}
         con = connect(cfg.warehouse)
         try:
             for e in entities:
-                res = load_entity(con, e, cfg.landing_dir, load_id=context.run.run_id)
+                res = load_entity(con, shaped[e.name], cfg.landing_dir, load_id=context.run.run_id)
                 failed = [f for f in res.files if f.status == "failed"]
                 for f in failed:
                     context.log.error(f.error)
@@ -86,7 +89,8 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
         "The loader's audit (one row per landing file per load). After the sources are loaded, "
         "every other file under the landing folder is accounted for here: unrecognised (no "
         "delivery pattern matches; the patterns and what to do are named), ignored (hidden "
-        "files, the demo's ground_truth.json) or refused (symbolic links)."
+        "files, the demo's ground_truth.json, the shop profile returnlens.yml) or refused "
+        "(symbolic links)."
     ),
 )
 def landing_inventory(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -94,7 +98,12 @@ def landing_inventory(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     cfg = settings()
     con = connect(cfg.warehouse)
     try:
-        files = account_landing(con, cfg.landing_dir, load_id=context.run.run_id)
+        files = account_landing(
+            con,
+            cfg.landing_dir,
+            load_id=context.run.run_id,
+            entities=landing_entities(cfg.landing_dir),
+        )
         # every source is loaded now: forgotten customers' free text, whatever the load order
         erased = erase_forgotten_free_text(con)
     finally:

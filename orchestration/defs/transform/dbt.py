@@ -5,8 +5,9 @@ import os
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from returnlens.config import PROJECT_ROOT
+from returnlens.config import PROJECT_ROOT, settings
 from returnlens.dbt_runner import dbt_executable, ensure_manifest
+from returnlens.profile import dbt_vars_json, load_profile
 
 dbt_project = DbtProject(
     project_dir=PROJECT_ROOT,
@@ -36,8 +37,10 @@ class LayerTranslator(DagsterDbtTranslator):
     pool="warehouse",
 )
 def returnlens_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Build seeds, models, data tests and unit tests in one dbt invocation."""
-    yield from dbt.cli(["build"], context=context).stream()
+    """Build seeds, models, data tests and unit tests in one dbt invocation, with the shop
+    profile's settings (reporting currency, return window, value sets) as dbt vars."""
+    profile = load_profile(settings().landing_dir)
+    yield from dbt.cli(["build", "--vars", dbt_vars_json(profile)], context=context).stream()
 
 
 @dg.definitions
