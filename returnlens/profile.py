@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -64,6 +65,19 @@ TOP_KEYS = (
     "orders",
     "sources",
     "deliveries",
+)
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans only: `NO` (Norway), `ON`, `yes` stay text, as a country list needs."""
+
+
+_ProfileLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ProfileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
 
@@ -139,7 +153,8 @@ def load_profile(landing_dir: Path) -> ShopProfile:
 def read_profile(path: Path) -> ShopProfile:
     """Parse and check one profile file; every problem names the key and the fix."""
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        # a SafeLoader (no Python objects), with YAML 1.2 booleans
+        doc = yaml.load(Path(path).read_text(encoding="utf-8"), _ProfileLoader) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problem = str(exc).splitlines()[0]
         raise ProfileError(
@@ -355,6 +370,8 @@ def gate_parameters(profile: ShopProfile) -> dict[str, Any]:
     }
     if params["profile_min_list_price"] is None:  # GX needs one bound of a between
         params["profile_min_list_price"] = 0.0
+    # days from sale to return: the return window plus delivery and processing slack
+    params["profile_max_return_lag_days"] = profile.return_window_days + 90
     params["profile_closed_weekdays"] = [WEEKDAYS.index(d) + 1 for d in profile.closed_weekdays]
     params["profile_closed_dates"] = [d.isoformat() for d in profile.closed_dates]
     return params

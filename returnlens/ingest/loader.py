@@ -81,7 +81,7 @@ from returnlens.ingest.readers import (
     register_xlsx,
     select_columns,
 )
-from returnlens.profile import landing_entities
+from returnlens.profile import VALUE_SET_COLUMNS, landing_entities
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
@@ -257,6 +257,10 @@ class _Pending:
     scan: str | None = None  # registered view of an Excel file
     error: str | None = None
     rows_in: int | None = 0
+
+
+# (entity, column) -> the shop profile's value set that governs it
+_PROFILE_VALUE_SET = {target: name for name, cols in VALUE_SET_COLUMNS.items() for target in cols}
 
 
 def ensure_raw_schema(
@@ -736,9 +740,16 @@ def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | N
             parts.append(_artefact_reason(c))
         if c.allowed is not None:
             allowed = ", ".join(ql(v) for v in c.allowed)
+            value_set = _PROFILE_VALUE_SET.get((entity.name, c.name))
+            why = (
+                f"not in the closed value set values.{value_set} of the shop profile: add it to "
+                "returnlens.yml, or make the set open (docs/profile.md)"
+                if value_set
+                else "not one of the allowed values"
+            )
             parts.append(
                 f"case when {col} is not null and {col} not in ({allowed}) "
-                f"then 'unknown value in {c.name} (not one of the allowed values)' end"
+                f"then {ql(f'unknown value in {c.name} ({why})')} end"
             )
         if c.min_value is not None:
             parts.append(

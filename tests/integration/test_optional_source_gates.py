@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from returnlens.config import PROJECT_ROOT
 
@@ -75,4 +76,8 @@ def test_marts_needing_optional_sources_match_the_availability_model():
     sql = (PROJECT_ROOT / "models/marts/reports/rpt_source_availability.sql").read_text()
     listed = dict(re.findall(r"\('\w+', '(\w+)', '([\w, ]+)'\)", sql))
     assert {k: tuple(v.split(", ")) for k, v in listed.items()} == MARTS_NEEDING
-    assert set(MARTS_NEEDING) == set(OPTIONAL_ENTITIES)
+    # every entity with marts that need it is optional; suppliers are optional without such
+    # marts (dim_suppliers then knows suppliers by the ids on the products)
+    assert set(MARTS_NEEDING) == set(OPTIONAL_ENTITIES) - {"suppliers"}
+    defaults = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]
+    assert defaults["optional_entities"] == list(OPTIONAL_ENTITIES)

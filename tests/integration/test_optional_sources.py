@@ -1,6 +1,6 @@
-"""Optional sources: a shop that delivers only orders, order lines, products, customers, returns
-(and suppliers) publishes every mart that does not need web events, NPS surveys, demand forecasts
-or production batches; the marts that do are published empty and `rpt_source_availability` says
+"""Optional sources: a shop that delivers only orders, order lines, products, customers and
+returns publishes every mart that does not need web events, NPS surveys, demand forecasts,
+suppliers or production batches (suppliers are then known by their ids on the products); the marts that do are published empty and `rpt_source_availability` says
 which source is missing, so no reader mistakes an empty mart for data.
 
 One real pipeline run (Dagster in-process, dbt, GX gates, publish) on a small generated shop with
@@ -68,15 +68,11 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
     cfg = settings()
     landing = cfg.landing_dir
     generate(landing, seed=3, scale=0.05)
-    for source in ("web", "surveys", "planning"):
+    for source in ("web", "surveys", "planning", "purchasing"):
         shutil.rmtree(landing / source)
-    for f in (landing / "purchasing").glob("batches*"):
-        f.unlink()
-    assert sorted(p.name for p in landing.iterdir() if p.is_dir()) == [
-        "purchasing",
-        "returns",
-        "shop",
-    ]
+    assert sorted(p.name for p in landing.iterdir() if p.is_dir()) == ["returns", "shop"]
+    products = _rows(sorted((landing / "shop").glob("products*.csv")))
+    supplier_ids = {r["supplier_id"] for r in products}
 
     lines = _rows(sorted((landing / "shop").glob("order_lines_*.csv")))
     returns = _rows(sorted((landing / "returns").glob("returns_*.csv")))
@@ -112,6 +108,7 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
             n = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
             assert n == 0, f"{mart} needs a missing source but holds {n} rows"
 
+        inferred_suppliers = con.execute("select supplier_id from marts.dim_suppliers").fetchall()
         status = con.execute(
             "select landing_source, entity, is_delivered, files, rows_loaded, marts_affected, message"
             " from marts.rpt_source_availability"
@@ -126,7 +123,10 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
         assert message == f"not available: no {entity.replace('_', ' ')} delivered"
         missing_marts = {m for m, srcs in NEEDS.items() if source in srcs}
         assert missing_marts <= set(affected.split(", ")), (entity, affected)
-    for entity in ("orders", "order_lines", "products", "customers", "returns", "suppliers"):
+    assert by_entity["suppliers"][2:5] == (False, 0, 0)
+    assert by_entity["suppliers"][6] == "not available: no suppliers delivered"
+    assert {r[0] for r in inferred_suppliers} == supplier_ids  # known by the products' ids
+    for entity in ("orders", "order_lines", "products", "customers", "returns"):
         assert by_entity[entity][2] is True
         assert by_entity[entity][4] > 0
     assert by_entity["order_lines"][4] == len(lines)
