@@ -61,6 +61,15 @@ def unmapped_texts() -> pd.DataFrame:
     )
 
 
+def profile_values() -> pd.DataFrame:
+    """Delivered values of the shop profile's value sets (marts.rpt_profile_values)."""
+    return data.query(
+        "select value_set, entity, column_name, delivered_value, row_count, value_set_kind, "
+        "is_listed from marts.rpt_profile_values "
+        "order by is_listed, value_set, entity, column_name, row_count desc"
+    )
+
+
 def referential_integrity() -> pd.DataFrame:
     """Rows kept although their parent is missing, per orphan kind (rpt_referential_integrity)."""
     return data.query(
@@ -161,6 +170,22 @@ def render() -> None:
         for message in sources.loc[~sources["is_delivered"], "message"]:
             st.info(message.capitalize() + ".", icon=":material/block:")
         ui.table(sources, "source_availability")
+
+    if "rpt_profile_values" in tables:
+        st.subheader("Values and the shop profile")
+        values = profile_values()
+        unlisted = values[~values["is_listed"]]
+        if unlisted.empty:
+            st.success(
+                "Every delivered category, country, channel and currency is listed in the profile."
+            )
+        else:
+            st.warning(
+                f"{len(unlisted)} delivered value(s) are not listed in the shop profile: they are "
+                "loaded and kept (their value sets are open). List them under `values` in "
+                "returnlens.yml, or close the set to quarantine them (docs/profile.md)."
+            )
+        ui.table(values, "profile_values")
 
     st.subheader("Files loaded and quarantined")
     if "rpt_load_audit" not in tables:

@@ -86,6 +86,45 @@ def volume_parameters(
     }
 
 
+NULL_SHARE_PARAMETER = "previous_not_null_share_min__"
+
+
+def null_share_parameters(con: duckdb.DuckDBPyConnection, spec: dict[str, Any]) -> dict[str, float]:
+    """`previous_not_null_share_min__<column>` for the suite's not-null expectations that ask
+    for it: the share of non-null values in the last passed run minus the suite's tolerance
+    (`meta.null_share.tolerance`, absolute). Without history 0: the first load sets the level.
+    """
+    wanted = [
+        exp["kwargs"]["column"]
+        for exp in spec["expectations"]
+        if isinstance(exp["kwargs"].get("mostly"), dict)
+        and str(exp["kwargs"]["mostly"].get("$PARAMETER", "")).startswith(NULL_SHARE_PARAMETER)
+    ]
+    if not wanted:
+        return {}
+    ensure_history(con)
+    tolerance = float(spec["meta"].get("null_share", {}).get("tolerance", 0.1))
+    rows = con.execute(
+        "select row_count, details from quality.gate_runs where suite = ? and passed "
+        "order by evaluated_at desc limit 1",
+        [spec["name"]],
+    ).fetchall()
+    previous: dict[str, float] = {}
+    if rows and rows[0][0]:
+        n = rows[0][0]
+        for d in json.loads(rows[0][1] or "[]"):
+            if d["expectation"] == "expect_column_values_to_not_be_null" and (
+                d.get("unexpected_count") is not None
+            ):
+                previous[d["column"]] = 1 - d["unexpected_count"] / n
+    return {
+        f"{NULL_SHARE_PARAMETER}{c}": round(max(0.0, previous[c] - tolerance), 6)
+        if c in previous
+        else 0.0
+        for c in wanted
+    }
+
+
 def record(
     con: duckdb.DuckDBPyConnection, run_id: str, result: GateResult, rows: int | None
 ) -> None:
@@ -142,6 +181,7 @@ def run_gates(
         parameters = {
             s["name"]: {
                 **volume_parameters(con, s["name"], s["meta"].get("volume")),
+                **null_share_parameters(con, s),
                 **gate_parameters(profile),
             }
             for s in specs

@@ -88,8 +88,8 @@ def _shop(landing: Path) -> dict[str, list[dict]]:
                     "ordered_at": at.strftime("%Y-%m-%d %H:%M:%S"),
                     "channel": "phone" if k % 3 == 0 else "webshop",
                     "shipping_country": "NO" if k % 4 == 1 else "SE",
-                    "shipped_at": "",
-                    "delivered_at": "",
+                    "shipped_at": (at + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+                    "delivered_at": (at + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S"),
                     "order_total_eur": total,
                     "currency": "SEK",
                 }
@@ -261,3 +261,26 @@ def test_amounts_in_another_currency_than_the_reporting_one_are_quarantined(
     assert counts["orders"] == 0
     assert [(f, n) for f, _, n in quarantined] == [("shop/orders_2026-03.csv", len(shop["orders"]))]
     assert "currency" in quarantined[0][1]
+
+
+def test_share_of_nulls_is_gated_against_the_last_passed_run(landing, tmp_path, monkeypatch):
+    shop = _shop(landing)
+    (landing / "returnlens.yml").write_text(OPEN_PROFILE, encoding="utf-8")
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(landing))
+    monkeypatch.delenv("RETURNLENS_PROFILE", raising=False)
+    _load(landing, tmp_path / "w.duckdb")
+    first = _raw_gates(tmp_path / "w.duckdb", tmp_path)["raw_orders"]
+    assert first.passed and not first.warnings, first.summary()
+
+    # the next delivery lost the delivery date on 40 % of the orders (tolerance: 10 points)
+    orders = [dict(o) for o in shop["orders"]]
+    for o in orders[: len(orders) * 2 // 5]:
+        o["delivered_at"] = ""
+    _csv(landing / "shop" / "orders_2026-03.csv", orders)
+    _load(landing, tmp_path / "w.duckdb")
+    second = _raw_gates(tmp_path / "w.duckdb", tmp_path)["raw_orders"]
+    assert second.passed  # a warning, not a block
+    (warning,) = second.warnings
+    missing = sum(1 for o in orders if not o["delivered_at"])
+    assert warning.column == "delivered_at" and warning.unexpected_count == missing
+    assert "meta.null_share.tolerance in expectations/raw_orders.json" in warning.describe()
