@@ -1740,11 +1740,13 @@ class _EventFormatter:
         self.types = pa.array(
             [f'"event_type":"{t}","event_at":"'.encode() for t in EVENT_TYPES], pa.large_binary()
         )
+        # the sku and the (device, traffic source) tail are joined per line: a table of every
+        # combination would grow with the catalogue (thousands of suppliers: millions of rows)
         skus = ["null"] + [f'"{s}"' for s in cat.sku_code]
+        self.skus = pa.array([f'"sku":{s},'.encode() for s in skus], pa.large_binary())
         self.tails = pa.array(
             [
-                f'"sku":{s},"device":"{d}","traffic_source":"{t}"}}\n'.encode()
-                for s in skus
+                f'"device":"{d}","traffic_source":"{t}"}}\n'.encode()
                 for d in DEVICES
                 for t in TRAFFIC_SOURCES
             ],
@@ -1771,13 +1773,13 @@ class _EventFormatter:
         stamp[:, 11:13] = QUADS[sec // HOUR][:, 2:]
         stamp[:, 14:16] = QUADS[sec // 60 % 60][:, 2:]
         stamp[:, 17:19] = QUADS[sec % 60][:, 2:]
-        tail = (sku.astype(np.int64) + 1) * (len(DEVICES) * len(TRAFFIC_SOURCES))
-        tail += dev.astype(np.int64) * len(TRAFFIC_SOURCES) + traffic
+        tail = dev.astype(np.int64) * len(TRAFFIC_SOURCES) + traffic
         return pc.binary_join_element_wise(
             _binary(head),
             pc.if_else(pa.array(cust < 0), self.null, _binary(known)),
             self.types.take(pa.array(etype.astype(np.int32))),
             _binary(stamp),
+            self.skus.take(pa.array(sku.astype(np.int64) + 1)),
             self.tails.take(pa.array(tail)),
             self.empty,
         )

@@ -16,9 +16,19 @@ def _r(x: float, digits: int = 4) -> float:
     return round(float(x), digits)
 
 
-def _decile_means(values: np.ndarray, p: np.ndarray) -> list[float]:
+def _mean(x: np.ndarray) -> float | None:
+    """The mean, None of nothing (a profile's shop may lack lines of a kind)."""
+    return float(x.mean()) if x.size else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return _r(a / b) if a is not None and b else None
+
+
+def _decile_means(values: np.ndarray, p: np.ndarray) -> list[float | None]:
     order = np.argsort(values, kind="stable")
-    return [_r(chunk.mean()) for chunk in np.array_split(p[order], 10)]
+    means = (_mean(chunk) for chunk in np.array_split(p[order], 10))
+    return [None if m is None else _r(m) for m in means]
 
 
 def _hesitation(cat, od, lm) -> dict:
@@ -33,6 +43,7 @@ def _hesitation(cat, od, lm) -> dict:
     br = lm.bracket
     sg = od.it_sg[od.ln_item]
     sized_web = sized & web_mask(od)
+    rate_br, rate_not_br = _mean(lm.p[sized & br]), _mean(lm.p[sized & ~br])
     return {
         "effects_logit": {k: W.BETA[k] for k in ("log10_decision_minutes", "extra_views")}
         | {"size_guide": W.BETA["size_guide"], "bracketing": W.BETA["bracketing"]},
@@ -47,18 +58,20 @@ def _hesitation(cat, od, lm) -> dict:
         },
         "decision_minutes_log10_sd": W.LOGD_SD,
         "expected_return_rate_by_decision_time_decile": dec_d,
-        "expected_ratio_top_vs_bottom_decision_time_decile": _r(dec_d[-1] / dec_d[0]),
+        "expected_ratio_top_vs_bottom_decision_time_decile": _ratio(dec_d[-1], dec_d[0]),
         "expected_return_rate_by_views_decile": dec_v,
-        "expected_ratio_top_vs_bottom_views_decile": _r(dec_v[-1] / dec_v[0]),
+        "expected_ratio_top_vs_bottom_views_decile": _ratio(dec_v[-1], dec_v[0]),
         "bracketing_definition": (
             f"{'/'.join(_named(shape, 'apparel', 'shoes'))} lines whose order has 2-3 lines of "
             "the same product_id"
         ),
-        "expected_return_rate_bracketing": _r(lm.p[sized & br].mean()),
-        "expected_return_rate_not_bracketing_apparel_shoes": _r(lm.p[sized & ~br].mean()),
-        "expected_ratio_bracketing": _r(lm.p[sized & br].mean() / lm.p[sized & ~br].mean()),
-        "expected_ratio_size_guide_vs_none": _r(
-            lm.p[sized_web & sg].mean() / lm.p[sized_web & ~sg].mean()
+        "expected_return_rate_bracketing": None if rate_br is None else _r(rate_br),
+        "expected_return_rate_not_bracketing_apparel_shoes": (
+            None if rate_not_br is None else _r(rate_not_br)
+        ),
+        "expected_ratio_bracketing": _ratio(rate_br, rate_not_br),
+        "expected_ratio_size_guide_vs_none": _ratio(
+            _mean(lm.p[sized_web & sg]), _mean(lm.p[sized_web & ~sg])
         ),
         "purchase_sessions": "orders.session_id is the session that ended in the purchase",
     }
