@@ -40,6 +40,14 @@ def main() -> None:
     "season effects); without, every product, supplier and batch returns at its category's "
     "base rates, so any quality alert is a false alarm.",
 )
+@click.option(
+    "--profile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A shop profile (returnlens.yml, e.g. profiles/example_b2b.yml): write a shop of its "
+    "categories, countries, channels, currency, limits, return window and sources instead of "
+    "the demo's. It is written as returnlens.yml next to the files.",
+)
 def generate(
     seed: int,
     scale: float,
@@ -47,24 +55,32 @@ def generate(
     dirty: bool,
     suppliers: int | None,
     plant_signals: bool,
+    profile: Path | None,
 ) -> None:
-    """Write the demo shop's landing files and its ground truth."""
+    """Write the demo shop's landing files, its ground truth and its profile (returnlens.yml)."""
     from returnlens.demo.generator import generate as run_generator
+    from returnlens.demo.shape import ShapeError
     from returnlens.pipeline import demo_landing_dir
+    from returnlens.profile import ProfileError
 
     out = out or demo_landing_dir()
     started = time.perf_counter()
-    summary = run_generator(
-        out,
-        seed=seed,
-        scale=scale,
-        dirty=dirty,
-        suppliers=suppliers,
-        plant_signals=plant_signals,
-    )
+    try:
+        summary = run_generator(
+            out,
+            seed=seed,
+            scale=scale,
+            dirty=dirty,
+            suppliers=suppliers,
+            plant_signals=plant_signals,
+            profile=profile,
+        )
+    except (ProfileError, ShapeError) as exc:  # names the profile key or option to change
+        raise click.UsageError(str(exc)) from exc
     elapsed = time.perf_counter() - started
     rows = summary.get("rows", summary)
-    click.echo(f"demo shop written to {out} in {elapsed:.1f} s")
+    shop = f"shop of the profile {profile}" if profile else "demo shop"
+    click.echo(f"{shop} written to {out} in {elapsed:.1f} s")
     if isinstance(rows, dict):
         for name, count in rows.items():
             if isinstance(count, int):

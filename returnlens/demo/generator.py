@@ -11,6 +11,7 @@ as Arrow, so the same seed gives the same bytes.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -31,6 +32,7 @@ from faker.providers.person.nl_BE import Provider as PersonBE
 from faker.providers.person.nl_NL import Provider as PersonNL
 
 from returnlens.demo import world as W
+from returnlens.demo.shape import Shape, ShapeError, bulk_mean
 from returnlens.ingest.contracts import (
     CATEGORIES,
     CHANNELS,
@@ -44,6 +46,7 @@ from returnlens.ingest.contracts import (
     TOUCHPOINTS,
     TRAFFIC_SOURCES,
 )
+from returnlens.profile import PROFILE_FILE
 
 DAY = 86_400
 HOUR = 3_600
@@ -55,6 +58,8 @@ RES = {r: i for i, r in enumerate(RESOLUTIONS)}
 COND = {c: i for i, c in enumerate(CONDITION_GRADES)}
 DISP = {d: i for i, d in enumerate(DISPOSITIONS)}
 SIZED = (CAT["apparel"], CAT["shoes"])
+SIZED_ARCHETYPES = ("apparel", "shoes")
+WEB, APP, MARKETPLACE = (CHANNELS.index(c) for c in ("web", "app", "marketplace"))
 
 
 def _ts(value: str) -> int:
@@ -146,37 +151,45 @@ def _poisson_capped_mean(lam: float, cap: int) -> float:
 # ------------------------------------------------------------------------------------ demand
 def _demand_model(cat: SimpleNamespace, scale: float) -> SimpleNamespace:
     """Expected demand: the intensity orders are drawn from, and forecasts are built from."""
+    shape = cat.shape
+    n_cat = len(shape.categories)
     n_orders = max(100, round(W.ORDERS_PER_SCALE * scale))
     days = np.arange(EXT_LO, EXT_HI)
     w, month = _calendar(days)
+    if shape.closed_weekdays or shape.closed_dates:  # no orders on the days the shop is closed
+        w = np.where(shape.closed_day_mask(DAY0 + days), 0.0, w)
     in_period = (days >= 0) & (days < N_DAYS)
     orders_per_day = n_orders * w / w[in_period].sum()
-    share = np.array([W.CATEGORY_SHARE[c] for c in CATEGORIES])
-    season = np.array([W.CATEGORY_SEASON[c] for c in CATEGORIES])  # 5 x 12
+    share = shape.category_share
+    season = np.array([W.CATEGORY_SEASON[a] for a in shape.category_archetypes])  # C x 12
     mix = share[:, None] * season
     mix = mix / mix.sum(axis=0, keepdims=True)  # P(category | month)
-    sub_season = np.ones((len(W.SUBCATEGORIES), 12))
-    for i, sub in enumerate(W.SUBCATEGORIES):
-        if sub[1] in W.SUBCATEGORY_SEASON:
-            sub_season[i] = W.SUBCATEGORY_SEASON[sub[1]]
+    sub_season = np.ones((len(shape.subcategories), 12))
+    for i, sub in enumerate(shape.subcategories):
+        if sub[2][1] in W.SUBCATEGORY_SEASON:
+            sub_season[i] = W.SUBCATEGORY_SEASON[sub[2][1]]
     pw = cat.p_pop[:, None] * sub_season[cat.p_sub]  # P x 12
     prod_prob = np.zeros_like(pw)
-    for c in range(len(CATEGORIES)):
+    for c in range(n_cat):
         m = cat.p_cat == c
         prod_prob[m] = pw[m] / pw[m].sum(axis=0, keepdims=True)  # P(product | category, month)
     # cumulative tables per (category, month) row over all products, for drawing
-    rows = np.zeros((len(CATEGORIES) * 12, len(cat.p_cat)))
-    for c in range(len(CATEGORIES)):
+    rows = np.zeros((n_cat * 12, len(cat.p_cat)))
+    for c in range(n_cat):
         for mo in range(12):
             rows[c * 12 + mo] = np.where(cat.p_cat == c, prod_prob[:, mo], 0.0)
     e_items = 1 + _poisson_capped_mean(W.EXTRA_ITEMS_LAMBDA, 4)
     e_k = float((W.BRACKET_SIZES[0] * W.BRACKET_SIZES[1]).sum())
-    units_item = np.zeros(len(CATEGORIES))
-    for c in CATEGORIES:
-        q, qp = W.QUANTITY[c]
+    units_item = np.zeros(n_cat)
+    for c, a in enumerate(shape.category_archetypes):
+        q, qp = W.QUANTITY[a]
         e_qty = float((q * qp).sum())
-        b = W.BRACKET_PROB if CAT[c] in SIZED else 0.0
-        units_item[CAT[c]] = (1 - b) * e_qty + b * e_k
+        if shape.bulk_share:
+            e_qty = (1 - shape.bulk_share) * e_qty + shape.bulk_share * bulk_mean(
+                shape.max_quantity
+            )
+        b = W.BRACKET_PROB if a in SIZED_ARCHETYPES else 0.0
+        units_item[c] = (1 - b) * e_qty + b * e_k
     # expected gross units per product and day: P x days
     units_pd = (
         orders_per_day[None, :]
@@ -196,35 +209,52 @@ def _demand_model(cat: SimpleNamespace, scale: float) -> SimpleNamespace:
 
 
 # ------------------------------------------------------------------------------------ catalogue
-def _suppliers_per_category(suppliers: int | None) -> dict[str, int]:
-    """Suppliers per category: the demo's, or `suppliers` spread in the same proportions."""
-    if suppliers is None or suppliers == W.DEFAULT_SUPPLIERS:
+def _suppliers_per_category(suppliers: int | None, shape: Shape) -> dict[str, int]:
+    """Suppliers per category: the demo's, or `suppliers` spread in the same proportions (a
+    category of the shop profile weighs as its archetype, split over the categories sharing it)."""
+    demo = shape.categories == CATEGORIES and shape.category_archetypes == CATEGORIES
+    if demo and (suppliers is None or suppliers == W.DEFAULT_SUPPLIERS):
         return dict(W.SUPPLIERS_PER_CATEGORY)
-    if suppliers < len(CATEGORIES):
-        raise ValueError(
+    suppliers = W.DEFAULT_SUPPLIERS if suppliers is None else suppliers
+    n_cat = len(shape.categories)
+    if suppliers < n_cat:
+        raise ShapeError(
             f"suppliers={suppliers}: a shop needs at least one supplier per category "
-            f"({len(CATEGORIES)}); pass suppliers >= {len(CATEGORIES)} or leave it unset"
+            f"({n_cat}); pass suppliers >= {n_cat} or leave it unset"
         )
-    weights = np.array([W.SUPPLIERS_PER_CATEGORY[c] for c in CATEGORIES], float)
-    exact = (suppliers - len(CATEGORIES)) * weights / weights.sum()
+    weights = np.array(
+        [
+            W.SUPPLIERS_PER_CATEGORY[a] / shape.sharing(i)
+            for i, a in enumerate(shape.category_archetypes)
+        ],
+        float,
+    )
+    exact = (suppliers - n_cat) * weights / weights.sum()
     counts = 1 + np.floor(exact).astype(np.int64)  # largest remainder, one each at least
     rest = suppliers - int(counts.sum())
     counts[np.argsort(-(exact - np.floor(exact)), kind="stable")[:rest]] += 1
-    return dict(zip(CATEGORIES, (int(n) for n in counts), strict=True))
+    return dict(zip(shape.categories, (int(n) for n in counts), strict=True))
 
 
 def _catalog(
-    rng: np.random.Generator, scale: float, suppliers: int | None = None, plant: bool = True
+    rng: np.random.Generator,
+    scale: float,
+    suppliers: int | None = None,
+    plant: bool = True,
+    shape: Shape | None = None,
 ) -> SimpleNamespace:
+    shape = shape or Shape()
+    archs = shape.category_archetypes
     # suppliers
-    per_category = _suppliers_per_category(suppliers)
+    per_category = _suppliers_per_category(suppliers, shape)
     custom = per_category != W.SUPPLIERS_PER_CATEGORY
-    sup_rows = [c for c in CATEGORIES for _ in range(per_category[c])]
+    sup_rows = [i for i, c in enumerate(shape.categories) for _ in range(per_category[c])]
     n_sup = len(sup_rows)
-    sup_cat = np.array([CAT[c] for c in sup_rows])
+    sup_cat = np.array(sup_rows, np.int64)
     last = PersonNL.last_names
     sup_names, sup_country, sup_lead = [], [], []
-    for i, c in enumerate(sup_rows):
+    for ci in sup_rows:
+        c = archs[ci]
         name = last[int(rng.integers(len(last)))].replace("'s ", "").split(" ")[-1]
         suffix = W.SUPPLIER_SUFFIX[c][int(rng.integers(len(W.SUPPLIER_SUFFIX[c])))]
         sup_names.append(f"{name} {suffix}")
@@ -232,9 +262,8 @@ def _catalog(
         sup_country.append(country)
         far = country in ("CN", "TW", "KR", "BD")
         sup_lead.append(int(rng.integers(35, 75) if far else rng.integers(5, 30)))
-        del i
     sup_effect = rng.normal(0.0, W.SUPPLIER_EFFECT_SD, n_sup)
-    apparel_sups = np.flatnonzero(sup_cat == CAT["apparel"])
+    apparel_sups = np.flatnonzero(np.isin(sup_cat, shape.of("apparel")))
     n_small = min(W.N_SMALL_SIZING_SUPPLIERS, len(apparel_sups))
     small = np.sort(rng.choice(apparel_sups, n_small, replace=False))
     sup_small = np.zeros(n_sup, bool)
@@ -247,28 +276,40 @@ def _catalog(
     p_code, p_name, p_cols = [], [], []
     model_names = PersonNL.first_names_female + PersonNL.first_names_male
     num = 0
-    products_of = {c: sum(s[2] for s in W.SUBCATEGORIES if s[0] == c) for c in CATEGORIES}
-    for s_i, (c, _sub, n, med, sigma, wg, nouns) in enumerate(W.SUBCATEGORIES):
+    products_of = {
+        i: sum(s[3] for s in shape.subcategories if s[0] == i) for i in range(len(archs))
+    }
+    for s_i, (ci, _label, row, n) in enumerate(shape.subcategories):
+        c = archs[ci]
+        med, sigma, wg, nouns = row[3:]
         if custom:  # enough products for the category's suppliers, same subcategory mix
-            wanted = W.MIN_PRODUCTS_PER_SUPPLIER * per_category[c] / products_of[c]
+            wanted = (
+                W.MIN_PRODUCTS_PER_SUPPLIER * per_category[shape.categories[ci]] / products_of[ci]
+            )
             n = max(n, round(n * wanted))
         price = med * np.exp(rng.normal(0, sigma, n))
+        if shape.price_scale != 1.0:
+            price = price * shape.price_scale
         price_c = np.maximum(np.round(price) * 100 - 5, 95).astype(np.int64)
+        if shape.max_list_price_c is not None:
+            price_c = np.minimum(price_c, shape.max_list_price_c)
+        if shape.min_list_price_c is not None:
+            price_c = np.maximum(price_c, shape.min_list_price_c)
         cost_c = np.round(price_c * rng.uniform(0.3, 0.55, n)).astype(np.int64)
         weight = np.round(wg * np.exp(rng.normal(0, 0.25, n))).astype(np.int64)
         pop = np.exp(rng.normal(0, 1.0, n))
         ncol = rng.integers(1, W.MAX_COLOURS[c] + 1, n)
-        sups = np.flatnonzero(sup_cat == CAT[c])
+        sups = np.flatnonzero(sup_cat == ci)
         sup = sups[rng.integers(0, len(sups), n)]
         for j in range(n):
             num += 1
-            p_code.append(f"{W.SKU_PREFIX[c]}{num:05d}")
+            p_code.append(f"{shape.sku_prefixes[ci]}{num:05d}")
             adj = W.ADJECTIVES[int(rng.integers(len(W.ADJECTIVES)))]
             noun = nouns[int(rng.integers(len(nouns)))]
             model = model_names[int(rng.integers(len(model_names)))]
             p_name.append(f"{adj} {noun} {model}")
             p_cols.append(rng.permutation(len(W.COLOURS))[: ncol[j]])
-        p_cat += [CAT[c]] * n
+        p_cat += [ci] * n
         p_sub += [s_i] * n
         p_sup += list(sup)
         p_price += list(price_c)
@@ -281,20 +322,23 @@ def _catalog(
     p_ncol = np.array(p_ncol, np.int64)
     p_sup = np.array(p_sup, np.int64)
     if custom:  # every supplier sells at least one product of its category
-        for c in CATEGORIES:
-            prods = rng.permutation(np.flatnonzero(p_cat == CAT[c]))
-            sups = np.flatnonzero(sup_cat == CAT[c])
+        for ci in range(len(archs)):
+            prods = rng.permutation(np.flatnonzero(p_cat == ci))
+            sups = np.flatnonzero(sup_cat == ci)
             p_sup[prods[: len(sups)]] = sups
-    p_nsize = np.array([len(W.SIZES.get(CATEGORIES[c], (W.ONE_SIZE,))) for c in p_cat])
+    n_sizes = np.array([len(W.SIZES.get(a, (W.ONE_SIZE,))) for a in archs], np.int64)
+    p_nsize = n_sizes[p_cat]
     p_nsku = p_nsize * p_ncol
     p_off = np.cumsum(p_nsku) - p_nsku
-    fragile_subs = [i for i, s in enumerate(W.SUBCATEGORIES) if s[1] in W.FRAGILE_SUBCATEGORIES]
+    fragile_subs = [
+        i for i, s in enumerate(shape.subcategories) if s[2][1] in W.FRAGILE_SUBCATEGORIES
+    ]
     p_price = np.array(p_price, np.int64)
 
     # skus: product x size x colour, index = offset + size * n_colours + colour
     s_prod, s_size, s_col, sku_code, s_size_prob = [], [], [], [], []
     for p in range(len(p_cat)):
-        c = CATEGORIES[p_cat[p]]
+        c = archs[p_cat[p]]
         sizes = W.SIZES.get(c, (W.ONE_SIZE,))
         probs = W.SIZE_PROBS.get(c, np.ones(1))
         for si, size in enumerate(sizes):
@@ -328,7 +372,7 @@ def _catalog(
         p_nsku=p_nsku,
         p_off=p_off,
         p_fragile=np.isin(p_sub, fragile_subs),
-        p_premium=p_price >= W.PREMIUM_PRICE_EUR * 100,
+        p_premium=p_price >= W.PREMIUM_PRICE_EUR * 100 * shape.price_scale,
         s_prod=np.array(s_prod, np.int64),
         s_size=np.array(s_size, np.int64),
         s_col=np.array(s_col, np.int64),
@@ -336,6 +380,7 @@ def _catalog(
         sku_code=sku_code,
         plant=plant,
         custom=custom,
+        shape=shape,
     )
     cat.demand = _demand_model(cat, scale)
     _batches(rng, cat)
@@ -365,10 +410,11 @@ def _batches(rng: np.random.Generator, cat: SimpleNamespace) -> None:
     # defective batches: popular electronics and home-textile products, received mid-season
     defect = np.zeros(len(b_day), bool)
     picks = []
-    for cat_name, sub_name, n in (("electronics", None, 2), ("home", "textiles", 1)):
-        m = cat.p_cat == CAT[cat_name]
+    subs = cat.shape.subcategories
+    for arch, sub_name, n in (("electronics", None, 2), ("home", "textiles", 1)):
+        m = np.isin(cat.p_cat, cat.shape.of(arch))
         if sub_name:
-            m &= cat.p_sub == [s[1] for s in W.SUBCATEGORIES].index(sub_name)
+            m &= np.isin(cat.p_sub, [i for i, s in enumerate(subs) if s[2][:2] == (arch, sub_name)])
         cand = np.flatnonzero(m)
         picks += list(cand[np.argsort(-cat.p_pop[cand], kind="stable")[:n]])
     for p in picks[: W.N_DEFECTIVE_BATCHES]:
@@ -388,25 +434,46 @@ def _batches(rng: np.random.Generator, cat: SimpleNamespace) -> None:
 
 
 # ------------------------------------------------------------------------------------ customers
-def _name_lists() -> dict:
-    def keys(x):
-        return list(x.keys()) if isinstance(x, dict) else list(x)
+def _keys(x) -> list:
+    return list(x.keys()) if isinstance(x, dict) else list(x)
 
-    nl_first = (keys(PersonNL.first_names_male), keys(PersonNL.first_names_female))
-    be_first = (keys(PersonBE.first_names_male), keys(PersonBE.first_names_female))
-    de_first = (keys(PersonDE.first_names_male), keys(PersonDE.first_names_female))
-    suffix_de = [s for s in AddressDE.street_suffixes_short if not s.endswith(".")]
-    return {
-        "first": (nl_first, be_first, de_first),
-        "last": (keys(PersonNL.last_names), keys(PersonBE.last_names), keys(PersonDE.last_names)),
-        "city": (list(AddressNL.cities), list(AddressBE.cities), list(AddressDE.cities)),
-        "street_root": (
-            nl_first[0] + nl_first[1],
-            be_first[0] + be_first[1],
-            keys(PersonDE.last_names),
-        ),
-        "suffix": (list(AddressNL.street_suffixes), list(AddressBE.street_suffixes), suffix_de),
-    }
+
+def _locale_lists(locale: str) -> dict:
+    """First names (male, female), last names, cities, street roots and suffixes of a locale."""
+    if locale == "nl_NL":
+        person, address = PersonNL, AddressNL
+    elif locale == "nl_BE":
+        person, address = PersonBE, AddressBE
+    elif locale == "de_DE":
+        person, address = PersonDE, AddressDE
+    else:
+        person = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        address = importlib.import_module(f"faker.providers.address.{locale}").Provider
+    first = (
+        _keys(getattr(person, "first_names_male", person.first_names)),
+        _keys(getattr(person, "first_names_female", person.first_names)),
+    )
+    last = _keys(person.last_names)
+    # Dutch and Flemish streets are named after people's first names, others after surnames
+    root = first[0] + first[1] if locale.startswith("nl_") else last
+    if locale == "de_DE":
+        suffix = [s for s in AddressDE.street_suffixes_short if not s.endswith(".")]
+    else:
+        suffix = _keys(getattr(address, "street_suffixes", None) or ["street"])
+        if not locale.startswith("nl_"):  # 'Main Street', but 'Storgatan'
+            suffix = [f" {s}" if s[:1].isupper() else s for s in suffix]
+    if hasattr(address, "cities"):
+        city = _keys(address.cities)
+    else:  # towns named like the locale's: a surname and a town suffix (Hansenberg)
+        ends = _keys(getattr(address, "city_suffixes", None) or ["by"])
+        city = [f"{n}{e}" for n in last[:40] for e in ends[:5]]
+    return {"first": first, "last": last, "city": city, "street_root": root, "suffix": suffix}
+
+
+def _name_lists(shape: Shape) -> dict:
+    """Per country of the shop (in its order) the word lists of `_locale_lists`."""
+    per = [_locale_lists(shape.locale(c)) for c in shape.countries]
+    return {k: tuple(x[k] for x in per) for k in per[0]}
 
 
 def _lookup(rng: np.random.Generator, lists: tuple, group: np.ndarray) -> pa.DictionaryArray:
@@ -418,25 +485,28 @@ def _lookup(rng: np.random.Generator, lists: tuple, group: np.ndarray) -> pa.Dic
     return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), pa.array(words))
 
 
-def _customers(rng: np.random.Generator, scale: float) -> SimpleNamespace:
+def _customers(rng: np.random.Generator, scale: float, shape: Shape) -> SimpleNamespace:
     n = max(50, round(W.CUSTOMERS_PER_SCALE * scale))
-    country = _pick(rng, W.COUNTRY_SHARE, n)
+    country = _pick(rng, shape.country_share, n)
     female = (rng.random(n) < 0.5).astype(np.int64)
-    names = _name_lists()
+    names = _name_lists(shape)
     first = _lookup(rng, tuple(x for loc in names["first"] for x in loc), country * 2 + female)
     lastn = _lookup(rng, names["last"], country)
     city = _lookup(rng, names["city"], country)
     street_root = _lookup(rng, names["street_root"], country)
     suffix = _lookup(rng, names["suffix"], country)
     house = 1 + np.minimum(rng.geometric(0.03, n), 249)
+    five = [
+        i for i, c in enumerate(shape.countries) if shape.postal_kind(c) in ("digits5", "alnum")
+    ]
     postal = np.where(
-        country == 2, rng.integers(1067, 99999, n), rng.integers(1000, 10000, n)
+        np.isin(country, five), rng.integers(1067, 99999, n), rng.integers(1000, 10000, n)
     ).astype(np.int64)
     letters = rng.integers(0, 26, (n, 2)).astype(np.int64)
     letters[:, 0] = np.where(letters[:, 0] == 18, 17, letters[:, 0])  # no S? pairs (SA/SD/SS)
     phone = rng.integers(0, 100_000_000, n).astype(np.int64)
     phone_null = rng.random(n) < 0.15
-    domain = np.where(rng.random(n) < 0.2, 3, country)
+    domain = np.where(rng.random(n) < 0.2, len(shape.countries), country)
     activity = np.exp(rng.normal(0, 0.8, n))
     abuser = rng.random(n) < W.ABUSER_SHARE
     if not abuser.any():
@@ -460,6 +530,7 @@ def _customers(rng: np.random.Generator, scale: float) -> SimpleNamespace:
         activity_p=activity / activity.sum(),
         abuser=abuser,
         signup=signup,
+        shape=shape,
         created=signup.copy(),
     )
 
@@ -518,6 +589,8 @@ def _dedup_products(rng, cat, cust_key, it_cat, it_month, it_prod) -> np.ndarray
 
 
 def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespace):
+    shape = cat.shape
+    archs = shape.category_archetypes
     dm = cat.demand
     n_o = dm.n_orders
     counts = rng.multinomial(n_o, dm.day_weight / dm.day_weight.sum())
@@ -527,7 +600,7 @@ def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespac
     day = (ts - T0) // DAY
     cal_month = _calendar(np.arange(N_DAYS))[1][day]
     customer = _draw_customers(rng, cust, n_o)
-    channel = _pick(rng, W.CHANNEL_SHARE, n_o)
+    channel = _pick(rng, shape.channel_share, n_o)
     ddays = W.DELIVERY_DAYS[0][_pick(rng, W.DELIVERY_DAYS[1], n_o)]
     delivered = (ts // DAY + ddays) * DAY + rng.integers(9 * HOUR, 21 * HOUR, n_o)
     shipped = ts + ((delivered - ts) * rng.uniform(0.15, 0.55, n_o)).astype(np.int64)
@@ -552,28 +625,30 @@ def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespac
     it_prod = _draw_products(rng, cat, it_cat, it_month)
     purchased = _dedup_products(rng, cat, customer[it_order], it_cat, it_month, it_prod)
     it_cat = cat.p_cat[it_prod]
-    sized = np.isin(it_cat, SIZED)
+    sized = np.isin(it_cat, shape.of("apparel") + shape.of("shoes"))
     bracket = sized & (rng.random(n_it) < W.BRACKET_PROB)
     k = np.where(bracket, W.BRACKET_SIZES[0][_pick(rng, W.BRACKET_SIZES[1], n_it)], 1)
     size_cum = np.zeros((3, 11))
     size_cum[0, :6] = W.SIZE_PROBS["apparel"]
     size_cum[1] = W.SIZE_PROBS["shoes"]
     size_cum[2, 0] = 1.0
-    size_row = np.where(it_cat == CAT["apparel"], 0, np.where(it_cat == CAT["shoes"], 1, 2))
+    size_row = np.where(
+        np.isin(it_cat, shape.of("apparel")), 0, np.where(np.isin(it_cat, shape.of("shoes")), 1, 2)
+    )
     base_size = _choice(_cum_rows(size_cum), size_row, rng.random(n_it))
     nsize = cat.p_nsize[it_prod]
     start = np.clip(base_size - rng.integers(0, k), 0, nsize - k)
     colour = (rng.random(n_it) * cat.p_ncol[it_prod]).astype(np.int64)
 
     # hesitation features per item
-    mu = np.array([W.LOGD_MU[c] for c in CATEGORIES])[it_cat]
+    mu = np.array([W.LOGD_MU[a] for a in archs])[it_cat]
     logd = rng.normal(mu, W.LOGD_SD)
     d_s = np.clip(np.round(60 * 10**logd), W.DECISION_MIN_S, W.DECISION_MAX_S).astype(np.int64)
     logd = np.log10(d_s / 60)
     lam = np.maximum(W.VIEW_LAMBDA[0] + W.VIEW_LAMBDA[1] * logd, 0.05)
     views = 1 + np.minimum(rng.poisson(lam), W.VIEW_CAP - 1)
     size_guide = sized & (rng.random(n_it) < W.SIZE_GUIDE_PROB)
-    web = channel[it_order] != CHANNELS.index("marketplace")
+    web = shape.channel_arch[channel[it_order]] != MARKETPLACE
     size_guide &= web
 
     # lines
@@ -587,15 +662,25 @@ def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespac
     first_line = np.cumsum(lines_per_order) - lines_per_order
     ln_number = np.arange(n_l) - first_line[ln_order] + 1
     ln_cat = it_cat[ln_item]
-    q_cum = np.zeros((len(CATEGORIES), 4))
-    q_val = np.zeros((len(CATEGORIES), 4), np.int64)
-    for c in CATEGORIES:
-        q, qp = W.QUANTITY[c]
-        q_cum[CAT[c], : len(q)] = qp
-        q_val[CAT[c], : len(q)] = q
+    q_cum = np.zeros((len(archs), 4))
+    q_val = np.zeros((len(archs), 4), np.int64)
+    for c, a in enumerate(archs):
+        q, qp = W.QUANTITY[a]
+        q_cum[c, : len(q)] = qp
+        q_val[c, : len(q)] = q
     qty = q_val[ln_cat, _choice(_cum_rows(q_cum), ln_cat, rng.random(n_l))]
+    if shape.bulk_share:  # a shop allowing larger quantities has bulk lines (log-uniform)
+        bulk = rng.random(n_l) < shape.bulk_share
+        hi = math.log(shape.max_quantity + 1)
+        bulk_q = np.floor(np.exp(rng.uniform(math.log(2), hi, n_l))).astype(np.int64)
+        qty = np.where(bulk, bulk_q, qty)
     qty = np.where(bracket[ln_item], 1, qty)
     unit_c = cat.p_price[ln_prod]
+    if shape.max_quantity is not None:
+        qty = np.minimum(qty, shape.max_quantity)
+    if shape.max_order_total_c is not None:  # every line within its share of the order limit
+        line_cap = shape.max_order_total_c // lines_per_order[ln_order]
+        qty = np.minimum(qty, np.maximum(1, line_cap // unit_c))
     ln_month = cal_month[ln_order]
     has_disc = rng.random(n_l) < W.DISCOUNT_PROB_BY_MONTH[ln_month]
     pct = W.DISCOUNT_PCTS[rng.integers(0, len(W.DISCOUNT_PCTS), n_l)]
@@ -644,10 +729,10 @@ def _orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespac
 
 
 # ------------------------------------------------------------------------------------ returns
-def _reason_profiles() -> np.ndarray:
+def _reason_profiles(shape: Shape) -> np.ndarray:
     """Reason mix per profile: category*32 + bracket*16 + small*8 + fragile*4 + defect*2 + abuser."""
-    probs = np.zeros((len(CATEGORIES) * 32, len(REASON_CODES)))
-    for c in CATEGORIES:
+    probs = np.zeros((len(shape.categories) * 32, len(REASON_CODES)))
+    for ci, c in enumerate(shape.category_archetypes):
         for flags in range(32):
             br, sm, fr, de, ab = ((flags >> s) & 1 for s in (4, 3, 2, 1, 0))
             p = np.array(W.REASON_MIX[c], float)
@@ -666,25 +751,27 @@ def _reason_profiles() -> np.ndarray:
                 for code, f in W.DEFECT_REASONS.items():
                     d[W.R[code]] = f
                 p = (1 - W.DEFECT_REASON_SHARE) * p + W.DEFECT_REASON_SHARE * d
-            probs[CAT[c] * 32 + flags] = p
+            probs[ci * 32 + flags] = p
     return probs
 
 
 def _line_model(cat, cust, od) -> SimpleNamespace:
     """Return probability per line: logistic(category intercept + effects), calibrated."""
+    archs = cat.shape.category_archetypes
     item_x = np.where(
         od.it_web,
         W.BETA["log10_decision_minutes"]
-        * (od.it_logd - np.array(list(W.LOGD_MU.values()))[od.it_cat])
+        * (od.it_logd - np.array([W.LOGD_MU[a] for a in archs])[od.it_cat])
         + W.BETA["extra_views"] * (od.it_views - 1)
         + W.BETA["size_guide"] * od.it_sg,
         0.0,
     )
     # without planted signals, product, supplier, batch and season effects are off: a line's
     # return depends on its category and the customer's behaviour only
-    season = np.zeros((len(CATEGORIES), 12))
-    for c, offs in W.RETURN_SEASON.items():
-        season[CAT[c]] = offs if cat.plant else 0.0
+    season = np.zeros((len(archs), 12))
+    for c, a in enumerate(archs):
+        if a in W.RETURN_SEASON:
+            season[c] = W.RETURN_SEASON[a] if cat.plant else 0.0
     defect = cat.b_defect[od.ln_batch]
     fragile = cat.p_fragile[od.ln_prod]
     planted_fragile = fragile & cat.plant
@@ -700,16 +787,16 @@ def _line_model(cat, cust, od) -> SimpleNamespace:
         + W.DEFECTIVE_BATCH_LOGIT * defect
     )
     abuser = cust.abuser[od.customer[od.ln_order]]
-    intercept = np.zeros(len(CATEGORIES))
+    intercept = np.zeros(len(archs))
     sub = slice(0, 400_000)
-    for c in CATEGORIES:
-        m = (od.ln_cat[sub] == CAT[c]) & ~abuser[sub]
+    for ci, c in enumerate(archs):
+        m = (od.ln_cat[sub] == ci) & ~abuser[sub]
         xs = x[sub][m]
         a = math.log(W.BASE_RETURN_RATE[c] / (1 - W.BASE_RETURN_RATE[c]))
         for _ in range(8):
             s = _sigmoid(a + xs)
             a -= (s.mean() - W.BASE_RETURN_RATE[c]) / max((s * (1 - s)).mean(), 1e-9)
-        intercept[CAT[c]] = a
+        intercept[ci] = a
     p = _sigmoid(intercept[od.ln_cat] + x)
     p = np.where(abuser, W.ABUSER_RETURN_PROB, p)
     small = cat.sup_small[sup]
@@ -739,13 +826,17 @@ def _returns(rng, cat, cust, od, lm) -> SimpleNamespace:
         qty,
         1 + (rng.random(n_l) * (qty - 1)).astype(np.int64),
     )
+    if cat.shape.max_refund_c is not None:  # the refund of the returned units within the limit
+        q_r = np.minimum(q_r, np.maximum(1, cat.shape.max_refund_c * qty // od.ln_net))
     # one RMA per order with returned lines
     rma_order = np.flatnonzero(np.bincount(od.ln_order[returned], minlength=od.n) > 0)
     n_r = len(rma_order)
     abuser = cust.abuser[od.customer[rma_order]]
-    delay = np.minimum(rng.gamma(W.REQUEST_DELAY_GAMMA[0], W.REQUEST_DELAY_GAMMA[1], n_r), 30.0)
+    window = cat.shape.return_window_days
+    gamma_scale = W.REQUEST_DELAY_GAMMA[1] * window / W.RETURN_WINDOW_DAYS
+    delay = np.minimum(rng.gamma(W.REQUEST_DELAY_GAMMA[0], gamma_scale, n_r), float(window))
     delay = np.where(abuser, rng.uniform(0, W.ABUSER_REQUEST_DELAY_DAYS, n_r), delay)
-    requested = od.delivered[rma_order] + np.minimum((delay * DAY).astype(np.int64), 30 * DAY)
+    requested = od.delivered[rma_order] + np.minimum((delay * DAY).astype(np.int64), window * DAY)
     keep = requested <= T_ASOF
     rma_order, requested, abuser = rma_order[keep], requested[keep], abuser[keep]
     o = np.argsort(requested, kind="stable")
@@ -787,7 +878,7 @@ def _returns(rng, cat, cust, od, lm) -> SimpleNamespace:
     o = np.argsort(rl_rma, kind="stable")
     rl, rl_rma = rl[o], rl_rma[o]
     n_rl = len(rl)
-    reason = _choice(_cum_rows(_reason_profiles()), lm.profile[rl], rng.random(n_rl))
+    reason = _choice(_cum_rows(_reason_profiles(cat.shape)), lm.profile[rl], rng.random(n_rl))
     texts = [t for code in REASON_CODES for t in W.REASON_TEXTS[code]]
     t_n = np.array([len(W.REASON_TEXTS[code]) for code in REASON_CODES])
     t_off = np.cumsum(t_n) - t_n
@@ -897,7 +988,7 @@ def _surveys(rng, od, rt) -> SimpleNamespace:
 # ------------------------------------------------------------------------------------ web
 def _web(rng, cat, cust, od) -> SimpleNamespace:
     """Sessions and events consistent with the drawn hesitation features."""
-    web_o = np.flatnonzero(od.channel != CHANNELS.index("marketplace"))
+    web_o = np.flatnonzero(cat.shape.channel_arch[od.channel] != MARKETPLACE)
     n_w = len(web_o)
     wi = np.flatnonzero(od.it_web)
     o_w = od.it_order[wi]  # sorted
@@ -959,7 +1050,7 @@ def _web(rng, cat, cust, od) -> SimpleNamespace:
     s_nev = np.concatenate([nev_p, nev_r, nev_b])
     s_cust = np.concatenate([od.customer[web_o], od.customer[o_w[li]], b_cust])
     app = np.concatenate(
-        [od.channel[web_o] == CHANNELS.index("app"), np.zeros(len(li) + n_b, bool)]
+        [cat.shape.channel_arch[od.channel[web_o]] == APP, np.zeros(len(li) + n_b, bool)]
     )
     dev_web = _pick(rng, W.DEVICE_SHARE_WEB, n_s)
     dev_app = _pick(rng, W.DEVICE_SHARE_APP, n_s)
@@ -1105,6 +1196,55 @@ def _money(col: str, precision: int = 10) -> str:
     return f"cast({col} / 100 as decimal({precision}, 2))"
 
 
+def _ql(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _country_list(shape: Shape) -> str:
+    """The shop's country codes as a DuckDB list literal (index: country + 1)."""
+    return "[" + ", ".join(_ql(c) for c in shape.countries) + "]"
+
+
+def _by_country(shape: Shape, expr) -> str:
+    """A case over the country index giving `expr(country code)`."""
+    whens = " ".join(f"when {i} then {expr(c)}" for i, c in enumerate(shape.countries))
+    return f"case country {whens} end"
+
+
+def _phone_sql(country: str) -> str:
+    if country == "NL":
+        return "'+31 6 ' || lpad(cast(phone as varchar), 8, '0')"
+    if country == "BE":
+        return "'+32 4' || lpad(cast(phone % 100000000 as varchar), 8, '0')"
+    if country == "DE":
+        return "'+49 15' || lpad(cast(phone as varchar), 8, '0')"
+    if country in W.CALLING_CODE:
+        return f"'+{W.CALLING_CODE[country]} ' || lpad(cast(phone as varchar), 8, '0')"
+    return "cast(null as varchar)"
+
+
+def _postal_sql(shape: Shape):
+    def expr(country: str) -> str:
+        kind = shape.postal_kind(country)
+        if kind == "nl":
+            return (
+                "cast(postal as varchar) || ' ' || chr(cast(65 + l1 as integer)) "
+                "|| chr(cast(65 + l2 as integer))"
+            )
+        if kind == "be":
+            return "cast(postal as varchar)"
+        if kind == "alnum":  # a country whose codes are not all digits: CC-12345
+            return f"{_ql(country + '-')} || lpad(cast(postal as varchar), 5, '0')"
+        n = int(kind.removeprefix("digits"))
+        return f"lpad(cast(postal % {10**n} as varchar), {n}, '0')"
+
+    return expr
+
+
+def _email_domains(shape: Shape) -> list[str]:
+    return [f"mail.example.{c.lower()}" for c in shape.countries] + ["example.com"]
+
+
 CSV_OPTS = "format csv, header true, timestampformat '%Y-%m-%d %H:%M:%S', dateformat '%Y-%m-%d'"
 
 
@@ -1153,8 +1293,9 @@ def generate(
     dirty: bool = False,
     suppliers: int | None = None,
     plant_signals: bool = True,
+    profile: Path | None = None,
 ) -> dict:
-    """Write the landing zone under `out` and `out/ground_truth.json`.
+    """Write the landing zone under `out`, `out/ground_truth.json` and `out/returnlens.yml`.
 
     `suppliers`: how many suppliers the shop buys from (default: the demo's 25), spread over the
     categories in the demo's proportions; every supplier sells at least one product, and a
@@ -1164,15 +1305,26 @@ def generate(
     supplier and batch draws its returns from the same base rates of its category; customer
     behaviour (hesitation, bracketing, abusers) stays. The ground truth then says so under
     "planted". Default options give the same bytes as always.
+    `profile`: a shop profile (returnlens.yml, see `returnlens.demo.shape`): the shop gets its
+    categories, countries, channels, currency (orders.currency), limits, return window, closed
+    days and sources; the profile is written as `out/returnlens.yml` (without one, the demo's
+    profiles/demo.yml) and the ground truth says under "shop" how the demo's world was mapped.
 
     Returns a summary with row counts per entity and elapsed seconds.
     """
     started = time.perf_counter()
+    shape = Shape.from_profile(profile) if profile is not None else Shape()
+    if not shape.profile_file.is_file():
+        raise FileNotFoundError(
+            f"{shape.profile_file}: the demo shop's profile is missing (it ships with the "
+            "repository as profiles/demo.yml); restore it or pass a profile"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for src in SOURCES:
         shutil.rmtree(out / src, ignore_errors=True)
-        (out / src).mkdir()
+        if src not in shape.absent:  # a source the shop does not have: no folder at all
+            (out / src).mkdir()
     rngs = dict(
         zip(
             RNG_NAMES,
@@ -1180,21 +1332,24 @@ def generate(
             strict=True,
         )
     )
-    cat = _catalog(rngs["catalog"], scale, suppliers, plant_signals)
-    cust = _customers(rngs["customers"], scale)
+    cat = _catalog(rngs["catalog"], scale, suppliers, plant_signals, shape)
+    cust = _customers(rngs["customers"], scale, shape)
     od = _orders(rngs["orders"], cat, cust)
     lm = _line_model(cat, cust, od)
     rt = _returns(rngs["returns"], cat, cust, od, lm)
-    nps = _surveys(rngs["surveys"], od, rt)
-    fc = _forecasts(rngs["planning"], cat)
+    nps = _surveys(rngs["surveys"], od, rt) if "surveys" not in shape.absent else None
+    fc = _forecasts(rngs["planning"], cat) if "planning" not in shape.absent else []
     from returnlens.demo.truth import (  # local import: truth imports this module
         ground_truth,
         planted_facts,
+        shop_facts,
     )
 
     truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt)
     if cat.custom or not plant_signals:  # the default shop's truth keeps its bytes
         truth["planted"] = planted_facts(cat, plant_signals)
+    if not shape.is_demo:
+        truth["shop"] = shop_facts(shape)
     drng = rngs["dirty"] if dirty else None
     wr = _Writer(out, threads=max(1, min(2, os.cpu_count() or 1)))
     ctx = _write_all(wr, cat, cust, od, rt, nps, fc, drng)
@@ -1202,16 +1357,20 @@ def generate(
     for name in [k for k in vars(od) if k.startswith("ln_") and k != "ln_sku"]:
         delattr(od, name)
     del lm, rt, nps, fc
-    web = _web(rngs["web"], cat, cust, od)
-    ws = _width(web.n_sessions, 9)
-    _write_orders(wr, ctx, cust, od, web, ws, drng)
-    _write_events(wr, web, cat, ctx.wc, ws, ctx.labels, ctx.bounds)
+    if "web" in shape.absent:  # no web tracking: no events and no session ids on the orders
+        _write_orders(wr, ctx, cust, od, None, 9, drng)
+    else:
+        web = _web(rngs["web"], cat, cust, od)
+        ws = _width(web.n_sessions, 9)
+        _write_orders(wr, ctx, cust, od, web, ws, drng)
+        _write_events(wr, web, cat, ctx.wc, ws, ctx.labels, ctx.bounds)
+        truth["counts"]["sessions"] = int(web.n_sessions)
     truth["row_counts"] = dict(wr.rows)
-    truth["counts"]["sessions"] = int(web.n_sessions)
     if dirty:
         truth["dirty_mode"].update(ctx.facts)
     text = json.dumps(_plain(truth), sort_keys=True, indent=2) + "\n"
     (out / "ground_truth.json").write_text(text)
+    shutil.copyfile(shape.profile_file, out / PROFILE_FILE)
     return {
         "out": str(out),
         "seed": seed,
@@ -1245,42 +1404,45 @@ def _write_all(wr, cat, cust, od, rt, nps, fc, drng) -> SimpleNamespace:
     # order numbers; dirty mode adds orphan returns numbered above the last order
     wo = _width(od.n + (1_000 + rt.n_rma if drng is not None else 0), 7)
     labels, bounds = _month_bounds("2025-09", "2026-12")
+    shape = cat.shape
+    archs = np.array(shape.category_archetypes)
 
     # purchasing
-    t = pa.table(
-        {
-            "id": pa.array(cat.sup_ids),
-            "name": pa.array(cat.sup_names),
-            "country": pa.array(cat.sup_country),
-            "lead": cat.sup_lead,
-        }
-    )
-    wr.copy(
-        t,
-        "select id as supplier_id, name as supplier_name, country as country_code, "
-        "cast(lead as integer) as lead_time_days from src order by supplier_id",
-        out / "purchasing" / "suppliers.csv",
-        CSV_OPTS,
-        "suppliers",
-    )
-    t = pa.table(
-        {
-            "id": pa.array(cat.b_code),
-            "prod": _dict(cat.b_prod, cat.p_code),
-            "sup": _dict(cat.p_sup[cat.b_prod], cat.sup_ids),
-            "day": (DAY0 + cat.b_day).astype("datetime64[D]"),
-            "units": cat.b_units,
-        }
-    )
-    wr.copy(
-        t,
-        "select id as batch_id, cast(prod as varchar) as product_id, "
-        "cast(sup as varchar) as supplier_id, day as received_date, "
-        "cast(units as integer) as units_received from src order by batch_id",
-        out / "purchasing" / "batches.csv",
-        CSV_OPTS,
-        "production_batches",
-    )
+    if "purchasing" not in shape.absent:
+        t = pa.table(
+            {
+                "id": pa.array(cat.sup_ids),
+                "name": pa.array(cat.sup_names),
+                "country": pa.array(cat.sup_country),
+                "lead": cat.sup_lead,
+            }
+        )
+        wr.copy(
+            t,
+            "select id as supplier_id, name as supplier_name, country as country_code, "
+            "cast(lead as integer) as lead_time_days from src order by supplier_id",
+            out / "purchasing" / "suppliers.csv",
+            CSV_OPTS,
+            "suppliers",
+        )
+        t = pa.table(
+            {
+                "id": pa.array(cat.b_code),
+                "prod": _dict(cat.b_prod, cat.p_code),
+                "sup": _dict(cat.p_sup[cat.b_prod], cat.sup_ids),
+                "day": (DAY0 + cat.b_day).astype("datetime64[D]"),
+                "units": cat.b_units,
+            }
+        )
+        wr.copy(
+            t,
+            "select id as batch_id, cast(prod as varchar) as product_id, "
+            "cast(sup as varchar) as supplier_id, day as received_date, "
+            "cast(units as integer) as units_received from src order by batch_id",
+            out / "purchasing" / "batches.csv",
+            CSV_OPTS,
+            "production_batches",
+        )
 
     # products
     sp = cat.s_prod
@@ -1290,18 +1452,19 @@ def _write_all(wr, cat, cust, od, rt, nps, fc, drng) -> SimpleNamespace:
     else:
         weight = np.where((sp % 37) == 5, -1, weight)  # a few products without a weight
     sizes = [s for c in ("apparel", "shoes") for s in W.SIZES[c]]
+    sp_arch = archs[cat.p_cat[sp]]
     size_word = np.where(
-        cat.p_cat[sp] == CAT["apparel"],
+        sp_arch == "apparel",
         cat.s_size,
-        np.where(cat.p_cat[sp] == CAT["shoes"], 6 + cat.s_size, len(sizes)),
+        np.where(sp_arch == "shoes", 6 + cat.s_size, len(sizes)),
     )
     t = pa.table(
         {
             "sku": pa.array(cat.sku_code),
             "prod": _dict(sp, cat.p_code),
             "name": _dict(sp, cat.p_name),
-            "cat": _dict(cat.p_cat[sp], CATEGORIES),
-            "sub": _dict(cat.p_sub[sp], [s[1] for s in W.SUBCATEGORIES]),
+            "cat": _dict(cat.p_cat[sp], shape.categories),
+            "sub": _dict(cat.p_sub[sp], [s[1] for s in shape.subcategories]),
             "size": _dict(size_word, [*sizes, W.ONE_SIZE]),
             "colour": _dict(cat.s_col, [c[1] for c in W.COLOURS]),
             "sup": _dict(cat.p_sup[sp], cat.sup_ids),
@@ -1333,7 +1496,7 @@ def _write_all(wr, cat, cust, od, rt, nps, fc, drng) -> SimpleNamespace:
             "first": cust.first,
             "last": cust.last,
             "country": cust.country,
-            "domain": _dict(cust.domain, W.EMAIL_DOMAINS),
+            "domain": _dict(cust.domain, _email_domains(shape)),
             "phone": pa.array(cust.phone, mask=phone_null),
             "root": cust.street_root,
             "suffix": cust.suffix,
@@ -1352,19 +1515,12 @@ def _write_all(wr, cat, cust, od, rt, nps, fc, drng) -> SimpleNamespace:
             cast(last as varchar) as last_name,
             {email_part.format("first")} || '.' || {email_part.format("last")} || '.'
                 || cast(i + 1 as varchar) || '@' || cast(domain as varchar) as email,
-            case country
-                when 0 then '+31 6 ' || lpad(cast(phone as varchar), 8, '0')
-                when 1 then '+32 4' || lpad(cast(phone % 100000000 as varchar), 8, '0')
-                else '+49 15' || lpad(cast(phone as varchar), 8, '0') end as phone,
+            {_by_country(shape, _phone_sql)} as phone,
             cast(root as varchar) || cast(suffix as varchar) || ' ' || cast(house as varchar)
                 as street,
-            case country
-                when 0 then cast(postal as varchar) || ' ' || chr(cast(65 + l1 as integer))
-                    || chr(cast(65 + l2 as integer))
-                when 1 then cast(postal as varchar)
-                else lpad(cast(postal as varchar), 5, '0') end as postal_code,
+            {_by_country(shape, _postal_sql(shape))} as postal_code,
             cast(city as varchar) as city,
-            ['NL', 'BE', 'DE'][country + 1] as country_code,
+            {_country_list(shape)}[country + 1] as country_code,
             cast(created as timestamp) as created_at
         from src"""
     idx = _dup_index(drng, cust.n, share)
@@ -1373,6 +1529,8 @@ def _write_all(wr, cat, cust, od, rt, nps, fc, drng) -> SimpleNamespace:
 
     # order lines
     batch = od.ln_batch.copy()
+    if "purchasing" in shape.absent:  # no batches delivered: no batch on a line
+        batch = np.full(len(batch), -1, batch.dtype)
     if drng is not None:
         batch = np.where(drng.random(len(batch)) < nullshare, -1, batch)
     t = pa.table(
@@ -1461,29 +1619,30 @@ def _write_all(wr, cat, cust, od, rt, nps, fc, drng) -> SimpleNamespace:
     wr.monthly(t, ts, sql, "returns", "returns", "csv", CSV_OPTS, "returns", labels, bounds)
 
     # surveys
-    t = pa.table(
-        {
-            "i": np.arange(nps.n),
-            "c": nps.customer,
-            "o": nps.order,
-            "touch": _dict(nps.touch, TOUCHPOINTS),
-            "ts": nps.responded.astype("datetime64[s]"),
-            "score": nps.score,
-            "rating": _opt(nps.rating),
-            "comment": _dict(nps.comment, nps.comments),
-        }
-    )
-    sql = f"""
-        select {_id("i", "N", _width(nps.n, 7))} as response_id, {_id("c", "C", wc)} as customer_id,
-            {_id("o", "O", wo)} as order_id, cast(touch as varchar) as touchpoint,
-            cast(ts as timestamp) as responded_at, cast(score as integer) as score,
-            cast(rating as integer) as rating, cast(comment as varchar) as comment
-        from src"""
-    idx = _dup_index(drng, nps.n, share)
-    t, ts = _take(t, nps.responded, idx)
-    wr.monthly(t, ts, sql, "surveys", "nps", "csv", CSV_OPTS, "nps_responses", labels, bounds)
+    if nps is not None:
+        t = pa.table(
+            {
+                "i": np.arange(nps.n),
+                "c": nps.customer,
+                "o": nps.order,
+                "touch": _dict(nps.touch, TOUCHPOINTS),
+                "ts": nps.responded.astype("datetime64[s]"),
+                "score": nps.score,
+                "rating": _opt(nps.rating),
+                "comment": _dict(nps.comment, nps.comments),
+            }
+        )
+        sql = f"""
+            select {_id("i", "N", _width(nps.n, 7))} as response_id, {_id("c", "C", wc)} as customer_id,
+                {_id("o", "O", wo)} as order_id, cast(touch as varchar) as touchpoint,
+                cast(ts as timestamp) as responded_at, cast(score as integer) as score,
+                cast(rating as integer) as rating, cast(comment as varchar) as comment
+            from src"""
+        idx = _dup_index(drng, nps.n, share)
+        t, ts = _take(t, nps.responded, idx)
+        wr.monthly(t, ts, sql, "surveys", "nps", "csv", CSV_OPTS, "nps_responses", labels, bounds)
 
-    # forecasts
+    # forecasts (none when the shop has no planning source)
     skus = pa.array(cat.sku_code)
     for version, table in fc:
         t = table.append_column("sku", skus.take(pa.array(table["sku_i"])))
@@ -1504,9 +1663,11 @@ def _write_orders(wr, ctx, cust, od, web, ws, drng) -> None:
     share = W.DIRTY["duplicate_row_share"]
     nullshare = W.DIRTY["optional_null_share"]
     wo, wc, labels, bounds = ctx.wo, ctx.wc, ctx.labels, ctx.bounds
+    currency = "" if cust.shape.currency is None else f", {_ql(cust.shape.currency)} as currency"
     # orders
     session = np.full(od.n, -1, np.int64)
-    session[web.web_orders] = web.order_session
+    if web is not None:
+        session[web.web_orders] = web.order_session
     shipped = od.shipped.copy()
     if drng is not None:
         session = np.where(drng.random(od.n) < nullshare, -1, session)
@@ -1517,7 +1678,7 @@ def _write_orders(wr, ctx, cust, od, web, ws, drng) -> None:
             "c": od.customer,
             "s": _opt(session),
             "ts": od.ts.astype("datetime64[s]"),
-            "ch": _dict(od.channel, CHANNELS),
+            "ch": _dict(od.channel, cust.shape.channels),
             "country": cust.country[od.customer],
             "shipped": _tsarr(shipped),
             "delivered": _tsarr(od.delivered),
@@ -1527,9 +1688,10 @@ def _write_orders(wr, ctx, cust, od, web, ws, drng) -> None:
     sql = f"""
         select {_id("o", "O", wo)} as order_id, {_id("c", "C", wc)} as customer_id,
             {_id("s", "S", ws)} as session_id, cast(ts as timestamp) as ordered_at,
-            cast(ch as varchar) as channel, ['NL', 'BE', 'DE'][country + 1] as shipping_country,
+            cast(ch as varchar) as channel,
+            {_country_list(cust.shape)}[country + 1] as shipping_country,
             cast(shipped as timestamp) as shipped_at, cast(delivered as timestamp) as delivered_at,
-            {_money("total", 12)} as order_total_eur
+            {_money("total", 12)} as order_total_eur{currency}
         from src"""
     idx = _dup_index(drng, od.n, share)
     t, ts = _take(t, od.ts, idx)
@@ -1578,11 +1740,13 @@ class _EventFormatter:
         self.types = pa.array(
             [f'"event_type":"{t}","event_at":"'.encode() for t in EVENT_TYPES], pa.large_binary()
         )
+        # the sku and the (device, traffic source) tail are joined per line: a table of every
+        # combination would grow with the catalogue (thousands of suppliers: millions of rows)
         skus = ["null"] + [f'"{s}"' for s in cat.sku_code]
+        self.skus = pa.array([f'"sku":{s},'.encode() for s in skus], pa.large_binary())
         self.tails = pa.array(
             [
-                f'"sku":{s},"device":"{d}","traffic_source":"{t}"}}\n'.encode()
-                for s in skus
+                f'"device":"{d}","traffic_source":"{t}"}}\n'.encode()
                 for d in DEVICES
                 for t in TRAFFIC_SOURCES
             ],
@@ -1609,13 +1773,13 @@ class _EventFormatter:
         stamp[:, 11:13] = QUADS[sec // HOUR][:, 2:]
         stamp[:, 14:16] = QUADS[sec // 60 % 60][:, 2:]
         stamp[:, 17:19] = QUADS[sec % 60][:, 2:]
-        tail = (sku.astype(np.int64) + 1) * (len(DEVICES) * len(TRAFFIC_SOURCES))
-        tail += dev.astype(np.int64) * len(TRAFFIC_SOURCES) + traffic
+        tail = dev.astype(np.int64) * len(TRAFFIC_SOURCES) + traffic
         return pc.binary_join_element_wise(
             _binary(head),
             pc.if_else(pa.array(cust < 0), self.null, _binary(known)),
             self.types.take(pa.array(etype.astype(np.int32))),
             _binary(stamp),
+            self.skus.take(pa.array(sku.astype(np.int64) + 1)),
             self.tails.take(pa.array(tail)),
             self.empty,
         )

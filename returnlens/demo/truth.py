@@ -8,30 +8,42 @@ from __future__ import annotations
 import numpy as np
 
 from returnlens.demo import world as W
-from returnlens.demo.generator import CAT, DAY0, EXT_LO, N_DAYS, SIZED, _reason_profiles
-from returnlens.ingest.contracts import CATEGORIES
+from returnlens.demo.generator import DAY0, EXT_LO, N_DAYS, _reason_profiles
+from returnlens.profile import WEEKDAYS as W_DAYS
 
 
 def _r(x: float, digits: int = 4) -> float:
     return round(float(x), digits)
 
 
-def _decile_means(values: np.ndarray, p: np.ndarray) -> list[float]:
+def _mean(x: np.ndarray) -> float | None:
+    """The mean, None of nothing (a profile's shop may lack lines of a kind)."""
+    return float(x.mean()) if x.size else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return _r(a / b) if a is not None and b else None
+
+
+def _decile_means(values: np.ndarray, p: np.ndarray) -> list[float | None]:
     order = np.argsort(values, kind="stable")
-    return [_r(chunk.mean()) for chunk in np.array_split(p[order], 10)]
+    means = (_mean(chunk) for chunk in np.array_split(p[order], 10))
+    return [None if m is None else _r(m) for m in means]
 
 
-def _hesitation(od, lm) -> dict:
+def _hesitation(cat, od, lm) -> dict:
+    shape = cat.shape
     web = od.it_web[od.ln_item]
     d = od.it_d[od.ln_item][web]
     views = od.it_views[od.ln_item][web]
     p = lm.p[web]
     dec_d = _decile_means(d, p)
     dec_v = _decile_means(views, p)
-    sized = np.isin(od.ln_cat, SIZED)
+    sized = np.isin(od.ln_cat, shape.of("apparel") + shape.of("shoes"))
     br = lm.bracket
     sg = od.it_sg[od.ln_item]
     sized_web = sized & web_mask(od)
+    rate_br, rate_not_br = _mean(lm.p[sized & br]), _mean(lm.p[sized & ~br])
     return {
         "effects_logit": {k: W.BETA[k] for k in ("log10_decision_minutes", "extra_views")}
         | {"size_guide": W.BETA["size_guide"], "bracketing": W.BETA["bracketing"]},
@@ -40,21 +52,45 @@ def _hesitation(od, lm) -> dict:
             "to ordered_at; web and app orders only (marketplace orders have no session)"
         ),
         "views_definition": "product_view events of the line's product_id by the customer before ordered_at",
-        "decision_minutes_log10_mean_by_category": dict(W.LOGD_MU),
+        "decision_minutes_log10_mean_by_category": {
+            c: W.LOGD_MU[a]
+            for c, a in zip(shape.categories, shape.category_archetypes, strict=True)
+        },
         "decision_minutes_log10_sd": W.LOGD_SD,
         "expected_return_rate_by_decision_time_decile": dec_d,
-        "expected_ratio_top_vs_bottom_decision_time_decile": _r(dec_d[-1] / dec_d[0]),
+        "expected_ratio_top_vs_bottom_decision_time_decile": _ratio(dec_d[-1], dec_d[0]),
         "expected_return_rate_by_views_decile": dec_v,
-        "expected_ratio_top_vs_bottom_views_decile": _r(dec_v[-1] / dec_v[0]),
-        "bracketing_definition": "apparel/shoes lines whose order has 2-3 lines of the same product_id",
-        "expected_return_rate_bracketing": _r(lm.p[sized & br].mean()),
-        "expected_return_rate_not_bracketing_apparel_shoes": _r(lm.p[sized & ~br].mean()),
-        "expected_ratio_bracketing": _r(lm.p[sized & br].mean() / lm.p[sized & ~br].mean()),
-        "expected_ratio_size_guide_vs_none": _r(
-            lm.p[sized_web & sg].mean() / lm.p[sized_web & ~sg].mean()
+        "expected_ratio_top_vs_bottom_views_decile": _ratio(dec_v[-1], dec_v[0]),
+        "bracketing_definition": (
+            f"{'/'.join(_named(shape, 'apparel', 'shoes'))} lines whose order has 2-3 lines of "
+            "the same product_id"
+        ),
+        "expected_return_rate_bracketing": None if rate_br is None else _r(rate_br),
+        "expected_return_rate_not_bracketing_apparel_shoes": (
+            None if rate_not_br is None else _r(rate_not_br)
+        ),
+        "expected_ratio_bracketing": _ratio(rate_br, rate_not_br),
+        "expected_ratio_size_guide_vs_none": _ratio(
+            _mean(lm.p[sized_web & sg]), _mean(lm.p[sized_web & ~sg])
         ),
         "purchase_sessions": "orders.session_id is the session that ended in the purchase",
     }
+
+
+def _named(shape, *archetypes: str) -> list[str]:
+    """The shop's categories that behave like these archetypes (the demo: the archetypes)."""
+    return [
+        c
+        for c, a in zip(shape.categories, shape.category_archetypes, strict=True)
+        if a in archetypes
+    ]
+
+
+def _premium(shape):
+    """The premium price threshold: the demo's, scaled with the profile's prices."""
+    if shape.price_scale == 1.0:
+        return W.PREMIUM_PRICE_EUR
+    return _r(W.PREMIUM_PRICE_EUR * shape.price_scale, 2)
 
 
 def web_mask(od) -> np.ndarray:
@@ -62,7 +98,7 @@ def web_mask(od) -> np.ndarray:
 
 
 def _small_sizing(cat, od, lm, reasons) -> dict:
-    app = od.ln_cat == CAT["apparel"]
+    app = np.isin(od.ln_cat, cat.shape.of("apparel"))
     too_small = reasons[lm.profile, W.R["SIZE_TOO_SMALL"]]
     out = {}
     for name, m in (("small_sizing", app & lm.small), ("other_apparel", app & ~lm.small)):
@@ -88,7 +124,7 @@ def _small_sizing(cat, od, lm, reasons) -> dict:
     return {
         "small_sizing_supplier_ids": [cat.sup_ids[i] for i in np.flatnonzero(cat.sup_small)],
         "apparel_supplier_ids": [
-            cat.sup_ids[i] for i in np.flatnonzero(cat.sup_cat == CAT["apparel"])
+            cat.sup_ids[i] for i in np.flatnonzero(np.isin(cat.sup_cat, cat.shape.of("apparel")))
         ],
         "too_small_reason_weight_multiplier": W.SMALL_SIZING_TOO_SMALL_WEIGHT,
         "return_logit_offset": W.SMALL_SIZING_LOGIT,
@@ -109,7 +145,7 @@ def _defective(cat, od, lm, reasons) -> dict:
             {
                 "batch_id": cat.b_code[b],
                 "product_id": cat.p_code[p_id],
-                "category": CATEGORIES[cat.p_cat[p_id]],
+                "category": cat.shape.categories[cat.p_cat[p_id]],
                 "received_date": str(DAY0 + int(cat.b_day[b])),
                 "lines": int(in_b.sum()),
                 "expected_return_rate": _r(pb.mean()) if len(pb) else None,
@@ -130,54 +166,74 @@ def _defective(cat, od, lm, reasons) -> dict:
 
 
 def _seasonality(cat, od, lm) -> dict:
+    shape = cat.shape
     units = cat.demand.units_pd[:, -EXT_LO : -EXT_LO + N_DAYS]
     months = (DAY0 + np.arange(N_DAYS)).astype("datetime64[M]")
     labels = [str(m) for m in np.unique(months)]
-    demand, rates = {}, {}
-    for c in CATEGORIES:
-        u = units[cat.p_cat == CAT[c]].sum(0)
+
+    def share_by_month(products: np.ndarray) -> dict:
+        u = units[products].sum(0)
         by_m = np.array([u[months == np.datetime64(m)].sum() for m in labels])
-        demand[c] = dict(zip(labels, (_r(x) for x in by_m / by_m.sum()), strict=True))
+        return dict(zip(labels, (_r(x) for x in by_m / by_m.sum()), strict=True))
+
+    demand, rates = {}, {}
+    for ci, c in enumerate(shape.categories):
+        demand[c] = share_by_month(cat.p_cat == ci)
         m_line = od.ln_month  # calendar month of the order
         rates[c] = {}
         for lab in labels:
             cm = int(lab[5:]) - 1
-            sel = (od.ln_cat == CAT[c]) & (m_line == cm)
+            sel = (od.ln_cat == ci) & (m_line == cm)
             rates[c][lab] = _r(lm.p[sel].mean()) if sel.any() else None
-    garden = demand["garden"]
-    peak = sorted(garden, key=garden.get, reverse=True)[:4]
+    # the garden archetype's categories together (the demo: garden)
+    gardens = np.isin(cat.p_cat, shape.of("garden"))
+    garden = share_by_month(gardens) if gardens.any() else None
     return {
-        "seasonal_categories": list(W.SEASONAL_CATEGORIES),
+        "seasonal_categories": _named(shape, *W.SEASONAL_CATEGORIES),
         "expected_demand_share_by_month": demand,
-        "garden_peak_months": sorted(peak),
-        "garden_demand_share_apr_jul": _r(
-            sum(garden[m] for m in garden if m[5:] in ("04", "05", "06", "07"))
+        "garden_peak_months": (
+            sorted(sorted(garden, key=garden.get, reverse=True)[:4]) if garden else []
         ),
-        "return_logit_offset_by_calendar_month": dict(W.RETURN_SEASON) if cat.plant else {},
+        "garden_demand_share_apr_jul": (
+            _r(sum(garden[m] for m in garden if m[5:] in ("04", "05", "06", "07")))
+            if garden
+            else None
+        ),
+        "return_logit_offset_by_calendar_month": (
+            {
+                c: W.RETURN_SEASON[a]
+                for c, a in zip(shape.categories, shape.category_archetypes, strict=True)
+                if a in W.RETURN_SEASON
+            }
+            if cat.plant
+            else {}
+        ),
         "expected_return_rate_by_order_month": rates,
     }
 
 
 def _fragile(cat, od, lm, reasons) -> dict:
-    home = od.ln_cat == CAT["home"]
+    home = np.isin(od.ln_cat, cat.shape.of("home"))
     dmg = reasons[lm.profile, W.R["DAMAGED_IN_TRANSIT"]] * lm.p
     f = home & lm.fragile
     o = home & ~lm.fragile
+    fragile = [s[1] for s in cat.shape.subcategories if s[2][1] in W.FRAGILE_SUBCATEGORIES]
+    both = f.any() and o.any()
     return {
-        "fragile_subcategories": list(W.FRAGILE_SUBCATEGORIES),
+        "fragile_subcategories": fragile,
         "damage_reason_weight_multiplier": W.FRAGILE_DAMAGE_WEIGHT if cat.plant else 1.0,
-        "expected_damaged_in_transit_rate_fragile": _r(dmg[f].mean(), 5),
-        "expected_damaged_in_transit_rate_other_home": _r(dmg[o].mean(), 5),
-        "expected_damage_rate_multiplier": _r(dmg[f].mean() / dmg[o].mean()),
+        "expected_damaged_in_transit_rate_fragile": _r(dmg[f].mean(), 5) if f.any() else None,
+        "expected_damaged_in_transit_rate_other_home": _r(dmg[o].mean(), 5) if o.any() else None,
+        "expected_damage_rate_multiplier": _r(dmg[f].mean() / dmg[o].mean()) if both else None,
     }
 
 
-def _forecast(od, lm) -> dict:
+def _forecast(cat, od, lm) -> dict:
     q = od.ln_qty
     e_ret = lm.p * np.where(q == 1, 1.0, 0.8 * q)
     out = {}
-    for c in CATEGORIES:
-        m = od.ln_cat == CAT[c]
+    for ci, c in enumerate(cat.shape.categories):
+        m = od.ln_cat == ci
         r = e_ret[m].sum() / q[m].sum()
         out[c] = {"expected_return_rate_units": _r(r), "expected_overstatement": _r(r / (1 - r))}
     r = e_ret.sum() / q.sum()
@@ -195,17 +251,18 @@ def _forecast(od, lm) -> dict:
 
 def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt) -> dict:
     """Planted facts; the generator adds row counts, session counts and dirty-mode facts."""
-    reasons = _reason_profiles()
+    shape = cat.shape
+    reasons = _reason_profiles(shape)
     abuser_ids = np.flatnonzero(cust.abuser)
     wc = max(7, len(str(cust.n)))
     ordering = np.bincount(od.customer, minlength=cust.n) > 0
     base = {}
-    for c in CATEGORIES:
-        m = od.ln_cat == CAT[c]
+    for ci, (c, a) in enumerate(zip(shape.categories, shape.category_archetypes, strict=True)):
+        m = od.ln_cat == ci
         base[c] = {
-            "target_return_rate_non_abusers": W.BASE_RETURN_RATE[c],
-            "expected_return_rate_all_lines": _r(lm.p[m].mean()),
-            "calibrated_intercept_logit": _r(lm.intercept[CAT[c]]),
+            "target_return_rate_non_abusers": W.BASE_RETURN_RATE[a],
+            "expected_return_rate_all_lines": _r(lm.p[m].mean()) if m.any() else None,
+            "calibrated_intercept_logit": _r(lm.intercept[ci]),
         }
     truth = {
         "seed": seed,
@@ -217,11 +274,11 @@ def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt) -> dict:
             "as_of": f"{W.AS_OF} 00:00:00",
         },
         "row_counts": {},
-        "return_window_days": W.RETURN_WINDOW_DAYS,
-        "premium_price_threshold_eur": W.PREMIUM_PRICE_EUR,
+        "return_window_days": shape.return_window_days,
+        "premium_price_threshold_eur": _premium(shape),
         "slow_refund_days": W.SLOW_REFUND_DAYS,
         "signals": {
-            "hesitation": _hesitation(od, lm),
+            "hesitation": _hesitation(cat, od, lm),
             "small_sizing": _small_sizing(cat, od, lm, reasons),
             "defective_batches": _defective(cat, od, lm, reasons),
             "seasonality": _seasonality(cat, od, lm),
@@ -238,7 +295,7 @@ def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt) -> dict:
             },
             "fragile": _fragile(cat, od, lm, reasons),
             "premium": {
-                "premium_price_threshold_eur": W.PREMIUM_PRICE_EUR,
+                "premium_price_threshold_eur": _premium(shape),
                 "premium_product_ids": [cat.p_code[i] for i in np.flatnonzero(cat.p_premium)],
                 "return_logit_offset": W.BETA["premium"] if cat.plant else 0.0,
             },
@@ -250,7 +307,7 @@ def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt) -> dict:
                 "score_sd": W.SCORE_SD,
                 "slow_refund_tail_share": W.SLOW_REFUND_SHARE,
             },
-            "forecast": _forecast(od, lm),
+            "forecast": _forecast(cat, od, lm),
         },
         "conventions": {
             "keep_it": (
@@ -286,11 +343,12 @@ def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt) -> dict:
 
 def planted_facts(cat, plant_signals: bool) -> dict:
     """What a non-default shop planted (the default demo's truth leaves this key out)."""
-    n_products = {c: int((cat.p_cat == CAT[c]).sum()) for c in CATEGORIES}
+    names = cat.shape.categories
+    n_products = {c: int((cat.p_cat == ci).sum()) for ci, c in enumerate(names)}
     return {
         "plant_signals": plant_signals,
         "suppliers": int(cat.n_sup),
-        "suppliers_by_category": {c: int((cat.sup_cat == CAT[c]).sum()) for c in CATEGORIES},
+        "suppliers_by_category": {c: int((cat.sup_cat == ci).sum()) for ci, c in enumerate(names)},
         "products_by_category": n_products,
         "batches": len(cat.b_code),
         "small_sizing_supplier_ids": [cat.sup_ids[i] for i in np.flatnonzero(cat.sup_small)],
@@ -311,4 +369,35 @@ def planted_facts(cat, plant_signals: bool) -> dict:
                 "so a quality alert on this shop is a false alarm"
             )
         ),
+    }
+
+
+def shop_facts(shape) -> dict:
+    """How a shop profile was mapped onto the demo's world (only for `generate --profile`)."""
+    return {
+        "profile": shape.profile_path.name,
+        "category_archetypes": dict(zip(shape.categories, shape.category_archetypes, strict=True)),
+        "channel_archetypes": dict(zip(shape.channels, shape.channel_archetypes, strict=True)),
+        "channels_without_web_session": [
+            c
+            for c, a in zip(shape.channels, shape.channel_archetypes, strict=True)
+            if a == "marketplace"
+        ],
+        "countries": list(shape.countries),
+        "currency": shape.currency,
+        "limits": {
+            "max_quantity": shape.max_quantity,
+            "max_order_total": None
+            if shape.max_order_total_c is None
+            else shape.max_order_total_c / 100,
+            "max_refund": None if shape.max_refund_c is None else shape.max_refund_c / 100,
+            "min_list_price": None
+            if shape.min_list_price_c is None
+            else shape.min_list_price_c / 100,
+        },
+        "bulk_line_share": _r(shape.bulk_share),
+        "price_scale": _r(shape.price_scale),
+        "closed_weekdays": [W_DAYS[d] for d in shape.closed_weekdays],
+        "closed_dates": list(shape.closed_dates),
+        "absent_sources": sorted(shape.absent),
     }

@@ -370,3 +370,79 @@ DIRTY = {
 }
 
 assert tuple(CATEGORY_SHARE) == CATEGORIES
+
+# ---------------------------------------------------------------- other shops (generate --profile)
+# A shop profile (returnlens.yml) gives the shop's own categories, countries and channels; each
+# is written under its own name and behaves like one of the demo's archetypes above (a category
+# like apparel, shoes, home, garden or electronics; a channel like web, app or marketplace).
+# A category named like an archetype is that archetype; the others take the least-used archetype
+# (so a shop with five or more categories has every planted signal), ties broken by these words
+# and the archetype's subcategory names. A channel takes the archetype its words name (marketplace
+# stands for every channel without a web session: marketplaces, phone, sales reps), else the
+# least-used one.
+CATEGORY_WORDS = {
+    "apparel": ("clothing", "fashion", "wear", "kids", "sport", "lingerie"),
+    "shoes": ("footwear", "shoe", "boot", "sneaker"),
+    "home": ("living", "kitchen", "interior", "decor", "bath", "bed", "lighting"),
+    "garden": ("outdoor", "plant", "diy", "tool", "furniture"),
+    "electronics": ("tech", "audio", "computer", "phone", "gaming", "office", "appliance"),
+}
+CHANNEL_WORDS = {
+    "web": ("web", "online", "site", "shop"),
+    "app": ("app", "mobile", "ios", "android"),
+    "marketplace": (
+        "market",
+        "amazon",
+        "bol",
+        "zalando",
+        "partner",
+        "phone",
+        "call",
+        "sales",
+        "b2b",
+        "edi",
+        "store",
+        "retail",
+        "email",
+        "fax",
+    ),
+}
+# the demo's limits (profiles/demo.yml): a profile's larger limits scale quantities and prices up
+DEMO_MAX_QUANTITY = 50
+DEMO_MAX_ORDER_TOTAL = 50_000
+# a profile allowing k times the demo's quantity orders bulk lines: a share 0.025 * k (at most
+# BULK_SHARE_MAX) of the lines has a log-uniform quantity from 2 to the profile's max_quantity
+BULK_SHARE_PER_RATIO = 0.025
+BULK_SHARE_MAX = 0.25
+# order lines per order at most (items 1 + 4, each bracketed in up to 3 sizes): a list price is
+# capped at max_order_total / MAX_LINES_PER_ORDER so every order fits the limit
+MAX_LINES_PER_ORDER = 15
+# names and addresses of customers come from this Faker locale (else the first one of the country)
+COUNTRY_LOCALE = {"NL": "nl_NL", "BE": "nl_BE", "DE": "de_DE", "GB": "en_GB", "US": "en_US"}
+FALLBACK_LOCALE = "en_US"
+# phone numbers: '+<code> ' and 8 digits; a country not listed gets no phone numbers
+CALLING_CODE = {
+    "AT": "43",
+    "BE": "32",
+    "CH": "41",
+    "CZ": "420",
+    "DE": "49",
+    "DK": "45",
+    "EE": "372",
+    "ES": "34",
+    "FI": "358",
+    "FR": "33",
+    "GB": "44",
+    "IE": "353",
+    "IS": "354",
+    "IT": "39",
+    "LT": "370",
+    "LU": "352",
+    "LV": "371",
+    "NL": "31",
+    "NO": "47",
+    "PL": "48",
+    "PT": "351",
+    "SE": "46",
+    "US": "1",
+}
