@@ -83,7 +83,7 @@ def referential_integrity() -> pd.DataFrame:
 def return_completeness() -> pd.DataFrame:
     """Returns per order month against the shop's own history (rpt_return_completeness)."""
     return data.query(
-        "select period_start_date, units_sold, units_returned, return_rate_units, "
+        "select period_start_date, orders, orders_with_return, return_rate_orders, "
         "reference_return_rate, ratio_to_reference, status, message "
         "from marts.rpt_return_completeness order by period_start_date"
     )

@@ -404,6 +404,8 @@ def test_defect05_errors_and_reasons_never_quote_row_content(con, landing):
     semicolon.write_text(
         "O0001818-1;O0001818;1;SKU1;1;10.00;0.00;B1\nO0001818-2;O0001818;2;SKU1;1;10.00;0.00;B1\n"
     )
+    # the shop profile closes the country set: an e-mail address in country_code is quarantined
+    (landing / "returnlens.yml").write_text("values: {country: {closed: [NL, BE, DE]}}\n")
     bad_values = landing / "shop" / "customers_b.csv"
     bad_values.write_text(
         CUST_HEADER
@@ -452,7 +454,7 @@ def test_defect09_file_names_with_glob_characters_are_read_literally(con, landin
     ords = landing / "shop" / "orders_*.csv"
     ords.write_text(
         ",".join(c.name for c in entity("orders").columns)
-        + "\nX1,C1,,2026-01-01 09:00:00,web,NL,,,20.00\n"
+        + "\nX1,C1,,2026-01-01 09:00:00,web,NL,,,20.00,\n"
     )
     load_all(con, landing)
     got = sorted(
@@ -654,8 +656,9 @@ def test_defect14_excel_artefacts_are_quarantined_with_the_fix(con, landing):
 
 
 def test_defect02_the_published_audit_accounts_for_every_file_of_the_pipeline_run(pipeline_run):
-    """The real pipeline (Dagster, dbt) publishes every landing file, ground_truth.json as
-    ignored (the demo writes it at the landing root), and nothing else unaccounted for."""
+    """The real pipeline (Dagster, dbt) publishes every landing file, ground_truth.json and the
+    shop profile returnlens.yml as ignored (the demo writes both at the landing root), and
+    nothing else unaccounted for."""
     assert pipeline_run.success
     on_disk = {
         p.relative_to(pipeline_run.landing).as_posix()
@@ -673,8 +676,11 @@ def test_defect02_the_published_audit_accounts_for_every_file_of_the_pipeline_ru
         ).fetchall()
     assert set(latest) == on_disk
     assert latest["ground_truth.json"] == "ignored"
+    assert latest["returnlens.yml"] == "ignored"  # the shop profile: read, not loaded as data
     assert "demo ground truth" in errors[0][0]
-    assert {s for p, s in latest.items() if p != "ground_truth.json"} == {"loaded"}
+    assert {s for p, s in latest.items() if p not in ("ground_truth.json", "returnlens.yml")} == {
+        "loaded"
+    }
 
 
 def test_excel_text_cells_that_look_like_missing_values_load_as_their_text(con, landing):

@@ -3,19 +3,24 @@ returns publishes every mart that does not need web events, NPS surveys, demand 
 suppliers or production batches (suppliers are then known by their ids on the products); the marts that do are published empty and `rpt_source_availability` says
 which source is missing, so no reader mistakes an empty mart for data.
 
-One real pipeline run (Dagster in-process, dbt, GX gates, publish) on a small generated shop with
-the optional sources deleted from its landing folder. Expected figures are computed from the
-landing CSV files with Python's csv module, never from the pipeline's output.
+One real pipeline run (Dagster in-process, dbt, GX gates, publish) on a small generated shop in
+the shape of a shop profile the demo never was (profiles/example_b2b.yml: six other categories,
+Nordic countries, phone orders, SEK, bulk orders beyond the demo's limits, closed Sundays) with
+every optional source absent. The same run shows that such a shop loads with zero quarantined
+rows and publishes. Expected figures are computed from the landing CSV files with Python's csv
+module and from the profile read with yaml, never from the pipeline's output.
 """
 
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
+
+from returnlens.config import PROJECT_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,9 +72,16 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
 
     cfg = settings()
     landing = cfg.landing_dir
-    generate(landing, seed=3, scale=0.05)
-    for source in ("web", "surveys", "planning", "purchasing"):
-        shutil.rmtree(landing / source)
+    profile = yaml.safe_load((PROJECT_ROOT / "profiles" / "example_b2b.yml").read_text())
+    profile["sources"] = {
+        "shop": "required",
+        "returns": "required",
+        **dict.fromkeys(("web", "surveys", "planning", "purchasing"), "absent"),
+    }
+    profile_file = cfg.data_dir / "only_core_sources.yml"
+    profile_file.parent.mkdir(parents=True, exist_ok=True)
+    profile_file.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    generate(landing, seed=3, scale=0.03, profile=profile_file)
     assert sorted(p.name for p in landing.iterdir() if p.is_dir()) == ["returns", "shop"]
     products = _rows(sorted((landing / "shop").glob("products*.csv")))
     supplier_ids = {r["supplier_id"] for r in products}
@@ -81,9 +93,22 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
     known_lines = {r["order_line_id"] for r in lines}
     expected_returned_lines = len({r["order_line_id"] for r in returns} & known_lines)
 
+    orders = _rows(sorted((landing / "shop").glob("orders_*.csv")))
+    beyond_demo_limits = sum(1 for o in orders if float(o["order_total_eur"]) > 50000)
+    assert beyond_demo_limits > 0 and max(int(r["quantity"]) for r in lines) > 50
+
     result = run_main_job()
     assert result.success, "a shop without the optional sources did not run through"
     assert cfg.serving.exists(), "nothing was published"
+
+    # a shop the demo never was: every row loaded, nothing quarantined
+    wh = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        assert wh.execute("select count(*) from raw.quarantine_rows").fetchone()[0] == 0
+        assert wh.execute("select count(*) from raw.quarantine_files").fetchone()[0] == 0
+        assert wh.execute("select count(*) from raw.orders").fetchone()[0] == len(orders)
+    finally:
+        wh.close()
 
     con = duckdb.connect(str(cfg.serving), read_only=True)
     try:
@@ -109,6 +134,21 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
             assert n == 0, f"{mart} needs a missing source but holds {n} rows"
 
         inferred_suppliers = con.execute("select supplier_id from marts.dim_suppliers").fetchall()
+        categories = {
+            r[0] for r in con.execute("select category from marts.dim_products").fetchall()
+        }
+        assert categories == set(profile["values"]["category"]["closed"])
+        countries = {
+            r[0]
+            for r in con.execute(
+                "select distinct shipping_country_code from marts.fct_order_lines"
+            ).fetchall()
+        }
+        assert countries <= set(profile["values"]["country"]["closed"]) and countries
+        unlisted = con.execute(
+            "select count(*) from marts.rpt_profile_values where not is_listed"
+        ).fetchone()[0]
+        assert unlisted == 0
         status = con.execute(
             "select landing_source, entity, is_delivered, files, rows_loaded, marts_affected, message"
             " from marts.rpt_source_availability"
@@ -133,8 +173,6 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
 
     # the dashboard shows the message instead of charts of empty marts
     from streamlit.testing.v1 import AppTest
-
-    from returnlens.config import PROJECT_ROOT
 
     shown = {}
     for page in ("overview", "quality", "planning", "behaviour", "data_health"):

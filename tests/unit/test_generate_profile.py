@@ -179,5 +179,5 @@ def test_a_profile_the_generator_cannot_follow_is_a_clear_cli_error(tmp_path):
         main, ["generate", "--scale", "0.01", "--profile", str(profile), "--out", str(out)]
     )
     assert result.exit_code == 2
-    assert "sources.shop" in result.output and "required or optional" in result.output
+    assert "sources.shop" in result.output and "always required" in result.output
     assert not out.exists()
