@@ -276,6 +276,8 @@ def ensure_raw_schema(
         cols = [f"{qi(c.name)} {c.type}" for c in ent.columns]
         cols += [f"{name} {typ}" for name, typ in LOADER_COLUMNS]
         con.execute(f"create table if not exists {ent.table} ({', '.join(cols)})")
+        for c in ent.columns:  # a column the contract gained since (e.g. returns.status)
+            con.execute(f"alter table {ent.table} add column if not exists {qi(c.name)} {c.type}")
         for name, typ in LOADER_COLUMNS:
             con.execute(f"alter table {ent.table} add column if not exists {name} {typ}")
     migrate_absolute_paths(con)
