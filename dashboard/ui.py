@@ -126,8 +126,8 @@ def page(title: str, needs: Iterable[str] = ()) -> data.PublishInfo:
 
 
 NOT_AVAILABLE_HINT = (
-    ". The shop delivered no file of this optional source, so the marts that need it are "
-    "empty (see docs/contracts/ and the Data health page)."
+    ". The shop delivered no file of this optional source (or none of these optional columns), "
+    "so the marts that need it are empty (see docs/contracts/ and the Data health page)."
 )
 
 

@@ -89,6 +89,57 @@ def return_completeness() -> pd.DataFrame:
     )
 
 
+def return_states() -> pd.DataFrame:
+    """Open, closed and stale return lines per request month (marts.rpt_return_states)."""
+    return data.query(
+        "select requested_month_start_date, return_lines, open_lines, closed_lines, "
+        "cancelled_lines, rejected_lines, stale_lines, lines_decided_by_status, "
+        "lines_decided_by_timestamps, lines_with_unknown_status, max_open_age_days, "
+        "stale_tolerance_share from marts.rpt_return_states order by requested_month_start_date"
+    )
+
+
+def unmapped_statuses() -> pd.DataFrame:
+    """Status values the status map does not know (marts.rpt_unmapped_return_statuses)."""
+    return data.query(
+        "select source_status, return_lines, open_lines, closed_lines, stale_lines, "
+        "first_requested_at, last_requested_at from marts.rpt_unmapped_return_statuses "
+        "order by return_lines desc, source_status"
+    )
+
+
+def render_return_states(tables: set[str] | list[str]) -> None:
+    """How open and closed returns were decided; stale ones are counted, never queued."""
+    st.subheader("Open, closed and stale returns")
+    if "rpt_return_states" not in tables:
+        st.info(f"Not published yet. {ui.RUN_HINT}")
+        return
+    months = return_states()
+    total, stale = int(months["return_lines"].sum()), int(months["stale_lines"].sum())
+    if total and stale > months["stale_tolerance_share"].max() * total:
+        st.warning(
+            f"{stale} of {total} return lines are stale: no known status and no refund "
+            f"(exchanges: inspection), requested more than {int(months['max_open_age_days'].max())} "
+            "days before the data's as-of moment. They are left out of the review queue. Deliver "
+            "the portal's status or its processing timestamps (docs/contracts/returns.md), or "
+            "raise open_return_slack_days (docs/kpis.md)."
+        )
+    else:
+        st.caption(
+            "A return's state comes from the portal's status where it delivers a known one, else "
+            "from its timestamps; one without either, requested too long ago, is stale (docs/kpis.md)."
+        )
+    ui.table(months, "return_states")
+    if "rpt_unmapped_return_statuses" in tables:
+        statuses = unmapped_statuses()
+        if not statuses.empty:
+            st.caption(
+                "Status values seeds/return_status_map.csv does not know (their timestamps decided): "
+                "add them with their state."
+            )
+            ui.table(statuses, "unmapped_return_statuses")
+
+
 def render_integrity(tables: set[str] | list[str]) -> None:
     """Orphans and incomplete months: kept and counted, gated by share and history."""
     st.subheader("Referential integrity")
@@ -232,6 +283,7 @@ def render() -> None:
             ui.table(audit, "load_audit", height=320)
         render_unloaded(unloaded_files())
     render_integrity(tables)
+    render_return_states(tables)
 
     st.subheader("Unmapped reason texts")
     if "rpt_unmapped_reason_texts" not in tables:

@@ -1612,7 +1612,15 @@ def _write_all(wr, cat, cust, od, rt, nps, fc, drng) -> SimpleNamespace:
             cast(req as timestamp) as requested_at, cast(recv as timestamp) as received_at,
             cast(insp as timestamp) as inspected_at, cast(refd as timestamp) as refunded_at,
             cast(cond as varchar) as condition_grade, cast(disp as varchar) as disposition,
-            cast(res as varchar) as resolution, {_money("amount")} as refund_amount_eur
+            cast(res as varchar) as resolution, {_money("amount")} as refund_amount_eur,
+            case
+                when refd is not null and res = 'store_credit' then 'credited'
+                when refd is not null then 'refunded'
+                when res = 'exchange' and insp is not null then 'exchanged'
+                when insp is not null then 'inspected'
+                when recv is not null then 'received'
+                else 'requested'
+            end as status
         from src"""
     idx = _dup_index(drng, len(rl), share)
     t, ts = _take(t, rt.requested[rr], idx)

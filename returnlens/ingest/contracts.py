@@ -320,7 +320,13 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="returns_*.csv",
         format="csv",
         key=("rma_id", "order_line_id"),
-        description="Returns portal export: one row per returned order line of a return (RMA).",
+        description=(
+            "Returns portal export: one row per returned order line of a return (RMA). "
+            "received_at, inspected_at and refunded_at may be left empty; a shop that fills "
+            "neither received_at nor refunded_at on any row gets the processing-time marts "
+            '(kpi_return_processing_times) marked "not available: no processing timestamps '
+            'delivered", and the state of its returns comes from status, else from their age.'
+        ),
         columns=(
             Column("rma_id", "varchar", "Return merchandise authorisation number."),
             Column("order_id", "varchar", "Order the return refers to."),
@@ -369,6 +375,18 @@ ENTITIES: tuple[Entity, ...] = (
                 "Refunded amount in EUR (0 for exchanges).",
                 required=False,
                 min_value=0,
+            ),
+            Column(
+                "status",
+                "varchar",
+                "The portal's own status of the return as exported, any vocabulary (e.g. "
+                "requested, received, refunded; aangemeld, terugbetaald; Shopify's REQUESTED, "
+                "OPEN, CLOSED, DECLINED, CANCELED; bol.com's handling results; Sendcloud's "
+                "parcel statuses). Mapped to open, closed, cancelled or rejected by "
+                "seeds/return_status_map.csv; where it is missing or unknown, the timestamps and the "
+                "age of the request decide (docs/kpis.md). Unknown values are kept and listed in "
+                "marts.rpt_unmapped_return_statuses.",
+                required=False,
             ),
         ),
     ),

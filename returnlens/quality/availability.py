@@ -10,6 +10,11 @@ an empty table. A source that was delivered but is broken still fails its gates.
 `MARTS_NEEDING` is the one list of which marts cannot be built without which optional entity;
 `models/marts/reports/rpt_source_availability.sql` publishes the same list (a unit test keeps
 the two equal) and the contract docs render it.
+
+A delivered entity may still leave out optional columns that some marts measure:
+`FIELDS_NEEDED` lists them. A shop whose returns carry neither received_at nor refunded_at on
+any row gets the processing-time marts "not available: no processing timestamps delivered",
+the same way (one row of rpt_source_availability, gates skipped with the note).
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ MARTS_NEEDING: dict[str, tuple[str, ...]] = {
 }
 
 
+# field group -> (entity, its columns: delivered when a row has any of them, marts needing it)
+FIELDS_NEEDED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "processing_timestamps": (
+        "returns",
+        ("received_at", "refunded_at"),
+        ("kpi_return_processing_times",),
+    ),
+}
+
+
 def not_available_message(entity: str) -> str:
     """What a reader sees for a mart whose optional source was not delivered."""
     return f"not available: no {entity.replace('_', ' ')} delivered"
@@ -38,7 +53,9 @@ def needed_entities(
     schema, _, table = relation.partition(".")
     if schema == "raw":
         return (table,) if table in optional else ()
-    return tuple(e for e, marts in MARTS_NEEDING.items() if table in marts)
+    return tuple(e for e, marts in MARTS_NEEDING.items() if table in marts) + tuple(
+        f for f, (_, _, marts) in FIELDS_NEEDED.items() if table in marts
+    )
 
 
 def delivered_entities(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -58,6 +75,13 @@ def delivered_entities(con: duckdb.DuckDBPyConnection) -> set[str]:
         try:
             if con.execute(f"select count(*) from {e.table}").fetchall()[0][0]:
                 delivered.add(e.name)
+        except duckdb.CatalogException:
+            pass
+    for group, (entity, columns, _) in FIELDS_NEEDED.items():
+        carried = " or ".join(f"{c} is not null" for c in columns)
+        try:
+            if con.execute(f"select count(*) from raw.{entity} where {carried}").fetchall()[0][0]:
+                delivered.add(group)
         except duckdb.CatalogException:
             pass
     return delivered

@@ -50,7 +50,11 @@ def test_every_page_renders_without_exception(serving_env, page):
     if page == "data_health":
         assert _metrics(at)["Gate suites failed"] == "0"
         headers = {h.value for h in at.subheader}
-        assert {"Referential integrity", "Completeness of returns per order month"} <= headers
+        assert {
+            "Referential integrity",
+            "Completeness of returns per order month",
+            "Open, closed and stale returns",
+        } <= headers
         assert "Landing files not loaded" in headers
     if page in SIGNAL_PAGES and "not yet available" not in text:
         assert at.get("vega_lite_chart") or at.dataframe

@@ -35,7 +35,7 @@ RETURNS = entity("returns")
 CUSTOMERS = entity("customers")
 SUP_HEADER = "supplier_id,supplier_name,country_code,lead_time_days\n"
 OL_HEADER = ",".join(c.name for c in ORDER_LINES.columns) + "\n"
-RET_HEADER = ",".join(c.name for c in RETURNS.columns) + "\n"
+RET_HEADER = ",".join(c.name for c in RETURNS.columns if c.name != "status") + "\n"
 CUST_HEADER = ",".join(c.name for c in CUSTOMERS.columns) + "\n"
 
 

@@ -1,7 +1,9 @@
 {#
     One row per NPS survey response, with what the customer had been through by the time
     they answered: had they registered a return (any order), and for the surveyed order the
-    latest refund issued before the answer and whether it took longer than slow_refund_days.
+    latest refund issued before the answer and whether it took longer than slow_refund_days
+    ('unknown' when the returns export carries no refunded_at at all: refund speed cannot be
+    measured, and 'no_refund' would look like data).
     The free-text comment is left out (it may hold personal data).
 #}
 with
@@ -74,6 +76,14 @@ latest_refunds_before_responses as (
 
 ),
 
+refund_timestamps_delivered as (
+
+    select count(*) > 0 as has_refund_timestamps
+    from return_lines
+    where refunded_at is not null
+
+),
+
 final as (
 
     select
@@ -86,6 +96,7 @@ final as (
         cast(orders.channel as string) as channel,
         cast(
             case
+                when not refund_timestamps_delivered.has_refund_timestamps then 'unknown'
                 when refunds.rma_id is null then 'no_refund'
                 when
                     refunds.refunded_at
@@ -122,6 +133,7 @@ final as (
         on nps_responses.customer_key = first_returns.customer_key
     left join latest_refunds_before_responses as refunds
         on nps_responses.response_id = refunds.response_id
+    cross join refund_timestamps_delivered
 
 )
 

@@ -1,13 +1,15 @@
 {#
     One row per returned order line of a return (RMA), with its standard reason, every
-    processing timestamp, step durations and the order it came from. Returns whose order
+    processing timestamp, step durations, its state (open, closed, cancelled, rejected or
+    stale, from the portal's status, else the timestamps and age; see
+    int_return_lines_mapped_to_states) and the order it came from. Returns whose order
     line is not (yet) in the shop export stay in, flagged by has_known_order_line.
 #}
 with
 
 return_lines as (
 
-    select * from {{ ref('int_return_lines_mapped_to_reasons') }}
+    select * from {{ ref('int_return_lines_mapped_to_states') }}
 
 ),
 
@@ -49,6 +51,11 @@ return_lines_joined_to_orders as (
         return_lines.condition_grade,
         return_lines.disposition,
         return_lines.resolution,
+        return_lines.source_status,
+        return_lines.return_state,
+        return_lines.return_state_rule,
+        return_lines.is_open,
+        return_lines.open_step,
         return_lines.returned_quantity,
         return_lines.refund_amount_eur,
         {# net value of the returned units: their share of the line after discount #}
@@ -94,6 +101,10 @@ final as (
         cast(condition_grade as string) as condition_grade,
         cast(disposition as string) as disposition,
         cast(resolution as string) as resolution,
+        cast(source_status as string) as source_status,
+        cast(return_state as string) as return_state,
+        cast(return_state_rule as string) as return_state_rule,
+        cast(open_step as string) as open_step,
         cast(returned_quantity as bigint) as returned_quantity,
         cast(refund_amount_eur as decimal(18, 2)) as refund_amount_eur,
         cast(returned_value_eur as decimal(18, 2)) as returned_value_eur,
@@ -119,11 +130,8 @@ final as (
         ) as days_requested_to_refunded,
         has_known_order_line,
         coalesce(is_refunded, false) as is_refunded,
-        {# an exchange is never refunded: it is done once the goods are inspected #}
-        case
-            when resolution = 'exchange' then inspected_at is null
-            else refunded_at is null
-        end as is_open,
+        is_open,
+        return_state = 'stale' as is_stale,
         refunded_at > {{ dbt.dateadd('day', var('slow_refund_days'), 'requested_at') }}
             as is_slow_refund,
         cast(ordered_date as date) as ordered_date,

@@ -6,6 +6,10 @@
     readers (dashboard, BI) show the message instead of charts. The list of affected marts is
     the one in returnlens/quality/availability.py (MARTS_NEEDING; a unit test keeps both equal).
     A file counts as delivered while its latest audit row is not 'gone'.
+    One more row, processing_timestamps, is about optional columns of a delivered entity: a
+    returns export with neither received_at nor refunded_at on any row leaves the
+    processing-time marts empty, "not available: no processing timestamps delivered" (the
+    list is FIELDS_NEEDED in returnlens/quality/availability.py).
 #}
 {%- set entities = [
     ('shop', 'customers', none),
@@ -70,6 +74,20 @@ delivered_files as (
 
 ),
 
+processing_timestamps as (
+
+    select
+        'returns' as landing_source,
+        'processing_timestamps' as entity,
+        true as is_optional,
+        'kpi_return_processing_times' as marts_affected,
+        count(*) as row_count,
+        count(distinct _source_file) as file_count
+    from {{ source('returns', 'returns') }}
+    where received_at is not null or refunded_at is not null
+
+),
+
 joined as (
 
     select
@@ -81,6 +99,17 @@ joined as (
         coalesce(delivered_files.file_count, 0) as file_count
     from entities
     left join delivered_files on entities.entity = delivered_files.entity
+
+    union all
+
+    select
+        landing_source,
+        entity,
+        is_optional,
+        marts_affected,
+        row_count,
+        file_count
+    from processing_timestamps
 
 ),
 

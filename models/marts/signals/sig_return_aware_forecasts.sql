@@ -88,8 +88,9 @@ final as (
         cast(gross_demand_units * expected_return_rate * restock_share as double)
             as expected_restockable_units,
         cast(return_lag_days as double) as return_lag_days,
+        {# unknown lag (no received_at delivered): no restock week rather than a guess #}
         {{ week_start_date(dbt.dateadd(
-            'day', 'cast(coalesce(return_lag_days, 0) as int)', 'week_start_date'
+            'day', 'cast(return_lag_days as int)', 'week_start_date'
         )) }} as restock_week_start_date,
         cast(gross_demand_units * (1 - expected_return_rate) as double) as net_demand_units,
         cast(

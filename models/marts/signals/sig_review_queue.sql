@@ -1,7 +1,9 @@
 {#
-    The manual-review queue: every open return line (not yet refunded; an exchange not yet
-    inspected; see fct_returns.is_open) as of the data's as-of moment, routed to manual
-    review when at least one rule applies, otherwise auto-approved:
+    The manual-review queue: every open return line (fct_returns.is_open: its status says
+    open, or without a known status it is not yet refunded (an exchange not yet inspected)
+    and was requested recently enough to be plausibly open; stale returns are not queued)
+    as of the data's as-of moment, routed to manual review when at least one rule applies,
+    otherwise auto-approved:
       premium_product       the product is premium (dim_products.is_premium)
       fragile_damage_claim  a fragile product (dim_products.is_fragile) claimed damaged in
                             transit
@@ -58,11 +60,8 @@ return_lines_with_rules as (
         return_lines.received_at,
         return_lines.inspected_at,
         return_lines.has_known_order_line,
-        case
-            when return_lines.inspected_at is not null then 'awaiting_refund'
-            when return_lines.received_at is not null then 'awaiting_inspection'
-            else 'awaiting_receipt'
-        end as return_status,
+        return_lines.open_step as return_status,
+        return_lines.return_state_rule,
         {{ dbt.datediff('return_lines.requested_at', 'warehouse_as_of.as_of_at', 'second') }}
         / 86400.0 as days_open,
         coalesce(products.is_premium, false) as is_premium_product,
@@ -110,6 +109,7 @@ final as (
         cast(reason as string) as reason,
         cast(resolution as string) as resolution,
         cast(return_status as string) as return_status,
+        cast(return_state_rule as string) as return_state_rule,
         cast(returned_quantity as bigint) as returned_quantity,
         cast(returned_value_eur as decimal(18, 2)) as returned_value_eur,
         cast(days_open as double) as days_open,

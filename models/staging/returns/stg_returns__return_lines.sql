@@ -108,6 +108,8 @@ renamed as (
         condition_grade,
         disposition,
         resolution,
+        {# the portal's status, normalised: lower case, '_' and '-' as spaces, trimmed #}
+        {{ normalise_text("replace(replace(status, '_', ' '), '-', ' ')") }} as source_status,
 
         ---------- numerics
         quantity as returned_quantity,
