@@ -284,3 +284,62 @@ def test_share_of_nulls_is_gated_against_the_last_passed_run(landing, tmp_path, 
     missing = sum(1 for o in orders if not o["delivered_at"])
     assert warning.column == "delivered_at" and warning.unexpected_count == missing
     assert "meta.null_share.tolerance in expectations/raw_orders.json" in warning.describe()
+
+
+def test_a_dutch_excel_export_declared_in_the_profile_loads_the_right_values(
+    landing, tmp_path, monkeypatch
+):
+    """cp1252, `;`, decimal comma, `.` thousands, dd-mm-yyyy dates, CRLF and a BOM-less file as
+    Excel writes it: declared under deliveries.orders, every value loads exactly."""
+    shop = _shop(landing)
+    (landing / "shop" / "orders_2026-03.csv").unlink()
+    rows = shop["orders"][:40]
+    header = ";".join(rows[0])
+    lines = []
+    for o in rows:
+        whole, cents = o["order_total_eur"].split(".")
+        grouped = f"{int(whole):,}".replace(",", ".") + "," + cents  # 60000.00 -> 60.000,00
+        at = datetime.strptime(o["ordered_at"], "%Y-%m-%d %H:%M:%S")
+        fields = dict(o, order_total_eur=grouped, ordered_at=at.strftime("%d-%m-%Y %H:%M"))
+        for k in ("shipped_at", "delivered_at"):
+            fields[k] = datetime.strptime(o[k], "%Y-%m-%d %H:%M:%S").strftime("%d-%m-%Y %H:%M")
+        lines.append(";".join(fields[k] for k in rows[0]))
+    (landing / "shop" / "bestellingen_2026-03.csv").write_bytes(
+        ("\r\n".join([header, *lines]) + "\r\n").encode("cp1252")
+    )
+    (landing / "returnlens.yml").write_text(
+        OPEN_PROFILE
+        + """deliveries:
+  orders:
+    - pattern: "bestellingen_*.csv"
+      format: csv
+      encoding: cp1252
+      delimiter: ";"
+      decimal_separator: ","
+      thousands_separator: "."
+      timestamp_format: "%d-%m-%Y %H:%M"
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("RETURNLENS_PROFILE", raising=False)
+    counts, quarantined = _load(landing, tmp_path / "w.duckdb")
+    assert quarantined == [] and counts["orders"] == len(rows)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        loaded = con.execute(
+            "select order_id, cast(order_total_eur as varchar), ordered_at, delivered_at "
+            "from raw.orders order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    expected = sorted(
+        (
+            o["order_id"],
+            o["order_total_eur"],
+            datetime.strptime(o["ordered_at"], "%Y-%m-%d %H:%M:%S"),
+            datetime.strptime(o["delivered_at"], "%Y-%m-%d %H:%M:%S"),
+        )
+        for o in rows
+    )
+    assert loaded == expected
+    assert any(Decimal(o["order_total_eur"]) >= 1000 for o in rows)  # thousands were grouped
