@@ -19,11 +19,25 @@ SLICE_KEYS = ("category", "supplier", "channel")
 
 
 # ------------------------------------------------------------------------------ formatting
+CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF", "JPY": "¥"}
+
+
+def currency() -> str:
+    """The shop's reporting currency (marts.rpt_shop_profile; EUR before the first publish)."""
+    if "rpt_shop_profile" not in data.published_tables():
+        return "EUR"
+    rows = data.query("select reporting_currency from marts.rpt_shop_profile")
+    return str(rows.iloc[0, 0]) if not rows.empty else "EUR"
+
+
 def eur(value: float | None, decimals: int = 0) -> str:
-    """EUR with thousands separators, e.g. '€ 1,234'; an em dash for missing values."""
+    """Money in the shop's reporting currency with thousands separators, e.g. '€ 1,234' or
+    'SEK 1,234' (the marts' *_eur columns hold the reporting currency); an em dash for
+    missing values."""
     if value is None or pd.isna(value):
         return "—"
-    return f"€ {float(value):,.{decimals}f}"
+    code = currency()
+    return f"{CURRENCY_SYMBOLS.get(code, code)} {float(value):,.{decimals}f}"
 
 
 def pct(value: float | None, decimals: int = 1) -> str:
@@ -54,7 +68,12 @@ def column_config(df: pd.DataFrame) -> dict:
         if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
             continue
         if _MONEY.search(col):
-            config[col] = st.column_config.NumberColumn(col, format="euro")
+            code = currency()
+            config[col] = (
+                st.column_config.NumberColumn(col, format="euro")
+                if code == "EUR"
+                else st.column_config.NumberColumn(col, format=f"{code} %.2f")
+            )
         elif _RATE.search(col):
             config[col] = st.column_config.NumberColumn(col, format="percent")
     return config

@@ -17,7 +17,7 @@ NEEDS = (
 )
 BASES = {
     "return_rate_units": "units",
-    "return_rate_value": "value (EUR)",
+    "return_rate_value": "value",
     "return_rate_orders": "orders",
 }
 STEPS = {
@@ -123,7 +123,11 @@ def render() -> None:
             ("Return rate (value)", ui.pct(head["return_rate_value"]), None),
             ("Return rate (orders)", ui.pct(head["return_rate_orders"]), None),
             ("NPS of the cohort", ui.num(head["nps"], 1), "NPS of answers about these orders."),
-            ("Gross revenue", ui.eur(head["gross_revenue_eur"]), "EUR incl. VAT, before returns."),
+            (
+                "Gross revenue",
+                ui.eur(head["gross_revenue_eur"]),
+                f"{ui.currency()} incl. VAT, before returns.",
+            ),
             ("Refunded", ui.eur(head["refunded_eur"]), None),
             ("Units sold", ui.num(head["units_sold"]), None),
             ("Units returned", ui.num(head["units_returned"]), None),
@@ -268,7 +272,8 @@ def render() -> None:
     with left:
         st.subheader("Revenue retained")
         st.caption(
-            "Returned value (EUR) kept as an exchange or store credit, by return-request period."
+            f"Returned value ({ui.currency()}) kept as an exchange or store credit, by "
+            "return-request period."
         )
         money = flow.melt(
             id_vars=["period_start_date"],
@@ -288,9 +293,9 @@ def render() -> None:
             .mark_line(point=f.grain != "day")
             .encode(
                 x=alt.X("period_start_date:T", title="Requested"),
-                y=alt.Y("eur:Q", title="EUR", axis=alt.Axis(format="~s")),
+                y=alt.Y("eur:Q", title=ui.currency(), axis=alt.Axis(format="~s")),
                 color=alt.Color("part:N", title=""),
-                tooltip=["part:N", alt.Tooltip("eur:Q", format=",.2f", title="EUR")],
+                tooltip=["part:N", alt.Tooltip("eur:Q", format=",.2f", title=ui.currency())],
             )
         )
         rate = (

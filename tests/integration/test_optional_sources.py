@@ -145,6 +145,9 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
             ).fetchall()
         }
         assert countries <= set(profile["values"]["country"]["closed"]) and countries
+        assert con.execute(
+            "select shop_name, reporting_currency, return_window_days from marts.rpt_shop_profile"
+        ).fetchall() == [(profile["shop"]["name"], "SEK", profile["return_window_days"])]
         unlisted = con.execute(
             "select count(*) from marts.rpt_profile_values where not is_listed"
         ).fetchone()[0]
@@ -192,6 +195,8 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
     assert "Not available: no nps responses delivered" in shown["overview"][0]
     assert shown["overview"][1] >= 3  # the return charts are still drawn
     assert shown["overview"][2]["NPS of the cohort"] == "—"
+    # money in the profile's reporting currency, not euros
+    assert shown["overview"][2]["Gross revenue"].startswith("SEK "), shown["overview"][2]
     assert "Not available: no production batches delivered" in shown["quality"][0]
     assert shown["quality"][2]["Batch alerts"] == "—"
     for entity in ("web events", "nps responses", "demand forecasts", "production batches"):
