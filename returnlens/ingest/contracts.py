@@ -43,6 +43,9 @@ class FileSpec:
     `FileSpec("orders_*.csv", "csv", "cp1252", delimiter=";", decimal_separator=",",
     thousands_separator=".", date_format="%d-%m-%Y")`. Numbers are then read exactly under the
     dialect ("1.253,50" is 1253.50; a thousands separator must sit between groups of three).
+    A CSV delivery whose dialect is not declared (`declared=False`) is read with whatever the
+    loader can detect unambiguously (`returnlens/ingest/dialect.py`), else it fails whole with
+    the setting to declare.
     """
 
     pattern: str  # glob relative to landing/<source>/
@@ -53,6 +56,7 @@ class FileSpec:
     thousands_separator: str | None = None  # None: digits are never grouped
     date_format: str | None = None  # strptime format of date columns; None: ISO YYYY-MM-DD
     timestamp_format: str | None = None  # of timestamp columns; None: ISO YYYY-MM-DD HH:MM:SS
+    declared: bool = False  # the dialect was declared (shop profile); False: the contracts' default
 
     def __post_init__(self) -> None:
         """Reject formats, encodings and dialects the loader cannot honour."""
