@@ -166,6 +166,24 @@ def detect_encoding(path: Path, spec: FileSpec, entity: Entity) -> tuple[FileSpe
     return replace(spec, encoding="cp1252"), ["encoding"]
 
 
+def read_layout(
+    path: Path, spec: FileSpec, entity: Entity, paths, order: int, detected: list[str]
+) -> tuple[FileSpec, Path]:
+    """The spec (encoding and delimiter detected where the file settles them) and the path DuckDB
+    reads a landing file by (`ReadPaths`). `detected` is extended with what was detected.
+
+    The loader and the landing scrub of `forget-customer` both read files through this, so a
+    file the loader read in a detected dialect is rewritten in that dialect."""
+    if detectable(spec):
+        spec, found = detect_encoding(path, spec, entity)
+        detected += [k for k in found if k not in detected]
+    read = paths.path_for(path, spec, order, entity if "encoding" in detected else None)
+    if detectable(spec):
+        spec, found = detect_delimiter(read, spec, entity)
+        detected += [k for k in found if k not in detected]
+    return spec, read
+
+
 def utf8_failure(spec: FileSpec, error: str) -> bool:
     """True when an undeclared UTF-8 delivery failed to read for bytes that are not UTF-8
     (the first of them beyond the first MiB): it is read again as Windows-1252."""

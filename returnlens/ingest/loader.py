@@ -462,14 +462,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, entity: Entity, p: _Pending, paths:
 def _read_layout(entity: Entity, p: _Pending, paths: ReadPaths) -> None:
     """The path DuckDB reads a file by and, for an undeclared CSV delivery, its encoding and
     delimiter where the file settles them (`returnlens/ingest/dialect.py`)."""
-    if dialect.detectable(p.spec):
-        p.spec, found = dialect.detect_encoding(p.path, p.spec, entity)
-        p.detected += [k for k in found if k not in p.detected]
-    detected = entity if "encoding" in p.detected else None
-    p.read_path = paths.path_for(p.path, p.spec, p.order, detected_for=detected)
-    if dialect.detectable(p.spec):
-        p.spec, found = dialect.detect_delimiter(p.read_path, p.spec, entity)
-        p.detected += [k for k in found if k not in p.detected]
+    p.spec, p.read_path = dialect.read_layout(p.path, p.spec, entity, paths, p.order, p.detected)
 
 
 def _group_select(entity: Entity, group: list[_Pending]) -> str:
