@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from returnlens.config import settings
+from returnlens.ingest.dialect import describe
 from returnlens.ingest.loader import load_all
 from returnlens.profile import landing_entities
 
@@ -33,6 +34,9 @@ class FileCheck:
     would_quarantine: int
     reasons: dict[str, int] = field(default_factory=dict)  # quarantine reason -> rows
     message: str | None = None
+    # the dialect a CSV file was read with (raw.load_audit.dialect): its settings, whether they
+    # were declared, and which were detected in the file
+    dialect: dict | None = None
 
 
 @dataclass
@@ -64,6 +68,11 @@ class LandingCheck:
                 f"{f.file[:44]:<44} {(f.entity or '-')[:20]:<20} {f.status:<13} {rows:>9} "
                 f"{f.would_load:>9,} {f.would_quarantine:>7,}"
             )
+            if f.dialect and f.dialect.get("detected"):
+                lines.append(
+                    f"    dialect detected (not declared): {describe(f.dialect)}; declare it "
+                    f"under deliveries.{f.entity} in returnlens.yml to make it fixed"
+                )
             lines += [f"    {n:,} row(s): {r}" for r, n in f.reasons.items()]
             if f.message and f.status != "would load":
                 lines.append(f"    {f.message}")
@@ -116,7 +125,8 @@ def check_landing(landing_dir: Path) -> LandingCheck:
 def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
     audit = con.execute(
         """
-        select source_file, entity, status, rows_in, rows_loaded, rows_quarantined, error
+        select source_file, entity, status, rows_in, rows_loaded, rows_quarantined, error,
+            dialect
         from raw.load_audit
         qualify row_number() over (partition by source_file order by finished_at desc) = 1
         order by source_file
@@ -139,8 +149,9 @@ def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
             would_quarantine=quarantined or 0,
             reasons=reasons.get(name, {}),
             message=error,
+            dialect=json.loads(dialect) if dialect else None,
         )
-        for name, entity, status, rows_in, loaded, quarantined, error in audit
+        for name, entity, status, rows_in, loaded, quarantined, error, dialect in audit
         if status != "gone"
     ]
     from returnlens.quality.availability import MARTS_NEEDING

@@ -43,6 +43,9 @@ class FileSpec:
     `FileSpec("orders_*.csv", "csv", "cp1252", delimiter=";", decimal_separator=",",
     thousands_separator=".", date_format="%d-%m-%Y")`. Numbers are then read exactly under the
     dialect ("1.253,50" is 1253.50; a thousands separator must sit between groups of three).
+    A CSV delivery whose dialect is not declared (`declared=False`) is read with whatever the
+    loader can detect unambiguously (`returnlens/ingest/dialect.py`), else it fails whole with
+    the setting to declare.
     """
 
     pattern: str  # glob relative to landing/<source>/

@@ -52,6 +52,7 @@ field values; the raw record of a quarantined row keeps its text in `raw.quarant
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -62,6 +63,7 @@ from pathlib import Path
 
 import duckdb
 
+from returnlens.ingest import dialect
 from returnlens.ingest.contracts import ENTITIES, POSTAL_CODE_DIGITS, Column, Entity, FileSpec
 from returnlens.ingest.landing import entity_files, inventory, relative_name
 from returnlens.ingest.readers import (
@@ -127,7 +129,8 @@ create table if not exists raw.load_audit (
     status varchar,
     error varchar,
     extra_columns varchar,
-    contract_hash varchar
+    contract_hash varchar,
+    dialect varchar
 )
 """
 AUDIT_COLUMNS = (
@@ -257,6 +260,8 @@ class _Pending:
     scan: str | None = None  # registered view of an Excel file
     error: str | None = None
     rows_in: int | None = 0
+    detected: list[str] = field(default_factory=list)  # settings detected (undeclared dialect)
+    detect_values: bool = False  # numbers/dates depart from the default: decide on all values
 
 
 # (entity, column) -> the shop profile's value set that governs it
@@ -274,6 +279,7 @@ def ensure_raw_schema(
     con.execute(AUDIT_DDL)
     con.execute("alter table raw.load_audit add column if not exists extra_columns varchar")
     con.execute("alter table raw.load_audit add column if not exists contract_hash varchar")
+    con.execute("alter table raw.load_audit add column if not exists dialect varchar")
     con.execute(QUARANTINE_ROWS_DDL)
     con.execute(QUARANTINE_FILES_DDL)
     con.execute(FORGOTTEN_DDL)
@@ -384,7 +390,7 @@ def _read_error(entity: Entity, p: _Pending, exc: BaseException) -> str:
     text = str(exc)
     why = diagnose(p.path, p.spec, text)
     if why is None and p.spec.format == "csv":
-        why = delimiter_advice(p.path, p.spec)
+        why = delimiter_advice(p.path, p.spec, entity)
     if why is None:
         why = f"the {p.spec.format.upper()} reader reports: {redacted(text) or type(exc).__name__}"
     return (
@@ -400,7 +406,7 @@ def _missing_columns_error(entity: Entity, p: _Pending, missing: list[str]) -> s
     The columns found are listed only when they look like column names; a data row taken for
     the header is never quoted.
     """
-    advice = delimiter_advice(p.path, p.spec) if p.spec.format == "csv" else None
+    advice = delimiter_advice(p.path, p.spec, entity) if p.spec.format == "csv" else None
     if advice is not None:
         return (
             f"{p.name}: cannot be read as CSV: {advice}. Split by the declared delimiter, the "
@@ -439,7 +445,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, entity: Entity, p: _Pending, paths:
             if p.spec.format in ("csv", "jsonl") and excel_bytes(p.path):
                 raise LandingFileError(_read_error(entity, p, LandingFileError("")))
             try:
-                p.read_path = paths.path_for(p.path, p.spec, p.order)
+                _read_layout(entity, p, paths)
                 p.present = file_columns(con, p.read_path, p.spec)
             except LandingFileError as exc:  # our own header parse or transcoding: precise
                 raise LandingFileError(
@@ -454,8 +460,16 @@ def _prepare(con: duckdb.DuckDBPyConnection, entity: Entity, p: _Pending, paths:
             raise LandingFileError(_missing_columns_error(entity, p, missing))
         known = {c.name for c in entity.columns}
         p.extras = [c for c in p.present if c not in known]
+        if dialect.detectable(p.spec):
+            p.detect_values = dialect.sample_departs(con, entity, p.read_path, p.spec, p.present)
     except LandingFileError as exc:
         p.error = str(exc)
+
+
+def _read_layout(entity: Entity, p: _Pending, paths: ReadPaths) -> None:
+    """The path DuckDB reads a file by and, for an undeclared CSV delivery, its encoding and
+    delimiter where the file settles them (`returnlens/ingest/dialect.py`)."""
+    p.spec, p.read_path = dialect.read_layout(p.path, p.spec, entity, paths, p.order, p.detected)
 
 
 def _group_select(entity: Entity, group: list[_Pending]) -> str:
@@ -491,9 +505,17 @@ def _scan(p: _Pending) -> str:
     return p.scan or ""
 
 
-def _stage(con: duckdb.DuckDBPyConnection, entity: Entity, batch: list[_Pending]) -> None:
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    batch: list[_Pending],
+    paths: ReadPaths | None = None,
+) -> None:
     """Read the readable files of a batch into temp table `_stage`, one layout, then one file,
-    at a time, so a file that cannot be read is found and failed alone (sets its `error`)."""
+    at a time, so a file that cannot be read is found and failed alone (sets its `error`).
+
+    An undeclared UTF-8 delivery whose bytes turn out not to be UTF-8 (beyond the first MiB
+    that detection looked at) is read again as Windows-1252 where that is unambiguous."""
     cols = ", ".join(f"{qi(c.name)} varchar" for c in entity.columns)
     con.execute(
         f"create or replace temp table _stage ({cols}, _extra varchar, "
@@ -504,13 +526,57 @@ def _stage(con: duckdb.DuckDBPyConnection, entity: Entity, batch: list[_Pending]
             con.execute(f"insert into _stage {_group_select(entity, group)}")
         except duckdb.Error as exc:
             if len(group) == 1:
-                group[0].error = _read_error(entity, group[0], exc)
+                _stage_again(con, entity, group[0], exc, paths)
                 continue
             for p in group:
                 try:
                     con.execute(f"insert into _stage {_group_select(entity, [p])}")
                 except duckdb.Error as exc1:
-                    p.error = _read_error(entity, p, exc1)
+                    _stage_again(con, entity, p, exc1, paths)
+
+
+def _stage_again(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    p: _Pending,
+    exc: duckdb.Error,
+    paths: ReadPaths | None,
+) -> None:
+    """A file whose read failed: failed with the cause, or, when an undeclared UTF-8 delivery
+    holds bytes that are not UTF-8, prepared again as Windows-1252 and staged."""
+    if paths is None or not dialect.utf8_failure(p.spec, str(exc)):
+        p.error = _read_error(entity, p, exc)
+        return
+    p.spec = dataclasses.replace(p.spec, encoding="cp1252")
+    p.detected.append("encoding")
+    _prepare(con, entity, p, paths)
+    if p.error is not None:
+        return
+    try:
+        con.execute(f"insert into _stage {_group_select(entity, [p])}")
+    except duckdb.Error as exc1:
+        p.error = _read_error(entity, p, exc1)
+
+
+def _decide_values(con: duckdb.DuckDBPyConnection, entity: Entity, batch: list[_Pending]) -> None:
+    """The number and date dialect of staged undeclared files whose sample departs from the
+    default, decided on ALL their values in one aggregate pass; a file that is ambiguous fails
+    whole (its staged rows are dropped) with the setting to declare."""
+    todo = [p for p in batch if p.error is None and p.detect_values]
+    counts = dialect.value_dialects(con, entity, "_stage", [p.order for p in todo])
+    failed = []
+    for p in todo:
+        p.detect_values = False
+        p.spec, found, error = dialect.decide(entity, p.spec, counts.get(p.order, {}))
+        p.detected += [k for k in found if k not in p.detected]
+        if error is not None:
+            p.error = (
+                f"{p.name}: {error}. Nothing of the file is loaded; deliver it again or declare "
+                "its dialect (the file is retried when it or the profile changes)."
+            )
+            failed.append(p.order)
+    if failed:
+        con.execute(f"delete from _stage where _file_order in ({', '.join(map(str, failed))})")
 
 
 def _groups(batch: list[_Pending]) -> list[list[_Pending]]:
@@ -566,6 +632,41 @@ def _by_dialect(dialects: Dialects | None, build) -> str:
     return f"case {whens} else {default} end"
 
 
+# the exact text of each strptime directive (strptime itself is lenient: %Y takes '26')
+_DIRECTIVE_TEXT = {
+    "d": "[0-9]{1,2}",
+    "m": "[0-9]{1,2}",
+    "Y": "[0-9]{4}",
+    "y": "[0-9]{2}",
+    "H": "[0-9]{1,2}",
+    "I": "[0-9]{1,2}",
+    "M": "[0-9]{2}",
+    "S": "[0-9]{2}",
+    "f": "[0-9]{1,6}",
+    "p": "(AM|PM|am|pm)",
+    "b": "[A-Za-z]{3}",
+    "B": "[A-Za-z]+",
+    "%": "%",
+}
+
+
+def format_regex(fmt: str) -> str | None:
+    """A regular expression of the text a strptime format writes, None if it has a directive
+    without a fixed form here (the value is then checked by strptime alone)."""
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            text = _DIRECTIVE_TEXT.get(fmt[i + 1])
+            if text is None:
+                return None
+            out.append(text)
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
+
+
 def _int_part(spec: FileSpec) -> str:
     if spec.thousands_separator is None:
         return "[0-9]+"
@@ -608,7 +709,11 @@ def _typed_expr(c: Column, spec: FileSpec) -> str:
     if t in ("date", "timestamp"):
         fmt = spec.date_format if t == "date" else spec.timestamp_format
         if fmt:
-            return f"try_cast(try_strptime({col}, {ql(fmt)}) as {t})"
+            parsed = f"try_cast(try_strptime({col}, {ql(fmt)}) as {t})"
+            guard = format_regex(fmt)  # strptime's %Y also takes '26': the year 26
+            if guard is None:
+                return parsed
+            return f"case when regexp_full_match({col}, {ql(guard)}) then {parsed} end"
         iso = _ISO_DATE if t == "date" else _ISO_TIMESTAMP
         return f"case when regexp_full_match({col}, {ql(iso)}) then try_cast({col} as {t}) end"
     pattern = _number_pattern(t, spec)
@@ -945,8 +1050,8 @@ def _audit(
     chash: str,
 ) -> None:
     con.execute(
-        f"insert into raw.load_audit ({AUDIT_COLUMNS}) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into raw.load_audit ({AUDIT_COLUMNS}, dialect) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             load_id,
             entity.name,
@@ -963,6 +1068,7 @@ def _audit(
             error,
             _extras_text(p.extras),
             chash,
+            dialect.dialect_json(p.spec, p.detected),
         ],
     )
 
@@ -991,11 +1097,14 @@ def _load_batch(
         # read fails, or layouts differ, or a file turns out to have no rows, the batch is
         # staged first (which isolates the file that cannot be read) and written from there.
         groups = _groups(batch)
-        source = f"({_group_select(entity, groups[0])})" if len(groups) == 1 else None
+        detect = any(p.detect_values for p in batch if p.error is None)
+        single = len(groups) == 1 and not detect
+        source = f"({_group_select(entity, groups[0])})" if single else None
         while True:
             if source is None:
-                _stage(con, entity, batch)
+                _stage(con, entity, batch, paths)
                 source = "_stage"
+                _decide_values(con, entity, batch)
             good = [p for p in batch if p.error is None]
             counts = _write_batch(con, entity, batch, good, source, load_id, chash)
             if counts is not None:

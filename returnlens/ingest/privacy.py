@@ -23,6 +23,7 @@ The customer id is always a bound parameter; no SQL is built from it.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import json
 import os
 import shutil
@@ -367,7 +368,8 @@ def scrub_landing(
     Returns (files scrubbed, files that hold the customer but cannot be rewritten here, such as
     Excel workbooks: the caller must say so).
     """
-    from returnlens.ingest.readers import ReadPaths, csv_header, csv_scan
+    from returnlens.ingest import dialect
+    from returnlens.ingest.readers import LandingFileError, ReadPaths, csv_header, csv_scan
 
     scrubbed: list[str] = []
     not_scrubbed: list[str] = []
@@ -381,17 +383,28 @@ def scrub_landing(
                         not_scrubbed.append(str(path))  # may hold the customer: say so
                     continue
                 try:
-                    header = csv_header(path, spec)
-                    scan = csv_scan(paths.path_for(path, spec, order), spec, header)
-                    hits = (
-                        scratch.execute(
-                            f"select count(*) from {scan} where {qi(match)} in (select unnest(?))",
-                            [sorted(values)],
-                        ).fetchall()[0][0]
-                        if match in header
-                        else 0
-                    )
-                except (duckdb.Error, OSError, UnicodeDecodeError, ValueError):
+                    # read as the loader does: the encoding and delimiter it detects where
+                    # the dialect is not declared (a later non-UTF-8 byte: Windows-1252)
+                    for _attempt in range(2):
+                        spec, read = dialect.read_layout(path, spec, e, paths, order, [])
+                        header = csv_header(read, spec)
+                        scan = csv_scan(read, spec, header)
+                        try:
+                            hits = (
+                                scratch.execute(
+                                    f"select count(*) from {scan} "
+                                    f"where {qi(match)} in (select unnest(?))",
+                                    [sorted(values)],
+                                ).fetchall()[0][0]
+                                if match in header
+                                else 0
+                            )
+                            break
+                        except duckdb.Error as exc:
+                            if not dialect.utf8_failure(spec, str(exc)):
+                                raise
+                            spec = dataclasses.replace(spec, encoding="cp1252")
+                except (duckdb.Error, OSError, UnicodeDecodeError, ValueError, LandingFileError):
                     continue  # a file the loader cannot read was never loaded: nothing in raw
                 if not hits:
                     continue

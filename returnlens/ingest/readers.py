@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 import re
 import shutil
 import tempfile
@@ -81,11 +82,16 @@ class ReadPaths:
             self._dir = Path(tempfile.mkdtemp(prefix="read-", dir=scratch))
         return self._dir
 
-    def path_for(self, path: Path, spec: FileSpec, order: int) -> Path:
-        """The path to hand to DuckDB for `path` (may raise LandingFileError for cp1252)."""
+    def path_for(
+        self, path: Path, spec: FileSpec, order: int, detected_for: Entity | None = None
+    ) -> Path:
+        """The path to hand to DuckDB for `path` (may raise LandingFileError for cp1252).
+
+        `detected_for`: the entity, when cp1252 was detected rather than declared: the copy
+        then also fails if the file holds UTF-8 characters (in no single encoding)."""
         if spec.encoding == "cp1252" and spec.format in ("csv", "jsonl"):
             target = self._tmp() / f"f{order}.utf8"
-            transcode_cp1252(path, target)
+            transcode_cp1252(path, target, detected_for)
             return target
         if any(c in str(path) for c in GLOB_CHARS):
             ext = "".join(c for c in path.suffix if c.isalnum())
@@ -101,16 +107,37 @@ class ReadPaths:
             self._dir = None
 
 
-def transcode_cp1252(src: Path, dst: Path) -> None:
-    """Stream a Windows-1252 file into a UTF-8 copy; fail on a byte cp1252 does not define."""
+def transcode_cp1252(src: Path, dst: Path, detected_for: Entity | None = None) -> None:
+    """Stream a Windows-1252 file into a UTF-8 copy; fail on a byte cp1252 does not define.
+
+    When cp1252 was detected (`detected_for`), a UTF-8 character anywhere in the file fails it
+    too: such a file mixes encodings (a UTF-8 BOM at the start is no character)."""
+    from returnlens.ingest import dialect  # dialect imports this module
+
     decoder = codecs.getincrementaldecoder("cp1252")("strict")
-    offset, lines = 0, 1
+    offset, lines, tail = 0, 1, b""
     with src.open("rb") as fi, dst.open("w", encoding="utf-8", newline="") as fo:
         for chunk in iter(lambda: fi.read(1 << 20), b""):
+            if detected_for is not None:
+                # the last bytes of the previous chunk: a sequence may span two chunks
+                window = tail + chunk
+                start = 3 if offset == 0 and chunk.startswith(b"\xef\xbb\xbf") else 0
+                seq = dialect.UTF8_SEQUENCE.search(window, start)
+                if seq:
+                    at = seq.start() - len(tail)
+                    line = lines + chunk[: max(at, 0)].count(b"\n")
+                    raise LandingFileError(dialect.mixed_message(detected_for, line, None))
+                tail = chunk[-3:]
             try:
                 fo.write(decoder.decode(chunk))
             except UnicodeDecodeError as exc:
                 line = lines + chunk[: exc.start].count(b"\n")
+                if detected_for is not None:
+                    raise LandingFileError(
+                        dialect.undefined_message(
+                            detected_for, chunk[exc.start], offset + exc.start, line
+                        )
+                    ) from exc
                 raise LandingFileError(
                     f"byte 0x{chunk[exc.start]:02X} at byte offset {offset + exc.start} "
                     f"(line {line}) is not a Windows-1252 (cp1252) character, although the "
@@ -258,17 +285,22 @@ def other_delimiter(path: Path, spec: FileSpec) -> str | None:
     return best if counts[best] > 0 and first.count(spec.delimiter) == 0 else None
 
 
-def delimiter_advice(path: Path, spec: FileSpec) -> str | None:
+def delimiter_advice(path: Path, spec: FileSpec, entity: Entity | None = None) -> str | None:
     """'the file looks ';'-delimited ...' when the first line is split by another delimiter."""
     found = other_delimiter(path, spec)
     if found is None:
         return None
     name = DELIMITER_NAMES[found]
     declared = DELIMITER_NAMES[spec.delimiter]
+    where = (
+        f"`delimiter: {json.dumps(found)}` under deliveries.{entity.name} in returnlens.yml "
+        "(docs/profile.md)"
+        if entity is not None
+        else "the shop profile"
+    )
     return (
         f"the file looks {name}-delimited, not {declared}-delimited: declare delimiter "
-        f"{name} for this delivery (FileSpec delimiter in the contract or the shop profile), "
-        f"or export it {declared}-delimited"
+        f"{name} for this delivery ({where}), or export it {declared}-delimited"
     )
 
 

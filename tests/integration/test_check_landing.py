@@ -45,11 +45,12 @@ def landing(tmp_path, monkeypatch):
         "B3,P2,S2,not a date,10\n"
         "B4,P2,S2,2026-01-07,-3\n"  # below the minimum
     )
-    # a Dutch export with ';' that the contract does not declare: the file fails
+    # a Dutch export with ';' that the contract does not declare: the delimiter is detected,
+    # but 1,250 is a decimal comma or a thousands separator: the file fails
     undeclared = root / "returns" / "returns_2026-01.csv"
     header = ";".join(c.name for c in entity("returns").columns if c.name != "status")
     undeclared.write_text(
-        f"{header}\nR1;O1;O1-1;SKU1;1;OTHER;;2026-01-05 10:00:00;;;;;;refund;12,50\n"
+        f"{header}\nR1;O1;O1-1;SKU1;1;OTHER;;2026-01-05 10:00:00;;;;;;refund;1,250\n"
     )
     # a month delivered as Excel where the contract says CSV: not recognised
     (root / "returns" / "returns_2026-02.xlsx").write_bytes(b"PK\x03\x04 not loaded")
@@ -88,8 +89,10 @@ def test_check_landing_reports_every_file_and_writes_no_warehouse(landing, tmp_p
     assert failed.status == "would fail"
     assert failed.would_load == 0
     assert failed.rows == _rows(landing / "returns" / "returns_2026-01.csv") == 1
-    assert "';'" in failed.message and "delimiter" in failed.message
-    assert "12,50" not in failed.message and "O1-1" not in failed.message
+    assert "refund_amount_eur" in failed.message and "decimal_separator" in failed.message
+    assert "deliveries.returns" in failed.message
+    assert "1,250" not in failed.message and "O1-1" not in failed.message
+    assert failed.dialect["delimiter"] == ";" and failed.dialect["detected"] == ["delimiter"]
 
     unrecognised = by_file["returns/returns_2026-02.xlsx"]
     assert unrecognised.status == "unrecognised"

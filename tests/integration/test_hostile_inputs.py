@@ -161,6 +161,7 @@ def test_defect01_declared_dutch_dialect_loads_grouped_numbers_and_dates_exactly
                 delimiter=";",
                 decimal_separator=",",
                 thousands_separator=".",
+                declared=True,
             ),
         ),
     )
@@ -218,7 +219,10 @@ def test_defect01_declared_dutch_dialect_loads_grouped_numbers_and_dates_exactly
 
     # a declared date format: day-month-year in a production batch delivery
     batches = dataclasses.replace(
-        BATCHES, also=(FileSpec("partijen*.csv", "csv", delimiter=";", date_format="%d-%m-%Y"),)
+        BATCHES,
+        also=(
+            FileSpec("partijen*.csv", "csv", delimiter=";", date_format="%d-%m-%Y", declared=True),
+        ),
     )
     bpath = landing / "purchasing" / "partijen.csv"
     bpath.write_text(
@@ -343,8 +347,11 @@ def test_defect02_the_dagster_ingest_log_and_data_health_list_unrecognised_files
 
 # ------------------------------------------------------------------------------ defect 03
 def test_defect03_a_file_that_fails_is_audited_with_its_row_count(con, landing):
+    # ';'-delimited with a column the contract does not know: no delimiter is detected
     semicolon = landing / "purchasing" / "suppliers.csv"
-    semicolon.write_text(SUP_HEADER.replace(",", ";") + "S1;Acme;NL;10\nS2;Beta;DE;5\n")
+    semicolon.write_text(
+        SUP_HEADER.replace(",", ";").replace("\n", ";note\n") + "S1;Acme;NL;10;x\nS2;Beta;DE;5;y\n"
+    )
     truncated = landing / "web" / "events_2026-01.jsonl"
     event = {
         "event_id": "E1",
@@ -544,12 +551,15 @@ def test_defect11_moving_the_data_folder_loads_nothing_twice(con, landing, tmp_p
 def test_defect13_load_messages_name_the_real_cause_and_the_fix(con, landing):
     p = landing / "purchasing"
     cases = {
+        # a column the contract does not know: the header does not settle the delimiter
         "suppliers_semicolon.csv": (
-            (SUP_HEADER.replace(",", ";") + "S1;Acme;NL;10\n").encode(),
+            (SUP_HEADER.replace(",", ";").replace("\n", ";note\n") + "S1;Acme;NL;10;x\n").encode(),
             ["looks ';'-delimited", "declare delimiter ';'"],
         ),
         "suppliers_tab.csv": (
-            (SUP_HEADER.replace(",", "\t") + "S1\tAcme\tNL\t10\n").encode(),
+            (
+                SUP_HEADER.replace(",", "\t").replace("\n", "\tnote\n") + "S1\tAcme\tNL\t10\tx\n"
+            ).encode(),
             ["looks tab-delimited", "declare delimiter"],
         ),
         "suppliers_comma.csv": (
@@ -568,9 +578,11 @@ def test_defect13_load_messages_name_the_real_cause_and_the_fix(con, landing):
             (SUP_HEADER + "S1,Acme,NL,1\nS2," + "x" * 3_000_000 + ",NL,10\n").encode(),
             ["line 3 has a field longer than"],
         ),
+        # UTF-8 and Windows-1252 in one file: no encoding is detected
         "suppliers_euro.csv": (
-            (SUP_HEADER + "S1,Caf\xe9 \u20ac,NL,10\n").encode("cp1252"),
-            ["cp1252", "0x80"],
+            (SUP_HEADER + "S0,Caf\xe9,NL,1\n").encode()
+            + "S1,Caf\xe9 \u20ac,NL,10\n".encode("cp1252"),
+            ["mixes UTF-8", 'encoding: "cp1252"', "deliveries.suppliers"],
         ),
     }
     for fname, (data, _) in cases.items():
@@ -587,6 +599,7 @@ def test_defect13_load_messages_name_the_real_cause_and_the_fix(con, landing):
     # rows of failed text files are counted (lines minus header)
     assert audit_of(con, "purchasing/suppliers_comma.csv")["rows_in"] == 31
     assert audit_of(con, "purchasing/suppliers_excel.csv")["rows_in"] == 2
+    assert audit_of(con, "purchasing/suppliers_euro.csv")["rows_in"] == 2
 
 
 def _xlsx_bytes() -> bytes:

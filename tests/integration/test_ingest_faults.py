@@ -193,7 +193,8 @@ def test_truncated_jsonl_mid_object_fails(con, landing):
 
 def test_wrong_delimiter_fails_with_a_hint(con, landing):
     path = landing / "purchasing" / "suppliers.csv"
-    path.write_text(HEADER.replace(",", ";") + "S1;Acme;NL;10\n")
+    # a column the contract does not know: the header does not settle the delimiter
+    path.write_text(HEADER.replace(",", ";").replace("\n", ";note\n") + "S1;Acme;NL;10;x\n")
     _fails(
         con,
         landing,
@@ -201,6 +202,7 @@ def test_wrong_delimiter_fails_with_a_hint(con, landing):
         path,
         "looks ';'-delimited",
         "declare delimiter ';'",
+        '`delimiter: ";"` under deliveries.suppliers in returnlens.yml',
         "required column(s) supplier_id",
         "deliver the file again",
         rows_in=_lines(path) - 1,
@@ -259,18 +261,35 @@ def test_empty_and_header_only_files_fail(con, landing):
 LATIN = HEADER + "S1,Café Müller,DE,10\nS2,Bäckerei Ørsted,NL,5\n"
 
 
-def test_undeclared_latin1_fails_naming_the_byte_and_the_fix(con, landing):
+# 0x81 is a (control) character in Latin-1 but none in Windows-1252
+LATIN_C1 = HEADER + "S1,Caf\xe9 M\xfcller\x81,DE,10\n"
+
+
+def test_undeclared_latin1_letters_load_as_windows_1252_with_the_same_letters(con, landing):
+    """Latin-1 and Windows-1252 read 0xA0-0xFF as the same letters: an undeclared Latin-1 file
+    is detected as Windows-1252 and loads the right text."""
     path = landing / "purchasing" / "suppliers.csv"
     path.write_bytes(LATIN.encode("latin-1"))
+    res = load_entity(con, SUPPLIERS, landing)
+    assert [(f.status, f.rows_loaded) for f in res.files] == [("loaded", 2)]
+    with path.open(encoding="latin-1", newline="") as fh:
+        expected = sorted(r["supplier_name"] for r in csv.DictReader(fh))
+    got = con.execute("select supplier_name from raw.suppliers order by 1").fetchall()
+    assert [n for (n,) in got] == expected == ["Bäckerei Ørsted", "Café Müller"]
+
+
+def test_undeclared_bytes_in_no_detectable_encoding_fail_naming_the_byte_and_the_fix(con, landing):
+    path = landing / "purchasing" / "suppliers.csv"
+    path.write_bytes(LATIN_C1.encode("latin-1"))
     _fails(
         con,
         landing,
         SUPPLIERS,
         path,
-        "not valid UTF-8 (byte 0xE9",
+        "not valid UTF-8 and not Windows-1252 either (byte 0x81",
         "line 2",
-        "encoding='latin-1'",
-        "encoding='cp1252'",
+        '`encoding: "latin-1"`',
+        "deliveries.suppliers in returnlens.yml",
         rows_in=_lines(path) - 1,
     )
 
@@ -290,11 +309,12 @@ def test_declared_latin1_loads_with_the_right_characters(con, landing):
 
 def test_a_failed_file_is_retried_when_the_contract_changes(con, landing):
     path = landing / "purchasing" / "suppliers.csv"
-    path.write_bytes(LATIN.encode("latin-1"))
+    # ';'-delimited with a column the contract does not know: not detected, the file fails
+    path.write_text(HEADER.replace(",", ";").replace("\n", ";note\n") + "S1;Acme;NL;10;x\n")
     assert load_entity(con, SUPPLIERS, landing).files[0].status == "failed"
     assert load_entity(con, SUPPLIERS, landing).files[0].status == "unchanged"
-    latin = dataclasses.replace(SUPPLIERS, encoding="latin-1")
-    assert load_entity(con, latin, landing).files[0].status == "loaded"
+    semicolon = dataclasses.replace(SUPPLIERS, delimiter=";")
+    assert load_entity(con, semicolon, landing).files[0].status == "loaded"
     assert summary(con).failed_files == []
 
 

@@ -10,9 +10,11 @@ DuckDB database and asserts, independently of the loader:
 - every file under the landing folder is accounted for in `raw.load_audit`;
 - conservation: for a loaded file, rows in = rows in raw + rows in quarantine, and rows in equals
   the records of the file as Python's csv/json modules read it under the declared dialect;
-- no wrong value: every value in raw equals the file's text under the declared dialect (comma,
-  double quote, UTF-8, optional BOM): text columns byte for byte, integers and decimals exactly
-  (no rounding, no thousands separators), timestamps as ISO 8601 reads them.
+- no wrong value: every value in raw equals the file's text under the dialect the audit says it
+  was read with (`raw.load_audit.dialect`: the contracts' default, comma, double quote, UTF-8,
+  optional BOM, or what was detected in an undeclared file: encoding, delimiter, decimal and
+  thousands separators, timestamp format): text columns byte for byte, integers and decimals
+  exactly (no rounding; grouping only in groups of three), timestamps as that format reads them.
 
 `make test` runs 1,000 examples with a fixed seed (derandomised, so CI is stable); set
 `RETURNLENS_FUZZ_EXAMPLES=20000` (e.g. nightly) for a longer, randomised hunt.
@@ -240,19 +242,23 @@ def xlsx_delivery(draw, ent, prefix: str):
 
 
 # ------------------------------------------------------------------------------ the reference
-def reference_csv(data: bytes) -> list[list[str]] | None:
-    """Records of a CSV file under the declared dialect (comma, '"', UTF-8, optional BOM).
+def reference_csv(data: bytes, dialect: dict | None = None) -> list[list[str]] | None:
+    """Records of a CSV file under its dialect (default: comma, '"', UTF-8, optional BOM; or
+    the encoding and delimiter the audit says were detected).
 
     None when the file is not valid under that dialect. Blank lines are not records.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
+    dialect = dialect or {}
+    encoding = dialect.get("encoding") or "utf-8"
+    if encoding == "utf-8" and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        text = data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError:
         return None
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        delimiter = dialect.get("delimiter") or ","
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error:
         return None
     return [r for r in rows if r != []]
@@ -318,8 +324,26 @@ def _ts(text: str) -> datetime | None:
     return t
 
 
-def assert_value_matches(col, text, value, where: str) -> None:
-    """The loaded `value` is exactly what `text` says under the declared dialect."""
+def plain_number(text: str, dialect: dict | None) -> str:
+    """A number's text with the dialect's separators made plain ('.' decimals, no grouping);
+    text that is not a number of the dialect is returned so that it fails the number check."""
+    dec = (dialect or {}).get("decimal_separator") or "."
+    group = (dialect or {}).get("thousands_separator")
+    if dec != "." and "." in text and group != ".":
+        return "not a number"
+    if group:
+        whole = text.strip().lstrip("+-").split(dec)[0]
+        grouped = rf"[0-9]{{1,3}}({re.escape(group)}[0-9]{{3}})+"
+        if group in whole and not re.fullmatch(grouped, whole):
+            return "not a number"
+        text = text.replace(group, "")
+    return text.replace(dec, ".") if dec != "." else text
+
+
+def assert_value_matches(col, text, value, where: str, dialect: dict | None = None) -> None:
+    """The loaded `value` is exactly what `text` says under the file's dialect."""
+    if text is not None and col.type != "varchar" and col.type != "timestamp":
+        text = plain_number(text, dialect)
     if value is None:
         assert text is None or text == "", f"{where}: {col.name} loaded null from {text!r}"
         return
@@ -338,7 +362,11 @@ def assert_value_matches(col, text, value, where: str) -> None:
             Decimal(1).scaleb(-scale)
         ), f"{where}: {col.name} rounded {text!r}"
     elif col.type == "timestamp":
-        expected = _ts(text)
+        fmt = (dialect or {}).get("timestamp_format")
+        try:
+            expected = datetime.strptime(text, fmt) if fmt else _ts(text)
+        except ValueError:
+            expected = None
         assert expected is not None, f"{where}: {col.name} loaded {value!r} from {text!r}"
         assert expected == value, f"{where}: {col.name} loaded {value!r} from {text!r}"
     elif col.type == "double":
@@ -371,7 +399,8 @@ def _audited(con, landing: Path, path: Path) -> list[tuple]:
     """Audit rows of a file, whether the audit names it absolutely or relative to landing."""
     names = [str(path), str(path.relative_to(landing)), path.relative_to(landing).as_posix()]
     return con.execute(
-        "select status, rows_in, rows_loaded, rows_quarantined, source_file from raw.load_audit "
+        "select status, rows_in, rows_loaded, rows_quarantined, source_file, dialect "
+        "from raw.load_audit "
         "where source_file in (?, ?, ?) order by finished_at desc",
         names,
     ).fetchall()
@@ -382,7 +411,8 @@ def _check(con, landing: Path, ent, paths: list[Path], reference, must_load=froz
     for path in paths:
         audit = _audited(con, landing, path)
         assert audit, f"{path.name!r} is not accounted for in raw.load_audit"
-        status, rows_in, rows_loaded, rows_quarantined, source_file = audit[0]
+        status, rows_in, rows_loaded, rows_quarantined, source_file, dialect = audit[0]
+        dialect = json.loads(dialect) if dialect else None
         if path in must_load:  # a valid file: loaded whole, only duplicate keys set aside
             assert status == "loaded", f"{path.name!r}: a valid file was {status}"
             odd = con.execute(
@@ -403,7 +433,11 @@ def _check(con, landing: Path, ent, paths: list[Path], reference, must_load=froz
             continue
         assert (rows_loaded, rows_quarantined) == (in_raw, in_q), path.name
         assert rows_in == in_raw + in_q, f"{path.name!r}: conservation"
-        records = reference(path.read_bytes())
+        records = (
+            reference(path.read_bytes(), dialect)
+            if reference is reference_csv
+            else reference(path.read_bytes())
+        )
         assert records is not None, (
             f"{path.name!r} was loaded although it is not valid under the declared dialect"
         )
@@ -433,7 +467,7 @@ def _check(con, landing: Path, ent, paths: list[Path], reference, must_load=froz
                 assert rec is not None, f"{where}: loaded from a line that is no JSON object"
                 texts = {k: _json_text(v) for k, v in rec.items()}
             for name, value in zip(cols, values, strict=True):
-                assert_value_matches(colmap[name], texts.get(name), value, where)
+                assert_value_matches(colmap[name], texts.get(name), value, where, dialect)
 
 
 def _json_text(v) -> str | None:
@@ -498,5 +532,12 @@ def test_fuzz_reference_rejects_rounding():
         assert_value_matches(integer, "1.5", 2, "ref")
     assert_value_matches(dec, "12.5", Decimal("12.50"), "ref")
     assert_value_matches(integer, "0012", 12, "ref")
+    dutch = {"decimal_separator": ",", "thousands_separator": "."}
+    assert_value_matches(dec, "1.253,50", Decimal("1253.50"), "ref", dutch)
+    for text, wrong in (("12,50", Decimal("1250")), ("1.25", Decimal("125")), ("1.2.3", 123)):
+        with pytest.raises(AssertionError):
+            assert_value_matches(dec, text, wrong, "ref", dutch)
+    with pytest.raises(AssertionError):  # 1,250 read as 1250 under a decimal comma
+        assert_value_matches(dec, "1,250", Decimal("1250"), "ref", {"decimal_separator": ","})
     with pytest.raises(InvalidOperation):
         Decimal("1,5")

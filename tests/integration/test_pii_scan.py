@@ -111,7 +111,9 @@ def _plant(landing: Path, outside: Path) -> dict[str, str]:
         ";".join(h)
         + "\n"
         + ";".join(["RMA9999992", "O9", "O9-1", "SKU", "1", "OTHER"])
-        + f";{B['first_name']} {B['last_name']};2026-01-01 10:00:00;;;;;;refund;1.00\n"
+        # the ';' is detected, but a refund of 1,250 (decimal comma or thousands?) fails the
+        # file whole, with a message that must quote nothing of the row
+        + f";{B['first_name']} {B['last_name']};2026-01-01 10:00:00;;;;;;refund;1,250\n"
     )
     outside.write_text(f"{B['first_name']},{B['last_name']},{B['email']}\n")
     os.symlink(outside, landing / "returns" / "returns_2099-03.csv")

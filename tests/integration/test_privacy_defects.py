@@ -524,3 +524,35 @@ def test_forgotten_customers_free_text_is_erased_whatever_order_the_sources_load
         assert erase_forgotten_free_text(con) == 0
     finally:
         con.close()
+
+
+def test_scrub_reads_an_undeclared_dutch_excel_export_with_the_dialect_the_loader_detected(
+    small_landing,
+):
+    """A customers.csv saved by Excel as "CSV (semicolon)" (Windows-1252, ';', CRLF), its
+    dialect not declared: the loader detects it and loads the customer, so the scrub must read
+    and rewrite it the same way, not skip it as unreadable and leave the customer's data."""
+    cfg = settings()
+    text = (HEADER + ANNA + BOB).replace(",", ";").replace("\n", "\r\n").replace("Anna", "Anaïs")
+    small_landing.write_bytes(text.encode("cp1252"))
+    pii = [v.replace("Anna", "Anaïs") for v in ANNA_PII]
+    con = duckdb.connect(str(cfg.warehouse))
+    try:
+        res = load_entity(con, CUSTOMERS, cfg.landing_dir)
+        assert [(f.status, f.rows_loaded) for f in res.files] == [("loaded", 2)]
+        res = forget_customer(con, "C1", landing_dir=cfg.landing_dir)
+        assert res.landing_files_scrubbed == [str(small_landing)]
+        data = small_landing.read_bytes().decode("cp1252")  # still Windows-1252
+        for value in pii:
+            assert value.lower() not in data.lower(), value
+        with small_landing.open(encoding="cp1252", newline="") as fh:
+            records = list(csv.DictReader(fh, delimiter=";"))  # still ';'-delimited
+        assert [r["customer_id"] for r in records] == ["C1", "C2"]
+        bob = BOB.strip().split(",")
+        assert records[1] == dict(zip(HEADER.strip().split(","), bob, strict=True))
+        res = load_entity(con, CUSTOMERS, cfg.landing_dir)
+        assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in res.files] == [
+            ("loaded", 2, 0)
+        ]
+    finally:
+        con.close()

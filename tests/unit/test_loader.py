@@ -83,7 +83,10 @@ def test_wrong_delimiter_fails_the_file_with_a_clear_message_and_keeps_earlier_r
     path = landing / "purchasing" / "suppliers.csv"
     path.write_text(SUPPLIERS_HEADER + "S1,Acme,NL,10\n")
     load_entity(con, entity("suppliers"), landing)
-    path.write_text(SUPPLIERS_HEADER.replace(",", ";") + "S1;Acme;NL;10\n")
+    # a column the contract does not know: the header does not settle the delimiter
+    path.write_text(
+        SUPPLIERS_HEADER.replace(",", ";").replace("\n", ";note\n") + "S1;Acme;NL;10;x\n"
+    )
     res = load_entity(con, entity("suppliers"), landing)
     (failed,) = res.files
     assert failed.status == "failed"
