@@ -11,7 +11,12 @@ read but without d's domain words ("joystick drift", "BIOS", "Kratzbaum"): d is 
 blind (89.2 % now) and is held to a regression floor. Development set E (170 texts,
 colloquial, typos, negations, several reasons in one text) was written before that
 revision and scored 89.4 % on the old rules; it was then used for the revision, so it is a
-development set too. The honest figure for unseen texts comes from a new blind set.
+development set too. Development set F (82 texts, written after the revision, avoiding
+the keyword phrases) was scored once and not used since: 68.3 % (56/82), the honest figure
+for texts unlike the rules' phrasing; its misses are vocabulary the rules lack ("Fehlkauf",
+"toegestuurd", "fits like a tent") and context ("robe trop longue" read as a long
+delivery). It is held to a regression floor; the figure that counts comes from a new
+blind set.
 Each text runs through the real intermediate model of the pipeline's warehouse (the deployed
 view, on a copy) in place of the staging return lines.
 """
@@ -29,7 +34,8 @@ pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TARGET = 0.90
-FLOOR = {"reason_texts_heldout_d.csv": 0.85}  # seen but not fitted: see the module docstring
+# seen but not fitted (d), scored blind once (f): see the module docstring
+FLOOR = {"reason_texts_heldout_d.csv": 0.85, "reason_texts_dev_f.csv": 0.65}
 
 
 def _mapped(
@@ -75,6 +81,7 @@ SETS = [
     "reason_texts_heldout_c.csv",
     "reason_texts_heldout_d.csv",
     "reason_texts_dev_e.csv",
+    "reason_texts_dev_f.csv",
 ]
 
 
