@@ -4,11 +4,19 @@ The held-out sets in tests/data/ were each written by someone who saw only the t
 descriptions, never the keyword rules (seeds/reason_keywords.csv). Each set was scored once
 blind when it arrived: a 84.6 %, b 86.9 %, c 88.5 %, d 84.6 % mapped right. Sets a, b and c
 were then used to revise the rules (general phrases and priorities), so they are development
-sets and must stay at >= 90 %. Set d arrived after the last revision; its blind score is the
-honest figure for texts the rules have never seen, below the 90 % target (the keyword rules
-miss domain vocabulary: "joystick drift", "not recognised by the BIOS"), so it is held to a
-regression floor here; raise the floor when a better fallback lands, and score it on a new
-blind set, never on d's misses.
+sets and must stay at >= 90 %. Set d's 84.6 % was the honest blind figure; the matcher's
+revision (negation cues, reason precedence, stretched letters, contractions, compounds, an
+n-gram index, general synonyms in four languages) was written after d's misses had been
+read but without d's domain words ("joystick drift", "BIOS", "Kratzbaum"): d is no longer
+blind (89.2 % now) and is held to a regression floor. Development set E (170 texts,
+colloquial, typos, negations, several reasons in one text) was written before that
+revision and scored 89.4 % on the old rules; it was then used for the revision, so it is a
+development set too. Development set F (82 texts, written after the revision, avoiding
+the keyword phrases) was scored once and not used since: 68.3 % (56/82), the honest figure
+for texts unlike the rules' phrasing; its misses are vocabulary the rules lack ("Fehlkauf",
+"toegestuurd", "fits like a tent") and context ("robe trop longue" read as a long
+delivery). It is held to a regression floor; the figure that counts comes from a new
+blind set.
 Each text runs through the real intermediate model of the pipeline's warehouse (the deployed
 view, on a copy) in place of the staging return lines.
 """
@@ -26,23 +34,32 @@ pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TARGET = 0.90
-FLOOR = {"reason_texts_heldout_d.csv": 0.80}  # blind set: see the module docstring
+# seen but not fitted (d), scored blind once (f): see the module docstring
+FLOOR = {"reason_texts_heldout_d.csv": 0.85, "reason_texts_dev_f.csv": 0.65}
 
 
-def _mapped(warehouse: Path, tmp_path: Path, texts: list[str]) -> list[tuple[str, str]]:
-    """(reason, reason_source) per text, as int_return_lines_mapped_to_reasons maps it."""
+def _mapped(
+    warehouse: Path, tmp_path: Path, texts: list[str | None], codes: list[str | None] | None = None
+) -> list[tuple[str, str]]:
+    """(reason, reason_source) per text (and code), as int_return_lines_mapped_to_reasons maps it."""
+    codes = codes or [None] * len(texts)
     copy = tmp_path / warehouse.name  # same file stem: the views name the catalog
     shutil.copy(warehouse, copy)
     with duckdb.connect(str(copy)) as con:
-        con.execute("create table main._heldout (row_id bigint, reason_text varchar)")
-        con.executemany("insert into main._heldout values (?, ?)", list(enumerate(texts)))
+        con.execute(
+            "create table main._heldout (row_id bigint, reason_text varchar, reason_code varchar)"
+        )
+        con.executemany(
+            "insert into main._heldout values (?, ?, ?)",
+            [(i, t, c) for i, (t, c) in enumerate(zip(texts, codes, strict=True))],
+        )
         con.execute(
             "create table main._one_line as select * from staging.stg_returns__return_lines limit 1"
         )
         con.execute(
             "create or replace view staging.stg_returns__return_lines as "
             "select o.* replace (cast(h.row_id as varchar) as rma_id, "
-            "h.reason_text as reason_text, cast(null as varchar) as reason_code) "
+            "h.reason_text as reason_text, h.reason_code as reason_code) "
             "from main._one_line as o cross join main._heldout as h"
         )
         rows = con.execute(
@@ -63,6 +80,8 @@ SETS = [
     "reason_texts_heldout_b.csv",
     "reason_texts_heldout_c.csv",
     "reason_texts_heldout_d.csv",
+    "reason_texts_dev_e.csv",
+    "reason_texts_dev_f.csv",
 ]
 
 
@@ -92,3 +111,23 @@ def test_free_text_reasons_map_to_the_taxonomy_in_four_languages(pipeline_run, t
     assert {m[1] for m in mapped} <= {"reason_text", "reason_keywords", "unmapped_text"}
     unknown = [m for m in mapped if m[0] == "unknown"]
     assert all(m[1] == "unmapped_text" for m in unknown)
+
+
+def test_platform_reason_values_map_through_the_model(pipeline_run, tmp_path):
+    """Shopify's return_reason enum as codes, bol.com and Sendcloud labels as text."""
+    from tests.unit.test_reason_seeds import (
+        BOL_REASON_LABELS,
+        SENDCLOUD_REASON_LABELS,
+        SHOPIFY_RETURN_REASONS,
+    )
+
+    assert pipeline_run.success
+    labels = {**BOL_REASON_LABELS, **SENDCLOUD_REASON_LABELS}
+    texts = [None] * len(SHOPIFY_RETURN_REASONS) + list(labels)
+    codes = list(SHOPIFY_RETURN_REASONS) + [None] * len(labels)
+    mapped = _mapped(pipeline_run.warehouse, tmp_path, texts, codes)
+    expected = list(SHOPIFY_RETURN_REASONS.values()) + list(labels.values())
+    assert [m[0] for m in mapped] == expected
+    # Shopify's codes decide as codes (UNKNOWN too: no text), the labels as exact variants
+    assert {m[1] for m in mapped[: len(SHOPIFY_RETURN_REASONS)]} == {"reason_code"}
+    assert {m[1] for m in mapped[len(SHOPIFY_RETURN_REASONS) :]} == {"reason_text"}
