@@ -82,6 +82,7 @@ SETS = [
     "reason_texts_heldout_d.csv",
     "reason_texts_dev_e.csv",
     "reason_texts_dev_f.csv",
+    "reason_texts_heldout_e.csv",
 ]
 
 

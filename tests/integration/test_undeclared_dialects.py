@@ -332,7 +332,7 @@ def test_undeclared_day_first_timestamps_load_with_their_time(con, landing):
     header = [c.name for c in ORDERS.columns]
 
     def order(oid: str, at: str, total: str) -> list[str]:
-        return [oid, "C1", "", at, "web", "NL", "", "", total]
+        return [oid, "C1", "", at, "web", "NL", "", "", total, ""]
 
     path = landing / "shop" / "orders_2026-03.csv"
     write_csv(
@@ -503,8 +503,8 @@ def test_a_dutch_excel_export_with_every_feature_undeclared(con, landing, privat
         orders,
         ORDERS,
         [
-            ["O1", "C1", "", "13-03-2026 09:05", "web", "NL", "14-03-2026 10:00", "", "1.253,50"],
-            ["O2", "C2", "", "02-03-2026 11:15", "app", "BE", "", "", "12,50"],
+            ["O1", "C1", "", "13-03-2026 09:05", "web", "NL", "14-03-2026 10:00", "", "1.253,50", ""],
+            ["O2", "C2", "", "02-03-2026 11:15", "app", "BE", "", "", "12,50", ""],
         ],
         delimiter=";",
         encoding="utf-8-sig",
@@ -516,7 +516,7 @@ def test_a_dutch_excel_export_with_every_feature_undeclared(con, landing, privat
     write_csv(
         amb,
         ORDERS,
-        [["O3", "C1", "", "01-04-2026 09:05", "web", "NL", "", "", "1,250"]],
+        [["O3", "C1", "", "01-04-2026 09:05", "web", "NL", "", "", "1,250", ""]],
         delimiter=";",
         encoding="utf-8-sig",
         lineterminator="\r\n",
