@@ -1,4 +1,4 @@
-"""Ground truth of the demo shop: the planted facts, computed from the generator's probabilities.
+"""Ground truth of the demo shop: the planted facts, computed from the world model's probabilities.
 
 Tests and marts compare what they recover from the landing files with these numbers.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from returnlens.demo import world as W
-from returnlens.demo.generator import DAY0, EXT_LO, N_DAYS, _reason_profiles
+from returnlens.demo.model.returns import reason_profiles
+from returnlens.demo.timeline import DAY0, EXT_LO, N_DAYS
 from returnlens.profile import WEEKDAYS as W_DAYS
 
 
@@ -252,7 +253,7 @@ def _forecast(cat, od, lm) -> dict:
 def ground_truth(seed, scale, dirty, cat, cust, od, lm, rt) -> dict:
     """Planted facts; the generator adds row counts, session counts and dirty-mode facts."""
     shape = cat.shape
-    reasons = _reason_profiles(shape)
+    reasons = reason_profiles(shape)
     abuser_ids = np.flatnonzero(cust.abuser)
     wc = max(7, len(str(cust.n)))
     ordering = np.bincount(od.customer, minlength=cust.n) > 0

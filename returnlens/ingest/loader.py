@@ -65,6 +65,7 @@ import duckdb
 
 from returnlens.ingest import dialect
 from returnlens.ingest.contracts import ENTITIES, POSTAL_CODE_DIGITS, Column, Entity, FileSpec
+from returnlens.ingest.erasure import apply_forgotten, erase_forgotten_free_text
 from returnlens.ingest.landing import entity_files, inventory, relative_name
 from returnlens.ingest.readers import (
     IDENTIFIER,
@@ -1144,8 +1145,6 @@ def _write_batch(
     Returns (loaded, quarantined) per good file, or None (rolled back) when the fast path's read
     failed or a file had no rows; the caller then retries from the staged rows.
     """
-    from returnlens.ingest.privacy import apply_forgotten  # privacy imports this module
-
     files = [p.name for p in good]
     loaded_at = _now()
     con.execute("begin transaction")
@@ -1333,8 +1332,6 @@ def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadResults:
     """Load every entity of every source and account for every other file under the landing
     folder (used by the CLI and tests; Dagster loads per asset). A list of EntityResult, with
     the files not loaded in `.unloaded` and the summary in `.format()`."""
-    from returnlens.ingest.privacy import erase_forgotten_free_text  # privacy imports this
-
     entities = landing_entities(landing_dir)
     load_id = uuid.uuid4().hex
     results = [load_entity(con, e, landing_dir, load_id) for e in entities]

@@ -6,8 +6,9 @@
 - the free text they wrote (return reasons, survey comments) becomes null too, as it may name
   them; their orders, returns and answers stay, keyed by the customer id as before;
 - the request is recorded in `raw.forgotten_customers` as a salted SHA-256 of the id (the id
-  itself is not kept there). The loader applies that list to every file it loads, so
-  re-delivering or reloading an old landing file does not bring the data back;
+  itself is not kept there). The loader applies that list to every file it loads (with
+  `returnlens.ingest.erasure`, which this module shares), so re-delivering or reloading an old
+  landing file does not bring the data back;
 - the tables that held the data are rewritten and the database's freed blocks overwritten
   (DuckDB does not clear them), so the erased values are no longer in the file's bytes;
 - optionally the landing files are scrubbed: PII fields get tombstone values that satisfy the
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -34,137 +34,27 @@ import duckdb
 
 from returnlens.config import pii_salt
 from returnlens.ingest.contracts import ENTITIES, Entity, entity
+from returnlens.ingest.erasure import (
+    FREE_TEXT,
+    ID_COLUMN,
+    erase_entity,
+    has_customer_id,
+    overwrite_erased,
+    pii_entities,
+)
+from returnlens.ingest.erasure import (  # re-exported: imported from here by callers
+    apply_forgotten as apply_forgotten,
+)
+from returnlens.ingest.erasure import (
+    erase_forgotten_free_text as erase_forgotten_free_text,
+)
 from returnlens.ingest.loader import _now, ensure_raw_schema, landing_files_with_specs
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
-ID_COLUMN = "customer_id"
 ERASED = "erased"
-# free text customers write, per entity: erased with the customer (it may name them)
-FREE_TEXT = {"returns": "reason_text", "nps_responses": "comment"}
-# the hashes to erase: every forgotten customer (loads), or the one being forgotten now
-ALL_FORGOTTEN = "(select customer_hash from raw.forgotten_customers)"
+# the hash to erase now: the one customer being forgotten
 ONE_FORGOTTEN = "(select customer_hash from _forget_one)"
-
-
-def pii_entities() -> list[Entity]:
-    """Entities whose rows hold personal data keyed by a customer id."""
-    return [e for e in ENTITIES if e.pii_columns and any(c.name == ID_COLUMN for c in e.columns)]
-
-
-def _has_id(e: Entity) -> bool:
-    return any(c.name == ID_COLUMN for c in e.columns)
-
-
-def _hash_sql(expr: str) -> str:
-    # the salt is the first bound parameter of every statement using this
-    return f"sha256(cast(? as varchar) || {expr})"
-
-
-def _written_by(e: Entity, hashes: str, key: str) -> str:
-    """A condition on `key` (a customer id, or for returns an order id) selecting what the
-    customers in `hashes` wrote; the salt is its one bound parameter."""
-    if _has_id(e):
-        return f"{_hash_sql(key)} in {hashes}"
-    # returns carry the order, not the customer: look the customer up through raw.orders
-    return f"{key} in (select order_id from raw.orders where {_hash_sql(ID_COLUMN)} in {hashes})"
-
-
-def _any_not_null(columns: list[str]) -> str:
-    return "(" + " or ".join(f"{qi(c)} is not null" for c in columns) + ")"
-
-
-def _patch(columns: list[str]) -> str:
-    """JSON merge patch that removes these keys of a quarantined record."""
-    return json.dumps(dict.fromkeys(columns))
-
-
-def _record_has(columns: list[str]) -> str:
-    return (
-        "("
-        + " or ".join(
-            f"json_extract_string(raw_record, {ql('$.' + c)}) is not null" for c in columns
-        )
-        + " or json_extract(raw_record, '$._extra') is not null)"
-    )
-
-
-def _erase_entity(
-    con: duckdb.DuckDBPyConnection,
-    e: Entity,
-    salt: str,
-    files: list[str] | None,
-    hashes: str = ALL_FORGOTTEN,
-) -> tuple[int, int]:
-    """Erase what the customers in `hashes` left in `e` (rows of `files`, all when None).
-
-    Returns (raw rows changed, quarantined records changed); rows already erased count 0.
-    """
-    if e in pii_entities():
-        columns = [*e.pii_columns, "_extra"]
-    elif e.name in FREE_TEXT:
-        columns = [FREE_TEXT[e.name]]
-    else:
-        return 0, 0
-    key = ID_COLUMN if _has_id(e) else "order_id"
-    rows_where = _written_by(e, hashes, qi(key))
-    q_where = _written_by(e, hashes, f"json_extract_string(raw_record, {ql(key)})")
-    file_params: list = list(files or [])
-    in_files = f" and _source_file in ({', '.join('?' for _ in file_params)})" if files else ""
-    q_files = in_files.replace("_source_file", "source_file")
-    sets = ", ".join(f"{qi(c)} = null" for c in columns)
-    changed = con.execute(
-        f"update {e.table} set {sets} where {rows_where} and {_any_not_null(columns)}{in_files}",
-        [salt, *file_params],
-    ).fetchall()[0][0]
-    keys = [c for c in columns if c != "_extra"]
-    q_changed = con.execute(
-        "update raw.quarantine_rows set raw_record = json_merge_patch(raw_record, ?) "
-        f"where entity = ? and {q_where} and {_record_has(keys)}{q_files}",
-        [_patch(columns), e.name, salt, *file_params],
-    ).fetchall()[0][0]
-    return changed, q_changed
-
-
-def apply_forgotten(
-    con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str] | None = None
-) -> int:
-    """Erase the data of forgotten customers in the rows of `files` (all files when None).
-
-    Called by the loader inside its transaction; returns the number of raw rows erased.
-    Without any erasure request it does nothing (and needs no salt).
-    """
-    if entity not in pii_entities() and entity.name not in FREE_TEXT:
-        return 0
-    if not con.execute("select count(*) from raw.forgotten_customers").fetchall()[0][0]:
-        return 0
-    return _erase_entity(con, entity, pii_salt(), files)[0]
-
-
-def erase_forgotten_free_text(con: duckdb.DuckDBPyConnection) -> int:
-    """After every source is loaded: erase forgotten customers' free text in all rows.
-
-    A return's reason text is tied to its customer through raw.orders; when the returns of a
-    delivery load before its orders (the sources load in any order), the loader cannot see
-    the link yet, and the unchanged file would never be looked at again. One pass over all
-    rows once everything is loaded closes that gap; rows already erased count 0, and without
-    any erasure request it does nothing. Returns the raw rows changed.
-    """
-    if not con.execute("select count(*) from raw.forgotten_customers").fetchall()[0][0]:
-        return 0
-    salt = pii_salt()
-    erased = 0
-    con.execute("begin transaction")
-    try:
-        for name in FREE_TEXT:
-            erased += _erase_entity(con, entity(name), salt, None)[0]
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    if erased:  # the old values must not stay readable in freed blocks of the file
-        overwrite_erased(con, [entity(name).table for name in FREE_TEXT])
-    return erased
 
 
 @dataclass
@@ -205,7 +95,7 @@ def validate_customer_id(customer_id: str) -> None:
 
 
 def _is_known(con: duckdb.DuckDBPyConnection, customer_id: str) -> bool:
-    with_id = [e for e in ENTITIES if _has_id(e)]
+    with_id = [e for e in ENTITIES if has_customer_id(e)]
     parts = [f"select 1 from {e.table} where {qi(ID_COLUMN)} = ?" for e in with_id]
     parts.append(
         "select 1 from raw.quarantine_rows where entity in "
@@ -256,7 +146,7 @@ def forget_customer(
             [customer_hash],
         )
         for e in [*pii_entities(), *(entity(n) for n in FREE_TEXT)]:
-            rows, records = _erase_entity(con, e, salt, None, ONE_FORGOTTEN)
+            rows, records = erase_entity(con, e, salt, None, ONE_FORGOTTEN)
             if e in pii_entities():
                 result.rows_erased[e.name] = rows
             else:
@@ -278,43 +168,6 @@ def forget_customer(
             con, customer_id, customer_hash, landing_dir
         )
     return result
-
-
-# ------------------------------------------------------------------------------ file bytes
-def overwrite_erased(con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[str]:
-    """Make erased values unreadable in the database file, with the connection left open.
-
-    DuckDB writes changed rows to new blocks and only marks the old ones free: the erased
-    values stay in the file until a block is reused. So each table that held them is
-    rewritten (its old blocks are freed), a checkpoint writes everything out, and then every
-    free block is overwritten with random data: a filler table as large as the free space is
-    written and checkpointed, then dropped (measured: the values are then gone from the
-    file's bytes, and the write-ahead log is empty after the checkpoint). In-memory
-    databases have no file and are left alone. Returns the tables rewritten.
-    """
-    (path,) = con.execute(
-        "select path from duckdb_databases() where database_name = current_database()"
-    ).fetchall()[0]
-    if not path or path == ":memory:":
-        return []
-    for table in tables:
-        con.execute(f"create or replace table {table} as select * from {table}")
-    con.execute("checkpoint")
-    block_size, free_blocks = con.execute(
-        "select block_size, free_blocks from pragma_database_size() "
-        "where database_name = current_database()"
-    ).fetchall()[0]
-    if free_blocks:
-        # random 64-bit integers do not compress: 8 bytes each, one spare block
-        rows = (free_blocks + 1) * block_size // 8
-        con.execute(
-            "create or replace table raw._overwrite_free_blocks as "
-            f"select cast(random() * 9.2e18 as bigint) as filler from range({rows})"
-        )
-        con.execute("checkpoint")
-        con.execute("drop table raw._overwrite_free_blocks")
-        con.execute("checkpoint")
-    return tables
 
 
 # ------------------------------------------------------------------------------ landing files
@@ -340,7 +193,7 @@ def _landing_targets(
         targets.append((e, ID_COLUMN, {customer_id}, new))
     for name, column in FREE_TEXT.items():
         e = entity(name)
-        if _has_id(e):
+        if has_customer_id(e):
             targets.append((e, ID_COLUMN, {customer_id}, {column: ""}))
         else:
             orders = {

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
+from returnlens.ingest.erasure import apply_forgotten
 from returnlens.ingest.landing import spec_of
 from returnlens.ingest.loader import (
     AUDIT_COLUMNS,
@@ -131,8 +132,6 @@ def replay(
 def _replay_entity(
     con: duckdb.DuckDBPyConnection, entity: Entity, source_file: str | None
 ) -> tuple[int, int]:
-    from returnlens.ingest.privacy import apply_forgotten
-
     where = "entity = ?" + (" and source_file = ?" if source_file else "")
     params = [entity.name] + ([source_file] if source_file else [])
     files = [
