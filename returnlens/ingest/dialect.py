@@ -48,8 +48,15 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.ingest import loader as ld  # loader imports this module: names used at call time
+from returnlens.ingest import values as ld
 from returnlens.ingest.contracts import DELIMITERS, Column, Entity, FileSpec
+from returnlens.ingest.dialect_messages import (
+    UTF8_SEQUENCE,
+    mixed_message,
+    setting,
+    undefined_message,
+    where_to_declare,
+)
 from returnlens.ingest.readers import (
     LandingFileError,
     csv_header,
@@ -78,18 +85,6 @@ DATE_KEYS: tuple[tuple[str, str] | None, ...] = (
 )
 TIME_PARTS = (" %H:%M:%S", " %H:%M")
 CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
-UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
-
-
-def setting(entity: Entity, key: str, value: str | None) -> str:
-    """`key: "value"` as a user writes it in the profile."""
-    return f"`{key}: {json.dumps(value)}`"
-
-
-def where_to_declare(entity: Entity) -> str:
-    return f"under deliveries.{entity.name} in returnlens.yml (docs/profile.md)"
 
 
 def detectable(spec: FileSpec) -> bool:
@@ -118,26 +113,6 @@ def describe(dialect: dict) -> str:
 # ------------------------------------------------------------------------------ encoding
 def _line(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
-
-
-def mixed_message(entity: Entity, utf8_line: int, other_line: int | None) -> str:
-    where = f" (line {other_line})" if other_line else ""
-    return (
-        f"the file mixes UTF-8 characters (line {utf8_line}) with bytes that are not UTF-8"
-        f"{where}: it is in no single encoding, so none is detected. Export it again as UTF-8; "
-        f"if it is Windows-1252 text, declare {setting(entity, 'encoding', 'cp1252')} "
-        f"{where_to_declare(entity)}"
-    )
-
-
-def undefined_message(entity: Entity, byte: int, offset: int, line: int) -> str:
-    return (
-        f"the file is not valid UTF-8 and not Windows-1252 either (byte 0x{byte:02X} at byte "
-        f"offset {offset}, line {line}, is no Windows-1252 character), so its encoding cannot be "
-        f"detected: export it as UTF-8, or declare its encoding, e.g. "
-        f"{setting(entity, 'encoding', 'latin-1')} (utf-8, cp1252, latin-1 or utf-16) "
-        f"{where_to_declare(entity)}"
-    )
 
 
 def detect_encoding(path: Path, spec: FileSpec, entity: Entity) -> tuple[FileSpec, list[str]]:

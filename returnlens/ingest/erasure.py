@@ -84,7 +84,7 @@ def erase_entity(
 
     Returns (raw rows changed, quarantined records changed); rows already erased count 0.
     """
-    if e in pii_entities():
+    if e.name in {p.name for p in pii_entities()}:  # by name: the profile shapes copies
         columns = [*e.pii_columns, "_extra"]
     elif e.name in FREE_TEXT:
         columns = [FREE_TEXT[e.name]]
@@ -118,7 +118,7 @@ def apply_forgotten(
     Called by the loader inside its transaction; returns the number of raw rows erased.
     Without any erasure request it does nothing (and needs no salt).
     """
-    if entity not in pii_entities() and entity.name not in FREE_TEXT:
+    if entity.name not in {e.name for e in pii_entities()} and entity.name not in FREE_TEXT:
         return 0
     if not con.execute("select count(*) from raw.forgotten_customers").fetchall()[0][0]:
         return 0

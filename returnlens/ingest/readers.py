@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from returnlens.ingest.contracts import Entity, FileSpec
+from returnlens.ingest.dialect_messages import UTF8_SEQUENCE, mixed_message, undefined_message
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
@@ -112,7 +113,6 @@ def transcode_cp1252(src: Path, dst: Path, detected_for: Entity | None = None) -
 
     When cp1252 was detected (`detected_for`), a UTF-8 character anywhere in the file fails it
     too: such a file mixes encodings (a UTF-8 BOM at the start is no character)."""
-    from returnlens.ingest import dialect  # dialect imports this module
 
     decoder = codecs.getincrementaldecoder("cp1252")("strict")
     offset, lines, tail = 0, 1, b""
@@ -122,11 +122,11 @@ def transcode_cp1252(src: Path, dst: Path, detected_for: Entity | None = None) -
                 # the last bytes of the previous chunk: a sequence may span two chunks
                 window = tail + chunk
                 start = 3 if offset == 0 and chunk.startswith(b"\xef\xbb\xbf") else 0
-                seq = dialect.UTF8_SEQUENCE.search(window, start)
+                seq = UTF8_SEQUENCE.search(window, start)
                 if seq:
                     at = seq.start() - len(tail)
                     line = lines + chunk[: max(at, 0)].count(b"\n")
-                    raise LandingFileError(dialect.mixed_message(detected_for, line, None))
+                    raise LandingFileError(mixed_message(detected_for, line, None))
                 tail = chunk[-3:]
             try:
                 fo.write(decoder.decode(chunk))
@@ -134,9 +134,7 @@ def transcode_cp1252(src: Path, dst: Path, detected_for: Entity | None = None) -
                 line = lines + chunk[: exc.start].count(b"\n")
                 if detected_for is not None:
                     raise LandingFileError(
-                        dialect.undefined_message(
-                            detected_for, chunk[exc.start], offset + exc.start, line
-                        )
+                        undefined_message(detected_for, chunk[exc.start], offset + exc.start, line)
                     ) from exc
                 raise LandingFileError(
                     f"byte 0x{chunk[exc.start]:02X} at byte offset {offset + exc.start} "
