@@ -507,7 +507,7 @@ def test_forgotten_customers_free_text_is_erased_whatever_order_the_sources_load
         orders = entity("orders")
         (landing / "shop" / "orders_2026-02.csv").write_text(
             ",".join(c.name for c in orders.columns)
-            + "\nO77,C1,,2026-02-01 10:00:00,web,NL,,,20.00\n"
+            + "\nO77,C1,,2026-02-01 10:00:00,web,NL,,,20.00,\n"
         )
         returns = entity("returns")
         (landing / "returns" / "returns_2026-02.csv").write_text(
