@@ -86,12 +86,24 @@ SETS = [
 ]
 
 
-@pytest.mark.parametrize("heldout", SETS)
-def test_free_text_reasons_map_to_the_taxonomy_in_four_languages(pipeline_run, tmp_path, heldout):
+@pytest.fixture(scope="module")
+def mapped_sets(pipeline_run, tmp_path_factory) -> dict[str, tuple[list[dict], list]]:
+    """Every set through the model in one query (one warehouse copy): set -> (cases, mapped)."""
     assert pipeline_run.success
-    cases = _load(heldout)
+    cases = {name: _load(name) for name in SETS}
+    texts = [c["text"] for name in SETS for c in cases[name]]
+    mapped = _mapped(pipeline_run.warehouse, tmp_path_factory.mktemp("reasons"), texts)
+    out, start = {}, 0
+    for name in SETS:
+        out[name] = (cases[name], mapped[start : start + len(cases[name])])
+        start += len(cases[name])
+    return out
+
+
+@pytest.mark.parametrize("heldout", SETS)
+def test_free_text_reasons_map_to_the_taxonomy_in_four_languages(mapped_sets, heldout):
+    cases, mapped = mapped_sets[heldout]
     assert {c["language"] for c in cases} == {"nl", "en", "de", "fr"}
-    mapped = _mapped(pipeline_run.warehouse, tmp_path, [c["text"] for c in cases])
     right = [c["expected_reason"] == m[0] for c, m in zip(cases, mapped, strict=True)]
     by_language = {}
     for c, ok in zip(cases, right, strict=True):

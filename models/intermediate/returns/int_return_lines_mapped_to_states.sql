@@ -61,6 +61,7 @@ return_lines_with_evidence as (
         return_lines.returned_quantity,
         return_lines.refund_amount_eur,
         return_lines.is_refunded,
+        return_lines.is_writer_known,
         return_lines.requested_date,
         return_lines.requested_at,
         return_lines.received_at,

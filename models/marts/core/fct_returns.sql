@@ -45,7 +45,10 @@ return_lines_joined_to_orders as (
         coalesce(products.supplier_id, 'unknown') as supplier_id,
         coalesce(orders.channel, 'unknown') as channel,
         return_lines.reason_code_normalised as reason_code,
-        return_lines.reason_text_normalised,
+        {# a text whose writer is unknown (no known order) had no name masked: not published #}
+        case
+            when return_lines.is_writer_known then return_lines.reason_text_normalised
+        end as reason_text_normalised,
         return_lines.reason,
         return_lines.reason_source,
         return_lines.condition_grade,

@@ -32,7 +32,8 @@ reason_precedence as (
 unmapped_text_lines as (
 
     select * from return_lines
-    where reason_text_normalised is not null and reason_from_text is null
+    {# texts whose writer is unknown (no known order) had no name masked: not listed #}
+    where reason_text_normalised is not null and reason_from_text is null and is_writer_known
 
 ),
 

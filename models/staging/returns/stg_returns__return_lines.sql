@@ -117,6 +117,10 @@ renamed as (
 
         ---------- booleans
         refunded_at is not null as is_refunded,
+        {# the writer's own names were masked; without a known order nobody's were #}
+        coalesce(
+            customer_first_name is not null or customer_last_name is not null, false
+        ) as is_writer_known,
 
         ---------- dates
         cast(requested_at as date) as requested_date,
