@@ -19,7 +19,7 @@ import duckdb
 from returnlens.config import settings
 from returnlens.ingest.dialect import describe
 from returnlens.ingest.loader import load_all
-from returnlens.profile import landing_entities
+from returnlens.profile import load_profile, shop_entities
 
 
 @dataclass
@@ -47,6 +47,8 @@ class LandingCheck:
     files: list[FileCheck]
     missing: list[str]  # required entities (source/table) without any delivered file
     missing_optional: dict[str, list[str]] = field(default_factory=dict)  # entity -> marts empty
+    # the shop profile the check applied: its file (None: the built-in defaults), name, currency
+    profile: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -61,7 +63,16 @@ class LandingCheck:
     def format(self) -> str:
         """The result as a table a person reads."""
         head = f"{'file':<44} {'entity':<20} {'status':<13} {'rows':>9} {'load':>9} {'quar.':>7}"
-        lines = [f"Landing check of {self.landing_dir} (dry run, the warehouse is untouched)", head]
+        lines = [f"Landing check of {self.landing_dir} (dry run, the warehouse is untouched)"]
+        if self.profile:
+            lines.append(
+                f"Shop profile: {self.profile['file']} ({self.profile['name']}, amounts in "
+                f"{self.profile['reporting_currency']})"
+                if self.profile.get("file")
+                else "Shop profile: none, the built-in defaults (open value sets, no shop limits; "
+                "put a returnlens.yml at the landing root: docs/profile.md)"
+            )
+        lines.append(head)
         for f in self.files:
             rows = "?" if f.rows is None else f"{f.rows:,}"
             lines.append(
@@ -156,7 +167,8 @@ def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
     ]
     from returnlens.quality.availability import MARTS_NEEDING
 
-    entities = landing_entities(landing_dir)
+    shop = load_profile(landing_dir)
+    entities = shop_entities(shop)
     delivered = {f.entity for f in files if f.entity}
     missing = [
         f"{e.source}/{e.name}" for e in entities if e.name not in delivered and not e.optional
@@ -166,4 +178,9 @@ def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
         for e in entities
         if e.name not in delivered and e.optional
     }
-    return LandingCheck(str(landing_dir), files, missing, missing_optional)
+    profile = {
+        "file": str(shop.path) if shop.path else None,
+        "name": shop.name,
+        "reporting_currency": shop.reporting_currency,
+    }
+    return LandingCheck(str(landing_dir), files, missing, missing_optional, profile)

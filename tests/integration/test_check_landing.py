@@ -136,6 +136,12 @@ def test_check_landing_cli_prints_the_table_or_json_and_exits_non_zero_on_failur
     clean = runner.invoke(main, ["check-landing", str(shop)])
     assert clean.exit_code == 0, clean.output
     assert "REQUIRED" not in clean.output and "would fail" not in clean.output
+    # the check says which shop profile it applied: the generated shop's, or none
+    assert f"Shop profile: {shop / 'returnlens.yml'} (Returnlens demo shop, amounts in EUR)" in (
+        clean.output
+    )
+    assert "Shop profile: none, the built-in defaults" in out.output
+    assert data["profile"] == {"file": None, "name": "my shop", "reporting_currency": "EUR"}
     missing = runner.invoke(main, ["check-landing", str(landing.parent / "nope")])
     assert missing.exit_code != 0
     assert "no such folder" in missing.output
