@@ -44,19 +44,7 @@ names_that_are_reason_words as (
 
 comments_masked_by_pattern_with_names_to_mask as (
 
-    select
-        texts.*,
-        case
-            when last_name_words.name is null then texts.customer_last_name
-        end as last_name_to_mask,
-        case
-            when first_name_words.name is null then texts.customer_first_name
-        end as first_name_to_mask
-    from comments_masked_by_pattern as texts
-    left join names_that_are_reason_words as last_name_words
-        on lower(trim(texts.customer_last_name)) = last_name_words.name
-    left join names_that_are_reason_words as first_name_words
-        on lower(trim(texts.customer_first_name)) = first_name_words.name
+    {{ writer_names_to_mask("comments_masked_by_pattern", "names_that_are_reason_words") }}
 
 ),
 
