@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -45,3 +46,23 @@ def ensure_manifest(manifest_path: Path, refresh: bool = False) -> None:
     """Parse the project when the manifest is missing (a fresh clone) or a refresh is asked."""
     if refresh or not Path(manifest_path).exists():
         parse()
+
+
+def manifest_path() -> Path:
+    """target/manifest.json of the project (DBT_TARGET_PATH honoured, as dbt and Dagster do)."""
+    return PROJECT_ROOT / os.environ.get("DBT_TARGET_PATH", "target") / "manifest.json"
+
+
+def public_models(manifest: Path | None = None, schema: str = "marts") -> list[str]:
+    """The relations of the project's `access: public` models in `schema`: what BI may read and
+    what is published. Parses the project first when there is no manifest yet."""
+    manifest = manifest or manifest_path()
+    ensure_manifest(manifest)
+    nodes = json.loads(Path(manifest).read_text())["nodes"].values()
+    return sorted(
+        node["alias"] or node["name"]
+        for node in nodes
+        if node["resource_type"] == "model"
+        and node.get("access") == "public"
+        and node["schema"] == schema
+    )

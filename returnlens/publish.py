@@ -3,7 +3,8 @@
 The marts are copied into `serving.tmp.duckdb` next to the serving file, checkpointed and closed,
 and then `os.replace`d onto `serving.duckdb`. Readers holding the old file keep reading it; new
 connections see the new file; nobody ever sees a half-written serving database. Only the `marts`
-schema is copied: no raw data, no PII. The gate results of the run go along
+schema is copied, and of it only the dbt project's public models (`access: public`): no raw
+data, no PII, no scratch tables. The gate results of the run go along
 (`marts.publish_log`, `marts.publish_gate_results`), and a publish whose run has a failed gate
 is refused. `marts.publish_log` also says which publish it is (`publish_id`) and whether the
 data is the generated demo shop (`is_demo`: the landing folder holds the generator's
@@ -35,11 +36,13 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from returnlens.config import settings
+from returnlens.dbt_runner import public_models
 from returnlens.warehouse import connect, quote_ident, quote_literal
 
 PUBLISHED_SCHEMA = "marts"
@@ -99,10 +102,13 @@ def publish(
     run_id: str | None = None,
     parquet: bool | None = None,
     is_demo: bool | None = None,
+    models: Iterable[str] | None = None,
 ) -> PublishResult:
-    """Copy every table of the `marts` schema into a fresh serving file and swap it in.
+    """Copy the public marts into a fresh serving file and swap it in.
 
-    `is_demo` defaults to whether the configured landing folder is the generated demo shop.
+    `models` defaults to the dbt project's `access: public` models (the manifest); a table of
+    the `marts` schema that is not one of them is not published. `is_demo` defaults to whether
+    the configured landing folder is the generated demo shop.
     """
     cfg = settings()
     warehouse = warehouse or cfg.warehouse
@@ -126,17 +132,32 @@ def publish(
                 f"run {run_id}: gate(s) {', '.join(failed)} failed; nothing is published and "
                 f"{serving} stays as it was."
             )
-        names = [
+        built = {
             r[0]
             for r in con.execute(
                 "select table_name from duckdb_tables() "
-                "where database_name = 'build' and schema_name = ? order by table_name",
+                "where database_name = 'build' and schema_name = ?",
                 [PUBLISHED_SCHEMA],
             ).fetchall()
-        ]
-        if not names:
+        }
+        if not built:
             raise RuntimeError(
                 f"{warehouse}: no tables in schema {PUBLISHED_SCHEMA!r}; run the pipeline first."
+            )
+        names = sorted(set(public_models() if models is None else models))
+        missing = [name for name in names if name not in built]
+        if missing:
+            raise RuntimeError(
+                f"{warehouse}: public mart(s) {', '.join(missing)} not built; nothing is "
+                f"published and {serving} stays as it was. Run the pipeline (`make run`) to "
+                "build them."
+            )
+        if unpublished := sorted(built - set(names)):
+            log.info(
+                "not published (tables in %s.%s that are not public dbt models): %s",
+                warehouse.name,
+                PUBLISHED_SCHEMA,
+                ", ".join(unpublished),
             )
         con.execute(f"create schema {PUBLISHED_SCHEMA}")
         for name in names:

@@ -166,6 +166,10 @@ def test_defect12_a_failed_export_names_the_path_and_the_fix(tmp_path):
 # ------------------------------------------------------------------------------ parquet (16)
 
 
+# the hand-made marts below stand for the project's public models
+TEST_MARTS = ("mart_a", "mart_b")
+
+
 def _warehouse(path: Path, publish_no: int) -> None:
     """Marts whose row counts and values change with every publish."""
     with duckdb.connect(str(path)) as con:
@@ -218,7 +222,7 @@ def test_defect16_parquet_readers_never_mix_two_publishes(tmp_path, monkeypatch)
     root.mkdir()
     (root / "mart_a.parquet").write_bytes(b"old layout")
     _warehouse(warehouse, 0)
-    publish(warehouse, serving, parquet=True)
+    publish(warehouse, serving, parquet=True, models=TEST_MARTS)
 
     stop = threading.Event()
     seen: list[tuple[str, set[int]]] = []
@@ -236,7 +240,7 @@ def test_defect16_parquet_readers_never_mix_two_publishes(tmp_path, monkeypatch)
     try:
         for n in range(1, 7):
             _warehouse(warehouse, n)
-            publish(warehouse, serving, parquet=True)
+            publish(warehouse, serving, parquet=True, models=TEST_MARTS)
             time.sleep(0.05)
     finally:
         stop.set()
@@ -258,7 +262,7 @@ def test_defect16_parquet_readers_never_mix_two_publishes(tmp_path, monkeypatch)
     monkeypatch.setenv("RETURNLENS_PARQUET_KEEP", "2")
     monkeypatch.setenv("RETURNLENS_PARQUET_GRACE_SECONDS", "0")
     _warehouse(warehouse, 7)
-    publish(warehouse, serving, parquet=True)
+    publish(warehouse, serving, parquet=True, models=TEST_MARTS)
     versions = sorted(p.name for p in (root / "versions").iterdir())
     assert len(versions) == 2
     assert json.loads((root / "manifest.json").read_text())["folder"] == f"versions/{versions[-1]}"
@@ -339,7 +343,7 @@ def test_defect11_publish_log_says_whether_the_data_is_the_demo(tmp_path, monkey
             (landing / "ground_truth.json").write_text("{}")
         monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(landing))
         serving = tmp_path / label / "serving.duckdb"
-        publish(warehouse, serving, parquet=True)
+        publish(warehouse, serving, parquet=True, models=TEST_MARTS)
         with duckdb.connect(str(serving), read_only=True) as con:
             flags[label] = con.execute("select is_demo from marts.publish_log").fetchall()
         manifest = json.loads((tmp_path / label / "serving_parquet" / "manifest.json").read_text())
@@ -410,7 +414,7 @@ def test_defect16_a_failing_parquet_switch_leaves_the_serving_file_as_it_was(tmp
     serving = tmp_path / "serving.duckdb"
     root = tmp_path / "serving_parquet"
     _warehouse(warehouse, 1)
-    publish(warehouse, serving, parquet=True)
+    publish(warehouse, serving, parquet=True, models=TEST_MARTS)
     before = serving.read_bytes()
     _warehouse(warehouse, 2)
     # the manifest cannot be replaced: a folder is in its way
@@ -419,13 +423,13 @@ def test_defect16_a_failing_parquet_switch_leaves_the_serving_file_as_it_was(tmp
     manifest.mkdir()
     (manifest / "keep").write_text("x")
     with pytest.raises(OSError):
-        publish(warehouse, serving, parquet=True)
+        publish(warehouse, serving, parquet=True, models=TEST_MARTS)
     assert serving.read_bytes() == before
     # a bad keep setting does not undo a publish that happened: cleaning up is not publishing
     (manifest / "keep").unlink()
     manifest.rmdir()
     monkeypatch.setenv("RETURNLENS_PARQUET_KEEP", "three")
-    result = publish(warehouse, serving, parquet=True)
+    result = publish(warehouse, serving, parquet=True, models=TEST_MARTS)
     with duckdb.connect(str(serving), read_only=True) as con:
         (served,) = con.execute("select publish_id from marts.publish_log").fetchall()[0]
     assert served == result.publish_id
