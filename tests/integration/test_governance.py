@@ -3,13 +3,18 @@ exports are exposures in the dbt project with the marts they read."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
+import subprocess
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from returnlens.config import PROJECT_ROOT
+from returnlens.dbt_runner import dbt_executable
 from returnlens.publish import publish
 
 pytestmark = pytest.mark.integration
@@ -17,9 +22,17 @@ pytestmark = pytest.mark.integration
 PUBLISH_TABLES = {"publish_log", "publish_gate_results"}
 
 
-def _manifest() -> dict:
-    """The manifest dbt wrote for the pipeline run (dbt's own output, not ours)."""
-    target = PROJECT_ROOT / os.environ.get("DBT_TARGET_PATH", "target")
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> dict:
+    """The project as dbt parses it now (dbt's own output, not ours; a fresh parse, so a
+    manifest left in target/ by an older checkout cannot hide a change)."""
+    target = tmp_path_factory.mktemp("dbt_target")
+    subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--target-path", str(target)],
+        cwd=PROJECT_ROOT,
+        check=True,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
     return json.loads((target / "manifest.json").read_text())
 
 
@@ -57,8 +70,7 @@ def test_publish_names_a_public_model_missing_from_the_warehouse(tmp_path):
     assert not serving.exists()
 
 
-def test_every_mart_is_public_and_the_serving_database_holds_exactly_them(pipeline_run):
-    manifest = _manifest()
+def test_every_mart_is_public_and_the_serving_database_holds_exactly_them(pipeline_run, manifest):
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     public = {n["name"] for n in models if n["access"] == "public"}
     assert public == _marts_files()
@@ -76,3 +88,130 @@ def test_every_mart_is_public_and_the_serving_database_holds_exactly_them(pipeli
             ).fetchall()
         }
     assert served == public | PUBLISH_TABLES
+
+
+# ------------------------------------------------------------------ exposures (pages, exports)
+
+DASHBOARD = PROJECT_ROOT / "dashboard"
+
+
+def _functions(module: Path) -> dict[str, ast.FunctionDef]:
+    return {
+        node.name: node
+        for node in ast.parse(module.read_text()).body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def _named(source: str, marts: set[str]) -> set[str]:
+    """Public marts a piece of source names (in SQL text, in a NEEDS tuple, as `marts.x`)."""
+    return {word for word in re.findall(r"[a-z_][a-z0-9_]*", source) if word in marts}
+
+
+def _helper_reads(module: Path, prefix: str, marts: set[str]) -> dict[str, set[str]]:
+    """For each function of a helper module (dashboard/ui.py, data.py): the public marts it
+    reads itself or through the module's other functions it calls."""
+    text = module.read_text()
+    funcs = _functions(module)
+    own = {name: _named(ast.get_source_segment(text, f) or "", marts) for name, f in funcs.items()}
+    calls = {
+        name: {
+            n.func.id
+            for n in ast.walk(f)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in funcs
+        }
+        | {
+            n.func.attr
+            for n in ast.walk(f)
+            if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and isinstance(n.func.value, ast.Name)
+            and n.func.value.id == prefix
+        }
+        for name, f in funcs.items()
+    }
+    reads = {name: set(own[name]) for name in funcs}
+    changed = True
+    while changed:  # closure over calls inside the module
+        changed = False
+        for name in funcs:
+            for callee in calls[name] & funcs.keys():
+                if not reads[callee] <= reads[name]:
+                    reads[name] |= reads[callee]
+                    changed = True
+    return reads
+
+
+def _page_reads(view: Path, marts: set[str]) -> set[str]:
+    """The public marts a dashboard page reads: named in its view module, or read by the ui.*
+    and data.* helpers it calls."""
+    helpers = {
+        "ui": _helper_reads(DASHBOARD / "ui.py", "ui", marts),
+        "data": _helper_reads(DASHBOARD / "data.py", "data", marts),
+    }
+    text = view.read_text()
+    reads = _named(text, marts)
+    for node in ast.walk(ast.parse(text)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in helpers
+        ):
+            reads |= helpers[node.func.value.id].get(node.func.attr, set())
+    return reads
+
+
+def _dashboard_pages() -> dict[str, str]:
+    """view file -> page title, from the PAGES list of dashboard/app.py."""
+    tree = ast.parse((DASHBOARD / "app.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "PAGES":
+            return {elt.elts[0].value: elt.elts[1].value for elt in node.value.elts}
+    raise AssertionError("dashboard/app.py has no PAGES list")
+
+
+def _exposures(manifest: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in manifest["exposures"].values()}
+
+
+def _depends(exposure: dict) -> set[str]:
+    return {node.split(".")[-1] for node in exposure["depends_on"]["nodes"]}
+
+
+def test_every_dashboard_page_is_an_exposure_with_the_marts_it_reads(manifest):
+    public = {
+        n["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["access"] == "public"
+    }
+    pages = _dashboard_pages()
+    by_page = {
+        e["meta"].get("page"): e for e in _exposures(manifest).values() if e["type"] == "dashboard"
+    }
+    assert set(by_page) == {f"dashboard/views/{file}" for file in pages}
+    for file, title in pages.items():
+        exposure = by_page[f"dashboard/views/{file}"]
+        assert exposure["label"] == f"Dashboard: {title}"
+        reads = _page_reads(DASHBOARD / "views" / file, public)
+        assert reads, file
+        assert _depends(exposure) == reads, file
+        assert exposure["owner"]["name"]
+
+
+def test_every_export_is_an_exposure_with_the_marts_it_reads(manifest):
+    public = {
+        n["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["access"] == "public"
+    }
+    exports = [e for e in _exposures(manifest).values() if e["type"] == "application"]
+    reads = _named((PROJECT_ROOT / "returnlens" / "exports.py").read_text(), public)
+    assert set().union(*(_depends(e) for e in exports)) == reads
+    # each export names the file or folder it writes, which the exporter documents
+    exporter_doc = ast.get_docstring(
+        ast.parse((PROJECT_ROOT / "returnlens/exports.py").read_text())
+    )
+    for exposure in exports:
+        assert exposure["meta"]["path"] in exporter_doc, exposure["name"]
+        assert exposure["owner"]["name"]
