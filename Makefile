@@ -30,10 +30,12 @@ run: install ## run the main job (the demo shop in data/demo/landing if no data)
 test: install lint ## linters, then the test suite (unit, dbt build through the pipeline, end to end)
 	$(BIN)/pytest
 
-lint: install ## ruff (Python) and sqlfluff (dbt SQL)
+lint: install ## ruff (Python), sqlfluff (dbt SQL), then dbt-score and dbt-coverage (dbt metadata)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint models tests/dbt --disable-progress-bar
+	@# builds the dbt project into an empty warehouse in a temp folder: no `make run` needed
+	$(BIN)/returnlens lint-dbt
 
 format: install ## fix what the linters can fix
 	$(BIN)/ruff check --fix .

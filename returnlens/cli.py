@@ -326,5 +326,40 @@ def check_landing_command(landing: Path | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+@main.command(name="lint-dbt")
+@click.option(
+    "--project-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The dbt project (default: this repository's).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the figures as JSON to this file.",
+)
+def lint_dbt_command(project_dir: Path | None, json_path: Path | None) -> None:
+    """Score the dbt metadata (dbt-score) and measure docs and test coverage (dbt-coverage).
+
+    Builds the project into an empty warehouse in a temp folder (no `make run` needed; the
+    warehouse and target/ are not touched). Exits 1 when a threshold is not met, 2 when the
+    empty build fails.
+    """
+    from returnlens.config import PROJECT_ROOT
+    from returnlens.lint import DbtBuildError, lint_dbt
+
+    try:
+        result = lint_dbt(project_dir or PROJECT_ROOT)
+    except DbtBuildError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if json_path:
+        json_path.write_text(result.to_json(), encoding="utf-8")
+    click.echo(result.format(), err=bool(result.failures))
+    sys.exit(1 if result.failures else 0)
+
+
 if __name__ == "__main__":
     main()
