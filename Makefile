@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install run test lint format dev dashboard fuzz bench docs-contracts clean
+.PHONY: install run test lint format dev dashboard docs fuzz bench docs-contracts clean
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION) into $(TOOLS)/"
@@ -56,6 +56,9 @@ dashboard: install ## the Streamlit dashboard on the published serving database 
 		"$$($(BIN)/python -c 'from returnlens.config import settings; print(settings().serving)')"
 	$(BIN)/streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 \
 		--server.port $${RETURNLENS_DASHBOARD_PORT:-8501} --browser.gatherUsageStats false
+
+docs: install ## the dbt docs site (lineage, exposures) of the warehouse `make run` built (URL printed)
+	$(BIN)/returnlens docs-site
 
 fuzz: install ## the loader's property-based fuzz test, 20,000 random examples (nightly)
 	RETURNLENS_FUZZ_EXAMPLES=$${RETURNLENS_FUZZ_EXAMPLES:-20000} $(BIN)/pytest tests/integration/test_loader_fuzz.py -p no:cacheprovider
