@@ -340,7 +340,16 @@ def check_landing_command(landing: Path | None, as_json: bool) -> None:
     default=None,
     help="Also write the figures as JSON to this file.",
 )
-def lint_dbt_command(project_dir: Path | None, json_path: Path | None) -> None:
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Build the empty warehouse and the artifacts here and keep them (default: a temp "
+    "folder, removed).",
+)
+def lint_dbt_command(
+    project_dir: Path | None, json_path: Path | None, work_dir: Path | None
+) -> None:
     """Score the dbt metadata (dbt-score) and measure docs and test coverage (dbt-coverage).
 
     Builds the project into an empty warehouse in a temp folder (no `make run` needed; the
@@ -351,7 +360,9 @@ def lint_dbt_command(project_dir: Path | None, json_path: Path | None) -> None:
     from returnlens.lint import DbtBuildError, lint_dbt
 
     try:
-        result = lint_dbt(project_dir or PROJECT_ROOT)
+        if work_dir:
+            work_dir.mkdir(parents=True, exist_ok=True)
+        result = lint_dbt(project_dir or PROJECT_ROOT, work_dir)
     except DbtBuildError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
