@@ -161,8 +161,10 @@ def test_lint_fails_naming_the_model_without_owner_description_or_column_docs(li
     assert f"model {UNDOCUMENTED}: " in out and "Model lacks an owner." in out
     half = items[("model", HALF_DOCUMENTED)]
     assert not {"has_owner", "has_description"} & {f.split(":", 1)[0] for f in half["failing"]}
-    # nothing of the lint's own build lands in the installation's data folder
+    # nothing of the lint's own build lands in the data folder, target/ or logs/ of the project
     assert not linted_copy["data_dir"].exists()
+    assert not (linted_copy["project"] / "target").exists()
+    assert not (linted_copy["project"] / "logs").exists()
 
 
 def test_docs_coverage_equals_the_yaml_against_the_built_relations(linted_copy):
