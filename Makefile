@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install run test lint format dev dashboard fuzz bench docs-contracts clean
+.PHONY: install run test lint format dev dashboard docs fuzz bench docs-contracts clean
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION) into $(TOOLS)/"
@@ -30,10 +30,12 @@ run: install ## run the main job (the demo shop in data/demo/landing if no data)
 test: install lint ## linters, then the test suite (unit, dbt build through the pipeline, end to end)
 	$(BIN)/pytest
 
-lint: install ## ruff (Python) and sqlfluff (dbt SQL)
+lint: install ## ruff (Python), sqlfluff (dbt SQL), then dbt-score and dbt-coverage (dbt metadata)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint models tests/dbt --disable-progress-bar
+	@# builds the dbt project into an empty warehouse in a temp folder: no `make run` needed
+	$(BIN)/returnlens lint-dbt
 
 format: install ## fix what the linters can fix
 	$(BIN)/ruff check --fix .
@@ -54,6 +56,9 @@ dashboard: install ## the Streamlit dashboard on the published serving database 
 		"$$($(BIN)/python -c 'from returnlens.config import settings; print(settings().serving)')"
 	$(BIN)/streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 \
 		--server.port $${RETURNLENS_DASHBOARD_PORT:-8501} --browser.gatherUsageStats false
+
+docs: install ## the dbt docs site (lineage, exposures) of the warehouse `make run` built (URL printed)
+	$(BIN)/returnlens docs-site
 
 fuzz: install ## the loader's property-based fuzz test, 20,000 random examples (nightly)
 	RETURNLENS_FUZZ_EXAMPLES=$${RETURNLENS_FUZZ_EXAMPLES:-20000} $(BIN)/pytest tests/integration/test_loader_fuzz.py -p no:cacheprovider

@@ -326,5 +326,98 @@ def check_landing_command(landing: Path | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+@main.command(name="lint-dbt")
+@click.option(
+    "--project-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The dbt project (default: this repository's).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the figures as JSON to this file.",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Build the empty warehouse and the artifacts here and keep them (default: a temp "
+    "folder, removed).",
+)
+def lint_dbt_command(
+    project_dir: Path | None, json_path: Path | None, work_dir: Path | None
+) -> None:
+    """Score the dbt metadata (dbt-score) and measure docs and test coverage (dbt-coverage).
+
+    Builds the project into an empty warehouse in a temp folder (no `make run` needed; the
+    warehouse and target/ are not touched). Exits 1 when a threshold is not met, 2 when the
+    empty build fails.
+    """
+    from returnlens.config import PROJECT_ROOT
+    from returnlens.lint import DbtBuildError, lint_dbt
+
+    try:
+        if work_dir:
+            work_dir.mkdir(parents=True, exist_ok=True)
+        result = lint_dbt(project_dir or PROJECT_ROOT, work_dir)
+    except DbtBuildError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if json_path:
+        json_path.write_text(result.to_json(), encoding="utf-8")
+    click.echo(result.format(), err=bool(result.failures))
+    sys.exit(1 if result.failures else 0)
+
+
+@main.command(name="docs-site")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    envvar="RETURNLENS_DOCS_PORT",
+    default=8080,
+    show_default=True,
+    help="Port on 127.0.0.1 (env RETURNLENS_DOCS_PORT).",
+)
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve after building.")
+@click.option(
+    "--project-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The dbt project (default: this repository's).",
+)
+@click.option(
+    "--target-path",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the site (default: target/docs).",
+)
+def docs_site(port: int, serve: bool, project_dir: Path | None, target_path: Path | None) -> None:
+    """Generate the dbt docs site of the built warehouse (lineage, exposures) and serve it."""
+    import subprocess
+
+    from returnlens.config import PROJECT_ROOT
+    from returnlens.dbt_docs import DocsSiteError, generate, serve_command
+
+    project_dir = (project_dir or PROJECT_ROOT).resolve()
+    try:
+        target = generate(project_dir, target_path.resolve() if target_path else None)
+    except DocsSiteError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"dbt docs site of {settings().warehouse} written to {target}")
+    if not serve:
+        return
+    click.echo(f"==> dbt docs on http://127.0.0.1:{port} (Ctrl-C stops it)", nl=True)
+    sys.stdout.flush()
+    try:
+        code = subprocess.run(serve_command(target, port, project_dir), check=False).returncode
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)
+
+
 if __name__ == "__main__":
     main()
