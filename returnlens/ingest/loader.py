@@ -37,10 +37,10 @@ the problem, line numbers and column names (only when the header looks like colu
 field values; the raw record of a quarantined row keeps its text in `raw.quarantine_rows`.
 
 **The modules** of a load, in the order a batch passes through them: `landing.py` (which file is
-whose delivery), `staging.py` (read files as text rows; `readers.py` and `dialect.py`
-underneath), `row_checks.py` (judge every row), `raw_writes.py` (write rows, quarantine and
-audit) over the tables of `raw_tables.py`; this module decides what to load and holds each
-batch's transaction, and `results.py` is what it reports.
+whose delivery), `staging.py` (read files as text rows; `readers.py`, `dialect.py` and
+`read_failures.py` underneath), `row_checks.py` (judge every row), `raw_writes.py` (write rows,
+quarantine and audit) over the tables of `raw_tables.py`; this module decides what to load and
+holds each batch's transaction, and `results.py` is what it reports.
 """
 
 from __future__ import annotations

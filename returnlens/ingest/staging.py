@@ -21,13 +21,11 @@ import duckdb
 from returnlens.ingest import dialect
 from returnlens.ingest.contracts import Entity, FileSpec
 from returnlens.ingest.raw_tables import utc_now
+from returnlens.ingest.read_failures import count_rows, delimiter_advice, diagnose
 from returnlens.ingest.readers import (
     LandingFileError,
     ReadPaths,
-    count_rows,
     csv_scan,
-    delimiter_advice,
-    diagnose,
     excel_bytes,
     file_columns,
     jsonl_scan,
