@@ -14,6 +14,11 @@ Some columns differ from run to run by nature: the ids and times of the run, the
 publish. `--ignore TABLE` or `--ignore TABLE.COLUMN` leaves them out, and
 `--ignore-run-metadata` leaves out the known ones (`RUN_METADATA`); what was left out is part of
 the result, and two results are compared only when they left out the same.
+
+A mart that sums or averages doubles is not always bit-for-bit reproducible: DuckDB adds them in
+the order its threads finish, so the last bits may differ between two runs of the same code on
+the same data. The checksum does not round them away; to tell such noise from a change, compare
+two runs of the same code too (or the mart's values with a tolerance).
 """
 
 from __future__ import annotations
