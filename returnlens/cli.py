@@ -169,6 +169,70 @@ def summary() -> None:
     click.echo(kpi_summary(serving))
 
 
+@main.command()
+@click.option(
+    "--serving",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Serving database (default: the published one, RETURNLENS_SERVING).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--compare",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A JSON result of another run: report the marts that differ and exit 1 if any do.",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="TABLE[.COLUMN]",
+    help="Leave a table or a column out (repeatable).",
+)
+@click.option(
+    "--ignore-run-metadata",
+    is_flag=True,
+    help="Leave out the columns that identify or time the run, the load and the publish "
+    "(publish_log, publish_gate_results and rpt_load_audit ids and times).",
+)
+def checksums(
+    serving: Path | None,
+    as_json: bool,
+    compare: Path | None,
+    ignore: tuple[str, ...],
+    ignore_run_metadata: bool,
+) -> None:
+    """Row count and an order-independent checksum of every published mart.
+
+    Compare two runs: `returnlens checksums --ignore-run-metadata --json > a.json` after one,
+    `returnlens checksums --ignore-run-metadata --compare a.json` after the other (same PII
+    salt: customer keys are salted). Exit 1 when a mart differs, 2 when they cannot be compared.
+    """
+    from returnlens.checksums import ChecksumError, MartChecksums, differences, mart_checksums
+
+    try:
+        result = mart_checksums(
+            serving or settings().serving, ignore, run_metadata=ignore_run_metadata
+        )
+        found = (
+            differences(result, MartChecksums.from_json(compare.read_text()))
+            if compare is not None
+            else []
+        )
+    except ChecksumError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(result.to_json() if as_json else result.format())
+    if compare is None:
+        return
+    if found:
+        click.echo(f"{len(found)} mart(s) differ from {compare}:", err=True)
+        for line in found:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    click.echo(f"all {len(result.tables)} marts equal to {compare}", err=as_json)
+
+
 @main.command(name="docs-contracts")
 def docs_contracts() -> None:
     """Rewrite docs/contracts/*.md from the landing contracts."""

@@ -48,7 +48,8 @@ from returnlens.ingest.erasure import (  # re-exported: imported from here by ca
 from returnlens.ingest.erasure import (
     erase_forgotten_free_text as erase_forgotten_free_text,
 )
-from returnlens.ingest.loader import _now, ensure_raw_schema, landing_files_with_specs
+from returnlens.ingest.loader import landing_files_with_specs
+from returnlens.ingest.raw_tables import ensure_raw_schema, utc_now
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
@@ -138,7 +139,7 @@ def forget_customer(
         )
         if not result.already_forgotten:
             con.execute(
-                "insert into raw.forgotten_customers values (?, ?)", [customer_hash, _now()]
+                "insert into raw.forgotten_customers values (?, ?)", [customer_hash, utc_now()]
             )
         # only this customer: other forgotten customers were erased by their own request
         con.execute(

@@ -19,16 +19,15 @@ import duckdb
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 from returnlens.ingest.erasure import apply_forgotten
 from returnlens.ingest.landing import spec_of
-from returnlens.ingest.loader import (
+from returnlens.ingest.loader import contract_hash
+from returnlens.ingest.raw_tables import (
     AUDIT_COLUMNS,
     UNLOADED_STATUSES,
-    _insert_rows,
-    _move_quarantined,
-    _now,
-    checked_select,
-    contract_hash,
     ensure_raw_schema,
+    utc_now,
 )
+from returnlens.ingest.raw_writes import insert_rows, move_quarantined
+from returnlens.ingest.row_checks import checked_select
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
@@ -167,7 +166,7 @@ def _replay_entity(
         if spec is not None:
             dialects[order] = spec
     load_id = f"replay-{uuid.uuid4().hex}"
-    now = _now()
+    now = utc_now()
     placeholders = ", ".join("?" for _ in files)
     before = dict(
         con.execute(
@@ -179,8 +178,8 @@ def _replay_entity(
     con.execute("begin transaction")
     try:
         con.execute(f"delete from raw.quarantine_rows where {where}", params)
-        _insert_rows(con, entity, checked_select(entity, "_stage", [], dialects), now)
-        _move_quarantined(con, entity, files, load_id, now)
+        insert_rows(con, entity, checked_select(entity, "_stage", [], dialects), now)
+        move_quarantined(con, entity, files, load_id, now)
         apply_forgotten(con, entity, files)
         moved = left = 0
         for f in files:
@@ -219,7 +218,7 @@ def _replay_entity(
                     loaded,
                     quarantined,
                     now,
-                    _now(),
+                    utc_now(),
                     f"replay moved {loaded - before.get(f, 0)} rows from quarantine into raw",
                     contract_hash(entity),
                 ],

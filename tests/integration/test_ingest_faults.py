@@ -490,7 +490,7 @@ def test_a_crash_between_delete_and_insert_leaves_raw_as_before_and_the_next_run
     def crash(*args, **kwargs):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(loader, "_insert_rows", crash)
+    monkeypatch.setattr(loader, "insert_rows", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         load_entity(con, SUPPLIERS, landing)
     assert con.execute("select * from raw.suppliers").fetchall() == before

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration]
 
 
 def _warehouse(tmp_path: Path, audit_entities: dict[str, str]) -> Path:
-    from returnlens.ingest.loader import ensure_raw_schema
+    from returnlens.ingest.raw_tables import ensure_raw_schema
 
     path = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(path))

@@ -10,8 +10,9 @@ import dagster as dg
 
 from returnlens.config import settings
 from returnlens.ingest.contracts import ENTITIES, SOURCES, entities_of
-from returnlens.ingest.loader import UNLOADED_STATUSES, account_landing, load_entity
+from returnlens.ingest.loader import account_landing, load_entity
 from returnlens.ingest.privacy import erase_forgotten_free_text
+from returnlens.ingest.raw_tables import UNLOADED_STATUSES
 from returnlens.profile import landing_entities
 from returnlens.warehouse import connect
 

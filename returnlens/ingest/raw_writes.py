@@ -1,0 +1,172 @@
+"""Writing a judged batch to raw: rows, quarantine and audit, inside the loader's transaction.
+
+Judged rows are written to the entity's table in one pass, failing ones marked and moved to
+`raw.quarantine_rows` before the transaction commits (`insert_rows`, `move_quarantined`); what
+earlier deliveries of the same files left is removed first (`delete_previous`). The counts the
+audit records are counted in the tables after writing (`written_counts`), not assumed. None of
+these functions begins or commits a transaction: the caller (`returnlens/ingest/loader.py`,
+`returnlens/ingest/quarantine.py`) does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+import duckdb
+
+from returnlens.ingest import dialect
+from returnlens.ingest.contracts import Entity
+from returnlens.ingest.raw_tables import AUDIT_COLUMNS, utc_now
+from returnlens.ingest.readers import IDENTIFIER, redacted
+from returnlens.ingest.staging import PendingFile
+from returnlens.warehouse import quote_ident as qi
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, entity: Entity, select: str, loaded_at: datetime
+) -> None:
+    """Write every judged row into raw in one pass (the fast path: one scan, one write).
+
+    Failing rows are written too, marked by a null `_loaded_at` with the reason and raw text in
+    `_extra`; `move_quarantined` moves them to quarantine before the transaction commits, so no
+    reader ever sees them.
+    """
+    names = ", ".join(qi(c.name) for c in entity.columns)
+    con.execute(
+        f"insert into {entity.table} ({names}, _source_file, _file_row_number, _loaded_at, "
+        f"_extra) select {names}, _source_file, _file_row_number, "
+        "case when _reason = '' then cast(? as timestamp) end, "
+        "case when _reason = '' then _extra "
+        "else cast(json_object('reason', _reason, 'record', json(_raw_record)) as varchar) end "
+        f"from ({select})",
+        [loaded_at],
+    )
+
+
+def move_quarantined(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    files: list[str],
+    load_id: str,
+    loaded_at: datetime,
+) -> None:
+    """Move the marked failing rows of these files from raw to `raw.quarantine_rows`."""
+    placeholders = ", ".join("?" for _ in files)
+    marked = f"_source_file in ({placeholders}) and _loaded_at is null"
+    con.execute(
+        "insert into raw.quarantine_rows "
+        "select ?, ?, _source_file, _file_row_number, _extra ->> 'reason', "
+        f"_extra ->> 'record', ? from {entity.table} where {marked} "
+        "order by _source_file, _file_row_number",
+        [load_id, entity.name, loaded_at, *files],
+    )
+    con.execute(f"delete from {entity.table} where {marked}", files)
+
+
+def delete_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> None:
+    """Remove what earlier deliveries of these files left in raw and in quarantine."""
+    placeholders = ", ".join("?" for _ in files)
+    con.execute(f"delete from {entity.table} where _source_file in ({placeholders})", files)
+    con.execute(
+        f"delete from raw.quarantine_rows where entity = ? and source_file in ({placeholders})",
+        [entity.name, *files],
+    )
+
+
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    load_id: str,
+    entity: Entity,
+    p: PendingFile,
+    loaded: int,
+    quarantined: int,
+    status: str,
+    error: str | None,
+    chash: str,
+) -> None:
+    con.execute(
+        f"insert into raw.load_audit ({AUDIT_COLUMNS}, dialect) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            load_id,
+            entity.name,
+            entity.source,
+            p.name,
+            p.checksum,
+            p.size,
+            p.rows_in,
+            loaded,
+            quarantined,
+            p.started,
+            utc_now(),
+            status,
+            error,
+            extras_text(p.extras),
+            chash,
+            dialect.dialect_json(p.spec, p.detected),
+        ],
+    )
+
+
+def extras_text(extras: list[str]) -> str | None:
+    """Names of extra columns for the audit: only names that look like column names."""
+    shown = [x for x in extras if IDENTIFIER.fullmatch(x)]
+    hidden = len(extras) - len(shown)
+    text = ", ".join(shown) + (f"{', ' if shown else ''}{hidden} unnamed" if hidden else "")
+    return text or None
+
+
+def file_counts(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> dict:
+    placeholders = ", ".join("?" for _ in files)
+    return dict(
+        con.execute(
+            f"select _source_file, count(*) from {entity.table} "
+            f"where _source_file in ({placeholders}) group by 1",
+            files,
+        ).fetchall()
+    )
+
+
+def written_counts(
+    con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str], load_id: str
+) -> dict[str, tuple[int, int]]:
+    """Rows per file now in raw and in quarantine (counted in the tables, not in `_checked`)."""
+    placeholders = ", ".join("?" for _ in files)
+    rows = con.execute(
+        f"""
+        with f as (select unnest([{placeholders}]) as source_file),
+        r as (
+            select _source_file as source_file, count(*) as n from {entity.table}
+            where _source_file in ({placeholders}) group by 1
+        ),
+        q as (
+            select source_file, count(*) as n from raw.quarantine_rows
+            where entity = ? and load_id = ? and source_file in ({placeholders}) group by 1
+        )
+        select f.source_file, coalesce(r.n, 0), coalesce(q.n, 0)
+        from f left join r using (source_file) left join q using (source_file)
+        """,
+        [*files, *files, entity.name, load_id, *files],
+    ).fetchall()
+    return {f: (loaded, quarantined) for f, loaded, quarantined in rows}
+
+
+def record_crash(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    batch: list[PendingFile],
+    load_id: str,
+    chash: str,
+    exc: BaseException,
+) -> None:
+    """Audit a batch that crashed (status `error`: retried on the next run); raw is unchanged."""
+    message = f"load crashed and was rolled back: {type(exc).__name__}: {redacted(str(exc))}"
+    try:
+        con.execute("begin transaction")
+        for p in batch:
+            audit(con, load_id, entity, p, 0, 0, "error", message, chash)
+        con.execute("commit")
+    except duckdb.Error:  # the connection itself is broken: the raised error says enough
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")

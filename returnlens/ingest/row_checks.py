@@ -1,0 +1,340 @@
+"""Judging staged text rows against the contract, and duplicate keys, in one set-based pass.
+
+`checked_select` turns text rows (`_stage`, or the scans of a batch) into the typed values under
+the contract's column names plus `_reason` ('' when the row passes) and, for failing rows, the
+raw text as JSON; the loader writes the passing rows to raw and the others to quarantine.
+
+**Exact types.** A value is loaded only when its text is exactly a value of the column's type
+under the delivery's dialect (`FileSpec`): integers are an optional sign and digits; decimal(p,s)
+has at most s decimals and p-s integer digits; a thousands separator only where a dialect declares
+one, between groups of three; dates and timestamps ISO (or the declared format), a UTC offset
+only when it is zero. Anything else ("1.253", "1.5", "12.505" in decimal(10,2), "4.92E+11") is
+quarantined with a reason naming the column and the problem, never rounded. The check is a
+regular expression on the text plus `try_cast` (`returnlens/ingest/values.py`), in the same
+set-based SQL pass.
+
+**Excel artefacts** in text columns are quarantined, not repaired: the text-formula wrapper
+`="O0003848-1"` and numbers in Excel's scientific notation (`4.92E+11`, digits already lost). A
+repair would have to guess (the digits of 4.92E+11 are gone; a `="…"` may be meant literally), and
+a quarantined row is visible, explained and replayable once the export is fixed; the reason names
+the artefact and the fix (format the column as text before exporting). So are postal codes that
+lost their leading zero(s) (a German `01067` read as `1067`), for the countries whose codes are
+all digits of one length (`POSTAL_CODE_DIGITS` in the contracts).
+
+**Duplicate keys**: the first row of a key (by file order and row number) wins; later ones, and
+keys already in raw from a file that is not being replaced, are quarantined as duplicates.
+"""
+
+from __future__ import annotations
+
+from returnlens.ingest.contracts import POSTAL_CODE_DIGITS, Column, Entity, FileSpec
+from returnlens.ingest.values import (
+    _DECIMAL_TYPE,
+    _EXCEL_SCIENTIFIC,
+    _INTEGER_TYPES,
+    _SCIENTIFIC,
+    DEFAULT_SPEC,
+    _canonical,
+    _number_pattern,
+    _typed_expr,
+)
+from returnlens.profile import VALUE_SET_COLUMNS
+from returnlens.warehouse import quote_ident as qi
+from returnlens.warehouse import quote_literal as ql
+
+ROW_KEY_STRIDE = 10**12  # _row_key = file order * stride + file row number (ordered, unique)
+
+# (entity, column) -> the shop profile's value set that governs it
+_PROFILE_VALUE_SET = {target: name for name, cols in VALUE_SET_COLUMNS.items() for target in cols}
+
+# Which files (by `_file_order`) were written in which dialect; files not named use the
+# contracts' default dialect.
+Dialects = dict[int, FileSpec]
+
+
+def _dialect_key(spec: FileSpec) -> tuple:
+    return (
+        spec.decimal_separator,
+        spec.thousands_separator,
+        spec.date_format,
+        spec.timestamp_format,
+    )
+
+
+def _by_dialect(dialects: Dialects | None, build) -> str:
+    """`build(spec)` for the default dialect, or a CASE on `_file_order` when files differ."""
+    groups: dict[tuple, tuple[FileSpec, list[int]]] = {}
+    for order, spec in sorted((dialects or {}).items()):
+        key = _dialect_key(spec)
+        if key != _dialect_key(DEFAULT_SPEC):
+            groups.setdefault(key, (spec, []))[1].append(order)
+    default = build(DEFAULT_SPEC)
+    if not groups:
+        return default
+    whens = " ".join(
+        f"when _file_order in ({', '.join(map(str, orders))}) then {build(spec)}"
+        for spec, orders in groups.values()
+    )
+    return f"case {whens} else {default} end"
+
+
+def _bad_value_reason(c: Column, spec: FileSpec) -> str:
+    """Why the text of a non-text column is not a value of its type (never quoting it)."""
+    col = qi(c.name)
+    t = c.type.lower()
+    if t in ("date", "timestamp"):
+        fmt = spec.date_format if t == "date" else spec.timestamp_format
+        form = (
+            f"not a valid {t} in the declared format {fmt}"
+            if fmt
+            else (
+                "not a valid date written YYYY-MM-DD"
+                if t == "date"
+                else "not a valid timestamp written YYYY-MM-DD HH:MM:SS (UTC, no other offset)"
+            )
+        )
+        return (
+            f"case when regexp_full_match({col}, '[0-9]{{5}}([.,][0-9]+)?') then "
+            "'an Excel serial date number: format the column as a date before exporting' "
+            f"else {ql(form)} end"
+        )
+    pattern = _number_pattern(t, spec)
+    if pattern is None:
+        return ql(f"not a valid {t}")
+    whens = [
+        (f"{col} <> trim({col})", "spaces around the number"),
+        (
+            f"regexp_full_match({col}, {ql(_SCIENTIFIC)})",
+            "scientific notation (as Excel shows large numbers; digits may be lost): "
+            "export the full number",
+        ),
+    ]
+    m = _DECIMAL_TYPE.fullmatch(t)
+    if spec.plain_numbers:
+        if t in _INTEGER_TYPES:
+            whens += [
+                (
+                    f"regexp_full_match({col}, '[+-]?[0-9]{{1,3}}([.,][0-9]{{3}})+')",
+                    "'.' or ',' between groups of three digits: a thousands separator? Declare "
+                    "thousands_separator for this delivery, or export numbers without grouping "
+                    "(an integer column takes whole numbers only)",
+                ),
+                (
+                    f"regexp_full_match({col}, '[+-]?[0-9]*[.,][0-9]+')",
+                    "a fraction: an integer column takes whole numbers only",
+                ),
+            ]
+        else:
+            whens.append(
+                (
+                    f"contains({col}, ',')",
+                    "a ',' in the number (a decimal comma, or digits grouped by thousands): "
+                    "declare decimal_separator and thousands_separator for this delivery, or "
+                    "export with '.' decimals and no grouping",
+                )
+            )
+    if m and int(m.group(2)) >= 0:
+        scale = int(m.group(2))
+        whens.append(
+            (
+                f"regexp_full_match({_canonical(col, spec)}, "
+                f"{ql(f'[+-]?[0-9]*[.][0-9]{{{scale + 1},}}')})",
+                f"more than {scale} decimal places: it does not fit {t} without rounding; "
+                f"export it with at most {scale}",
+            )
+        )
+    whens.append((f"regexp_full_match({col}, {ql(pattern)})", f"out of range for {t}"))
+    if spec.plain_numbers:
+        form = "digits with an optional sign" + ("" if t in _INTEGER_TYPES else " and '.' decimals")
+    else:
+        g = spec.thousands_separator
+        form = f"digits with '{spec.decimal_separator}' decimals" + (
+            f" and '{g}' between groups of three" if g else ""
+        )
+    return (
+        "case "
+        + " ".join(f"when {cond} then {ql(text)}" for cond, text in whens)
+        + f" else {ql(f'not a number as the delivery writes them ({form})')} end"
+    )
+
+
+def _artefact_reason(c: Column) -> str:
+    """Excel artefacts in a text column (the value is never quoted)."""
+    col = qi(c.name)
+    formula = (
+        f'Excel text formula ="…" around the value in {c.name}: export the column as text '
+        '(or remove the ="" wrapper) and deliver the file again'
+    )
+    scientific = (
+        f"a number in scientific notation in {c.name}, a text column: Excel turned the text "
+        "into a number and lost digits; format the column as text before exporting"
+    )
+    return (
+        f"case when starts_with({col}, '=\"') and ends_with({col}, '\"') then {ql(formula)} "
+        f"when contains({col}, 'E+') and regexp_full_match({col}, {ql(_EXCEL_SCIENTIFIC)}) "
+        f"then {ql(scientific)} end"
+    )
+
+
+def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | None = None) -> str:
+    """SQL expression naming every contract violation of a staged row, '' when none.
+
+    Non-text columns are expected beside their text as `<typed><name>` (see `typed_select`).
+    Reasons name the column and the problem, never the value (it stays in the raw record).
+    """
+    parts: list[str] = []
+    for c in entity.columns:
+        col = qi(c.name)
+        val = qi(typed + c.name) if c.type != "varchar" else col
+        if c.required:
+            parts.append(f"case when {col} is null then 'missing required {c.name}' end")
+        if c.type != "varchar":
+            reason = _by_dialect(dialects, lambda spec, c=c: _bad_value_reason(c, spec))
+            parts.append(
+                f"case when {col} is not null and {val} is null "
+                f"then {ql(f'bad {c.type} in {c.name}: ')} || ({reason}) end"
+            )
+        else:
+            parts.append(_artefact_reason(c))
+        if c.allowed is not None:
+            allowed = ", ".join(ql(v) for v in c.allowed)
+            value_set = _PROFILE_VALUE_SET.get((entity.name, c.name))
+            why = (
+                f"not in the closed value set values.{value_set} of the shop profile: add it to "
+                "returnlens.yml, or make the set open (docs/profile.md)"
+                if value_set
+                else "not one of the allowed values"
+            )
+            parts.append(
+                f"case when {col} is not null and {col} not in ({allowed}) "
+                f"then {ql(f'unknown value in {c.name} ({why})')} end"
+            )
+        if c.min_value is not None:
+            parts.append(
+                f"case when {val} < {c.min_value} then '{c.name} below minimum {c.min_value:g}' end"
+            )
+    parts += _postal_code_reasons(entity)
+    return f"concat_ws('; ', {', '.join(parts)})"
+
+
+def _postal_code_reasons(entity: Entity) -> list[str]:
+    """A postal code that lost its leading zero(s) in a spreadsheet (01067 read as 1067)."""
+    names = {c.name for c in entity.columns}
+    if not {"postal_code", "country_code"} <= names:
+        return []
+    digits = " ".join(
+        f"when {ql(country)} then {n}" for country, n in sorted(POSTAL_CODE_DIGITS.items())
+    )
+    reason = (
+        "postal_code lost its leading zero(s): a spreadsheet read it as a number; format the "
+        "column as text before exporting (or pad it with zeros) and deliver the file again"
+    )
+    return [
+        "case when regexp_full_match(postal_code, '[0-9]+') "
+        f"and length(postal_code) < (case country_code {digits} end) then {ql(reason)} end"
+    ]
+
+
+def typed_select(entity: Entity, prefix: str = "__t_", dialects: Dialects | None = None) -> str:
+    """The exact value of every non-text column of `_stage`-like text rows (null when the text
+    is not exactly a value of the type under the file's dialect), named `<prefix><name>`."""
+    return ", ".join(
+        f"{_by_dialect(dialects, lambda spec, c=c: _typed_expr(c, spec))} as {qi(prefix + c.name)}"
+        for c in entity.columns
+        if c.type != "varchar"
+    )
+
+
+def checked_select(
+    entity: Entity, source: str, replaced: list[str], dialects: Dialects | None = None
+) -> str:
+    """A select over `source` (text rows) judging every row: contract, then duplicate keys.
+
+    It yields the typed values under the contract's column names, `_reason` ('' = the row
+    passes) and, for failing rows only, `_raw_record` (the text as JSON). The first row of a key
+    (by file order and row number) wins, later ones are quarantined as duplicates (a contract
+    violation is reported first); a key already in raw from a file that is not being replaced
+    is a duplicate too.
+    """
+    keys = ", ".join(qi(k) for k in entity.key)
+    typed = typed_select(entity, dialects=dialects)
+    reason = check_reason_sql(entity, dialects=dialects)
+    replaced_list = ", ".join(ql(f) for f in replaced) or "''"
+    values = ", ".join(
+        f"{qi(c.name)}" if c.type == "varchar" else f"{qi('__t_' + c.name)} as {qi(c.name)}"
+        for c in entity.columns
+    )
+    record = _raw_record_sql(entity)
+    not_null = " and ".join(f"{qi(k)} is not null" for k in entity.key)
+    return f"""
+        with src as not materialized (
+            select *, _file_order * {ROW_KEY_STRIDE} + _file_row_number as _row_key
+            from {source}
+        ),
+        keyed as not materialized (
+            select {keys}, hash({keys}) as _h, _row_key, _source_file from src where {not_null}
+        ),
+        candidates as (
+            -- grouping 64-bit hashes is much cheaper than grouping the (text) keys; the few
+            -- candidate hashes are then grouped by the real key (collisions drop out there)
+            select _h from keyed group by _h having count(*) > 1
+        ),
+        firsts as (
+            select {keys}, min(_row_key) as _first_row_key,
+                arg_min(_source_file, _row_key) as _first_file
+            from keyed
+            semi join candidates using (_h)
+            group by {keys}
+            having count(*) > 1
+        ),
+        existing as (
+            select {keys}, min(o._source_file) as _other_file
+            from keyed
+            join {entity.table} as o using ({keys})
+            where o._source_file not in ({replaced_list})
+            group by {keys}
+        ),
+        reasons as (
+            select
+                src.*, {typed + ", " if typed else ""}
+                firsts._first_row_key, firsts._first_file, existing._other_file
+            from src
+            left join firsts using ({keys})
+            left join existing using ({keys})
+        ),
+        checked as (
+            select *, {reason} as _check from reasons
+        ),
+        judged as (
+            select
+                *,
+                case
+                    when _check <> '' then _check
+                    when _first_row_key is not null and _row_key <> _first_row_key
+                        then case
+                            when _first_file = _source_file then 'duplicate key within the file'
+                            else 'duplicate key: also in ' || _first_file
+                        end
+                    when _other_file is not null
+                        then 'duplicate key: already loaded from ' || _other_file
+                    else ''
+                end as _reason
+            from checked
+        )
+        select
+            {values}, _extra, _source_file, _file_order, _file_row_number, _reason,
+            case
+                when _reason = '' then null
+                when _extra is null then {record}
+                else {_raw_record_sql(entity, with_extra=True)}
+            end as _raw_record
+        from judged
+        """
+
+
+def _raw_record_sql(entity: Entity, *, with_extra: bool = False) -> str:
+    """The text of a row as a JSON object (unknown columns nested under `_extra`)."""
+    fields = [f"{qi(c.name)} := {qi(c.name)}" for c in entity.columns]
+    if with_extra:
+        fields.append("_extra := json(_extra)")
+    return f"cast(to_json(struct_pack({', '.join(fields)})) as varchar)"
