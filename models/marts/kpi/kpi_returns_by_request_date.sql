@@ -2,117 +2,32 @@
     Returns by the date they were requested, per period grain and slice: what came back in
     the period against what was sold in the same period, revenue retained through exchanges
     and store credit, returns without a known order line, and NPS answered in the period.
+    Each source is first summed per slice and day (int_return_lines_aggregated_to_request_days,
+    int_order_lines_aggregated_to_order_days, int_nps_responses_aggregated_to_response_days).
 #}
 with
 
-return_lines as (
+return_activity as (
 
-    select * from {{ ref('fct_returns') }}
-
-),
-
-order_lines as (
-
-    select * from {{ ref('fct_order_lines') }}
+    select * from {{ ref('int_return_lines_aggregated_to_request_days') }}
 
 ),
 
-nps_responses as (
+sales as (
 
-    select * from {{ ref('int_nps_responses_sliced') }}
+    select * from {{ ref('int_order_lines_aggregated_to_order_days') }}
+
+),
+
+nps as (
+
+    select * from {{ ref('int_nps_responses_aggregated_to_response_days') }}
 
 ),
 
 grains as (
 
     {{ period_grains() }}
-
-),
-
-return_lines_aggregated_to_days as (
-
-    {% for slice_type, slice_column in kpi_slices() %}
-        select
-            '{{ slice_type }}' as slice_type,
-            {{ slice_column }} as slice_value,
-            requested_date as activity_date,
-            count(*) as return_lines,
-            sum(case when has_known_order_line then 0 else 1 end)
-                as return_lines_unknown_order_line,
-            sum(returned_quantity) as units_returned,
-            sum(coalesce(refund_amount_eur, 0)) as refunded_eur,
-            sum(returned_value_eur) as returned_value_eur,
-            sum(
-                case when resolution = 'exchange' then returned_value_eur else 0 end
-            ) as exchange_value_eur,
-            sum(
-                case when resolution = 'store_credit' then returned_value_eur else 0 end
-            ) as store_credit_value_eur
-        from return_lines
-        group by 1, 2, 3
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
-{# an order counts as returned on the day of its first return request in the slice #}
-order_first_returns as (
-
-    {% for slice_type, slice_column in kpi_slices() %}
-        select
-            '{{ slice_type }}' as slice_type,
-            {{ slice_column }} as slice_value,
-            order_id,
-            min(requested_date) as first_requested_date
-        from return_lines
-        group by 1, 2, 3
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
-orders_with_return_aggregated_to_days as (
-
-    select
-        slice_type,
-        slice_value,
-        first_requested_date as activity_date,
-        count(*) as orders_with_return
-    from order_first_returns
-    group by 1, 2, 3
-
-),
-
-sales_aggregated_to_days as (
-
-    {% for slice_type, slice_column in kpi_slices() %}
-        select
-            '{{ slice_type }}' as slice_type,
-            {{ slice_column }} as slice_value,
-            ordered_date as activity_date,
-            count(distinct order_id) as orders,
-            sum(quantity) as units_sold,
-            sum(line_amount_eur) as gross_revenue_eur
-        from order_lines
-        group by 1, 2, 3
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
-nps_aggregated_to_days as (
-
-    select
-        slice_type,
-        slice_value,
-        responded_date as activity_date,
-        count(*) as nps_responses,
-        sum(case when is_promoter then 1 else 0 end) as promoters,
-        sum(case when is_detractor then 1 else 0 end) as detractors,
-        count(rating) as ratings,
-        sum(coalesce(rating, 0)) as rating_total
-    from nps_responses
-    group by 1, 2, 3
 
 ),
 
@@ -129,30 +44,6 @@ activity_stacked as (
         returned_value_eur,
         exchange_value_eur,
         store_credit_value_eur,
-        0 as orders_with_return,
-        0 as orders,
-        0 as units_sold,
-        0 as gross_revenue_eur,
-        0 as nps_responses,
-        0 as promoters,
-        0 as detractors,
-        0 as ratings,
-        0 as rating_total
-    from return_lines_aggregated_to_days
-
-    union all
-
-    select
-        slice_type,
-        slice_value,
-        activity_date,
-        0 as return_lines,
-        0 as return_lines_unknown_order_line,
-        0 as units_returned,
-        0 as refunded_eur,
-        0 as returned_value_eur,
-        0 as exchange_value_eur,
-        0 as store_credit_value_eur,
         orders_with_return,
         0 as orders,
         0 as units_sold,
@@ -162,7 +53,7 @@ activity_stacked as (
         0 as detractors,
         0 as ratings,
         0 as rating_total
-    from orders_with_return_aggregated_to_days
+    from return_activity
 
     union all
 
@@ -186,7 +77,7 @@ activity_stacked as (
         0 as detractors,
         0 as ratings,
         0 as rating_total
-    from sales_aggregated_to_days
+    from sales
 
     union all
 
@@ -210,7 +101,7 @@ activity_stacked as (
         detractors,
         ratings,
         rating_total
-    from nps_aggregated_to_days
+    from nps
 
 ),
 
