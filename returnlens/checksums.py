@@ -17,8 +17,11 @@ the result, and two results are compared only when they left out the same.
 
 A mart that sums or averages doubles is not always bit-for-bit reproducible: DuckDB adds them in
 the order its threads finish, so the last bits may differ between two runs of the same code on
-the same data. The checksum does not round them away; to tell such noise from a change, compare
-two runs of the same code too (or the mart's values with a tolerance).
+the same data, and a difference of two such sums that should be 0 comes out as 1e-12. By default
+the checksum does not round them away; `--double-decimals N` rounds every DOUBLE/FLOAT value to
+N decimals before hashing (e.g. 9: far below any unit, rate or amount a mart reports, far above
+the noise), so such noise compares equal and a real change does not. The precision is part
+of the result, and two results are compared only when they used the same.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class MartChecksums:
     serving: str
     ignored: list[str]
     tables: dict[str, TableChecksum]
+    double_decimals: int | None = None
 
     def to_json(self) -> str:
         """The result as JSON (what `--compare` reads back)."""
@@ -79,6 +83,7 @@ class MartChecksums:
                 serving=data["serving"],
                 ignored=list(data["ignored"]),
                 tables={name: TableChecksum(**t) for name, t in data["tables"].items()},
+                double_decimals=data.get("double_decimals"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ChecksumError(
@@ -96,11 +101,21 @@ class MartChecksums:
         return "\n".join(lines)
 
 
-def _row_text(columns: list[str]) -> str:
-    """SQL for a row as exact text: a struct of the columns, cast to varchar."""
+FLOATING = ("DOUBLE", "FLOAT", "REAL")
+
+
+def _row_text(columns: list[tuple[str, str]], double_decimals: int | None = None) -> str:
+    """SQL for a row as text: a struct of the columns, cast to varchar; exact, or with doubles
+    rounded to `double_decimals` decimals."""
     if not columns:
         return "'{}'"
-    fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in columns)
+
+    def value(column: str, dtype: str) -> str:
+        if double_decimals is not None and dtype.upper() in FLOATING:
+            return f"round({quote_ident(column)}, {int(double_decimals)}) + 0.0"
+        return quote_ident(column)
+
+    fields = ", ".join(f"{quote_ident(c)} := {value(c, t)}" for c, t in columns)
     return f"cast(struct_pack({fields}) as varchar)"
 
 
@@ -113,13 +128,20 @@ def _exists(name: str, columns: dict[str, list[tuple[str, str]]]) -> bool:
 
 
 def mart_checksums(
-    serving: Path, ignore: Iterable[str] = (), *, run_metadata: bool = False
+    serving: Path,
+    ignore: Iterable[str] = (),
+    *,
+    run_metadata: bool = False,
+    double_decimals: int | None = None,
 ) -> MartChecksums:
     """Checksums of every table of the marts schema of `serving`, opened read-only.
 
     `ignore` names tables (`kpi_nps`) or columns (`publish_log.run_id`) to leave out; each must
-    exist. With `run_metadata`, the columns of `RUN_METADATA` that exist are left out too.
+    exist. With `run_metadata`, the columns of `RUN_METADATA` that exist are left out too. With
+    `double_decimals`, doubles are rounded to that many decimals (0 to 15) before hashing.
     """
+    if double_decimals is not None and not 0 <= double_decimals <= 15:
+        raise ChecksumError(f"--double-decimals {double_decimals}: give 0 to 15 decimals.")
     if not serving.exists():
         raise ChecksumError(f"No serving database at {serving}: run `make run` first.")
     con = connect(serving, read_only=True)
@@ -146,21 +168,21 @@ def mart_checksums(
         for table, cols in columns.items():
             if table in left_out:
                 continue
-            kept = [c for c, _ in cols if f"{table}.{c}" not in left_out]
+            kept = [(c, t) for c, t in cols if f"{table}.{c}" not in left_out]
             rows, upper, lower = con.execute(
                 "select count(*), coalesce(sum(md5_number_upper(_row)), 0), "
                 "coalesce(sum(md5_number_lower(_row)), 0) "
-                f"from (select {_row_text(kept)} as _row "
+                f"from (select {_row_text(kept, double_decimals)} as _row "
                 f"from {PUBLISHED_SCHEMA}.{quote_ident(table)})"
             ).fetchall()[0]
             tables[table] = TableChecksum(
                 rows=rows,
                 checksum=f"{int(upper) % 2**64:016x}{int(lower) % 2**64:016x}",
-                columns=[f"{c} {t}" for c, t in cols if c in kept],
+                columns=[f"{c} {t}" for c, t in kept],
             )
     finally:
         con.close()
-    return MartChecksums(str(serving), sorted(left_out), tables)
+    return MartChecksums(str(serving), sorted(left_out), tables, double_decimals)
 
 
 def differences(current: MartChecksums, other: MartChecksums) -> list[str]:
@@ -171,6 +193,12 @@ def differences(current: MartChecksums, other: MartChecksums) -> list[str]:
             f"(here: {', '.join(current.ignored) or 'nothing'}; there: "
             f"{', '.join(other.ignored) or 'nothing'}): compute both with the same --ignore "
             "and --ignore-run-metadata options."
+        )
+    if current.double_decimals != other.double_decimals:
+        raise ChecksumError(
+            "the two results hashed doubles at different precisions (here: "
+            f"{current.double_decimals or 'exact'}; there: {other.double_decimals or 'exact'}): "
+            "compute both with the same --double-decimals option."
         )
     found = []
     for name in sorted(set(current.tables) | set(other.tables)):

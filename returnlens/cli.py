@@ -195,12 +195,20 @@ def summary() -> None:
     help="Leave out the columns that identify or time the run, the load and the publish "
     "(publish_log, publish_gate_results and rpt_load_audit ids and times).",
 )
+@click.option(
+    "--double-decimals",
+    type=int,
+    default=None,
+    help="Round DOUBLE/FLOAT values to this many decimals (e.g. 9) before hashing, so that the "
+    "last-bit noise of parallel sums compares equal; exact by default.",
+)
 def checksums(
     serving: Path | None,
     as_json: bool,
     compare: Path | None,
     ignore: tuple[str, ...],
     ignore_run_metadata: bool,
+    double_decimals: int | None,
 ) -> None:
     """Row count and an order-independent checksum of every published mart.
 
@@ -212,7 +220,10 @@ def checksums(
 
     try:
         result = mart_checksums(
-            serving or settings().serving, ignore, run_metadata=ignore_run_metadata
+            serving or settings().serving,
+            ignore,
+            run_metadata=ignore_run_metadata,
+            double_decimals=double_decimals,
         )
         found = (
             differences(result, MartChecksums.from_json(compare.read_text()))

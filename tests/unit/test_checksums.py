@@ -138,3 +138,26 @@ def test_cli_compare_reports_the_marts_that_differ_and_exits_1(tmp_path):
     out = runner.invoke(main, ["checksums", "--serving", str(tmp_path / "none.duckdb")])
     assert out.exit_code == 2
     assert "No serving database" in out.stderr
+
+
+def test_double_decimals_tells_summation_noise_from_a_change(tmp_path):
+    # the last bits of a double that DuckDB summed in another order, and a real change
+    noisy = [(*ROWS[0][:2], 0.1 + 1e-16 * 3, *ROWS[0][3:]), *ROWS[1:]]
+    changed = [(*ROWS[0][:2], 0.1000001, *ROWS[0][3:]), *ROWS[1:]]
+    base = _serving(tmp_path / "a.duckdb", ROWS)
+    assert 0.1 + 1e-16 * 3 != 0.1  # the noise is real at full precision
+    exact = mart_checksums(base).tables["kpi_demo"].checksum
+    assert (
+        mart_checksums(_serving(tmp_path / "b.duckdb", noisy)).tables["kpi_demo"].checksum != exact
+    )
+    at_9 = {
+        name: mart_checksums(_serving(tmp_path / f"{name}.duckdb", rows), double_decimals=9)
+        for name, rows in (("base9", ROWS), ("noisy9", noisy), ("changed9", changed))
+    }
+    assert at_9["noisy9"].tables["kpi_demo"].checksum == at_9["base9"].tables["kpi_demo"].checksum
+    assert differences(at_9["changed9"], at_9["base9"]) == [
+        "kpi_demo: same 4 rows, different content"
+    ]
+    # results at different precisions are not compared
+    with pytest.raises(ChecksumError, match="--double-decimals"):
+        differences(at_9["base9"], mart_checksums(base))

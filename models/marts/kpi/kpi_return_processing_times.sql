@@ -34,7 +34,10 @@ step_durations as (
             channel,
             requested_date,
             '{{ step }}' as step,
-            {{ duration_column }} as duration_hours
+            {{ duration_column }} as duration_hours,
+            -- whole seconds (the hours are seconds / 3600): summed exactly, so the mean does
+            -- not depend on the order parallel threads add doubles in
+            cast(round({{ duration_column }} * 3600) as bigint) as duration_seconds
         from return_lines
         where {{ duration_column }} is not null
         {% if not loop.last %}union all{% endif %}
@@ -50,7 +53,8 @@ step_durations_sliced as (
             {{ slice_column }} as slice_value,
             requested_date,
             step,
-            duration_hours
+            duration_hours,
+            duration_seconds
         from step_durations
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -66,7 +70,8 @@ step_durations_in_periods as (
         durations.slice_type,
         durations.slice_value,
         durations.step,
-        durations.duration_hours
+        durations.duration_hours,
+        durations.duration_seconds
     from step_durations_sliced as durations
     cross join grains
 
@@ -81,7 +86,7 @@ durations_aggregated_to_periods as (
         slice_value,
         step,
         count(*) as return_lines_measured,
-        avg(duration_hours) as mean_hours,
+        sum(duration_seconds) / (3600.0 * count(*)) as mean_hours,
         {{ percentile('duration_hours', 0.5) }} as median_hours,
         {{ percentile('duration_hours', 0.9) }} as p90_hours
     from step_durations_in_periods
