@@ -45,10 +45,10 @@ forecast_groups as (
         category,
         subcategory,
         week_start_date,
-        -- summed as decimals (1e-9 of a unit), which add up exactly in any order: the same
-        -- data gives the same figures on every run, however the threads add
-        sum(cast(gross_demand_units as decimal(38, 9))) as gross_forecast_units,
-        sum(cast(net_demand_units as decimal(38, 9))) as return_aware_forecast_units
+        -- summed as decimals (to 1e-18 of a unit, below a double's precision), which add up
+        -- exactly in any order: the same data gives the same figures on every run
+        sum(cast(gross_demand_units as decimal(38, 18))) as gross_forecast_units,
+        sum(cast(net_demand_units as decimal(38, 18))) as return_aware_forecast_units
     from forecasts
     group by 1, 2, 3
 
