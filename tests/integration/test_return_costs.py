@@ -351,3 +351,27 @@ def test_return_costs_cover_every_component_and_every_line(pipeline_run, expecte
     assert sum(r["cost_of_returns_eur"] for r in got.values()) == sum(
         r["cost_of_returns_eur"] for r in returns
     )
+
+
+def test_the_gate_blocks_a_recovered_value_above_the_goods_cost(pipeline_run, tmp_path):
+    """A recovery share above 1 (say a seed typo) shows as more value recovered than the goods
+    cost: the mart's GX suite fails on it and names the columns."""
+    import shutil
+
+    from returnlens.quality.gates import EXPECTATIONS_DIR
+    from returnlens.quality.history import run_gate
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_run.warehouse, warehouse)
+    suite = EXPECTATIONS_DIR / "kpi_return_costs.json"
+    clean, _, _ = run_gate(suite, warehouse, "clean", docs_dir=tmp_path)
+    assert clean.passed, clean.summary()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update marts.kpi_return_costs set value_recovered_eur = goods_at_cost_eur + 1 "
+            "where period_grain = 'month' and slice_type = 'all'"
+        )
+    damaged, _, _ = run_gate(suite, warehouse, "bad", docs_dir=tmp_path)
+    assert not damaged.passed
+    failed = {f.expectation for f in damaged.failures}
+    assert failed == {"expect_column_pair_values_a_to_be_greater_than_b"}, damaged.summary()
