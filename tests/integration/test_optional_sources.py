@@ -49,6 +49,7 @@ HAVE_ROWS = (
     "kpi_weekly_returns_by_category",
     "kpi_return_rates_by_order_cohort",
     "kpi_return_processing_times",
+    "kpi_return_costs",
     "sig_product_quality",
     "sig_supplier_quality",
     "sig_customer_return_risk",
