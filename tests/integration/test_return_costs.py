@@ -316,11 +316,12 @@ def test_return_costs_equal_the_landing_files_and_the_seed(
             assert published[column] == row[column], (key, column)
         for column in MONEY:
             assert published[column] == row[column], (key, column, published[column], row[column])
-        # fct_returns rounds the returned value through a double division (a tie such as
-        # 61.11 / 2 = 30.555 becomes 30.55): within a cent per return line, not exact
-        assert abs(published["returned_value_eur"] - row["returned_value_eur"]) <= CENT * max(
-            row["return_lines"], 1
-        ), (key, "returned_value_eur")
+        # the returned value of a line is its share of the line amount, half up to the cent
+        # (a tie such as 61.11 / 2 = 30.555 is 30.56), exact like every other amount
+        assert published["returned_value_eur"] == row["returned_value_eur"], (
+            key,
+            "returned_value_eur",
+        )
         lines = row["return_lines"]
         if lines:
             assert published["cost_per_return_line_eur"] == pytest.approx(
@@ -375,3 +376,22 @@ def test_the_gate_blocks_a_recovered_value_above_the_goods_cost(pipeline_run, tm
     assert not damaged.passed
     failed = {f.expectation for f in damaged.failures}
     assert failed == {"expect_column_pair_values_a_to_be_greater_than_b"}, damaged.summary()
+
+
+def test_the_returned_value_of_each_line_is_its_share_half_up_to_the_cent(pipeline_run, expected):
+    """fct_returns.returned_value_eur = returned quantity x line amount / quantity, half up to
+    the cent, exact per return line (it was rounded through a double: 30.555 gave 30.55)."""
+    _, returns = expected
+    want = {
+        line["key"]: line["returned_value_eur"] for line in returns if line["returned_value_eur"]
+    }
+    with duckdb.connect(str(pipeline_run.serving), read_only=True) as con:
+        got = dict(
+            ((rma, line_id), value)
+            for rma, line_id, value in con.execute(
+                "select rma_id, order_line_id, returned_value_eur from marts.fct_returns "
+                "where has_known_order_line"
+            ).fetchall()
+        )
+    wrong = {key: (got.get(key), value) for key, value in want.items() if got.get(key) != value}
+    assert not wrong, f"{len(wrong)} of {len(want)} lines, e.g. {list(wrong.items())[:3]}"

@@ -61,11 +61,18 @@ return_lines_joined_to_orders as (
         return_lines.open_step,
         return_lines.returned_quantity,
         return_lines.refund_amount_eur,
-        {# net value of the returned units: their share of the line after discount #}
-        round(
-            return_lines.returned_quantity * order_lines.line_amount_eur
-            / nullif(order_lines.quantity, 0),
-            2
+        {#- net value of the returned units: their share of the line after discount, half up
+            to the cent, in whole cents (a division of decimals is a double in DuckDB: 61.11 / 2
+            = 30.555 would round to 30.55); floor((2n + q) / 2q) is n / q rounded half up -#}
+        cast(
+            floor(
+                (
+                    2 * return_lines.returned_quantity
+                    * cast(order_lines.line_amount_eur * 100 as bigint)
+                    + order_lines.quantity
+                )
+                / (2.0 * nullif(order_lines.quantity, 0))
+            ) / 100.0 as decimal(18, 2)
         ) as returned_value_eur,
         order_lines.order_line_id is not null as has_known_order_line,
         return_lines.is_refunded,
