@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from returnlens.config import PROJECT_ROOT
@@ -66,3 +67,33 @@ def public_models(manifest: Path | None = None, schema: str = "marts") -> list[s
         and node.get("access") == "public"
         and node["schema"] == schema
     )
+
+
+def _node_name(unique_id: str) -> str:
+    """`test not_null_x` (without dbt's hash), `unit_test model.case`, `model name`."""
+    kind, _package, *rest = unique_id.split(".")
+    return f"{kind} {rest[0] if kind == 'test' else '.'.join(rest)}"
+
+
+class DbtBuildFailed(Exception):
+    """`dbt build` failed: the message names the failing models and tests."""
+
+
+def build_outcomes(run_results: Path) -> tuple[Counter, list[str]]:
+    """Counts of the tests' statuses (data and unit tests) and the nodes that failed or errored,
+    from dbt's run_results.json (none when dbt wrote none)."""
+    if not run_results.exists():
+        return Counter(), []
+    results = json.loads(run_results.read_text())["results"]
+    counts = Counter(
+        r["status"] for r in results if r["unique_id"].split(".")[0] in ("test", "unit_test")
+    )
+    # a failing test's message is a count ("Got 3 results, ..."); an error's may quote data,
+    # so it stays in dbt's own log
+    failed = [
+        f"{_node_name(r['unique_id'])}: {r['status']}"
+        + (f" ({r['message']})" if r["status"] == "fail" and r.get("message") else "")
+        for r in results
+        if r["status"] in ("fail", "error")
+    ]
+    return counts, failed

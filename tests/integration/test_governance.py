@@ -7,6 +7,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -215,3 +216,42 @@ def test_every_export_is_an_exposure_with_the_marts_it_reads(manifest):
     for exposure in exports:
         assert exposure["meta"]["path"] in exporter_doc, exposure["name"]
         assert exposure["owner"]["name"]
+
+
+# ------------------------------------------------------- dbt tests gate the dbt step (no checks)
+
+
+def test_a_failing_dbt_test_fails_the_dbt_step_and_is_named(pipeline_run, tmp_path, monkeypatch):
+    """dbt's tests are not Dagster asset checks (one event each made the event storage the
+    largest fixed cost of a run), but they still gate the build: a raw order delivered twice
+    under one id fails dbt's uniqueness test on staging and the step fails naming the test."""
+    import dagster as dg
+
+    from orchestration.defs.transform.dbt import defs as dbt_defs
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_run.warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into raw.orders select * from raw.orders limit 1")
+    monkeypatch.setenv("RETURNLENS_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(pipeline_run.landing))
+    definitions = dbt_defs()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            list(definitions.assets),
+            resources=definitions.resources,
+            instance=instance,
+            raise_on_error=False,
+            selection=dg.AssetSelection.groups("staging"),  # the views and their tests only
+        )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error, messages = failure.event_specific_data.error, []
+    while error is not None:  # Dagster wraps the step's own exception
+        messages.append(error.message)
+        error = error.cause
+    message = "\n".join(messages)
+    assert "unique_stg_shop__orders_order_id: fail" in message
+    assert "nothing downstream ran or was published" in message
+    # no asset-check events for dbt tests: the run's events are about models and steps
+    assert not [e for e in result.all_events if e.event_type_value.startswith("ASSET_CHECK")]

@@ -1,12 +1,26 @@
-"""The dbt project as Dagster assets; dbt tests become asset checks."""
+"""The dbt project as Dagster assets.
+
+dbt's data tests run inside the same `dbt build` and gate it as before (a failing test fails the
+step, names the test, and nothing downstream runs or is published), but they are not Dagster
+asset checks: with ~750 tests, one planned and one evaluation event each made Dagster's event
+storage the largest fixed cost of a run (measured at the e2e scale: 1,639 events and 77 s for
+the dbt step vs 155 events and 62 s). The step logs one line with the tests' outcome, and
+target/run_results.json has every test. The GX suites remain blocking asset checks.
+"""
 
 import os
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from returnlens.config import PROJECT_ROOT, settings
-from returnlens.dbt_runner import dbt_executable, ensure_manifest
+from returnlens.dbt_runner import DbtBuildFailed, build_outcomes, dbt_executable, ensure_manifest
 from returnlens.profile import dbt_vars_json, load_profile
 
 dbt_project = DbtProject(
@@ -33,14 +47,35 @@ class LayerTranslator(DagsterDbtTranslator):
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    dagster_dbt_translator=LayerTranslator(),
+    dagster_dbt_translator=LayerTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=False)
+    ),
     pool="warehouse",
 )
 def returnlens_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Build seeds, models, data tests and unit tests in one dbt invocation, with the shop
     profile's settings (reporting currency, return window, value sets) as dbt vars."""
     profile = load_profile(settings().landing_dir)
-    yield from dbt.cli(["build", "--vars", dbt_vars_json(profile)], context=context).stream()
+    invocation = dbt.cli(
+        ["build", "--vars", dbt_vars_json(profile)], context=context, raise_on_error=False
+    )
+    for event in invocation.stream():
+        # models and seeds materialise; the tests' observations are summed up below instead
+        if isinstance(event, dg.Output | dg.AssetMaterialization):
+            yield event
+    run_results = invocation.target_path / "run_results.json"
+    counts, failed = build_outcomes(run_results)
+    context.log.info(
+        "dbt tests: "
+        + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none")
+    )
+    if not invocation.is_successful():
+        raise DbtBuildFailed(
+            "dbt build failed: "
+            + ("; ".join(failed[:20]) if failed else "see the dbt log above")
+            + (f"; and {len(failed) - 20} more" if len(failed) > 20 else "")
+            + f". Every result is in {run_results}; nothing downstream ran or was published."
+        )
 
 
 @dg.definitions
