@@ -33,14 +33,14 @@ test: install lint ## linters, then the test suite (unit, dbt build through the 
 lint: install ## ruff (Python), sqlfluff (dbt SQL), then dbt-score and dbt-coverage (dbt metadata)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint models tests/dbt --disable-progress-bar
+	$(BIN)/sqlfluff lint models tests/dbt --disable-progress-bar --processes 2
 	@# builds the dbt project into an empty warehouse in a temp folder: no `make run` needed
 	$(BIN)/returnlens lint-dbt
 
 format: install ## fix what the linters can fix
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-	$(BIN)/sqlfluff fix models tests/dbt --disable-progress-bar
+	$(BIN)/sqlfluff fix models tests/dbt --disable-progress-bar --processes 2
 
 dev: install ## the Dagster UI with schedules and sensors on
 	@mkdir -p $(DAGSTER_HOME)
