@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from returnlens.config import PROJECT_ROOT, settings
-from returnlens.dbt_runner import dbt_executable
+from returnlens.dbt_runner import dbt_executable, location_args
 
 DEFAULT_PORT = 8080
 PORT_ENV = "RETURNLENS_DOCS_PORT"
@@ -54,17 +54,12 @@ def generate(project_dir: Path = PROJECT_ROOT, target_path: Path | None = None) 
         )
     target = Path(target_path) if target_path else docs_target_path()
     env, dbt_vars = _run_env_and_vars()
-    dirs = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     proc = subprocess.run(
         [
             dbt_executable(),
             "docs",
             "generate",
-            *dirs,
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
+            *location_args(project_dir, target, target / "logs"),
             "--vars",
             dbt_vars,
         ],
@@ -95,14 +90,7 @@ def serve_command(
         dbt_executable(),
         "docs",
         "serve",
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(target / "logs"),
+        *location_args(project_dir, target, target / "logs"),
         "--host",
         host,
         "--port",

@@ -25,6 +25,19 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
+def location_args(
+    project_dir: Path, target: Path | None = None, log_path: Path | None = None
+) -> list[str]:
+    """dbt's arguments for where the project (and its profiles.yml) is, and where to write the
+    target and logs folders when they are not the project's own."""
+    args = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    if target is not None:
+        args += ["--target-path", str(target)]
+    if log_path is not None:
+        args += ["--log-path", str(log_path)]
+    return args
+
+
 def parse(project_dir: Path = PROJECT_ROOT) -> None:
     """Run `dbt parse` to (re)write target/manifest.json."""
     subprocess.run(
@@ -32,10 +45,7 @@ def parse(project_dir: Path = PROJECT_ROOT) -> None:
             dbt_executable(),
             "parse",
             "--quiet",
-            "--project-dir",
-            str(project_dir),
-            "--profiles-dir",
-            str(project_dir),
+            *location_args(project_dir),
         ],
         check=True,
         cwd=project_dir,

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from returnlens.config import PROJECT_ROOT
+from returnlens.dbt_runner import location_args
 
 DOCS_COVERAGE_MIN = 100.0  # % of model columns with a description
 PUBLIC_TEST_COVERAGE_MIN = 90.0  # % of public marts' columns with at least one dbt test
@@ -219,17 +220,7 @@ def build_artifacts(project_dir: Path, work_dir: Path) -> Path:
         ensure_raw_schema(con)  # every landing entity's raw table, empty, as the loader makes it
     finally:
         con.close()
-    common = [
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(work_dir / "logs"),
-        "--quiet",
-    ]
+    common = [*location_args(project_dir, target, work_dir / "logs"), "--quiet"]
     # the built-in profile's vars: metadata must not depend on one shop's settings
     dbt_vars = ["--vars", dbt_vars_json(ShopProfile())]
     env = {
