@@ -22,6 +22,8 @@
         "risk_fast_return_days": 3,
         "risk_score_threshold": 40,
         "review_high_value_eur": 250,
+        "keep_it_window_days": 90,
+        "keep_it_min_lines": 5,
     } -%}
     {%- if name not in defaults -%}
         {{ exceptions.raise_compiler_error("signal_var: unknown signal variable " ~ name) }}

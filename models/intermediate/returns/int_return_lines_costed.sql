@@ -173,6 +173,10 @@ components as (
         + (case when return_line.inspected_at is not null then handling.inspect_minutes else 0 end)
         + (case when return_line.refunded_at is not null then handling.refund_minutes else 0 end)
             as handling_minutes,
+        {# the steps a keep-it would save: receiving and inspecting the goods #}
+        (case when return_line.received_at is not null then handling.receive_minutes else 0 end)
+        + (case when return_line.inspected_at is not null then handling.inspect_minutes else 0 end)
+            as take_back_minutes,
         handling.hourly_rate_eur,
         cast(
             coalesce(refurbishment.per_unit_eur, 0) * return_line.returned_quantity
@@ -214,6 +218,9 @@ recovered as (
         cast(
             cast(handling_minutes * hourly_rate_eur as double) / 60.0 as decimal(18, 2)
         ) as handling_eur,
+        cast(
+            cast(take_back_minutes * hourly_rate_eur as double) / 60.0 as decimal(18, 2)
+        ) as take_back_handling_eur,
         cast(goods_at_cost_eur * recovery_share as decimal(18, 2)) as value_recovered_eur
     from components
 
@@ -232,6 +239,7 @@ final as (
         cast(channel as string) as channel,
         cast(customer_key as string) as customer_key,
         cast(shipping_country_code as string) as shipping_country_code,
+        cast(reason as string) as reason,
         cast(resolution as string) as resolution,
         cast(disposition as string) as disposition,
         cast(condition_grade as string) as condition_grade,
@@ -245,6 +253,7 @@ final as (
         cast(return_label_eur as decimal(18, 2)) as return_label_eur,
         cast(handling_minutes as double) as handling_minutes,
         cast(handling_eur as decimal(18, 2)) as handling_eur,
+        cast(take_back_handling_eur as decimal(18, 2)) as take_back_handling_eur,
         cast(refurbishment_eur as decimal(18, 2)) as refurbishment_eur,
         cast(goods_at_cost_eur as decimal(18, 2)) as goods_at_cost_eur,
         cast(value_recovered_eur as decimal(18, 2)) as value_recovered_eur,
