@@ -53,6 +53,7 @@ from pathlib import Path
 
 import duckdb
 
+from returnlens.adapters import ADAPTER_REASON, adapter_entities, stage_platform_files
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 from returnlens.ingest.erasure import apply_forgotten, erase_forgotten_free_text
 from returnlens.ingest.landing import entity_files, inventory, relative_name
@@ -131,15 +132,22 @@ def _load_batch(
     """Read, check and commit one batch of files; a crash rolls the whole batch back."""
     paths = ReadPaths()
     try:
-        for p in batch:
-            prepare(con, entity, p, paths)
-        # Fast path: files of one layout are read, checked and written in a single pass. If that
-        # read fails, or layouts differ, or a file turns out to have no rows, the batch is
-        # staged first (which isolates the file that cannot be read) and written from there.
-        groups = layout_groups(batch)
-        detect = any(p.detect_values for p in batch if p.error is None)
-        single = len(groups) == 1 and not detect
-        source = f"({group_select(entity, groups[0])})" if single else None
+        if entity.adapter is not None:
+            # a platform's JSON: its adapter flattens each file into `_stage` (one row per
+            # returned item, the entity's columns as text), then the same checks as any file
+            stage_platform_files(con, entity, batch, paths)
+            source = "_stage"
+        else:
+            for p in batch:
+                prepare(con, entity, p, paths)
+            # Fast path: files of one layout are read, checked and written in a single pass. If
+            # that read fails, or layouts differ, or a file turns out to have no rows, the batch
+            # is staged first (which isolates the file that cannot be read) and written from
+            # there.
+            groups = layout_groups(batch)
+            detect = any(p.detect_values for p in batch if p.error is None)
+            single = len(groups) == 1 and not detect
+            source = f"({group_select(entity, groups[0])})" if single else None
         while True:
             if source is None:
                 stage(con, entity, batch, paths)
@@ -193,7 +201,8 @@ def _write_batch(
             delete_previous(con, entity, files)
             try:
                 dialects = {p.order: p.spec for p in good}
-                select = checked_select(entity, source, files, dialects)
+                pre = ADAPTER_REASON if entity.adapter is not None else None
+                select = checked_select(entity, source, files, dialects, pre)
                 insert_rows(con, entity, select, loaded_at)
             except duckdb.Error:
                 if source == "_stage":
@@ -303,7 +312,8 @@ def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadResults:
     """Load every entity of every source and account for every other file under the landing
     folder (used by the CLI and tests; Dagster loads per asset). A list of EntityResult, with
     the files not loaded in `.unloaded` and the summary in `.format()`."""
-    entities = landing_entities(landing_dir)
+    # the platform adapters' deliveries (bol/, sendcloud/) load into the same raw tables
+    entities = (*landing_entities(landing_dir), *adapter_entities())
     load_id = uuid.uuid4().hex
     results = [load_entity(con, e, landing_dir, load_id) for e in entities]
     unloaded = account_landing(con, landing_dir, load_id, entities)
