@@ -34,7 +34,7 @@ import duckdb
 from returnlens.adapters import bol, sendcloud
 from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds
 from returnlens.ingest.contracts import Entity
-from returnlens.ingest.readers import ReadPaths, redacted
+from returnlens.ingest.readers import ReadPaths
 from returnlens.warehouse import quote_ident as qi
 
 __all__ = ["ADAPTERS", "ADAPTER_REASON", "adapter_entities", "stage_platform_files"]
@@ -43,6 +43,13 @@ __all__ = ["ADAPTERS", "ADAPTER_REASON", "adapter_entities", "stage_platform_fil
 UNREADABLE = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (bol.ADAPTER, sendcloud.ADAPTER)}
+
+
+def _why(exc: BaseException) -> str:
+    """The cause of an unreadable file in words; DuckDB's own text quotes the file's content."""
+    if isinstance(exc, duckdb.IOException):
+        return "the file cannot be opened"
+    return "it is not valid JSON (cut off, not UTF-8, or not JSON at all)"
 
 
 def adapter_entities() -> tuple[Entity, ...]:
@@ -85,7 +92,7 @@ def stage_platform_files(
         except UNREADABLE as exc:  # not JSON, not UTF-8, not there: the file's fault
             p.rows_in = None
             p.error = (
-                f"{p.name}: cannot be read as {adapter.label} JSON: {redacted(str(exc))}. Save "
+                f"{p.name}: cannot be read as {adapter.label} JSON: {_why(exc)}. Save "
                 f"the API's response body as it is (UTF-8 JSON, {adapter.shape}) as described in "
                 f"docs/sources/{adapter.name}.md and deliver it again (under the same name: it "
                 "replaces the failed delivery). Rows in the file: unknown (row count unknown)."

@@ -115,7 +115,7 @@ def flatten(path: str, name: str, order: int) -> str:
             reasons.reason_code
         from flat
         left join _seed_sendcloud_refund_types as refund_types
-            on case when has_refund then refund_type else {ql(NOT_GIVEN)} end
+            on case when flat.has_refund then flat.refund_type else {ql(NOT_GIVEN)} end
                 = refund_types.refund_type
         left join _seed_sendcloud_return_reasons as reasons
             on lower(trim(flat.reason_description)) = lower(reasons.return_reason)
