@@ -29,20 +29,36 @@ currency, ...) are kept as JSON in the row's `_extra`; personal data the platfor
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 
-from returnlens.adapters import bol, sendcloud
+from returnlens.adapters import bol, common, sendcloud
 from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.readers import ReadPaths
 from returnlens.warehouse import quote_ident as qi
 
-__all__ = ["ADAPTERS", "ADAPTER_REASON", "adapter_entities", "stage_platform_files"]
+__all__ = [
+    "ADAPTERS",
+    "ADAPTER_REASON",
+    "adapter_entities",
+    "adapter_fingerprint",
+    "stage_platform_files",
+]
 
 # what DuckDB raises for a file that is not (UTF-8) JSON; other errors are ours and raise
 UNREADABLE = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (bol.ADAPTER, sendcloud.ADAPTER)}
+
+
+def adapter_fingerprint(name: str) -> str:
+    """The content of an adapter's mapping seeds (part of its contract hash)."""
+    digest = hashlib.sha256()
+    for seed in ADAPTERS[name].seeds:
+        digest.update((common.SEEDS_DIR / f"{seed}.csv").read_bytes())
+    return digest.hexdigest()
 
 
 def _why(exc: BaseException) -> str:

@@ -53,7 +53,12 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.adapters import ADAPTER_REASON, adapter_entities, stage_platform_files
+from returnlens.adapters import (
+    ADAPTER_REASON,
+    adapter_entities,
+    adapter_fingerprint,
+    stage_platform_files,
+)
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 from returnlens.ingest.erasure import apply_forgotten, erase_forgotten_free_text
 from returnlens.ingest.landing import entity_files, inventory, relative_name
@@ -107,8 +112,11 @@ def file_checksum(path: Path) -> str:
 
 
 def contract_hash(entity: Entity) -> str:
-    """Fingerprint of an entity's contract: a failed file is retried when it changes."""
-    return hashlib.sha256(repr(entity).encode()).hexdigest()[:16]
+    """Fingerprint of an entity's contract: a failed file is retried when it changes. For a
+    platform adapter it covers its mapping seeds too, and every file is read again when they
+    change (a value added to a seed then maps the rows it quarantined)."""
+    text = repr(entity) + (adapter_fingerprint(entity.adapter) if entity.adapter else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def landing_files_with_specs(entity: Entity, landing_dir: Path) -> list[tuple[Path, FileSpec]]:
@@ -297,7 +305,10 @@ def load_entity(
         last = previous.get(name)
         if last is not None and last[0] == checksum:
             _, status, last_hash = last
-            if status in ("loaded", "replayed") or (status == "failed" and last_hash == chash):
+            mapped_alike = entity.adapter is None or last_hash == chash
+            if (status in ("loaded", "replayed") and mapped_alike) or (
+                status == "failed" and last_hash == chash
+            ):
                 result.files.append(FileResult(name, "unchanged"))
                 continue
         pending.append(PendingFile(path, name, spec, checksum, path.stat().st_size, order))

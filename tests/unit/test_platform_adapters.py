@@ -313,3 +313,27 @@ def test_a_key_delivered_natively_and_by_a_platform_is_quarantined_once(con, tmp
         "select count(*) from raw.quarantine_rows where reason like 'duplicate key%'"
     ).fetchall()[0][0]
     assert dup == 1
+
+
+def test_a_value_added_to_a_mapping_seed_maps_the_rows_it_quarantined(con, tmp_path, monkeypatch):
+    """The quarantine reason says to add the handlingResult to the seed: doing so must load the
+    row on the next run, without delivering the file again."""
+    from returnlens.adapters import common
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    monkeypatch.setattr(common, "SEEDS_DIR", seeds)
+    landing = _landing(tmp_path, "bol")
+    entity = ADAPTERS["bol"].entity
+    first = load_entity(con, entity, landing)
+    assert (first.rows_loaded, first.rows_quarantined) == (10, 3)
+    again = load_entity(con, entity, landing)
+    assert [f.status for f in again.files] == ["unchanged"]
+    with (seeds / "bol_handling_results.csv").open("a") as fh:
+        fh.write("DESTROY_PRODUCT,refund,destroy,true,false,Destroyed by the seller.\n")
+    remapped = load_entity(con, entity, landing)
+    assert (remapped.rows_loaded, remapped.rows_quarantined) == (11, 2)
+    (disposition,) = con.execute(
+        "select disposition from raw.returns where rma_id = '31234578'"
+    ).fetchall()[0]
+    assert disposition == "destroy"
