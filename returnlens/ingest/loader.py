@@ -296,7 +296,9 @@ def load_entity(
     ensure_raw_schema(con, [entity])
     load_id = load_id or uuid.uuid4().hex
     chash = contract_hash(entity)
-    result = EntityResult(entity.name, entity.table)
+    # a platform adapter's result is told apart from the native entity's of the same table
+    label = entity.name if entity.adapter is None else f"{entity.name} from {entity.adapter}"
+    result = EntityResult(label, entity.table)
     previous = _last_loads(con, entity)
     pending: list[PendingFile] = []
     for order, (path, spec) in enumerate(landing_files_with_specs(entity, landing_dir)):
