@@ -337,3 +337,16 @@ def test_a_value_added_to_a_mapping_seed_maps_the_rows_it_quarantined(con, tmp_p
         "select disposition from raw.returns where rma_id = '31234578'"
     ).fetchall()[0]
     assert disposition == "destroy"
+
+
+def test_replay_leaves_platform_rows_to_the_adapter(con, tmp_path):
+    """`quarantine replay` re-checks the contract only: a row quarantined for what only the
+    platform's rules say (an amount with three decimals) must not slip into raw that way."""
+    from returnlens.ingest.quarantine import replay
+
+    load_all(con, _landing(tmp_path, "sendcloud"))
+    before = con.execute("select count(*) from raw.returns").fetchall()[0][0]
+    quarantined = con.execute("select count(*) from raw.quarantine_rows").fetchall()[0][0]
+    replay(con)
+    assert con.execute("select count(*) from raw.returns").fetchall()[0][0] == before
+    assert con.execute("select count(*) from raw.quarantine_rows").fetchall()[0][0] == quarantined
