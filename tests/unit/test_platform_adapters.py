@@ -350,3 +350,29 @@ def test_replay_leaves_platform_rows_to_the_adapter(con, tmp_path):
     replay(con)
     assert con.execute("select count(*) from raw.returns").fetchall()[0][0] == before
     assert con.execute("select count(*) from raw.quarantine_rows").fetchall()[0][0] == quarantined
+
+
+def test_every_code_and_outcome_the_adapters_write_is_known_to_the_native_seeds():
+    """Reason codes go on through seed reason_code_map, statuses through return_status_map
+    (normalised as staging does: lower case, '_' as a space): nothing an adapter writes may
+    fall through as unmapped."""
+    codes = {r["reason_code"] for r in _seed("reason_code_map")}
+    written = {s["reason_code"] for s in _seed("bol_return_reasons")} | {
+        s["reason_code"] for s in _seed("sendcloud_return_reasons")
+    }
+    assert written <= codes
+    statuses = {r["status"] for r in _seed("return_status_map")}
+    bol_statuses = BOL_HANDLING_RESULTS | {"PENDING", "REJECTED"}
+    assert {s.lower().replace("_", " ") for s in bol_statuses} <= statuses
+    in_fixture = {r["status"] for r in _sendcloud_returns()}
+    assert in_fixture <= statuses
+
+
+def test_the_landing_sensor_sees_platform_files_by_size_and_time(tmp_path):
+    from orchestration.defs.automation.jobs import landing_stamps
+
+    landing = _landing(tmp_path, "bol")
+    stamps, busy = landing_stamps(landing, settle_seconds=0)
+    stat = (landing / "bol" / "returns_2024-02-p1.json").stat()
+    assert stamps == {"bol/returns_2024-02-p1.json": f"{stat.st_size}:{stat.st_mtime_ns}"}
+    assert busy == []
