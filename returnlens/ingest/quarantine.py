@@ -6,7 +6,9 @@ contract fix, or when the key a duplicate clashed with is gone) and moves the ro
 into raw, in one transaction, keeping the conservation rule: for every file, the audit's rows in
 = rows in raw + rows in quarantine. A fixed file re-delivered under the same name simply loads
 (and replaces its rows and its quarantine); a file that failed whole is retried by the next load
-when the file or the entity's contract changed.
+when the file or the entity's contract changed. Rows of a platform adapter's files
+(`landing/bol/`, `landing/sendcloud/`) are not replayed: the adapter judges them too, so they
+are re-read from the file when it or the adapter's mapping seeds change.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from returnlens.adapters import adapter_entities
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 from returnlens.ingest.erasure import apply_forgotten
 from returnlens.ingest.landing import spec_of
@@ -131,7 +134,12 @@ def replay(
 def _replay_entity(
     con: duckdb.DuckDBPyConnection, entity: Entity, source_file: str | None
 ) -> tuple[int, int]:
-    where = "entity = ?" + (" and source_file = ?" if source_file else "")
+    # rows of a platform adapter's files are judged by the adapter too: they are re-read from
+    # the file (when it or the mapping seeds change), never replayed on the contract alone
+    platforms = ", ".join(ql(e.source) for e in adapter_entities())
+    where = f"entity = ? and split_part(source_file, '/', 1) not in ({platforms})" + (
+        " and source_file = ?" if source_file else ""
+    )
     params = [entity.name] + ([source_file] if source_file else [])
     files = [
         r[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from returnlens.adapters import adapter_entities
 from returnlens.config import settings
 from returnlens.ingest.contracts import ENTITIES
 from returnlens.ingest.landing import inventory
@@ -37,7 +38,8 @@ def landing_stamps(landing: Path, settle_seconds: float = SETTLE_SECONDS) -> tup
     stamps: dict[str, str] = {}
     busy: list[str] = []
     now = time.time()
-    for e in ENTITIES:
+    entities = (*ENTITIES, *adapter_entities())  # platform files (bol/, sendcloud/) too
+    for e in entities:
         for p in landing_files(e, landing):
             try:
                 st = p.stat()
@@ -50,7 +52,7 @@ def landing_stamps(landing: Path, settle_seconds: float = SETTLE_SECONDS) -> tup
                 stamps[rel] = f"{st.st_size}:{st.st_mtime_ns}"
     # files the loader does not load (unrecognised, refused) trigger a run too, so that they
     # appear on Data health and in the load summary soon after they land
-    for entry in inventory(landing):
+    for entry in inventory(landing, entities):
         if entry.status != "ignored":
             stamps.setdefault(entry.name, f"{entry.status}:{entry.size}")
     return stamps, busy
