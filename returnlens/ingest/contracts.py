@@ -23,7 +23,8 @@ class Column:
     pii: bool = False  # personal data: stays in raw only
 
 
-FORMATS = ("csv", "jsonl", "parquet", "xlsx")
+# json: a platform's API response, flattened by its adapter (returnlens/adapters/)
+FORMATS = ("csv", "jsonl", "parquet", "xlsx", "json")
 # cp1252 (Windows-1252, what Excel on Windows saves as "CSV") is transcoded to UTF-8 by the
 # loader (DuckDB's read_csv has no such encoding without an extension); the others are native.
 ENCODINGS = ("utf-8", "latin-1", "cp1252", "utf-16")
@@ -108,6 +109,9 @@ class Entity:
     optional: bool = False
     # the main delivery's dialect was declared in the shop profile (not the contracts' default)
     dialect_declared: bool = False
+    # a platform adapter (returnlens/adapters/<name>.py) that flattens the platform's JSON into
+    # this entity's columns; None: the files are read as they are (CSV, JSON lines, ...)
+    adapter: str | None = None
 
     @property
     def table(self) -> str:

@@ -32,7 +32,13 @@ from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 PROFILE_FILE = "returnlens.yml"  # the shop profile (returnlens.profile) at the landing root
 DEMO_GROUND_TRUTH = "ground_truth.json"  # written by `returnlens generate` at the landing root
 
-FORMAT_NAMES = {"csv": "CSV", "jsonl": "JSON lines", "parquet": "Parquet", "xlsx": "Excel"}
+FORMAT_NAMES = {
+    "csv": "CSV",
+    "jsonl": "JSON lines",
+    "parquet": "Parquet",
+    "xlsx": "Excel",
+    "json": "JSON",
+}
 
 
 @dataclass(frozen=True)
@@ -223,11 +229,12 @@ def inventory(
                 if len(parts) > 2
                 else f"its name matches none of the deliveries {source}/ accepts"
             )
+            folder = "sources" if any(e.adapter for e in by_source[source]) else "contracts"
             add(
                 "unrecognised",
                 f"{rel}: not loaded: {where} ({_patterns(by_source[source])}). Rename or "
                 f"move it to match a pattern, or export it again in an accepted format, as "
-                f"described in docs/contracts/{source}.md.",
+                f"described in docs/{folder}/{source}.md.",
             )
         elif len(parts) == 1:
             add(

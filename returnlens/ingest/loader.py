@@ -53,6 +53,12 @@ from pathlib import Path
 
 import duckdb
 
+from returnlens.adapters import (
+    ADAPTER_REASON,
+    adapter_entities,
+    adapter_fingerprint,
+    stage_platform_files,
+)
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 from returnlens.ingest.erasure import apply_forgotten, erase_forgotten_free_text
 from returnlens.ingest.landing import entity_files, inventory, relative_name
@@ -106,8 +112,11 @@ def file_checksum(path: Path) -> str:
 
 
 def contract_hash(entity: Entity) -> str:
-    """Fingerprint of an entity's contract: a failed file is retried when it changes."""
-    return hashlib.sha256(repr(entity).encode()).hexdigest()[:16]
+    """Fingerprint of an entity's contract: a failed file is retried when it changes. For a
+    platform adapter it covers its mapping seeds too, and every file is read again when they
+    change (a value added to a seed then maps the rows it quarantined)."""
+    text = repr(entity) + (adapter_fingerprint(entity.adapter) if entity.adapter else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def landing_files_with_specs(entity: Entity, landing_dir: Path) -> list[tuple[Path, FileSpec]]:
@@ -131,15 +140,22 @@ def _load_batch(
     """Read, check and commit one batch of files; a crash rolls the whole batch back."""
     paths = ReadPaths()
     try:
-        for p in batch:
-            prepare(con, entity, p, paths)
-        # Fast path: files of one layout are read, checked and written in a single pass. If that
-        # read fails, or layouts differ, or a file turns out to have no rows, the batch is
-        # staged first (which isolates the file that cannot be read) and written from there.
-        groups = layout_groups(batch)
-        detect = any(p.detect_values for p in batch if p.error is None)
-        single = len(groups) == 1 and not detect
-        source = f"({group_select(entity, groups[0])})" if single else None
+        if entity.adapter is not None:
+            # a platform's JSON: its adapter flattens each file into `_stage` (one row per
+            # returned item, the entity's columns as text), then the same checks as any file
+            stage_platform_files(con, entity, batch, paths)
+            source = "_stage"
+        else:
+            for p in batch:
+                prepare(con, entity, p, paths)
+            # Fast path: files of one layout are read, checked and written in a single pass. If
+            # that read fails, or layouts differ, or a file turns out to have no rows, the batch
+            # is staged first (which isolates the file that cannot be read) and written from
+            # there.
+            groups = layout_groups(batch)
+            detect = any(p.detect_values for p in batch if p.error is None)
+            single = len(groups) == 1 and not detect
+            source = f"({group_select(entity, groups[0])})" if single else None
         while True:
             if source is None:
                 stage(con, entity, batch, paths)
@@ -193,7 +209,8 @@ def _write_batch(
             delete_previous(con, entity, files)
             try:
                 dialects = {p.order: p.spec for p in good}
-                select = checked_select(entity, source, files, dialects)
+                pre = ADAPTER_REASON if entity.adapter is not None else None
+                select = checked_select(entity, source, files, dialects, pre)
                 insert_rows(con, entity, select, loaded_at)
             except duckdb.Error:
                 if source == "_stage":
@@ -279,7 +296,9 @@ def load_entity(
     ensure_raw_schema(con, [entity])
     load_id = load_id or uuid.uuid4().hex
     chash = contract_hash(entity)
-    result = EntityResult(entity.name, entity.table)
+    # a platform adapter's result is told apart from the native entity's of the same table
+    label = entity.name if entity.adapter is None else f"{entity.name} from {entity.adapter}"
+    result = EntityResult(label, entity.table)
     previous = _last_loads(con, entity)
     pending: list[PendingFile] = []
     for order, (path, spec) in enumerate(landing_files_with_specs(entity, landing_dir)):
@@ -288,7 +307,10 @@ def load_entity(
         last = previous.get(name)
         if last is not None and last[0] == checksum:
             _, status, last_hash = last
-            if status in ("loaded", "replayed") or (status == "failed" and last_hash == chash):
+            mapped_alike = entity.adapter is None or last_hash == chash
+            if (status in ("loaded", "replayed") and mapped_alike) or (
+                status == "failed" and last_hash == chash
+            ):
                 result.files.append(FileResult(name, "unchanged"))
                 continue
         pending.append(PendingFile(path, name, spec, checksum, path.stat().st_size, order))
@@ -303,7 +325,8 @@ def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadResults:
     """Load every entity of every source and account for every other file under the landing
     folder (used by the CLI and tests; Dagster loads per asset). A list of EntityResult, with
     the files not loaded in `.unloaded` and the summary in `.format()`."""
-    entities = landing_entities(landing_dir)
+    # the platform adapters' deliveries (bol/, sendcloud/) load into the same raw tables
+    entities = (*landing_entities(landing_dir), *adapter_entities())
     load_id = uuid.uuid4().hex
     results = [load_entity(con, e, landing_dir, load_id) for e in entities]
     unloaded = account_landing(con, landing_dir, load_id, entities)

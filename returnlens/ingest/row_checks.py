@@ -246,7 +246,11 @@ def typed_select(entity: Entity, prefix: str = "__t_", dialects: Dialects | None
 
 
 def checked_select(
-    entity: Entity, source: str, replaced: list[str], dialects: Dialects | None = None
+    entity: Entity,
+    source: str,
+    replaced: list[str],
+    dialects: Dialects | None = None,
+    pre_reason: str | None = None,
 ) -> str:
     """A select over `source` (text rows) judging every row: contract, then duplicate keys.
 
@@ -254,11 +258,15 @@ def checked_select(
     passes) and, for failing rows only, `_raw_record` (the text as JSON). The first row of a key
     (by file order and row number) wins, later ones are quarantined as duplicates (a contract
     violation is reported first); a key already in raw from a file that is not being replaced
-    is a duplicate too.
+    is a duplicate too. `pre_reason`: a text column of `source` with problems found before the
+    contract check ('' or null when none; a platform adapter's), reported first.
     """
     keys = ", ".join(qi(k) for k in entity.key)
     typed = typed_select(entity, dialects=dialects)
     reason = check_reason_sql(entity, dialects=dialects)
+    check = reason
+    if pre_reason is not None:
+        check = f"concat_ws('; ', nullif({qi(pre_reason)}, ''), nullif({reason}, ''))"
     replaced_list = ", ".join(ql(f) for f in replaced) or "''"
     values = ", ".join(
         f"{qi(c.name)}" if c.type == "varchar" else f"{qi('__t_' + c.name)} as {qi(c.name)}"
@@ -303,7 +311,7 @@ def checked_select(
             left join existing using ({keys})
         ),
         checked as (
-            select *, {reason} as _check from reasons
+            select *, {check} as _check from reasons
         ),
         judged as (
             select

@@ -35,6 +35,17 @@ def test_every_landing_entity_is_an_ingest_asset_keyed_like_its_dbt_source(defin
     assert len(SOURCES) == 6
 
 
+def test_each_platform_adapter_is_an_asset_group_loaded_before_its_raw_table(definitions):
+    from returnlens.adapters import ADAPTERS
+
+    graph = definitions.get_repository_def().asset_graph
+    for platform, adapter in ADAPTERS.items():
+        key = dg.AssetKey(["adapters", platform, adapter.entity.name])
+        assert graph.get(key).group_name == f"adapter_{platform}"
+        assert key in graph.get(dg.AssetKey(["raw", adapter.entity.name])).parent_keys
+        assert key in graph.get(dg.AssetKey(["raw", "load_audit"])).parent_keys
+
+
 def test_gx_suites_are_blocking_checks_and_publish_depends_on_the_marts(definitions):
     graph = definitions.get_repository_def().asset_graph
     checks = {c.name: c for c in graph.asset_check_keys}

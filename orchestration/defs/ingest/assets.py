@@ -8,6 +8,8 @@ column names, never row content.
 
 import dagster as dg
 
+from orchestration.defs.adapters.assets import adapter_key
+from returnlens.adapters import adapter_entities
 from returnlens.config import settings
 from returnlens.ingest.contracts import ENTITIES, SOURCES, entities_of
 from returnlens.ingest.loader import account_landing, load_entity
@@ -25,6 +27,10 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
         specs=[
             dg.AssetSpec(
                 key=["raw", e.name],
+                # platform adapters load into the same table first (orchestration/defs/adapters)
+                deps=[
+                    adapter_key(a.source, a.name) for a in adapter_entities() if a.name == e.name
+                ],
                 description=f"{e.description} Loaded from landing/{source}/{e.pattern}.",
                 group_name="ingest",
                 kinds={"duckdb"},
@@ -82,7 +88,10 @@ def _ingest_asset(source: str) -> dg.AssetsDefinition:
 
 @dg.asset(
     key=["raw", "load_audit"],
-    deps=[dg.AssetKey(["raw", e.name]) for e in ENTITIES],
+    deps=[
+        *(dg.AssetKey(["raw", e.name]) for e in ENTITIES),
+        *(adapter_key(a.source, a.name) for a in adapter_entities()),
+    ],
     group_name="ingest",
     kinds={"duckdb"},
     pool="warehouse",
@@ -103,7 +112,7 @@ def landing_inventory(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             con,
             cfg.landing_dir,
             load_id=context.run.run_id,
-            entities=landing_entities(cfg.landing_dir),
+            entities=(*landing_entities(cfg.landing_dir), *adapter_entities()),
         )
         # every source is loaded now: forgotten customers' free text, whatever the load order
         erased = erase_forgotten_free_text(con)

@@ -1,0 +1,83 @@
+"""What every platform adapter shares: its description, the mapping seeds, SQL helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from returnlens.config import PROJECT_ROOT
+from returnlens.ingest.contracts import Entity
+from returnlens.warehouse import quote_ident as qi
+from returnlens.warehouse import quote_literal as ql
+
+# the column of `_stage` with the problems an adapter found ('' when none)
+ADAPTER_REASON = "_adapter_reason"
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One platform: its landing entity and how a file of it becomes rows of that entity."""
+
+    name: str  # the platform, also its landing folder
+    label: str  # what its files are, for messages
+    shape: str  # the JSON shape a file must have, for messages
+    entity: Entity
+    # (path DuckDB reads, file identity, file order) -> a select of the entity's columns as
+    # text, _extra, _source_file, _file_order, _file_row_number, _adapter_reason
+    flatten: Callable[[str, str, int], str]
+    seeds: tuple[str, ...]  # mapping seeds (seeds/<name>.csv) the flatten select joins
+
+
+def register_seeds(con: duckdb.DuckDBPyConnection, seeds: tuple[str, ...]) -> None:
+    """Each mapping seed as a temp table of text (`_seed_<name>`), read from seeds/<name>.csv."""
+    for seed in seeds:
+        path = SEEDS_DIR / f"{seed}.csv"
+        con.execute(
+            f"create or replace temp table {qi('_seed_' + seed)} as select * from "
+            f"read_csv({ql(str(path))}, header = true, all_varchar = true, auto_detect = true)"
+        )
+
+
+def utc_text(expr: str) -> str:
+    """An ISO 8601 timestamp with an offset (`2024-01-31T13:02:05+01:00`) as the contracts'
+    UTC text (`2024-01-31 12:02:05`, fractions kept); text without an offset, or that is not a
+    timestamp, unchanged (the contract check then judges it)."""
+    ts = f"try_cast({expr} as timestamptz)"
+    return (
+        f"case when regexp_matches({expr}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$') and {ts} is not null "
+        f"then case when microsecond({ts}) = 0 "
+        f"then strftime({ts} at time zone 'UTC', '%Y-%m-%d %H:%M:%S') "
+        f"else strftime({ts} at time zone 'UTC', '%Y-%m-%d %H:%M:%S.%f') end else {expr} end"
+    )
+
+
+def text(json_expr: str, path: str) -> str:
+    """The value at `path` as text, null when absent or JSON null (never the text 'null')."""
+    return f"nullif(json_extract_string({json_expr}, {ql(path)}), 'null')"
+
+
+def array(json_expr: str, path: str) -> str:
+    """The array at `path` as a list of JSON values (empty when absent or not an array)."""
+    return (
+        f"case when json_type({json_expr}, {ql(path)}) = 'ARRAY' "
+        f"then cast(json_extract({json_expr}, {ql(path)}) as json[]) else [] end"
+    )
+
+
+# an amount exactly as a decimal(12,2) holds it: JSON numbers are read as doubles, which keep
+# every decimal of up to 15 significant digits exactly, so a value that matches is exact
+AMOUNT = "-?[0-9]{1,10}([.][0-9]{1,2})?"
+CURRENCY = "[A-Z]{3}"
+
+
+def amount_problem(value: str, currency: str, field: str, present: str) -> str:
+    """Reasons for an amount object {value, currency} that does not fit exactly (or null)."""
+    return (
+        f"case when {present} and ({value} is null or not regexp_full_match({value}, "
+        f"{ql(AMOUNT)})) then {ql(f'{field}.value is not an amount with at most 2 decimals: it is not loaded rounded; export the exact amount')} "
+        f"when {present} and ({currency} is null or not regexp_full_match({currency}, "
+        f"{ql(CURRENCY)})) then {ql(f'{field}.currency is not an ISO 4217 code (three capital letters)')} end"
+    )
