@@ -5,7 +5,9 @@
     add these cents up.
 
     Parcel costs (return label, forward shipping given away, the customer's return fee) are
-    per RMA: the amount for the order's shipping country (else the 'default' row) is split
+    per RMA: where a platform delivered the actual label cost or return fee of the RMA
+    (stg_returns__return_lines.actual_*), the actual amount; else the seed's amount for the
+    order's shipping country (else the 'default' row); either is split
     over the RMA's lines it applies to in whole cents, the remainder cents going to the line
     with the smallest order_line_id, so a parcel's lines add up to its amount exactly.
 #}
@@ -32,6 +34,19 @@ orders as (
 parameters as (
 
     select * from {{ ref('return_cost_parameters') }}
+
+),
+
+actual_parcel_amounts as (
+
+    {# a return's actual amounts repeat on each of its lines: one value per RMA #}
+    select
+        rma_id,
+        max(actual_label_cost_eur) as actual_label_cost_eur,
+        max(actual_return_fee_eur) as actual_return_fee_eur
+    from {{ ref('stg_returns__return_lines') }}
+    where actual_label_cost_eur is not null or actual_return_fee_eur is not null
+    group by 1
 
 ),
 
@@ -126,12 +141,27 @@ parcel_amounts_per_line as (
 
     select
         return_line.*,
-        cast(coalesce(label_rate.amount_eur, label_default.amount_eur, 0) * 100 as bigint)
-            as label_cents,
+        cast(
+            coalesce(
+                actual.actual_label_cost_eur, label_rate.amount_eur, label_default.amount_eur, 0
+            ) * 100 as bigint
+        ) as label_cents,
         cast(coalesce(forward_rate.amount_eur, forward_default.amount_eur, 0) * 100 as bigint)
             as forward_cents,
-        cast(coalesce(fee_rate.amount_eur, fee_default.amount_eur, 0) * 100 as bigint) as fee_cents
+        cast(
+            coalesce(
+                actual.actual_return_fee_eur, fee_rate.amount_eur, fee_default.amount_eur, 0
+            ) * 100 as bigint
+        ) as fee_cents,
+        case
+            when actual.actual_label_cost_eur is not null then 'actual' else 'parameters'
+        end as return_label_basis,
+        case
+            when actual.actual_return_fee_eur is not null then 'actual' else 'parameters'
+        end as customer_fee_basis
     from return_lines_ranked_in_parcels as return_line
+    left join actual_parcel_amounts as actual
+        on return_line.rma_id = actual.rma_id
     left join parcel_amounts as label_rate
         on
             label_rate.parameter = 'return_label'
@@ -260,6 +290,8 @@ final as (
         cast(goods_at_cost_eur - value_recovered_eur as decimal(18, 2)) as write_off_eur,
         cast(refund_fee_eur as decimal(18, 2)) as refund_fee_eur,
         cast(customer_fee_eur as decimal(18, 2)) as customer_fee_eur,
+        cast(return_label_basis as string) as return_label_basis,
+        cast(customer_fee_basis as string) as customer_fee_basis,
         cast(
             forward_shipping_eur + return_label_eur + handling_eur + refurbishment_eur
             + goods_at_cost_eur - value_recovered_eur + refund_fee_eur - customer_fee_eur

@@ -91,7 +91,15 @@ returns_aggregated_to_days as (
             sum(refund_fee_eur) as refund_fees_eur,
             sum(customer_fee_eur) as customer_fees_eur,
             sum(cost_of_return_eur) as cost_of_returns_eur,
-            sum(margin_lost_eur) as margin_lost_to_returns_eur
+            sum(margin_lost_eur) as margin_lost_to_returns_eur,
+            sum(
+                case
+                    when
+                        return_label_basis = 'actual' or customer_fee_basis = 'actual'
+                        then 1
+                    else 0
+                end
+            ) as return_lines_with_actual_costs
         from return_lines
         group by 1, 2, 3
         {% if not loop.last %}union all{% endif %}
@@ -122,7 +130,9 @@ days as (
         coalesce(return_days.refund_fees_eur, 0) as refund_fees_eur,
         coalesce(return_days.customer_fees_eur, 0) as customer_fees_eur,
         coalesce(return_days.cost_of_returns_eur, 0) as cost_of_returns_eur,
-        coalesce(return_days.margin_lost_to_returns_eur, 0) as margin_lost_to_returns_eur
+        coalesce(return_days.margin_lost_to_returns_eur, 0) as margin_lost_to_returns_eur,
+        coalesce(return_days.return_lines_with_actual_costs, 0)
+            as return_lines_with_actual_costs
     from sales_aggregated_to_days as sale_days
     full outer join returns_aggregated_to_days as return_days
         on
@@ -157,7 +167,8 @@ days_rolled_up_to_periods as (
         sum(days.refund_fees_eur) as refund_fees_eur,
         sum(days.customer_fees_eur) as customer_fees_eur,
         sum(days.cost_of_returns_eur) as cost_of_returns_eur,
-        sum(days.margin_lost_to_returns_eur) as margin_lost_to_returns_eur
+        sum(days.margin_lost_to_returns_eur) as margin_lost_to_returns_eur,
+        sum(days.return_lines_with_actual_costs) as return_lines_with_actual_costs
     from days
     cross join grains
     {# per product only by month: products x days would dwarf the rest of the mart #}
@@ -181,7 +192,15 @@ final as (
         cast(periods.period_grain as string) as period_grain,
         cast(periods.slice_type as string) as slice_type,
         cast(periods.slice_value as string) as slice_value,
-        cast('parameters' as string) as cost_basis,
+        cast(
+            case
+                when periods.return_lines_with_actual_costs = 0 then 'parameters'
+                when periods.return_lines_with_actual_costs = periods.return_lines then 'actual'
+                else 'mixed'
+            end as string
+        ) as cost_basis,
+        cast(periods.return_lines_with_actual_costs as bigint)
+            as return_lines_with_actual_costs,
         cast(periods.units_sold as bigint) as units_sold,
         cast(periods.gross_revenue_eur as decimal(18, 2)) as gross_revenue_eur,
         cast(periods.cost_of_goods_sold_eur as decimal(18, 2)) as cost_of_goods_sold_eur,

@@ -6,6 +6,8 @@
     is also a word of the reason vocabulary (the surnames Groot, Klein, Lang) is not masked,
     or "te groot" would lose its reason (macro customer_names_that_are_reason_words).
 #}
+{% set reporting_currency = "'" ~ var("reporting_currency") ~ "'" %}
+
 with
 
 source as (
@@ -102,6 +104,17 @@ renamed as (
         ---------- numerics
         quantity as returned_quantity,
         refund_amount_eur,
+        {# actual parcel amounts a platform delivers (Sendcloud's label_cost, return_fee per
+           return, repeated on its lines), kept by the loader in _extra; used only in the
+           reporting currency (never converted here) #}
+        case
+            when {{ json_text('_extra', 'label_cost_currency') }} = {{ reporting_currency }}
+                then cast({{ json_text('_extra', 'label_cost_value') }} as decimal(18, 2))
+        end as actual_label_cost_eur,
+        case
+            when {{ json_text('_extra', 'return_fee_currency') }} = {{ reporting_currency }}
+                then cast({{ json_text('_extra', 'return_fee_value') }} as decimal(18, 2))
+        end as actual_return_fee_eur,
 
         ---------- booleans
         refunded_at is not null as is_refunded,
