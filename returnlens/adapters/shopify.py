@@ -375,8 +375,7 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
                         p,
                         f"{p.name}: not loaded: the {t} table it is joined with cannot be "
                         f"read ({PLATFORM}/{f.name}: {_why(exc)}). Export that table again "
-                        f"({DOCS}); this file loads on the next run. Rows in the file: "
-                        "unknown (row count unknown).",
+                        f"({DOCS}); this file loads on the next run.",
                     )
                     break
             if p.error:

@@ -133,6 +133,11 @@ def file_select(con: duckdb.DuckDBPyConnection, table: str, path: Path, file_no:
                     f"case when microsecond({ts}) = 0 then strftime({ts}, '%Y-%m-%d %H:%M:%S') "
                     f"else strftime({ts}, '%Y-%m-%d %H:%M:%S.%f') end as {qi(c)}"
                 )
+            elif types[c].startswith("DECIMAL"):  # exact: trailing zeros of the scale dropped
+                exprs.append(
+                    "regexp_replace(regexp_replace(cast("
+                    f"{qi(c)} as varchar), '([.][0-9]*?)0+$', '\\1'), '[.]$', '') as {qi(c)}"
+                )
             else:
                 exprs.append(f"nullif(cast({qi(c)} as varchar), '') as {qi(c)}")
     return (
