@@ -30,6 +30,7 @@ currency, ...) are kept as JSON in the row's `_extra`; personal data the platfor
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import duckdb
 
@@ -58,12 +59,17 @@ TABLE_ADAPTERS: dict[str, dict[str, shopify.TableAdapter]] = {
 }
 
 
-def adapter_fingerprint(name: str) -> str:
-    """The content of an adapter's mapping seeds (part of its contract hash)."""
+def adapter_fingerprint(
+    name: str, entity: Entity | None = None, landing_dir: Path | None = None
+) -> str:
+    """The content of an adapter's mapping seeds (part of its contract hash) and, for connector
+    tables, of the files of the tables it joins into the entity's rows."""
     digest = hashlib.sha256()
     seeds = ADAPTERS[name].seeds if name in ADAPTERS else shopify.SEEDS
     for seed in seeds:
         digest.update((common.SEEDS_DIR / f"{seed}.csv").read_bytes())
+    if name in TABLE_ADAPTERS and entity is not None and landing_dir is not None:
+        digest.update(shopify.joined_fingerprint(entity, Path(landing_dir)).encode())
     return digest.hexdigest()
 
 

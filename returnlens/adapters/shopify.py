@@ -28,8 +28,10 @@ delivered, a refund line amount that is not exact to the cent.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -320,6 +322,19 @@ TABLE_ADAPTERS: dict[str, TableAdapter] = {
         ),
     )
 }
+
+
+def joined_fingerprint(ent: Entity, landing_dir: Path) -> str:
+    """The names and content of the files of the tables joined into an entity's rows: when one
+    changes (a refund delivered after its return), the driving files are read again."""
+    digest = hashlib.sha256()
+    for t in TABLE_ADAPTERS[ent.name].lookups:
+        for f in table_files(landing_dir / PLATFORM, t):
+            digest.update(f.name.encode())
+            with f.open("rb") as fh:
+                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _why(exc: BaseException) -> str:

@@ -342,3 +342,39 @@ def test_unreadable_tables_fail_the_file_naming_it_and_joined_tables_are_account
     assert unloaded["shopify/refund.csv"] == "ignored"
     assert unloaded["shopify/return.jsonl"] == "ignored"
     assert unloaded["shopify/order_line_refund.csv"] == "ignored"
+
+
+def test_a_new_refund_file_re_reads_the_returns_it_joins(con, landing):
+    """Connectors deliver tables incrementally: a refund delivered after its return must reach
+    the return's row although return_line_item.csv itself did not change."""
+    from returnlens.adapters import TABLE_ADAPTERS
+    from returnlens.ingest.loader import load_entity
+
+    entity = TABLE_ADAPTERS["shopify"]["returns"].entity
+    load_entity(con, entity, landing)
+    again = load_entity(con, entity, landing)
+    assert [f.status for f in again.files] == ["unchanged"]
+    unrefunded = next(
+        i
+        for i in _csv("return_line_item")
+        if i["return_reason"] == "UNWANTED"
+        and i["order_line_id"] not in {rl["order_line_id"] for rl in _csv("order_line_refund")}
+    )
+    folder = landing / "shopify"
+    (folder / "refund-2024-03.csv").write_text(
+        "id,order_id,created_at,processed_at\n"
+        "509562990,450789469,2024-03-01T10:00:00Z,2024-03-01T10:00:00Z\n"
+    )
+    (folder / "order_line_refund-2024-03.csv").write_text(
+        "id,refund_id,order_line_id,quantity,restock_type,subtotal,total_tax,location_id\n"
+        f"104689590,509562990,{unrefunded['order_line_id']},1,return,25.00,4.34,24826418\n"
+    )
+    later = load_entity(con, entity, landing)
+    assert [f.status for f in later.files] == ["loaded"]
+    row = con.execute(
+        "select refunded_at, received_at, disposition, refund_amount_eur from raw.returns "
+        "where rma_id = ? and order_line_id = ?",
+        [unrefunded["return_id"], unrefunded["order_line_id"]],
+    ).fetchall()
+    at = datetime(2024, 3, 1, 10, 0)
+    assert row == [(at, at, "restock", Decimal("25.00"))]
