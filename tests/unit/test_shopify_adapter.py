@@ -195,6 +195,64 @@ def test_order_lines_load_with_their_position_and_the_invalid_are_quarantined(co
     assert any("bad integer in quantity" in r for r in reasons)
 
 
+def test_product_variants_load_with_type_and_options_mapped_by_seeds(con, landing):
+    load_all(con, landing)
+    variants = _csv("product_variant")
+    products = {p["id"]: p for p in _csv("product")}
+    types = {t["product_type"]: t for t in _seed("shopify_product_types")}
+    names = {n["option_name"]: n["attribute"] for n in _seed("shopify_option_names")}
+    items = {str(i["id"]): i for i in _jsonl("inventory_item")}
+    options: dict[str, dict[str, int]] = {}
+    for o in _csv("product_option"):
+        if o["name"].lower() in names:
+            options.setdefault(o["product_id"], {})[names[o["name"].lower()]] = int(o["position"])
+    expected = []
+    for v in variants:
+        p, item = products.get(v["product_id"]), items[v["inventory_item_id"]]
+        opts = options.get(v["product_id"], {})
+        if (
+            v["_fivetran_deleted"] == "true"
+            or p is None
+            or p["product_type"] not in types
+            or "colour" not in opts
+            or item["unit_cost_currency_code"] != REPORTING
+            or not AMOUNT.fullmatch(v["price"])
+        ):
+            continue
+        value = [v["option_1"], v["option_2"], v["option_3"]]
+        expected.append(
+            (
+                v["sku"],
+                v["product_id"],
+                p["title"],
+                types[p["product_type"]]["category"],
+                types[p["product_type"]]["subcategory"],
+                value[opts["size"] - 1] if "size" in opts else "one-size",
+                value[opts["colour"] - 1],
+                p["vendor"],
+                Decimal(v["price"]),
+                Decimal(str(item["unit_cost_amount"])).quantize(Decimal("0.01")),
+                int(v["grams"]),
+            )
+        )
+    assert 0 < len(expected) < len(variants)
+    assert _audit(con, "products") == (len(variants), len(expected), len(variants) - len(expected))
+    got = con.execute(
+        "select sku, product_id, product_name, category, subcategory, size, colour, "
+        "supplier_id, list_price_eur, unit_cost_eur, weight_g from raw.products order by sku"
+    ).fetchall()
+    assert got == sorted(expected)
+    reasons = _reasons(con, "products")
+    for start in (
+        "a product_type not in seeds/shopify_product_types.csv",
+        "no colour: the product has no option",
+        "unit_cost_currency_code is not shop.reporting_currency",
+        "product_id has no row in the product table",
+        "deleted in Shopify",
+    ):
+        assert any(r.startswith(start) for r in reasons), start
+
+
 def _expected_returns() -> tuple[int, list[tuple]]:
     """(rows in, the rows raw.returns must hold), from the fixture files and the seeds."""
     items = _csv("return_line_item")
@@ -342,6 +400,7 @@ def test_unreadable_tables_fail_the_file_naming_it_and_joined_tables_are_account
     assert unloaded["shopify/refund.csv"] == "ignored"
     assert unloaded["shopify/return.jsonl"] == "ignored"
     assert unloaded["shopify/order_line_refund.csv"] == "ignored"
+    assert unloaded["shopify/product_option.csv"] == "ignored"
 
 
 def test_a_new_refund_file_re_reads_the_returns_it_joins(con, landing):
