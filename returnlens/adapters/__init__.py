@@ -30,10 +30,11 @@ currency, ...) are kept as JSON in the row's `_extra`; personal data the platfor
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import duckdb
 
-from returnlens.adapters import bol, common, sendcloud
+from returnlens.adapters import bol, common, sendcloud, shopify
 from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.readers import ReadPaths
@@ -42,6 +43,7 @@ from returnlens.warehouse import quote_ident as qi
 __all__ = [
     "ADAPTERS",
     "ADAPTER_REASON",
+    "TABLE_ADAPTERS",
     "adapter_entities",
     "adapter_fingerprint",
     "stage_platform_files",
@@ -51,13 +53,23 @@ __all__ = [
 UNREADABLE = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (bol.ADAPTER, sendcloud.ADAPTER)}
+# platforms landed as connector tables (several raw tables each): entity name -> adapter
+TABLE_ADAPTERS: dict[str, dict[str, shopify.TableAdapter]] = {
+    shopify.PLATFORM: shopify.TABLE_ADAPTERS
+}
 
 
-def adapter_fingerprint(name: str) -> str:
-    """The content of an adapter's mapping seeds (part of its contract hash)."""
+def adapter_fingerprint(
+    name: str, entity: Entity | None = None, landing_dir: Path | None = None
+) -> str:
+    """The content of an adapter's mapping seeds (part of its contract hash) and, for connector
+    tables, of the files of the tables it joins into the entity's rows."""
     digest = hashlib.sha256()
-    for seed in ADAPTERS[name].seeds:
+    seeds = ADAPTERS[name].seeds if name in ADAPTERS else shopify.SEEDS
+    for seed in seeds:
         digest.update((common.SEEDS_DIR / f"{seed}.csv").read_bytes())
+    if name in TABLE_ADAPTERS and entity is not None and landing_dir is not None:
+        digest.update(shopify.joined_fingerprint(entity, Path(landing_dir)).encode())
     return digest.hexdigest()
 
 
@@ -70,7 +82,8 @@ def _why(exc: BaseException) -> str:
 
 def adapter_entities() -> tuple[Entity, ...]:
     """The landing entities of every platform adapter (loaded beside the native ones)."""
-    return tuple(a.entity for a in ADAPTERS.values())
+    tables = (a.entity for t in TABLE_ADAPTERS.values() for a in t.values())
+    return (*(a.entity for a in ADAPTERS.values()), *tables)
 
 
 def stage_platform_files(
@@ -81,8 +94,11 @@ def stage_platform_files(
     A file that is not JSON of the platform's shape, or holds no returned item, fails whole
     with the cause and what to do (its `error` is set; nothing of it is staged).
     """
-    adapter = ADAPTERS[entity.adapter or ""]
     paths = paths or ReadPaths()
+    if entity.adapter in TABLE_ADAPTERS:  # connector tables: joined, not flattened per file
+        shopify.stage(con, entity, batch, paths)
+        return
+    adapter = ADAPTERS[entity.adapter or ""]
     cols = ", ".join(f"{qi(c.name)} varchar" for c in entity.columns)
     con.execute(
         f"create or replace temp table _stage ({cols}, _extra varchar, _source_file varchar, "

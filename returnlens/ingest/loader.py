@@ -111,11 +111,13 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def contract_hash(entity: Entity) -> str:
+def contract_hash(entity: Entity, landing_dir: Path | None = None) -> str:
     """Fingerprint of an entity's contract: a failed file is retried when it changes. For a
     platform adapter it covers its mapping seeds too, and every file is read again when they
-    change (a value added to a seed then maps the rows it quarantined)."""
-    text = repr(entity) + (adapter_fingerprint(entity.adapter) if entity.adapter else "")
+    change (a value added to a seed then maps the rows it quarantined); for one that joins other
+    tables of its folder (Shopify), their files too (a refund delivered later reaches its return)."""
+    fingerprint = adapter_fingerprint(entity.adapter, entity, landing_dir) if entity.adapter else ""
+    text = repr(entity) + fingerprint
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -295,7 +297,7 @@ def load_entity(
     """Load the new or changed files of one entity; unchanged files are skipped."""
     ensure_raw_schema(con, [entity])
     load_id = load_id or uuid.uuid4().hex
-    chash = contract_hash(entity)
+    chash = contract_hash(entity, landing_dir)
     # a platform adapter's result is told apart from the native entity's of the same table
     label = entity.name if entity.adapter is None else f"{entity.name} from {entity.adapter}"
     result = EntityResult(label, entity.table)
