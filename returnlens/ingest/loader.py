@@ -87,6 +87,7 @@ from returnlens.ingest.staging import (
     stage,
 )
 from returnlens.profile import landing_entities
+from returnlens.warehouse import within_budget
 
 __all__ = [
     "EntityResult",
@@ -314,6 +315,7 @@ def _batches(pending: list[PendingFile], limit: int) -> Iterator[list[PendingFil
         yield batch
 
 
+@within_budget("The loader")
 def load_entity(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -372,6 +374,7 @@ def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadResults:
     return LoadResults(results, unloaded)
 
 
+@within_budget("The loader")
 def account_landing(
     con: duckdb.DuckDBPyConnection,
     landing_dir: Path,
