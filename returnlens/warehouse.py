@@ -69,7 +69,11 @@ class MemoryBudgetExceeded(RuntimeError):
 def budget_message(step: str, error: BaseException | str) -> str:
     """What to tell a person when `step` ran out of memory (names the settings to change)."""
     cfg = settings()
-    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # DuckDB's own line (dbt puts "Runtime Error in model ..." first); it quotes no data
+    detail = next(
+        (line for line in lines if "Out of Memory" in line), lines[0] if lines else repr(error)
+    )
     if os.environ.get("RETURNLENS_DUCKDB_MEMORY_LIMIT"):
         return (
             f"{step} ran out of memory: RETURNLENS_DUCKDB_MEMORY_LIMIT="
