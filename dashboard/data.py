@@ -30,6 +30,7 @@ import pandas as pd
 import streamlit as st
 
 from returnlens.config import settings
+from returnlens.warehouse import duckdb_config
 
 SCHEMA = "marts"
 
@@ -78,7 +79,9 @@ def _hub_connection() -> duckdb.DuckDBPyConnection:
     global _hub
     with _hub_lock:
         if _hub is None:
-            _hub = duckdb.connect(config={"threads": str(os.cpu_count() or 2)})
+            # memory limit, threads and spill folder from the memory budget, as every
+            # DuckDB database Returnlens opens
+            _hub = duckdb.connect(config=duckdb_config())
         return _hub
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,39 @@ DEMO_PII_SALT = "returnlens-demo-salt"
 MIN_PII_SALT_LENGTH = 16
 # The demo generator writes this file at the landing root; real deliveries never do.
 DEMO_MARKER = "ground_truth.json"
+
+
+# The memory budget of a whole run (the Dagster process, the dbt subprocess, every DuckDB
+# database they open), and what of it is left to Python: measured at scale 6.7, the Dagster
+# process with dagster, dbt and GX imported holds ~0.55 GiB and the dbt subprocess ~0.3 GiB
+# before DuckDB allocates anything; DuckDB itself overshoots its memory_limit by up to ~20 %.
+DEFAULT_MEMORY_BUDGET = "4GiB"
+PYTHON_HEADROOM = 1 << 30
+DUCKDB_SHARE = 0.8
+MIN_DUCKDB_LIMIT = 4 << 20
+BYTES_PER_DUCKDB_THREAD = 1 << 30  # DuckDB's guidance: at least 1-4 GB per thread for joins
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9}
+_UNITS |= {"gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 1 << 10, "mib": 1 << 20}
+_UNITS |= {"gib": 1 << 30, "tib": 1 << 40}
+
+
+class SettingError(ValueError):
+    """A setting has a value Returnlens cannot use; the message names the variable."""
+
+
+def parse_bytes(text: str, var: str) -> int:
+    """Bytes of a size such as `4GiB`, `1.5 GiB`, `3000MB` or `4294967296` (`var` names the
+    setting in the error)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text or "")
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in _UNITS:
+        raise SettingError(f"{var}={text!r} is not a size: write it like 4GiB, 1.5GiB or 3000MB.")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def format_bytes(n: int) -> str:
+    """`4.0GiB`, `512.0MiB`: how sizes are shown in messages and handed to DuckDB."""
+    return f"{n / (1 << 30):.1f}GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f}MiB"
 
 
 class PiiSaltError(RuntimeError):
@@ -38,8 +72,10 @@ class Settings:
     serving: Path
     reports_dir: Path
     pii_salt_file: Path
-    duckdb_memory_limit: str
-    duckdb_threads: int
+    memory_budget: int  # bytes, RETURNLENS_MEMORY_BUDGET: the whole run's process tree
+    duckdb_memory_limit: str  # per DuckDB database; derived from the budget unless set
+    duckdb_threads: int  # per DuckDB database; derived from the budget unless set
+    spill_dir: Path  # DuckDB's temp_directory: where operators spill when over the limit
     publish_parquet: bool
 
     @property
@@ -51,6 +87,11 @@ class Settings:
 def settings() -> Settings:
     """Read the settings from the environment (call again after changing env vars)."""
     data_dir = _path("RETURNLENS_DATA_DIR", PROJECT_ROOT / "data")
+    budget = parse_bytes(
+        os.environ.get("RETURNLENS_MEMORY_BUDGET") or DEFAULT_MEMORY_BUDGET,
+        "RETURNLENS_MEMORY_BUDGET",
+    )
+    limit, threads = duckdb_share(budget)
     return Settings(
         data_dir=data_dir,
         landing_dir=_path("RETURNLENS_LANDING_DIR", data_dir / "landing"),
@@ -58,11 +99,25 @@ def settings() -> Settings:
         serving=_path("RETURNLENS_SERVING", data_dir / "serving.duckdb"),
         reports_dir=_path("RETURNLENS_REPORTS_DIR", data_dir / "reports"),
         pii_salt_file=_path("RETURNLENS_PII_SALT_FILE", data_dir / "secrets" / "pii_salt"),
-        duckdb_memory_limit=os.environ.get("RETURNLENS_DUCKDB_MEMORY_LIMIT", "4GB"),
-        duckdb_threads=int(os.environ.get("RETURNLENS_DUCKDB_THREADS", str(os.cpu_count() or 2))),
+        memory_budget=budget,
+        duckdb_memory_limit=os.environ.get("RETURNLENS_DUCKDB_MEMORY_LIMIT") or f"{limit >> 20}MiB",
+        duckdb_threads=int(os.environ.get("RETURNLENS_DUCKDB_THREADS") or threads),
+        spill_dir=_path("RETURNLENS_SPILL_DIR", data_dir / "spill"),
         publish_parquet=os.environ.get("RETURNLENS_PUBLISH_PARQUET", "1")
         not in ("0", "false", "no"),
     )
+
+
+def duckdb_share(budget: int) -> tuple[int, int]:
+    """DuckDB's memory_limit and threads per database for a run's memory budget.
+
+    One DuckDB database works at a time in a run (the loader, then dbt's, then the gates', the
+    publish's), so each may have what Python leaves: 80 % of (budget - 1 GiB), but at least a
+    quarter of the budget. One thread per GiB of that, at most one per core.
+    """
+    limit = max(int((budget - PYTHON_HEADROOM) * DUCKDB_SHARE), budget // 4, MIN_DUCKDB_LIMIT)
+    threads = max(1, min(os.cpu_count() or 1, limit // BYTES_PER_DUCKDB_THREAD))
+    return limit, threads
 
 
 def is_demo_landing(landing_dir: Path) -> bool:

@@ -1,4 +1,4 @@
-"""dbt-duckdb plugin: hand the PII salt to every dbt connection at run time.
+"""dbt-duckdb plugin: hand the PII salt and the memory settings to every dbt connection.
 
 profiles.yml lists this module under `plugins:`. For each cursor dbt opens it runs
 `set variable returnlens_pii_salt = ?` with the salt as a bound parameter, and the macro
@@ -6,6 +6,10 @@ profiles.yml lists this module under `plugins:`. For each cursor dbt opens it ru
 of compiled SQL, `target/` (manifest, run results, compiled and run files), dbt's logs or the
 warehouse's view definitions, which hold only `getvariable(...)`. The salt is resolved by
 `returnlens.config.pii_salt` (env var or the installation's salt file).
+
+The first connection also gets the database's `memory_limit`, `threads` and `temp_directory`
+(spill folder) from the memory budget, as every DuckDB database Returnlens opens
+(`returnlens.warehouse.duckdb_config`). These are per database: dbt's threads share them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from returnlens.config import pii_salt
+from returnlens.warehouse import duckdb_config
 
 SALT_VARIABLE = "returnlens_pii_salt"
 
@@ -22,6 +27,8 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn) -> None:
         """The connection dbt opens first (also used for some statements)."""
+        for name, value in duckdb_config().items():
+            conn.execute(f"set {name} = ?", [value])
         conn.execute(f"set variable {SALT_VARIABLE} = ?", [pii_salt()])
 
     def configure_cursor(self, cursor) -> None:

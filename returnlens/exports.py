@@ -31,9 +31,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
-
 from returnlens.config import settings
+from returnlens.warehouse import connect_reader, within_budget
 
 ALERT_COLUMNS = (
     "alert_id",
@@ -184,6 +183,7 @@ def _alerts_folder(export_dir: Path) -> Path:
     return alerts_dir
 
 
+@within_budget("The exports")
 def write_exports(serving: Path | None = None, export_dir: Path | None = None) -> ExportResult:
     """Write the supplier alert files, their index and the review queue from the serving
     database; raise `ExportError` (path, problem, fix) when a file cannot be written."""
@@ -194,7 +194,7 @@ def write_exports(serving: Path | None = None, export_dir: Path | None = None) -
     assert_no_customer_data(REVIEW_QUEUE_COLUMNS)
     alerts_dir = _alerts_folder(export_dir)
     result = ExportResult(export_dir=export_dir)
-    con = duckdb.connect(str(serving), read_only=True)
+    con = connect_reader(serving)
     try:
         alerts = con.execute(
             f"select {', '.join(ALERT_COLUMNS)} from marts.sig_quality_alerts "

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from returnlens.config import settings
 from returnlens.dbt_runner import public_models
-from returnlens.warehouse import connect, quote_ident, quote_literal
+from returnlens.warehouse import connect, quote_ident, quote_literal, within_budget
 
 PUBLISHED_SCHEMA = "marts"
 # written by the demo generator at the landing root; a shop's own deliveries never hold it
@@ -96,6 +96,7 @@ def _gate_results(con, run_id: str | None) -> dict[str, bool]:
     return dict(rows)
 
 
+@within_budget("The publish")
 def publish(
     warehouse: Path | None = None,
     serving: Path | None = None,

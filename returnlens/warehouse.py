@@ -2,26 +2,123 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import duckdb
 
-from returnlens.config import settings
+from returnlens.config import Settings, format_bytes, settings
+
+BUDGET_SETTING = "RETURNLENS_MEMORY_BUDGET"
+
+
+def duckdb_config(cfg: Settings | None = None) -> dict[str, str]:
+    """memory_limit, threads and temp_directory (spill folder) of every DuckDB database a run
+    opens, from the memory budget (see `returnlens.config.duckdb_share`)."""
+    cfg = cfg or settings()
+    return {
+        "memory_limit": cfg.duckdb_memory_limit,
+        "threads": str(cfg.duckdb_threads),
+        "temp_directory": str(cfg.spill_dir),
+    }
 
 
 def connect(
     path: Path | str | None = None, *, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse (or another DuckDB file) with the configured memory and thread limits."""
+    """Open the warehouse (or another DuckDB file, or `:memory:`) with the configured memory
+    limit, threads and spill folder: every DuckDB connection of Returnlens is opened here."""
     cfg = settings()
     target = Path(path) if path is not None else cfg.warehouse
-    if not read_only:
+    if not read_only and str(path) != ":memory:":
         target.parent.mkdir(parents=True, exist_ok=True)
     return duckdb.connect(
-        str(target),
+        ":memory:" if str(path) == ":memory:" else str(target),
         read_only=read_only,
-        config={"memory_limit": cfg.duckdb_memory_limit, "threads": cfg.duckdb_threads},
+        config=duckdb_config(cfg),
     )
+
+
+def connect_reader(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A configured in-memory connection with `path` attached read-only and in use: reads a
+    published file without opening a database of its own for it (so it never conflicts with
+    another connection of this process to the same file, whatever that one's settings)."""
+    con = connect(":memory:")
+    try:
+        con.execute(f"attach {quote_literal(str(path))} as reader (read_only)")
+        con.execute("use reader")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def sqlalchemy_url(path: Path | str) -> str:
+    """`duckdb:///<path>?memory_limit=...`: the same settings for SQLAlchemy users (GX)."""
+    return f"duckdb:///{quote(str(path))}?{urlencode(duckdb_config())}"
+
+
+class MemoryBudgetExceeded(RuntimeError):
+    """A step ran out of memory under the configured budget; the message names the setting."""
+
+
+def budget_message(step: str, error: BaseException | str) -> str:
+    """What to tell a person when `step` ran out of memory (names the settings to change)."""
+    cfg = settings()
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # DuckDB's own line (dbt puts "Runtime Error in model ..." first); it quotes no data
+    detail = next(
+        (line for line in lines if "Out of Memory" in line), lines[0] if lines else repr(error)
+    )
+    if os.environ.get("RETURNLENS_DUCKDB_MEMORY_LIMIT"):
+        return (
+            f"{step} ran out of memory: RETURNLENS_DUCKDB_MEMORY_LIMIT="
+            f"{cfg.duckdb_memory_limit} limits each DuckDB database (DuckDB said: "
+            f"{detail[:200]}). Raise it, or unset it to derive the limit from "
+            f"{BUDGET_SETTING} (now {format_bytes(cfg.memory_budget)}); docs/operations.md "
+            "sizes memory per million order lines."
+        )
+    return (
+        f"{step} ran out of memory within the memory budget {BUDGET_SETTING}="
+        f"{format_bytes(cfg.memory_budget)} (DuckDB may use {cfg.duckdb_memory_limit} of it per "
+        f"database; DuckDB said: {detail[:200]}). Raise {BUDGET_SETTING} (e.g. to "
+        f"{format_bytes(cfg.memory_budget * 2)}) if the machine has the memory, and check that "
+        f"the spill folder {cfg.spill_dir} (RETURNLENS_SPILL_DIR) has free disk space; "
+        "docs/operations.md sizes memory per million order lines."
+    )
+
+
+def is_out_of_memory(error: BaseException | str | None) -> bool:
+    """True for DuckDB's out-of-memory error, raised or quoted in a message (dbt, GX)."""
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return True
+    return error is not None and "Out of Memory Error" in str(error)
+
+
+def dbt_out_of_memory(run_results: Path) -> MemoryBudgetExceeded | None:
+    """The error to raise when dbt's models ran out of memory (from dbt's run_results.json),
+    naming the models and the setting; None when none did."""
+    if not Path(run_results).exists():
+        return None
+    results = json.loads(Path(run_results).read_text())["results"]
+    hit = [r for r in results if r["status"] == "error" and is_out_of_memory(r.get("message"))]
+    if not hit:
+        return None
+    names = ", ".join(r["unique_id"].split(".")[-1] for r in hit)
+    return MemoryBudgetExceeded(budget_message(f"dbt (model(s) {names})", hit[0]["message"]))
+
+
+@contextlib.contextmanager
+def within_budget(step: str) -> Iterator[None]:
+    """Turn DuckDB's out-of-memory error inside the block into `MemoryBudgetExceeded`."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        raise MemoryBudgetExceeded(budget_message(step, exc)) from exc
 
 
 def quote_ident(name: str) -> str:

@@ -20,6 +20,7 @@ from returnlens.config import settings
 from returnlens.ingest.dialect import describe
 from returnlens.ingest.loader import load_all
 from returnlens.profile import load_profile, shop_entities
+from returnlens.warehouse import duckdb_config
 
 
 @dataclass
@@ -120,11 +121,7 @@ def check_landing(landing_dir: Path) -> LandingCheck:
     with tempfile.TemporaryDirectory(prefix="check-landing-", dir=scratch) as tmp:
         con = duckdb.connect(
             str(Path(tmp) / "check.duckdb"),
-            config={
-                "memory_limit": cfg.duckdb_memory_limit,
-                "threads": cfg.duckdb_threads,
-                "temp_directory": str(Path(tmp) / "spill"),
-            },
+            config={**duckdb_config(cfg), "temp_directory": str(Path(tmp) / "spill")},
         )
         try:
             load_all(con, landing_dir)

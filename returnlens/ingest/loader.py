@@ -13,7 +13,12 @@ unknown" in the error, when not). Columns the contract does not know are kept as
 **File identity** is the path relative to the landing root (`shop/orders_2026-01.csv`) plus the
 checksum: moving the data folder loads nothing twice. Warehouses written with absolute paths are
 migrated in place (`ensure_raw_schema`). A file whose checksum equals the one already loaded is
-skipped, so loads are idempotent and only new or changed files are read. A failed file is retried
+skipped, so loads are idempotent and only new or changed files are read. A file is not even
+hashed when its size, mtime and ctime equal those it had when it was last hashed
+(`raw.landing_fingerprints`; the result says `unchanged_by="size+mtime"`): a rerun costs a
+`stat` per file, not a read of every file. The ctime catches a rewrite that kept size and
+mtime (`cp -p`, `rsync -t`); a file changed within `RACY_MARGIN_NS` before it was hashed is
+hashed again next time. A failed file is retried
 when it changes or the contract changes; a load that crashed (status `error`) is retried on the
 next run. A crash inside a batch rolls the batch back, so raw is as before.
 
@@ -47,6 +52,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +93,7 @@ from returnlens.ingest.staging import (
     stage,
 )
 from returnlens.profile import landing_entities
+from returnlens.warehouse import within_budget
 
 __all__ = [
     "EntityResult",
@@ -109,6 +117,46 @@ def file_checksum(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# A fingerprint is trusted only for a file last changed this long before it was hashed: a file
+# rewritten within the file system's timestamp granularity (coarse kernel clock, 2 s on FAT and
+# some network shares) after the hash could keep its size and times ("racy" files, as in git).
+RACY_MARGIN_NS = 2_000_000_000
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, tuple]:
+    """(size, mtime_ns, ctime_ns, checksum, hashed_at_ns) of each file as last hashed."""
+    rows = con.execute(
+        "select source_file, size_bytes, mtime_ns, ctime_ns, checksum, hashed_ns "
+        "from raw.landing_fingerprints where source_file in (select unnest(?::varchar[]))",
+        [names],
+    ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def _remember(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
+    """Store the fingerprints of the files hashed in this run (one row per file)."""
+    if not rows:
+        return
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "delete from raw.landing_fingerprints "
+            "where source_file in (select unnest(?::varchar[]))",
+            [[r[0] for r in rows]],
+        )
+        con.executemany(
+            "insert into raw.landing_fingerprints "
+            "(source_file, size_bytes, mtime_ns, ctime_ns, checksum, hashed_ns, hashed_at) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            [[*r, utc_now()] for r in rows],
+        )
+        con.execute("commit")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
+        raise
 
 
 def contract_hash(entity: Entity, landing_dir: Path | None = None) -> str:
@@ -286,6 +334,7 @@ def _batches(pending: list[PendingFile], limit: int) -> Iterator[list[PendingFil
         yield batch
 
 
+@within_budget("The loader")
 def load_entity(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -302,10 +351,23 @@ def load_entity(
     label = entity.name if entity.adapter is None else f"{entity.name} from {entity.adapter}"
     result = EntityResult(label, entity.table)
     previous = _last_loads(con, entity)
+    files = [
+        (p, spec, relative_name(p, landing_dir)) for p, spec in entity_files(entity, landing_dir)
+    ]
+    known = _fingerprints(con, [name for _, _, name in files])
+    hashed: list[list] = []
     pending: list[PendingFile] = []
-    for order, (path, spec) in enumerate(landing_files_with_specs(entity, landing_dir)):
-        name = relative_name(path, landing_dir)
-        checksum = file_checksum(path)
+    for order, (path, spec, name) in enumerate(files):
+        # size and times first: a file that did not change since it was hashed is not read
+        st = os.stat(path, follow_symlinks=False)
+        stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        cached = known.get(name)
+        if cached is not None and cached[:3] == stamp and cached[2] < cached[4] - RACY_MARGIN_NS:
+            checksum, how = cached[3], "size+mtime"
+        else:
+            hashed_ns = time.time_ns()
+            checksum, how = file_checksum(path), "checksum"
+            hashed.append([name, *stamp, checksum, hashed_ns])
         last = previous.get(name)
         if last is not None and last[0] == checksum:
             _, status, last_hash = last
@@ -313,9 +375,10 @@ def load_entity(
             if (status in ("loaded", "replayed") and mapped_alike) or (
                 status == "failed" and last_hash == chash
             ):
-                result.files.append(FileResult(name, "unchanged"))
+                result.files.append(FileResult(name, "unchanged", unchanged_by=how))
                 continue
-        pending.append(PendingFile(path, name, spec, checksum, path.stat().st_size, order))
+        pending.append(PendingFile(path, name, spec, checksum, st.st_size, order))
+    _remember(con, hashed)
     for batch in _batches(pending, batch_bytes):
         result.files.extend(_load_batch(con, entity, batch, load_id, chash))
     result.files.sort(key=lambda f: f.source_file)
@@ -336,6 +399,7 @@ def load_all(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadResults:
     return LoadResults(results, unloaded)
 
 
+@within_budget("The loader")
 def account_landing(
     con: duckdb.DuckDBPyConnection,
     landing_dir: Path,

@@ -50,6 +50,7 @@ from returnlens.ingest.erasure import (
 )
 from returnlens.ingest.loader import landing_files_with_specs
 from returnlens.ingest.raw_tables import ensure_raw_schema, utc_now
+from returnlens.warehouse import connect
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
@@ -228,7 +229,7 @@ def scrub_landing(
     scrubbed: list[str] = []
     not_scrubbed: list[str] = []
     paths = ReadPaths()
-    scratch = duckdb.connect()
+    scratch = connect(":memory:")
     try:
         for e, match, values, new in _landing_targets(con, customer_id, customer_hash):
             for order, (path, spec) in enumerate(landing_files_with_specs(e, landing_dir)):

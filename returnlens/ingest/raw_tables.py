@@ -76,6 +76,20 @@ create table if not exists raw.quarantine_files (
 )
 """
 
+# What the loader knew of each landing file when it last hashed it: a file whose size, mtime and
+# ctime are unchanged since is not read again (its checksum is taken from here).
+FINGERPRINTS_DDL = """
+create table if not exists raw.landing_fingerprints (
+    source_file varchar,
+    size_bytes bigint,
+    mtime_ns bigint,
+    ctime_ns bigint,
+    checksum varchar,
+    hashed_ns bigint,  -- wall clock (ns since the epoch) just before the file was read
+    hashed_at timestamp
+)
+"""
+
 FORGOTTEN_DDL = """
 create table if not exists raw.forgotten_customers (
     customer_hash varchar,
@@ -104,6 +118,7 @@ def ensure_raw_schema(
     con.execute(QUARANTINE_ROWS_DDL)
     con.execute(QUARANTINE_FILES_DDL)
     con.execute(FORGOTTEN_DDL)
+    con.execute(FINGERPRINTS_DDL)
     for ent in entities:
         cols = [f"{qi(c.name)} {c.type}" for c in ent.columns]
         cols += [f"{name} {typ}" for name, typ in LOADER_COLUMNS]

@@ -20,6 +20,9 @@ class FileResult:
     rows_quarantined: int = 0
     error: str | None = None
     extra_columns: list[str] = field(default_factory=list)
+    # an unchanged file: how that was known, "size+mtime" (not read at all: same size and times
+    # as when it was last hashed) or "checksum" (its times changed, so it was hashed again)
+    unchanged_by: str | None = None
 
 
 @dataclass

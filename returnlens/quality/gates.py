@@ -171,6 +171,7 @@ def run_suites(
 
     from returnlens.config import settings
     from returnlens.quality import gx_duckdb
+    from returnlens.warehouse import sqlalchemy_url
 
     gx_duckdb.enable()
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -192,7 +193,7 @@ def run_suites(
         },
     )
     source = context.data_sources.add_or_update_sql(
-        name="warehouse", connection_string=f"duckdb:///{warehouse}", create_temp_table=False
+        name="warehouse", connection_string=sqlalchemy_url(warehouse), create_temp_table=False
     )
     results: list[GateResult] = []
     try:

@@ -23,7 +23,13 @@ from returnlens.quality.gates import (
     load_suite_file,
     run_suites,
 )
-from returnlens.warehouse import connect
+from returnlens.warehouse import (
+    MemoryBudgetExceeded,
+    budget_message,
+    connect,
+    is_out_of_memory,
+    within_budget,
+)
 
 GATE_RUNS_DDL = """
 create table if not exists quality.gate_runs (
@@ -160,6 +166,7 @@ def record(
     )
 
 
+@within_budget("The quality gates")
 def run_gates(
     paths: list[Path], warehouse: Path, run_id: str, docs_dir: Path | None = None
 ) -> list[tuple[GateResult, int | None, dict[str, Any]]]:
@@ -207,6 +214,10 @@ def run_gates(
         for s, m in zip(specs, missing, strict=True)
     ]
     rows = [None if m else n for n, m in zip(rows, missing, strict=True)]
+    # GX catches DuckDB's errors into the expectation's result: out of memory is no data defect
+    oom = [o.error for r in results for o in r.outcomes if is_out_of_memory(o.error)]
+    if oom:
+        raise MemoryBudgetExceeded(budget_message("The quality gates", oom[0]))
     for result in results:
         error = required_missing(result.relation, delivered, optional)
         if error:  # say plainly what is missing, next to the volume failure it causes

@@ -22,6 +22,7 @@ from dagster_dbt import (
 from returnlens.config import PROJECT_ROOT, settings
 from returnlens.dbt_runner import DbtBuildFailed, build_outcomes, dbt_executable, ensure_manifest
 from returnlens.profile import dbt_vars_json, load_profile
+from returnlens.warehouse import dbt_out_of_memory
 
 dbt_project = DbtProject(
     project_dir=PROJECT_ROOT,
@@ -70,6 +71,9 @@ def returnlens_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource
         + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none")
     )
     if not invocation.is_successful():
+        out_of_memory = dbt_out_of_memory(run_results)
+        if out_of_memory is not None:
+            raise out_of_memory
         raise DbtBuildFailed(
             "dbt build failed: "
             + ("; ".join(failed[:20]) if failed else "see the dbt log above")

@@ -1,0 +1,156 @@
+"""The memory budget (issue 16): every DuckDB database a run opens gets its memory limit, threads
+and spill folder from RETURNLENS_MEMORY_BUDGET, and a step that runs out of memory says which
+setting to change instead of failing with DuckDB's bare error."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+
+from returnlens.config import SettingError, settings
+from returnlens.dbt_salt_plugin import Plugin
+from returnlens.ingest.loader import load_all
+from returnlens.warehouse import (
+    MemoryBudgetExceeded,
+    connect,
+    connect_reader,
+    dbt_out_of_memory,
+    sqlalchemy_url,
+)
+
+pytestmark = pytest.mark.unit
+
+GIB = 1 << 30
+SETTINGS_SQL = (
+    "select current_setting('memory_limit'), current_setting('threads'), "
+    "current_setting('temp_directory')"
+)
+
+
+@pytest.fixture()
+def budget(monkeypatch, tmp_path):
+    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path))
+    for var in ("RETURNLENS_DUCKDB_MEMORY_LIMIT", "RETURNLENS_DUCKDB_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("RETURNLENS_SPILL_DIR", raising=False)
+
+    def set_budget(value: str | None):
+        if value is None:
+            monkeypatch.delenv("RETURNLENS_MEMORY_BUDGET", raising=False)
+        else:
+            monkeypatch.setenv("RETURNLENS_MEMORY_BUDGET", value)
+        return settings()
+
+    return set_budget
+
+
+def as_mib(limit: str, threads: int, spill: str) -> tuple:
+    """DuckDB shows the limit as `819.0 MiB` (exact below 1 GiB, as set by a 2 GiB budget)."""
+    value, unit = limit.split()
+    assert unit == "MiB"
+    return (f"{round(float(value))}MiB", threads, spill)
+
+
+def _mib(limit: str) -> int:
+    assert limit.endswith("MiB")
+    return int(limit[:-3])
+
+
+def test_the_default_budget_is_4_gib_and_duckdb_gets_what_python_leaves(budget, tmp_path):
+    cfg = budget(None)
+    assert cfg.memory_budget == 4 * GIB
+    # 80 % of (4 GiB - 1 GiB for the Python processes), one thread per GiB, at most the cores
+    assert _mib(cfg.duckdb_memory_limit) == int(3 * GIB * 0.8) >> 20
+    assert cfg.duckdb_threads == min(os.cpu_count() or 1, 2)
+    assert cfg.spill_dir == tmp_path / "spill"
+    small = budget("1.5GiB")
+    assert small.memory_budget == 3 * GIB // 2
+    assert _mib(small.duckdb_memory_limit) == int(0.5 * GIB * 0.8) >> 20
+    assert small.duckdb_threads == 1
+
+
+def test_a_budget_that_is_no_size_is_refused_naming_the_variable(budget):
+    with pytest.raises(SettingError, match="RETURNLENS_MEMORY_BUDGET='lots'"):
+        budget("lots")
+
+
+def test_every_kind_of_connection_gets_the_budget_settings(budget, tmp_path):
+    cfg = budget("2GiB")
+    expected = (cfg.duckdb_memory_limit, cfg.duckdb_threads, str(tmp_path / "spill"))
+
+    def shown(con) -> tuple:
+        return as_mib(*con.execute(SETTINGS_SQL).fetchall()[0])
+
+    with connect(tmp_path / "w.duckdb") as con:  # loader, gates' history, publish
+        con.execute("create table t as select 1 as x")
+        assert shown(con) == expected
+    with connect_reader(tmp_path / "w.duckdb") as con:  # exports
+        assert shown(con) == expected
+        assert con.execute("select x from t").fetchall() == [(1,)]
+    engine = sa.create_engine(sqlalchemy_url(tmp_path / "w.duckdb"))  # GX
+    try:
+        with engine.connect() as con:
+            limit, threads, spill = con.exec_driver_sql(SETTINGS_SQL).fetchall()[0]
+        assert as_mib(limit, threads, spill) == expected
+    finally:
+        engine.dispose()
+    with duckdb.connect() as con:  # dbt: the profile's plugin configures dbt's database
+        Plugin(name="returnlens", plugin_config={}).configure_connection(con)
+        assert shown(con) == expected
+
+
+def test_a_load_over_a_tiny_budget_fails_naming_the_setting(budget, demo_landing, tmp_path):
+    """A real load of the demo shop's files within 32 MiB (DuckDB gets 8 MiB of it)."""
+    budget("32MiB")
+    with connect(tmp_path / "w.duckdb") as con, pytest.raises(MemoryBudgetExceeded) as err:
+        load_all(con, demo_landing)
+    message = str(err.value)
+    assert message.startswith("The loader ran out of memory")
+    assert (
+        "RETURNLENS_MEMORY_BUDGET=32.0MiB" in message
+        and "Raise RETURNLENS_MEMORY_BUDGET" in message
+    )
+    assert str(tmp_path / "spill") in message
+
+
+def test_a_memory_limit_override_is_named_instead_of_the_budget(
+    budget, demo_landing, tmp_path, monkeypatch
+):
+    budget("4GiB")
+    monkeypatch.setenv("RETURNLENS_DUCKDB_MEMORY_LIMIT", "8MiB")
+    with connect(tmp_path / "w.duckdb") as con, pytest.raises(MemoryBudgetExceeded) as err:
+        load_all(con, demo_landing)
+    assert "RETURNLENS_DUCKDB_MEMORY_LIMIT=8MiB limits each DuckDB database" in str(err.value)
+
+
+def test_dbt_models_that_ran_out_of_memory_are_named_with_the_setting(budget, tmp_path):
+    budget("4GiB")
+    run_results = tmp_path / "run_results.json"
+    # dbt's message as run_results.json holds it (seen in a real run with a 1.5 GiB budget)
+    message = (
+        "Runtime Error in model kpi_return_processing_times "
+        "(models/marts/kpi/kpi_return_processing_times.sql)\n"
+        "  Out of Memory Error: failed to allocate data of size 16.0 MiB (3.7 GiB/3.7 GiB used)\n"
+        "  \n  Possible solutions:\n  * Reducing the number of threads (SET threads=X)"
+    )
+    results = [
+        {
+            "unique_id": "model.returnlens.kpi_return_processing_times",
+            "status": "error",
+            "message": message,
+        },
+        {"unique_id": "model.returnlens.stg_shop__orders", "status": "success", "message": None},
+        {"unique_id": "test.returnlens.not_null_x.abc", "status": "skipped", "message": None},
+    ]
+    run_results.write_text(json.dumps({"results": results}))
+    error = dbt_out_of_memory(run_results)
+    assert isinstance(error, MemoryBudgetExceeded)
+    assert str(error).startswith("dbt (model(s) kpi_return_processing_times) ran out of memory")
+    assert "Raise RETURNLENS_MEMORY_BUDGET" in str(error) and "3.7 GiB/3.7 GiB used" in str(error)
+    results[0]["message"] = "Binder Error: column x not found"
+    run_results.write_text(json.dumps({"results": results}))
+    assert dbt_out_of_memory(run_results) is None
