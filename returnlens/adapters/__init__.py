@@ -33,7 +33,7 @@ import hashlib
 
 import duckdb
 
-from returnlens.adapters import bol, common, sendcloud
+from returnlens.adapters import bol, common, sendcloud, woocommerce
 from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.readers import ReadPaths
@@ -42,6 +42,7 @@ from returnlens.warehouse import quote_ident as qi
 __all__ = [
     "ADAPTERS",
     "ADAPTER_REASON",
+    "PLATFORM_TABLES",
     "adapter_entities",
     "adapter_fingerprint",
     "stage_platform_files",
@@ -51,12 +52,27 @@ __all__ = [
 UNREADABLE = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (bol.ADAPTER, sendcloud.ADAPTER)}
+# platforms whose files feed several raw tables: platform -> raw table -> adapter
+PLATFORM_TABLES: dict[str, dict[str, Adapter]] = {woocommerce.PLATFORM: woocommerce.ADAPTERS}
+
+
+def _adapter(entity: Entity) -> Adapter:
+    """The adapter that flattens the files of a platform entity."""
+    if entity.adapter in PLATFORM_TABLES:
+        return PLATFORM_TABLES[entity.adapter][entity.name]
+    return ADAPTERS[entity.adapter or ""]
 
 
 def adapter_fingerprint(name: str) -> str:
     """The content of an adapter's mapping seeds (part of its contract hash)."""
     digest = hashlib.sha256()
-    for seed in ADAPTERS[name].seeds:
+    tables = PLATFORM_TABLES.get(name, {})
+    seeds = (
+        ADAPTERS[name].seeds
+        if name in ADAPTERS
+        else sorted({s for a in tables.values() for s in a.seeds})
+    )
+    for seed in seeds:
         digest.update((common.SEEDS_DIR / f"{seed}.csv").read_bytes())
     return digest.hexdigest()
 
@@ -70,7 +86,8 @@ def _why(exc: BaseException) -> str:
 
 def adapter_entities() -> tuple[Entity, ...]:
     """The landing entities of every platform adapter (loaded beside the native ones)."""
-    return tuple(a.entity for a in ADAPTERS.values())
+    tables = (a.entity for t in PLATFORM_TABLES.values() for a in t.values())
+    return (*(a.entity for a in ADAPTERS.values()), *tables)
 
 
 def stage_platform_files(
@@ -81,7 +98,7 @@ def stage_platform_files(
     A file that is not JSON of the platform's shape, or holds no returned item, fails whole
     with the cause and what to do (its `error` is set; nothing of it is staged).
     """
-    adapter = ADAPTERS[entity.adapter or ""]
+    adapter = _adapter(entity)
     paths = paths or ReadPaths()
     cols = ", ".join(f"{qi(c.name)} varchar" for c in entity.columns)
     con.execute(
@@ -120,7 +137,7 @@ def stage_platform_files(
         if n == 0:
             p.rows_in = 0
             p.error = (
-                f"{p.name}: holds no returned item ({adapter.shape}, none found). An empty page "
+                f"{p.name}: holds no {adapter.item} ({adapter.shape}, none found). An empty page "
                 "is not loaded: remove it, or deliver the page with its returns "
                 f"(docs/sources/{adapter.name}.md)."
             )

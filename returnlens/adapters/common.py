@@ -29,6 +29,7 @@ class Adapter:
     # text, _extra, _source_file, _file_order, _file_row_number, _adapter_reason
     flatten: Callable[[str, str, int], str]
     seeds: tuple[str, ...]  # mapping seeds (seeds/<name>.csv) the flatten select joins
+    item: str = "returned item"  # what one row is, for messages
 
 
 def register_seeds(con: duckdb.DuckDBPyConnection, seeds: tuple[str, ...]) -> None:

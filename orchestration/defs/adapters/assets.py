@@ -1,4 +1,4 @@
-"""Platform adapter assets: one asset group per platform (bol.com, Sendcloud).
+"""Platform adapter assets: one asset group per platform (bol.com, Sendcloud, WooCommerce).
 
 Each asset loads the platform's landing files (`landing/<platform>/`) into the native raw table
 through the loader (`returnlens/adapters/`), so lineage reads: adapter asset -> raw table ->
@@ -8,8 +8,9 @@ Log lines carry the loader's messages: files, problems, counts, never row conten
 
 import dagster as dg
 
-from returnlens.adapters import ADAPTERS
+from returnlens.adapters import ADAPTERS, PLATFORM_TABLES
 from returnlens.config import settings
+from returnlens.ingest.contracts import Entity
 from returnlens.ingest.loader import load_entity
 from returnlens.warehouse import connect
 
@@ -19,9 +20,8 @@ def adapter_key(platform: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["adapters", platform, table])
 
 
-def _adapter_asset(platform: str) -> dg.AssetsDefinition:
-    adapter = ADAPTERS[platform]
-    e = adapter.entity
+def _adapter_asset(platform: str, e: Entity | None = None) -> dg.AssetsDefinition:
+    e = e or ADAPTERS[platform].entity
 
     @dg.asset(
         key=adapter_key(platform, e.name),
@@ -65,5 +65,6 @@ def _adapter_asset(platform: str) -> dg.AssetsDefinition:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """One asset (and group) per platform adapter."""
-    return dg.Definitions(assets=[_adapter_asset(p) for p in ADAPTERS])
+    """One asset group per platform adapter, one asset per raw table it loads."""
+    tables = [_adapter_asset(p, a.entity) for p, t in PLATFORM_TABLES.items() for a in t.values()]
+    return dg.Definitions(assets=[*(_adapter_asset(p) for p in ADAPTERS), *tables])
