@@ -36,10 +36,16 @@ def test_every_landing_entity_is_an_ingest_asset_keyed_like_its_dbt_source(defin
 
 
 def test_each_platform_adapter_is_an_asset_group_loaded_before_its_raw_table(definitions):
-    from returnlens.adapters import ADAPTERS
+    from returnlens.adapters import ADAPTERS, PLATFORM_TABLES
 
     graph = definitions.get_repository_def().asset_graph
-    for platform, adapter in ADAPTERS.items():
+    tables = [(p, a) for p, t in PLATFORM_TABLES.items() for a in t.values()]
+    assert {a.entity.name for p, a in tables if p == "woocommerce"} == {
+        "orders",
+        "order_lines",
+        "returns",
+    }
+    for platform, adapter in [*ADAPTERS.items(), *tables]:
         key = dg.AssetKey(["adapters", platform, adapter.entity.name])
         assert graph.get(key).group_name == f"adapter_{platform}"
         assert key in graph.get(dg.AssetKey(["raw", adapter.entity.name])).parent_keys
