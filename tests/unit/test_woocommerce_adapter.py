@@ -286,9 +286,7 @@ def test_refunded_line_items_become_return_lines(con, landing):
 def test_personal_data_woocommerce_sends_is_not_loaded(con, landing):
     load_all(con, landing)
     orders = _json(ORDERS_FILE)
-    personal = {o["billing"]["email"] for o in orders} | {
-        o["billing"]["address_1"] for o in orders
-    }
+    personal = {o["billing"]["email"] for o in orders} | {o["billing"]["address_1"] for o in orders}
     personal |= {o["customer_ip_address"] for o in orders} | {o["customer_note"] for o in orders}
     personal |= {o["billing"]["last_name"] for o in orders}
     dump = " ".join(
@@ -304,9 +302,7 @@ def test_the_reporting_currency_of_the_profile_decides_which_orders_load(con, la
     load_all(con, landing)
     orders = _json(ORDERS_FILE)
     usd = sorted(str(o["id"]) for o in orders if _order_ok(o, "USD"))
-    assert usd and con.execute("select order_id from raw.orders").fetchall() == [
-        (i,) for i in usd
-    ]
+    assert usd and con.execute("select order_id from raw.orders").fetchall() == [(i,) for i in usd]
     refunds_of_usd = {str(r["id"]) for r in _json(REFUNDS_FILE) if _parent(r) in usd}
     loaded = {i for (i,) in con.execute("select rma_id from raw.returns").fetchall()}
     assert loaded == refunds_of_usd
