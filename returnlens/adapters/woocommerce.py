@@ -25,8 +25,9 @@ Mapping (amounts are the order's `currency`; the contracts' amounts are incl. VA
   order of `_links.up`), `order_line_id` = the line item's `_refunded_item_id` meta (else the
   parent order's only line with the same `product_id` and `variation_id`), `quantity` =
   -`quantity`, `refund_amount_eur` = -(`total` + `total_tax`), `resolution` refund,
-  `requested_at` = `refunded_at` = `date_created_gmt` (a refund is WooCommerce's only return
-  event), `status` refunded, `reason_text` = `reason` (free text: the text rules map it).
+  `requested_at` = `date_created_gmt` (a refund is WooCommerce's only return event; it stands
+  in as the request, and `refunded_at` stays empty so no lead time of 0 is reported), `status`
+  refunded, `reason_text` = `reason` (free text: the text rules map it).
 
 Quarantined besides the contract's checks: a missing or non-integer `id`; an order status that
 is not a sale or not in seed `woocommerce_order_statuses`; an order (and its lines and refunds)

@@ -166,14 +166,16 @@ def returns_select(path: str, name: str, order: int, orders_ctes: str, currency:
         {gmt("created_gmt")} as requested_at,
         cast(null as varchar) as received_at,
         cast(null as varchar) as inspected_at,
-        {gmt("created_gmt")} as refunded_at,
+        -- the refund is WooCommerce's only event: it stands in as the request (required);
+        -- refunded_at stays empty so no request-to-refund lead time of 0 is reported
+        cast(null as varchar) as refunded_at,
         cast(null as varchar) as condition_grade,
         cast(null as varchar) as disposition,
         'refund' as resolution,
         {money("-(total_cents + coalesce(total_tax_cents, 0))")} as refund_amount_eur,
         'refunded' as status,
         cast(json_object(
-            'refund_item_id', item_id, 'refunded_item_id', refunded_item_id,
+            'date_created_gmt', created_gmt, 'refund_item_id', item_id, 'refunded_item_id', refunded_item_id,
             'product_id', product_id, 'variation_id', variation_id, 'name', product_name,
             'total', total, 'total_tax', total_tax, 'refund_amount', amount,
             'refunded_payment', refunded_payment, 'currency', o_currency

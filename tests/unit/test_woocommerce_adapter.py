@@ -259,7 +259,7 @@ def test_refunded_line_items_become_return_lines(con, landing):
                 at,
                 None,
                 None,
-                at,
+                None,  # refunded_at: the refund stands in as the request (docs)
                 None,
                 None,
                 "refund",
