@@ -336,3 +336,30 @@ def test_unreadable_and_empty_files_fail_whole_naming_file_and_fix(con, tmp_path
     assert "docs/sources/woocommerce.md" in broken.error and "a@b.c" not in broken.error
     assert (empty.status, empty.rows_in) == ("failed", 0)
     assert "holds no " + ("order" if table == "orders" else "refund") in empty.error
+
+
+def test_check_landing_reports_each_table_a_file_feeds(landing, tmp_path, monkeypatch):
+    """orders_*.json feeds raw.orders and raw.order_lines: the dry run must report both, each
+    with its own counts and reasons (not the last one loaded for the file)."""
+    from returnlens.ingest.check import check_landing
+
+    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path / "data"))
+    for var in ("RETURNLENS_WAREHOUSE", "RETURNLENS_LANDING_DIR", "RETURNLENS_SERVING"):
+        monkeypatch.delenv(var, raising=False)
+    result = check_landing(landing)
+    rows = {(f.file, f.entity): f for f in result.files if f.file.startswith("woocommerce/")}
+    orders = _json(ORDERS_FILE)
+    n_lines = sum(len(o["line_items"]) for o in orders)
+    expected = {
+        (ORDERS_FILE, "orders"): (len(orders), sum(_order_ok(o) for o in orders)),
+        (ORDERS_FILE, "order_lines"): (
+            n_lines,
+            sum(_line_ok(o, li) for o in orders for li in o["line_items"]),
+        ),
+    }
+    got = {k: (f.rows, f.would_load) for k, f in rows.items() if k[0] == ORDERS_FILE}
+    assert got == expected
+    for key, (n, loaded) in expected.items():
+        assert sum(rows[key].reasons.values()) == n - loaded
+    line_reasons = rows[(ORDERS_FILE, "order_lines")].reasons
+    assert not any(r.startswith(("status ", "total is", "a refund")) for r in line_reasons)
