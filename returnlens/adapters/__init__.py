@@ -30,6 +30,7 @@ currency, ...) are kept as JSON in the row's `_extra`; personal data the platfor
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import duckdb
 
@@ -63,8 +64,11 @@ def _adapter(entity: Entity) -> Adapter:
     return ADAPTERS[entity.adapter or ""]
 
 
-def adapter_fingerprint(name: str) -> str:
-    """The content of an adapter's mapping seeds (part of its contract hash)."""
+def adapter_fingerprint(
+    name: str, landing_dir: Path | None = None, table: str | None = None
+) -> str:
+    """The content of an adapter's mapping seeds and, given the landing folder, what else of
+    it the rows of `table` depend on (part of its contract hash)."""
     digest = hashlib.sha256()
     tables = PLATFORM_TABLES.get(name, {})
     seeds = (
@@ -74,6 +78,9 @@ def adapter_fingerprint(name: str) -> str:
     )
     for seed in seeds:
         digest.update((common.SEEDS_DIR / f"{seed}.csv").read_bytes())
+    adapter = tables.get(table or "") if tables else ADAPTERS.get(name)
+    if landing_dir is not None and adapter is not None and adapter.fingerprint is not None:
+        digest.update(adapter.fingerprint(Path(landing_dir)).encode())
     return digest.hexdigest()
 
 

@@ -304,6 +304,22 @@ def _order_files(path: str) -> list[str]:
     return [str(p) for p, _ in entity_files(ORDERS, _landing_of(path))]
 
 
+def _currency_setting(landing_dir: Path) -> str:
+    """What orders and lines depend on besides their file: the reporting currency."""
+    return f"reporting_currency={load_profile(landing_dir).reporting_currency}"
+
+
+def _refunds_depend_on(landing_dir: Path) -> str:
+    """What refunds depend on besides their file: the currency and the orders files (name,
+    size, modification time), so a refund quarantined for a missing parent order loads once
+    the order is delivered."""
+    stamps = [
+        f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+        for p, _ in entity_files(ORDERS, landing_dir)
+    ]
+    return ";".join([_currency_setting(landing_dir), *stamps])
+
+
 def flatten_returns(path: str, name: str, order: int) -> str:
     """One row per refunded line item of a refunds file, as the returns contract's columns."""
     reporting = load_profile(_landing_of(path)).reporting_currency
@@ -355,6 +371,7 @@ ADAPTERS: dict[str, Adapter] = {
             flatten_orders,
             SEEDS,
             item="order",
+            fingerprint=_currency_setting,
         ),
         Adapter(
             PLATFORM,
@@ -364,6 +381,7 @@ ADAPTERS: dict[str, Adapter] = {
             flatten_order_lines,
             SEEDS,
             item="order line item",
+            fingerprint=_currency_setting,
         ),
         Adapter(
             PLATFORM,
@@ -373,6 +391,7 @@ ADAPTERS: dict[str, Adapter] = {
             flatten_returns,
             SEEDS,
             item="refund",
+            fingerprint=_refunds_depend_on,
         ),
     )
 }

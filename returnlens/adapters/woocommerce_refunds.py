@@ -197,8 +197,8 @@ def returns_select(path: str, name: str, order: int, orders_ctes: str, currency:
                     || 'response of GET /orders/<id>/refunds as it is ({DOCS})'
                 when o_id is null
                 then 'the parent order is in no orders_*.json of the folder: its currency '
-                    || 'and order line are unknown; deliver the order''s page and then this '
-                    || 'refunds file again under a new name ({DOCS})'
+                    || 'and order line are unknown; deliver the order''s page (GET /orders): '
+                    || 'this file is then read again ({DOCS})'
                 else {currency} end,
             case when o_id is not null and not has_no_items and line_id is null
                 then case when is_ambiguous

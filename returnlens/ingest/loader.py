@@ -111,11 +111,15 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def contract_hash(entity: Entity) -> str:
+def contract_hash(entity: Entity, landing_dir: Path | None = None) -> str:
     """Fingerprint of an entity's contract: a failed file is retried when it changes. For a
     platform adapter it covers its mapping seeds too, and every file is read again when they
-    change (a value added to a seed then maps the rows it quarantined)."""
-    text = repr(entity) + (adapter_fingerprint(entity.adapter) if entity.adapter else "")
+    change (a value added to a seed then maps the rows it quarantined), and so is what else of
+    the landing folder the adapter's rows depend on (a setting, the files it joins)."""
+    fingerprint = (
+        adapter_fingerprint(entity.adapter, landing_dir, entity.name) if entity.adapter else ""
+    )
+    text = repr(entity) + fingerprint
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -295,7 +299,7 @@ def load_entity(
     """Load the new or changed files of one entity; unchanged files are skipped."""
     ensure_raw_schema(con, [entity])
     load_id = load_id or uuid.uuid4().hex
-    chash = contract_hash(entity)
+    chash = contract_hash(entity, landing_dir)
     # a platform adapter's result is told apart from the native entity's of the same table
     label = entity.name if entity.adapter is None else f"{entity.name} from {entity.adapter}"
     result = EntityResult(label, entity.table)

@@ -363,3 +363,37 @@ def test_check_landing_reports_each_table_a_file_feeds(landing, tmp_path, monkey
         assert sum(rows[key].reasons.values()) == n - loaded
     line_reasons = rows[(ORDERS_FILE, "order_lines")].reasons
     assert not any(r.startswith(("status ", "total is", "a refund")) for r in line_reasons)
+
+
+def test_refunds_delivered_before_their_orders_load_once_the_orders_arrive(con, landing):
+    """The quarantine reason says to deliver the parent order: doing so must load the refunds
+    on the next run, without delivering the refunds file again."""
+    orders_file = landing / ORDERS_FILE
+    held_back = orders_file.read_bytes()
+    orders_file.unlink()
+    load_all(con, landing)
+    assert con.execute("select count(*) from raw.returns").fetchall() == [(0,)]
+    orders_file.write_bytes(held_back)
+    load_all(con, landing)
+    orders = {str(o["id"]): o for o in _json(ORDERS_FILE) if o.get("type") != "shop_order_refund"}
+    valid = {
+        str(r["id"])
+        for r in _json(REFUNDS_FILE)
+        for li in r["line_items"]
+        if _return_ok(r, li, orders)
+    }
+    loaded = {i for (i,) in con.execute("select rma_id from raw.returns").fetchall()}
+    assert loaded == valid
+
+
+def test_a_changed_reporting_currency_reads_the_files_again(con, landing):
+    load_all(con, landing)
+    assert con.execute("select count(*) from raw.orders where currency = 'USD'").fetchall() == [
+        (0,)
+    ]
+    (landing / "returnlens.yml").write_text("shop:\n  name: test\n  reporting_currency: USD\n")
+    load_all(con, landing)
+    usd = sorted(str(o["id"]) for o in _json(ORDERS_FILE) if _order_ok(o, "USD"))
+    assert con.execute("select order_id from raw.orders order by 1").fetchall() == [
+        (i,) for i in usd
+    ]
