@@ -34,7 +34,7 @@ is not a sale or not in seed `woocommerce_order_statuses`; an order (and its lin
 in another currency than `shop.reporting_currency`; an amount that is not exact to the cent
 (never rounded, also a unit price the quantity does not divide into whole cents); a line
 without `sku`; a refund whose parent order is not in the folder's `orders_*.json` (its
-currency and order line are unknown), whose order line cannot be found, whose quantity is not
+currency and order line are unknown) or is not loaded, whose order line cannot be found, whose quantity is not
 negative, or that refunds an amount without line items. Personal data (`billing`, `shipping`
 addresses, `customer_note`, IP address, user agent) is not loaded.
 """
@@ -336,7 +336,7 @@ def flatten_returns(path: str, name: str, order: int) -> str:
         name,
         order,
         f"order_docs as ({docs}),\n{_orders_sql('order_docs')}",
-        _currency("o_currency", reporting),
+        _order_reason(reporting),
     )
 
 

@@ -54,9 +54,9 @@ def inexact(field: str) -> str:
     )
 
 
-def returns_select(path: str, name: str, order: int, orders_ctes: str, currency: str) -> str:
+def returns_select(path: str, name: str, order: int, orders_ctes: str, order_reason: str) -> str:
     """The flatten select of one refunds file; `orders_ctes` define `orders_flat` (the folder's
-    orders), `currency` is the reason expression for the parent's currency `o_currency`."""
+    orders), `order_reason` is why an order of it is not loaded (over its columns)."""
     refunded_item = (
         "json_extract_string(list_filter("
         f"{array('li', '$.meta_data')}, "
@@ -67,6 +67,8 @@ def returns_select(path: str, name: str, order: int, orders_ctes: str, currency:
     parents as (
         select id, arg_min(currency, file_no || '/' || lpad(cast(order_no as varchar), 9, '0'))
             as currency,
+            arg_min({order_reason}, file_no || '/' || lpad(cast(order_no as varchar), 9, '0'))
+                as order_reason,
             arg_min(o, file_no || '/' || lpad(cast(order_no as varchar), 9, '0')) as o
         from orders_flat where id is not null
         group by id
@@ -140,6 +142,7 @@ def returns_select(path: str, name: str, order: int, orders_ctes: str, currency:
             nullif(parent, '') as parent_id,
             parents.id as o_id,
             parents.currency as o_currency,
+            parents.order_reason as o_reason,
             coalesce(by_item.line_id, by_product.line_id) as line_id,
             coalesce(by_item.sku, by_product.sku) as line_sku,
             by_item.line_id is null and by_product.n > 1 as is_ambiguous
@@ -199,7 +202,7 @@ def returns_select(path: str, name: str, order: int, orders_ctes: str, currency:
                 then 'the parent order is in no orders_*.json of the folder: its currency '
                     || 'and order line are unknown; deliver the order''s page (GET /orders): '
                     || 'this file is then read again ({DOCS})'
-                else {currency} end,
+                when o_reason <> '' then 'the parent order is not loaded: ' || o_reason end,
             case when o_id is not null and not has_no_items and line_id is null
                 then case when is_ambiguous
                     then 'the refunded order line is ambiguous: no _refunded_item_id in '
