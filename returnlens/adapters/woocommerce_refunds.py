@@ -143,8 +143,11 @@ def returns_select(path: str, name: str, order: int, orders_ctes: str, order_rea
             parents.id as o_id,
             parents.currency as o_currency,
             parents.order_reason as o_reason,
-            coalesce(by_item.line_id, by_product.line_id) as line_id,
-            coalesce(by_item.sku, by_product.sku) as line_sku,
+            -- by product and variation only when one line of the order has them
+            coalesce(by_item.line_id, case when by_product.n = 1 then by_product.line_id end)
+                as line_id,
+            coalesce(by_item.sku, case when by_product.n = 1 then by_product.sku end)
+                as line_sku,
             by_item.line_id is null and by_product.n > 1 as is_ambiguous
         from flat
         left join parents on flat.parent = parents.id
