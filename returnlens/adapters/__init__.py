@@ -19,6 +19,11 @@ see `raw.returns` and work unchanged.
 does not fit a decimal with two places): the row is quarantined with that reason first.
 Reasons name the platform's field, the problem and what to do, never a value.
 
+**One folder, several raw tables**: a platform whose files feed more than one raw table
+(WooCommerce: orders, order lines and refunds) has one adapter per raw table in
+`PLATFORM_TABLES`, each an entity of its own; `Adapter.fingerprint` names what else of the
+landing folder its rows depend on (a setting, the files it joins), part of the contract hash.
+
 **Mappings are seeds** (`seeds/bol_*.csv`, `seeds/sendcloud_*.csv`, documented in
 `seeds/_seeds__models.yml`): the adapter reads them as text when it flattens a file, so a
 value is mapped by editing a seed, not code; the same files are dbt seeds in the warehouse.
