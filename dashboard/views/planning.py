@@ -165,7 +165,7 @@ def render() -> None:
     st.subheader("Back-test: forecast error per group")
     st.caption(
         "WAPE on net demand (sold - returned) over past weeks whose returns are complete; lower "
-        "is better. In-sample: the return rates are estimated on the same year."
+        "is better. Out-of-sample: each week's return rates come only from data known before it."
     )
     wape = grp.melt(
         id_vars=["product_group"],

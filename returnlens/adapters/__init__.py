@@ -20,9 +20,13 @@ does not fit a decimal with two places): the row is quarantined with that reason
 Reasons name the platform's field, the problem and what to do, never a value.
 
 **One folder, several raw tables**: a platform whose files feed more than one raw table
-(WooCommerce: orders, order lines and refunds) has one adapter per raw table in
-`PLATFORM_TABLES`, each an entity of its own; `Adapter.fingerprint` names what else of the
-landing folder its rows depend on (a setting, the files it joins), part of the contract hash.
+(WooCommerce: orders, order lines and refunds; Shopify: orders, order lines, products and
+returns) has one adapter per raw table in `PLATFORM_TABLES` (platform -> raw table ->
+adapter), each an entity of its own. Shopify's are `shopify.TableAdapter`s: each joins the
+other connector tables of the folder into the rows of its driving table (`shopify.stage`)
+instead of flattening one file at a time. Every adapter's `fingerprint` names what else of the
+landing folder its rows depend on (the reporting currency, the files it joins), part of the
+contract hash, so its files are read again when that changes.
 
 **Mappings are seeds** (`seeds/bol_*.csv`, `seeds/sendcloud_*.csv`, documented in
 `seeds/_seeds__models.yml`): the adapter reads them as text when it flattens a file, so a
@@ -39,7 +43,7 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.adapters import bol, common, sendcloud, woocommerce
+from returnlens.adapters import bol, common, sendcloud, shopify, woocommerce
 from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.readers import ReadPaths
@@ -49,6 +53,7 @@ __all__ = [
     "ADAPTERS",
     "ADAPTER_REASON",
     "PLATFORM_TABLES",
+    "PlatformAdapter",
     "adapter_entities",
     "adapter_fingerprint",
     "stage_platform_files",
@@ -58,12 +63,18 @@ __all__ = [
 UNREADABLE = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (bol.ADAPTER, sendcloud.ADAPTER)}
+# a platform adapter: one file flattened at a time (bol.com, Sendcloud, WooCommerce), or
+# connector tables joined into the rows of a driving table (Shopify)
+PlatformAdapter = Adapter | shopify.TableAdapter
 # platforms whose files feed several raw tables: platform -> raw table -> adapter
-PLATFORM_TABLES: dict[str, dict[str, Adapter]] = {woocommerce.PLATFORM: woocommerce.ADAPTERS}
+PLATFORM_TABLES: dict[str, dict[str, PlatformAdapter]] = {
+    woocommerce.PLATFORM: dict(woocommerce.ADAPTERS),
+    shopify.PLATFORM: dict(shopify.ADAPTERS),
+}
 
 
-def _adapter(entity: Entity) -> Adapter:
-    """The adapter that flattens the files of a platform entity."""
+def _adapter(entity: Entity) -> PlatformAdapter:
+    """The adapter that loads the files of a platform entity."""
     if entity.adapter in PLATFORM_TABLES:
         return PLATFORM_TABLES[entity.adapter][entity.name]
     return ADAPTERS[entity.adapter or ""]
@@ -73,7 +84,8 @@ def adapter_fingerprint(
     name: str, landing_dir: Path | None = None, table: str | None = None
 ) -> str:
     """The content of an adapter's mapping seeds and, given the landing folder, what else of
-    it the rows of `table` depend on (part of its contract hash)."""
+    it the rows of `table` depend on (`fingerprint`: a setting, the files it joins; part of
+    its contract hash)."""
     digest = hashlib.sha256()
     tables = PLATFORM_TABLES.get(name, {})
     seeds = (
@@ -110,8 +122,11 @@ def stage_platform_files(
     A file that is not JSON of the platform's shape, or holds no returned item, fails whole
     with the cause and what to do (its `error` is set; nothing of it is staged).
     """
-    adapter = _adapter(entity)
     paths = paths or ReadPaths()
+    adapter = _adapter(entity)
+    if isinstance(adapter, shopify.TableAdapter):  # connector tables: joined, not per file
+        shopify.stage(con, entity, batch, paths)
+        return
     cols = ", ".join(f"{qi(c.name)} varchar" for c in entity.columns)
     con.execute(
         f"create or replace temp table _stage ({cols}, _extra varchar, _source_file varchar, "

@@ -112,6 +112,9 @@ class Entity:
     # a platform adapter (returnlens/adapters/<name>.py) that flattens the platform's JSON into
     # this entity's columns; None: the files are read as they are (CSV, JSON lines, ...)
     adapter: str | None = None
+    # other files of the source folder the adapter joins into these rows (globs, e.g. the
+    # Shopify `refund` table for returns): accounted for, not loaded as rows of their own
+    reads: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:

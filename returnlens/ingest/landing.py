@@ -224,6 +224,19 @@ def inventory(
             rel_in_source = "/".join(parts[1:])
             if any(_match(e, rel_in_source) for e in by_source[source]):
                 continue  # an entity's delivery: loaded by the loader
+            joined = [
+                e
+                for e in by_source[source]
+                if "/" not in rel_in_source and any(fnmatchcase(rel_in_source, g) for g in e.reads)
+            ]
+            if joined:  # a platform table an adapter joins into another table's rows
+                add(
+                    "ignored",
+                    f"{rel}: not loaded as rows of its own: the {source} adapter joins it into "
+                    f"the rows of raw.{', raw.'.join(e.name for e in joined)} "
+                    f"(docs/sources/{source}.md).",
+                )
+                continue
             where = (
                 f"it is in a subfolder of {source}/, and files are read only directly in {source}/"
                 if len(parts) > 2

@@ -68,3 +68,16 @@ def test_main_job_schedule_and_sensor_exist(definitions):
     assert job.executor_def.name == "in_process"
     assert definitions.resolve_schedule_def("daily_main").cron_schedule == "0 6 * * *"
     assert definitions.resolve_sensor_def("landing_files_sensor") is not None
+
+
+def test_shopify_loads_each_raw_table_in_its_asset_group_before_the_raw_asset(definitions):
+    from returnlens.adapters import PLATFORM_TABLES
+
+    graph = definitions.get_repository_def().asset_graph
+    tables = PLATFORM_TABLES["shopify"]
+    assert set(tables) == {"orders", "order_lines", "products", "returns"}
+    for name in tables:
+        key = dg.AssetKey(["adapters", "shopify", name])
+        assert graph.get(key).group_name == "adapter_shopify"
+        assert key in graph.get(dg.AssetKey(["raw", name])).parent_keys
+        assert key in graph.get(dg.AssetKey(["raw", "load_audit"])).parent_keys

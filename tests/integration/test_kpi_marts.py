@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 import numpy as np
@@ -397,6 +398,35 @@ def test_metricflow_answers_return_rate_by_week_and_nps_by_month(parsed_project,
         nps, n = marts[row["metric_time__month"][:10]]
         assert int(row["nps_responses"]) == n
         assert float(row["nps"]) == pytest.approx(nps, rel=1e-9)
+
+
+def test_metricflow_cost_of_returns_and_net_margin_equal_the_cost_mart(
+    parsed_project, serving, tmp_path
+):
+    """The semantic layer's cost metrics (fct_return_costs and fct_order_lines by order date)
+    give the monthly figures of kpi_return_costs, which test_return_costs.py checks against the
+    landing files to the cent."""
+    rows = _mf_query(
+        "cost_of_returns_eur,net_margin_after_returns_eur,net_margin_share_after_returns,"
+        "cost_per_return_line_eur",
+        "metric_time__month",
+        tmp_path / "c",
+    )
+    marts = {
+        str(start): rest
+        for start, *rest in serving.execute(
+            "select period_start_date, cost_of_returns_eur, net_margin_after_returns_eur, "
+            "net_margin_share, cost_per_return_line_eur from marts.kpi_return_costs "
+            "where period_grain = 'month' and slice_type = 'all'"
+        ).fetchall()
+    }
+    assert len(rows) == len(marts) >= 12
+    for row in rows:
+        cost, net, share, per_line = marts[row["metric_time__month"][:10]]
+        assert Decimal(row["cost_of_returns_eur"]) == cost
+        assert Decimal(row["net_margin_after_returns_eur"]) == net
+        assert float(row["net_margin_share_after_returns"]) == pytest.approx(share, rel=1e-9)
+        assert float(row["cost_per_return_line_eur"]) == pytest.approx(per_line, rel=1e-9)
 
 
 def test_summary_shows_the_headline_marts(pipeline_run):

@@ -75,6 +75,10 @@ order_lines_joined_to_returns as (
         order_lines.unit_price_eur,
         order_lines.discount_eur,
         cast(order_lines.line_amount_eur as decimal(18, 2)) as line_amount_eur,
+        {# units at the product's unit cost, to the cent; 0 when the sku is unknown #}
+        cast(
+            coalesce(products.unit_cost_eur, 0) * order_lines.quantity as decimal(18, 2)
+        ) as cost_of_goods_sold_eur,
         cast(coalesce(returns_aggregated_to_order_lines.return_lines, 0) as bigint) as return_lines,
         cast(
             coalesce(returns_aggregated_to_order_lines.returned_quantity, 0) as bigint

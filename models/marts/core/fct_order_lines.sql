@@ -69,6 +69,7 @@ final as (
         cast(line_facts.unit_price_eur as decimal(18, 2)) as unit_price_eur,
         cast(line_facts.discount_eur as decimal(18, 2)) as discount_eur,
         cast(line_facts.line_amount_eur as decimal(18, 2)) as line_amount_eur,
+        cast(line_facts.cost_of_goods_sold_eur as decimal(18, 2)) as cost_of_goods_sold_eur,
         cast(line_facts.returned_quantity as bigint) as returned_quantity,
         cast(line_facts.refunded_eur as decimal(18, 2)) as refunded_eur,
         cast(coalesce(line_returns.returned_value_eur, 0) as decimal(18, 2)) as returned_value_eur,

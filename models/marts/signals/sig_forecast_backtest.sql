@@ -1,9 +1,13 @@
 {#
-    Backtest of the demand forecasts on past weeks whose returns are complete (week end +
-    8 days + return_window_days <= the data's as-of date): per product group (category /
-    subcategory, and 'all') and week, the gross forecast and the return-aware forecast
-    (sig_return_aware_forecasts) against actual net sales (units sold - units returned of
-    the week's orders), with the WAPE of each over all backtest weeks of the group.
+    Rolling-origin (out-of-sample) backtest of the demand forecasts on past weeks whose returns
+    are complete (week start + 14 + return_window_days days <= the data's as-of date): per
+    product group (category / subcategory, and 'all') and week W, the gross forecast and the
+    return-aware forecast against actual net sales (units sold - units returned of the week's
+    orders), with the WAPE of each over all backtest weeks of the group. The return-aware
+    forecast of W applies the return rates as they could be estimated before W
+    (int_return_rates_estimated_before_weeks: mature order lines and returns requested before
+    W), not the rates of sig_return_aware_forecasts, which use all history. Weeks before the
+    first with any such history are left out (there was nothing to estimate from).
 #}
 with
 
@@ -26,6 +30,19 @@ warehouse_as_of as (
 
 ),
 
+rates_before_weeks as (
+
+    select * from {{ ref('int_return_rates_estimated_before_weeks') }}
+
+),
+
+weeks_with_history as (
+
+    select week_start_date from rates_before_weeks
+    group by 1
+
+),
+
 actuals as (
 
     select
@@ -39,6 +56,29 @@ actuals as (
 
 ),
 
+forecasts_with_rates as (
+
+    select
+        forecasts.category,
+        forecasts.subcategory,
+        forecasts.week_start_date,
+        forecasts.gross_demand_units,
+        forecasts.gross_demand_units * (1 - coalesce(rates.expected_return_rate, 0))
+            as return_aware_demand_units,
+        rates.latest_ordered_date,
+        rates.latest_return_requested_date
+    from forecasts
+    inner join weeks_with_history
+        on forecasts.week_start_date = weeks_with_history.week_start_date
+    left join rates_before_weeks as rates
+        on
+            forecasts.week_start_date = rates.week_start_date
+            and forecasts.category = rates.category
+            and forecasts.subcategory = rates.subcategory
+            and forecasts.supplier_id = rates.supplier_id
+
+),
+
 forecast_groups as (
 
     select
@@ -48,8 +88,10 @@ forecast_groups as (
         -- summed as decimals (to 1e-18 of a unit, below a double's precision), which add up
         -- exactly in any order: the same data gives the same figures on every run
         sum(cast(gross_demand_units as decimal(38, 18))) as gross_forecast_units,
-        sum(cast(net_demand_units as decimal(38, 18))) as return_aware_forecast_units
-    from forecasts
+        sum(cast(return_aware_demand_units as decimal(38, 18))) as return_aware_forecast_units,
+        max(latest_ordered_date) as rates_latest_ordered_date,
+        max(latest_return_requested_date) as rates_latest_return_requested_date
+    from forecasts_with_rates
     group by 1, 2, 3
 
 ),
@@ -62,6 +104,8 @@ group_weeks as (
         forecast_groups.week_start_date,
         forecast_groups.gross_forecast_units,
         forecast_groups.return_aware_forecast_units,
+        forecast_groups.rates_latest_ordered_date,
+        forecast_groups.rates_latest_return_requested_date,
         coalesce(actuals.units_sold, 0) as units_sold,
         coalesce(actuals.units_returned, 0) as units_returned
     from forecast_groups
@@ -87,6 +131,8 @@ groups_and_total as (
         week_start_date,
         gross_forecast_units,
         return_aware_forecast_units,
+        rates_latest_ordered_date,
+        rates_latest_return_requested_date,
         units_sold,
         units_returned
     from group_weeks
@@ -100,6 +146,8 @@ groups_and_total as (
         week_start_date,
         sum(gross_forecast_units) as gross_forecast_units,
         sum(return_aware_forecast_units) as return_aware_forecast_units,
+        max(rates_latest_ordered_date) as rates_latest_ordered_date,
+        max(rates_latest_return_requested_date) as rates_latest_return_requested_date,
         sum(units_sold) as units_sold,
         sum(units_returned) as units_returned
     from group_weeks
@@ -128,6 +176,8 @@ final as (
         cast(week_start_date as date) as week_start_date,
         cast(gross_forecast_units as double) as gross_forecast_units,
         cast(return_aware_forecast_units as double) as return_aware_forecast_units,
+        cast(rates_latest_ordered_date as date) as rates_latest_ordered_date,
+        cast(rates_latest_return_requested_date as date) as rates_latest_return_requested_date,
         cast(units_sold as bigint) as units_sold,
         cast(units_returned as bigint) as units_returned,
         cast(actual_net_units as bigint) as actual_net_units,

@@ -1,4 +1,5 @@
-"""Platform adapter assets: one asset group per platform (bol.com, Sendcloud, WooCommerce).
+"""Platform adapter assets: one asset group per platform (bol.com, Sendcloud, Shopify,
+WooCommerce).
 
 Each asset loads the platform's landing files (`landing/<platform>/`) into the native raw table
 through the loader (`returnlens/adapters/`), so lineage reads: adapter asset -> raw table ->
@@ -26,7 +27,7 @@ def _adapter_asset(platform: str, e: Entity | None = None) -> dg.AssetsDefinitio
     @dg.asset(
         key=adapter_key(platform, e.name),
         group_name=f"adapter_{platform}",
-        kinds={"duckdb", "json"},
+        kinds={"duckdb", "json" if e.format == "json" else "parquet"},
         pool="warehouse",
         description=f"{e.description} Loaded from landing/{platform}/{e.pattern}.",
         metadata={"landing_pattern": f"{platform}/{e.pattern}", "raw_table": e.table},
