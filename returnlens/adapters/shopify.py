@@ -80,9 +80,13 @@ class TableAdapter:
 
     def fingerprint(self, landing_dir: Path) -> str:
         """What the rows depend on besides the driving file (part of the contract hash): the
-        names and content of the files of the tables joined into them, so a refund delivered
-        after its return re-reads the return's file."""
+        shop's reporting currency (rows of another currency are quarantined), and the names and
+        content of the files of the tables joined into them, so a refund delivered after its
+        return re-reads the return's file."""
         digest = hashlib.sha256()
+        digest.update(
+            f"reporting_currency={load_profile(landing_dir).reporting_currency};".encode()
+        )
         for t in self.lookups:
             for f in table_files(landing_dir / PLATFORM, t):
                 digest.update(f.name.encode())
