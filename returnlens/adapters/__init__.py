@@ -19,6 +19,15 @@ see `raw.returns` and work unchanged.
 does not fit a decimal with two places): the row is quarantined with that reason first.
 Reasons name the platform's field, the problem and what to do, never a value.
 
+**One folder, several raw tables**: a platform whose files feed more than one raw table
+(WooCommerce: orders, order lines and refunds; Shopify: orders, order lines, products and
+returns) has one adapter per raw table in `PLATFORM_TABLES` (platform -> raw table ->
+adapter), each an entity of its own. Shopify's are `shopify.TableAdapter`s: each joins the
+other connector tables of the folder into the rows of its driving table (`shopify.stage`)
+instead of flattening one file at a time. Every adapter's `fingerprint` names what else of the
+landing folder its rows depend on (the reporting currency, the files it joins), part of the
+contract hash, so its files are read again when that changes.
+
 **Mappings are seeds** (`seeds/bol_*.csv`, `seeds/sendcloud_*.csv`, documented in
 `seeds/_seeds__models.yml`): the adapter reads them as text when it flattens a file, so a
 value is mapped by editing a seed, not code; the same files are dbt seeds in the warehouse.
@@ -34,7 +43,7 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.adapters import bol, common, sendcloud, shopify
+from returnlens.adapters import bol, common, sendcloud, shopify, woocommerce
 from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.readers import ReadPaths
@@ -43,7 +52,8 @@ from returnlens.warehouse import quote_ident as qi
 __all__ = [
     "ADAPTERS",
     "ADAPTER_REASON",
-    "TABLE_ADAPTERS",
+    "PLATFORM_TABLES",
+    "PlatformAdapter",
     "adapter_entities",
     "adapter_fingerprint",
     "stage_platform_files",
@@ -53,23 +63,41 @@ __all__ = [
 UNREADABLE = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (bol.ADAPTER, sendcloud.ADAPTER)}
-# platforms landed as connector tables (several raw tables each): entity name -> adapter
-TABLE_ADAPTERS: dict[str, dict[str, shopify.TableAdapter]] = {
-    shopify.PLATFORM: shopify.TABLE_ADAPTERS
+# a platform adapter: one file flattened at a time (bol.com, Sendcloud, WooCommerce), or
+# connector tables joined into the rows of a driving table (Shopify)
+PlatformAdapter = Adapter | shopify.TableAdapter
+# platforms whose files feed several raw tables: platform -> raw table -> adapter
+PLATFORM_TABLES: dict[str, dict[str, PlatformAdapter]] = {
+    woocommerce.PLATFORM: dict(woocommerce.ADAPTERS),
+    shopify.PLATFORM: dict(shopify.ADAPTERS),
 }
 
 
+def _adapter(entity: Entity) -> PlatformAdapter:
+    """The adapter that loads the files of a platform entity."""
+    if entity.adapter in PLATFORM_TABLES:
+        return PLATFORM_TABLES[entity.adapter][entity.name]
+    return ADAPTERS[entity.adapter or ""]
+
+
 def adapter_fingerprint(
-    name: str, entity: Entity | None = None, landing_dir: Path | None = None
+    name: str, landing_dir: Path | None = None, table: str | None = None
 ) -> str:
-    """The content of an adapter's mapping seeds (part of its contract hash) and, for connector
-    tables, of the files of the tables it joins into the entity's rows."""
+    """The content of an adapter's mapping seeds and, given the landing folder, what else of
+    it the rows of `table` depend on (`fingerprint`: a setting, the files it joins; part of
+    its contract hash)."""
     digest = hashlib.sha256()
-    seeds = ADAPTERS[name].seeds if name in ADAPTERS else shopify.SEEDS
+    tables = PLATFORM_TABLES.get(name, {})
+    seeds = (
+        ADAPTERS[name].seeds
+        if name in ADAPTERS
+        else sorted({s for a in tables.values() for s in a.seeds})
+    )
     for seed in seeds:
         digest.update((common.SEEDS_DIR / f"{seed}.csv").read_bytes())
-    if name in TABLE_ADAPTERS and entity is not None and landing_dir is not None:
-        digest.update(shopify.joined_fingerprint(entity, Path(landing_dir)).encode())
+    adapter = tables.get(table or "") if tables else ADAPTERS.get(name)
+    if landing_dir is not None and adapter is not None and adapter.fingerprint is not None:
+        digest.update(adapter.fingerprint(Path(landing_dir)).encode())
     return digest.hexdigest()
 
 
@@ -82,7 +110,7 @@ def _why(exc: BaseException) -> str:
 
 def adapter_entities() -> tuple[Entity, ...]:
     """The landing entities of every platform adapter (loaded beside the native ones)."""
-    tables = (a.entity for t in TABLE_ADAPTERS.values() for a in t.values())
+    tables = (a.entity for t in PLATFORM_TABLES.values() for a in t.values())
     return (*(a.entity for a in ADAPTERS.values()), *tables)
 
 
@@ -95,10 +123,10 @@ def stage_platform_files(
     with the cause and what to do (its `error` is set; nothing of it is staged).
     """
     paths = paths or ReadPaths()
-    if entity.adapter in TABLE_ADAPTERS:  # connector tables: joined, not flattened per file
+    adapter = _adapter(entity)
+    if isinstance(adapter, shopify.TableAdapter):  # connector tables: joined, not per file
         shopify.stage(con, entity, batch, paths)
         return
-    adapter = ADAPTERS[entity.adapter or ""]
     cols = ", ".join(f"{qi(c.name)} varchar" for c in entity.columns)
     con.execute(
         f"create or replace temp table _stage ({cols}, _extra varchar, _source_file varchar, "
@@ -136,7 +164,7 @@ def stage_platform_files(
         if n == 0:
             p.rows_in = 0
             p.error = (
-                f"{p.name}: holds no returned item ({adapter.shape}, none found). An empty page "
+                f"{p.name}: holds no {adapter.item} ({adapter.shape}, none found). An empty page "
                 "is not loaded: remove it, or deliver the page with its returns "
                 f"(docs/sources/{adapter.name}.md)."
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -29,6 +30,10 @@ class Adapter:
     # text, _extra, _source_file, _file_order, _file_row_number, _adapter_reason
     flatten: Callable[[str, str, int], str]
     seeds: tuple[str, ...]  # mapping seeds (seeds/<name>.csv) the flatten select joins
+    item: str = "returned item"  # what one row is, for messages
+    # what else of the landing folder its rows depend on (a setting, other files), as text:
+    # part of the contract hash, so the files are read again when it changes
+    fingerprint: Callable[[Path], str] | None = None
 
 
 def register_seeds(con: duckdb.DuckDBPyConnection, seeds: tuple[str, ...]) -> None:

@@ -78,6 +78,23 @@ class TableAdapter:
     flatten: Callable[[str, dict[str, str], str, int, str], str]
     seeds: tuple[str, ...] = SEEDS
 
+    def fingerprint(self, landing_dir: Path) -> str:
+        """What the rows depend on besides the driving file (part of the contract hash): the
+        shop's reporting currency (rows of another currency are quarantined), and the names and
+        content of the files of the tables joined into them, so a refund delivered after its
+        return re-reads the return's file."""
+        digest = hashlib.sha256()
+        digest.update(
+            f"reporting_currency={load_profile(landing_dir).reporting_currency};".encode()
+        )
+        for t in self.lookups:
+            for f in table_files(landing_dir / PLATFORM, t):
+                digest.update(f.name.encode())
+                with f.open("rb") as fh:
+                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                        digest.update(chunk)
+        return digest.hexdigest()
+
 
 def _entity(name: str, table: str, reads: tuple[str, ...], description: str) -> Entity:
     (main, main_fmt), *others = patterns(table)
@@ -97,7 +114,8 @@ def _entity(name: str, table: str, reads: tuple[str, ...], description: str) -> 
 
 
 _RETURN_LOOKUPS = ("return", "order_line", "order", "order_line_refund", "refund")
-TABLE_ADAPTERS: dict[str, TableAdapter] = {
+# raw table -> adapter (one folder, four raw tables)
+ADAPTERS: dict[str, TableAdapter] = {
     a.entity.name: a
     for a in (
         TableAdapter(
@@ -162,19 +180,6 @@ TABLE_ADAPTERS: dict[str, TableAdapter] = {
 }
 
 
-def joined_fingerprint(ent: Entity, landing_dir: Path) -> str:
-    """The names and content of the files of the tables joined into an entity's rows: when one
-    changes (a refund delivered after its return), the driving files are read again."""
-    digest = hashlib.sha256()
-    for t in TABLE_ADAPTERS[ent.name].lookups:
-        for f in table_files(landing_dir / PLATFORM, t):
-            digest.update(f.name.encode())
-            with f.open("rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _why(exc: BaseException) -> str:
     if isinstance(exc, duckdb.IOException):
         return "the file cannot be opened"
@@ -188,7 +193,7 @@ def _fail(p, text: str, rows_in: int | None = None) -> None:
 
 def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadPaths) -> None:
     """Flatten each driving file of the batch (joined with the other tables) into `_stage`."""
-    adapter = TABLE_ADAPTERS[ent.name]
+    adapter = ADAPTERS[ent.name]
     cols = ", ".join(f"{qi(c.name)} varchar" for c in ent.columns)
     con.execute(
         f"create or replace temp table _stage ({cols}, _extra varchar, _source_file varchar, "

@@ -136,16 +136,19 @@ def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
         select source_file, entity, status, rows_in, rows_loaded, rows_quarantined, error,
             dialect
         from raw.load_audit
-        qualify row_number() over (partition by source_file order by finished_at desc) = 1
-        order by source_file
+        qualify row_number() over (
+            -- a platform file may feed several raw tables (WooCommerce orders: two)
+            partition by source_file, entity order by finished_at desc
+        ) = 1
+        order by source_file, entity
         """
     ).fetchall()
-    reasons: dict[str, dict[str, int]] = {}
-    for source_file, reason, n in con.execute(
-        "select source_file, reason, count(*) from raw.quarantine_rows "
-        "group by 1, 2 order by 1, 3 desc, 2"
+    reasons: dict[tuple[str, str], dict[str, int]] = {}
+    for source_file, entity, reason, n in con.execute(
+        "select source_file, entity, reason, count(*) from raw.quarantine_rows "
+        "group by 1, 2, 3 order by 1, 2, 4 desc, 3"
     ).fetchall():
-        reasons.setdefault(source_file, {})[reason] = n
+        reasons.setdefault((source_file, entity), {})[reason] = n
     status_words = {"loaded": "would load", "failed": "would fail", "error": "would fail"}
     files = [
         FileCheck(
@@ -155,7 +158,7 @@ def _report(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> LandingCheck:
             rows=rows_in if entity is not None else None,
             would_load=loaded or 0,
             would_quarantine=quarantined or 0,
-            reasons=reasons.get(name, {}),
+            reasons=reasons.get((name, entity), {}),
             message=error,
             dialect=json.loads(dialect) if dialect else None,
         )

@@ -162,9 +162,12 @@ def _remember(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
 def contract_hash(entity: Entity, landing_dir: Path | None = None) -> str:
     """Fingerprint of an entity's contract: a failed file is retried when it changes. For a
     platform adapter it covers its mapping seeds too, and every file is read again when they
-    change (a value added to a seed then maps the rows it quarantined); for one that joins other
-    tables of its folder (Shopify), their files too (a refund delivered later reaches its return)."""
-    fingerprint = adapter_fingerprint(entity.adapter, entity, landing_dir) if entity.adapter else ""
+    change (a value added to a seed then maps the rows it quarantined), and so is what else of
+    the landing folder the adapter's rows depend on (the reporting currency, the files it joins:
+    a Shopify refund or a WooCommerce order delivered later reaches the rows that need it)."""
+    fingerprint = (
+        adapter_fingerprint(entity.adapter, landing_dir, entity.name) if entity.adapter else ""
+    )
     text = repr(entity) + fingerprint
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

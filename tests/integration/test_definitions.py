@@ -36,10 +36,16 @@ def test_every_landing_entity_is_an_ingest_asset_keyed_like_its_dbt_source(defin
 
 
 def test_each_platform_adapter_is_an_asset_group_loaded_before_its_raw_table(definitions):
-    from returnlens.adapters import ADAPTERS
+    from returnlens.adapters import ADAPTERS, PLATFORM_TABLES
 
     graph = definitions.get_repository_def().asset_graph
-    for platform, adapter in ADAPTERS.items():
+    tables = [(p, a) for p, t in PLATFORM_TABLES.items() for a in t.values()]
+    assert {a.entity.name for p, a in tables if p == "woocommerce"} == {
+        "orders",
+        "order_lines",
+        "returns",
+    }
+    for platform, adapter in [*ADAPTERS.items(), *tables]:
         key = dg.AssetKey(["adapters", platform, adapter.entity.name])
         assert graph.get(key).group_name == f"adapter_{platform}"
         assert key in graph.get(dg.AssetKey(["raw", adapter.entity.name])).parent_keys
@@ -65,10 +71,10 @@ def test_main_job_schedule_and_sensor_exist(definitions):
 
 
 def test_shopify_loads_each_raw_table_in_its_asset_group_before_the_raw_asset(definitions):
-    from returnlens.adapters import TABLE_ADAPTERS
+    from returnlens.adapters import PLATFORM_TABLES
 
     graph = definitions.get_repository_def().asset_graph
-    tables = TABLE_ADAPTERS["shopify"]
+    tables = PLATFORM_TABLES["shopify"]
     assert set(tables) == {"orders", "order_lines", "products", "returns"}
     for name in tables:
         key = dg.AssetKey(["adapters", "shopify", name])

@@ -406,10 +406,10 @@ def test_unreadable_tables_fail_the_file_naming_it_and_joined_tables_are_account
 def test_a_new_refund_file_re_reads_the_returns_it_joins(con, landing):
     """Connectors deliver tables incrementally: a refund delivered after its return must reach
     the return's row although return_line_item.csv itself did not change."""
-    from returnlens.adapters import TABLE_ADAPTERS
+    from returnlens.adapters import PLATFORM_TABLES
     from returnlens.ingest.loader import load_entity
 
-    entity = TABLE_ADAPTERS["shopify"]["returns"].entity
+    entity = PLATFORM_TABLES["shopify"]["returns"].entity
     load_entity(con, entity, landing)
     again = load_entity(con, entity, landing)
     assert [f.status for f in again.files] == ["unchanged"]
@@ -437,3 +437,24 @@ def test_a_new_refund_file_re_reads_the_returns_it_joins(con, landing):
     ).fetchall()
     at = datetime(2024, 3, 1, 10, 0)
     assert row == [(at, at, "restock", Decimal("25.00"))]
+
+
+def test_a_new_reporting_currency_re_reads_every_shopify_table(con, landing):
+    """Every Shopify table's rows depend on shop.reporting_currency (orders, lines and returns
+    of another currency, unit costs): when the setting changes the files are read again, so the
+    orders the quarantine reason told to set it for load without a new delivery."""
+    from returnlens.adapters import PLATFORM_TABLES
+    from returnlens.ingest.loader import load_entity
+
+    entities = [a.entity for a in PLATFORM_TABLES["shopify"].values()]
+    for e in entities:
+        load_entity(con, e, landing)
+    usd = {o["id"] for o in _orders().values() if o["currency"] == "USD"}
+    assert usd and not usd & {
+        r for (r,) in con.execute("select order_id from raw.orders").fetchall()
+    }
+    (landing / "returnlens.yml").write_text("shop:\n  reporting_currency: USD\n")
+    for e in entities:
+        again = load_entity(con, e, landing)
+        assert "unchanged" not in {f.status for f in again.files}, e.name
+    assert {r for (r,) in con.execute("select order_id from raw.orders").fetchall()} == usd

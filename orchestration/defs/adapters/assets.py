@@ -1,4 +1,5 @@
-"""Platform adapter assets: one asset group per platform (bol.com, Sendcloud, Shopify).
+"""Platform adapter assets: one asset group per platform (bol.com, Sendcloud, Shopify,
+WooCommerce).
 
 Each asset loads the platform's landing files (`landing/<platform>/`) into the native raw table
 through the loader (`returnlens/adapters/`), so lineage reads: adapter asset -> raw table ->
@@ -8,7 +9,7 @@ Log lines carry the loader's messages: files, problems, counts, never row conten
 
 import dagster as dg
 
-from returnlens.adapters import ADAPTERS, TABLE_ADAPTERS
+from returnlens.adapters import ADAPTERS, PLATFORM_TABLES
 from returnlens.config import settings
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.loader import load_entity
@@ -66,5 +67,5 @@ def _adapter_asset(platform: str, e: Entity | None = None) -> dg.AssetsDefinitio
 @dg.definitions
 def defs() -> dg.Definitions:
     """One asset group per platform adapter, one asset per raw table it loads."""
-    tables = [_adapter_asset(p, a.entity) for p, t in TABLE_ADAPTERS.items() for a in t.values()]
+    tables = [_adapter_asset(p, a.entity) for p, t in PLATFORM_TABLES.items() for a in t.values()]
     return dg.Definitions(assets=[*(_adapter_asset(p) for p in ADAPTERS), *tables])
