@@ -17,9 +17,12 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
+# With compiled bytecode: without it every process (and every dbt subprocess) compiles the
+# modules it imports again whenever PYTHONDONTWRITEBYTECODE is set, as in containers and CI
+# (importing dagster, dagster-dbt and GX: 12 s of CPU vs 7 s with bytecode; issue 16).
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	@echo "==> installing the locked dependencies into $(VENV)/"
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 install: $(VENV)/.installed ## install everything (uv, then the locked venv)

@@ -1,14 +1,26 @@
-"""Keep dbt's manifest available for the Dagster code location."""
+"""Keep dbt's manifest available for the Dagster code location.
+
+One dbt parse per change, not per run: `parse` writes target/manifest.json with the shop
+profile's vars (the same `--vars` the build passes, so the build's own parse reuses dbt's
+target/partial_parse.msgpack instead of parsing everything again), and beside it
+`manifest.inputs.json`, a hash of everything the parse read (`parse_inputs`). The next call
+skips `dbt parse` when that hash and the manifest file are unchanged.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+
+import yaml
 
 from returnlens.config import PROJECT_ROOT
 
@@ -38,23 +50,123 @@ def location_args(
     return args
 
 
-def parse(project_dir: Path = PROJECT_ROOT) -> None:
-    """Run `dbt parse` to (re)write target/manifest.json."""
+INPUTS_FILE = "manifest.inputs.json"
+# dbt_project.yml keys of the folders dbt reads, with dbt's defaults
+RESOURCE_PATHS = {
+    "model-paths": ["models"],
+    "seed-paths": ["seeds"],
+    "test-paths": ["tests"],
+    "analysis-paths": ["analyses"],
+    "macro-paths": ["macros"],
+    "snapshot-paths": ["snapshots"],
+    "docs-paths": [],
+    "packages-install-path": ["dbt_packages"],
+}
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
+ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([^'"]+)['"]""")
+
+
+def target_dir(project_dir: Path = PROJECT_ROOT) -> Path:
+    """The folder dbt writes its artifacts to (DBT_TARGET_PATH honoured, as dbt does)."""
+    return Path(project_dir) / os.environ.get("DBT_TARGET_PATH", "target")
+
+
+def shop_vars_json() -> str:
+    """The shop profile's dbt vars, as the build passes them (`{}` when the profile cannot be
+    read: the build then fails with the profile's own message)."""
+    from returnlens.config import settings
+    from returnlens.profile import ProfileError, dbt_vars_json, load_profile
+
+    try:
+        return dbt_vars_json(load_profile(settings().landing_dir))
+    except ProfileError:
+        return "{}"
+
+
+def parse_inputs(project_dir: Path, vars_json: str) -> str:
+    """A hash of what `dbt parse` reads: the project's files (dbt_project.yml, profiles.yml,
+    packages, and every file under its model, seed, test, macro, snapshot, analysis and docs
+    folders), the values of the env vars they name in `env_var(...)`, the vars, and the
+    versions of dbt-core and the adapter."""
+    project_dir = Path(project_dir)
+    config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    files = {project_dir / name for name in PROJECT_FILES if (project_dir / name).is_file()}
+    for key, default in RESOURCE_PATHS.items():
+        folders = config.get(key, default)
+        for folder in [folders] if isinstance(folders, str) else folders:
+            files.update(p for p in (project_dir / folder).rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    env_names: set[str] = set()
+    for path in sorted(files):
+        content = path.read_bytes()
+        digest.update(f"{path.relative_to(project_dir)}\0{len(content)}\0".encode())
+        digest.update(content)
+        if path.suffix in (".sql", ".yml", ".yaml", ".md", ".py", ".csv"):
+            env_names.update(ENV_VAR_CALL.findall(content.decode("utf-8", "replace")))
+    for name in sorted(env_names):
+        digest.update(f"env {name}={os.environ.get(name, chr(0))}\0".encode())
+    digest.update(f"vars {json.dumps(json.loads(vars_json), sort_keys=True)}\0".encode())
+    for package in ("dbt-core", "dbt-duckdb"):
+        digest.update(f"{package} {importlib.metadata.version(package)}\0".encode())
+    return digest.hexdigest()
+
+
+def _manifest_stamp(manifest: Path) -> str | None:
+    """The manifest file's size and mtime: another dbt command rewriting it changes them."""
+    try:
+        st = manifest.stat()
+    except FileNotFoundError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def manifest_is_current(project_dir: Path, vars_json: str) -> bool:
+    """True when target/manifest.json was written by `parse` from the same inputs."""
+    target = target_dir(project_dir)
+    try:
+        recorded = json.loads((target / INPUTS_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return False
+    stamp = _manifest_stamp(target / "manifest.json")
+    return (
+        stamp is not None
+        and recorded.get("manifest") == stamp
+        and recorded.get("inputs") == parse_inputs(project_dir, vars_json)
+    )
+
+
+def parse(project_dir: Path = PROJECT_ROOT, vars_json: str | None = None) -> bool:
+    """Make target/manifest.json current: run `dbt parse` with the shop profile's vars unless
+    the manifest was parsed from the same inputs (see the module docstring). True when dbt
+    parse ran."""
+    project_dir = Path(project_dir)
+    vars_json = shop_vars_json() if vars_json is None else vars_json
+    if manifest_is_current(project_dir, vars_json):
+        return False
+    target = target_dir(project_dir)
+    (target / INPUTS_FILE).unlink(missing_ok=True)
+    inputs = parse_inputs(project_dir, vars_json)
     subprocess.run(
         [
             dbt_executable(),
             "parse",
             "--quiet",
             *location_args(project_dir),
+            "--vars",
+            vars_json,
         ],
         check=True,
         cwd=project_dir,
         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
+    record = {"inputs": inputs, "manifest": _manifest_stamp(target / "manifest.json")}
+    (target / INPUTS_FILE).write_text(json.dumps(record), encoding="utf-8")
+    return True
 
 
 def ensure_manifest(manifest_path: Path, refresh: bool = False) -> None:
-    """Parse the project when the manifest is missing (a fresh clone) or a refresh is asked."""
+    """Parse the project when the manifest is missing (a fresh clone), or when a refresh is
+    asked and the project changed since the last parse."""
     if refresh or not Path(manifest_path).exists():
         parse()
 

@@ -90,6 +90,18 @@ def test_main_job_succeeds_and_publishes(pipeline_run):
     assert not pipeline_run.serving.with_name("serving.tmp.duckdb").exists()
 
 
+def test_the_build_reuses_the_runs_parse(pipeline_run):
+    """The run parses once: the build's own parse starts from the run's partial_parse.msgpack
+    (same vars, profile and env) instead of parsing the whole project again (issue 16)."""
+    from returnlens.dbt_runner import target_dir
+
+    builds = sorted(target_dir().glob(f"returnlens_dbt_assets-{pipeline_run.result.run_id[:7]}-*"))
+    assert len(builds) == 1, builds
+    log = "".join(p.read_text() for p in builds[0].glob("dbt.log*"))
+    assert "Partial parsing enabled" in log
+    assert "Unable to do partial parsing" not in log
+
+
 def test_every_landing_row_is_loaded_or_quarantined(pipeline_run):
     con = duckdb.connect(str(pipeline_run.serving.with_name("check.duckdb")))
     con.execute(f"attach '{pipeline_run.warehouse}' as w (read_only)")

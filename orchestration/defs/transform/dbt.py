@@ -8,7 +8,11 @@ the dbt step vs 155 events and 62 s). The step logs one line with the tests' out
 target/run_results.json has every test. The GX suites remain blocking asset checks.
 """
 
+import importlib.metadata
 import os
+import sys
+from functools import cached_property
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import (
@@ -18,6 +22,7 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from packaging import version
 
 from returnlens.config import PROJECT_ROOT, settings
 from returnlens.dbt_runner import DbtBuildFailed, build_outcomes, dbt_executable, ensure_manifest
@@ -33,6 +38,18 @@ dbt_project = DbtProject(
 # Like DbtProject.prepare_if_dev(), but with the venv's dbt (which need not be on PATH):
 # re-parse under `dagster dev`/`dg`, otherwise parse only when the manifest is missing.
 ensure_manifest(dbt_project.manifest_path, refresh=bool(os.environ.get("DAGSTER_IS_DEV_CLI")))
+
+
+class ReturnlensDbtCli(DbtCliResource):
+    """The dbt CLI resource, without the `dbt --version` subprocess dagster-dbt starts once per
+    run to learn the version: it imports dbt and asks PyPI for the latest release (3 s of CPU
+    and a network wait here). The venv's dbt is the dbt-core installed beside this code."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
 
 
 class LayerTranslator(DagsterDbtTranslator):
@@ -87,5 +104,7 @@ def defs() -> dg.Definitions:
     """The dbt assets and the dbt CLI resource."""
     return dg.Definitions(
         assets=[returnlens_dbt_assets],
-        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
+        resources={
+            "dbt": ReturnlensDbtCli(project_dir=dbt_project, dbt_executable=dbt_executable())
+        },
     )
