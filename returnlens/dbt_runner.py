@@ -164,11 +164,14 @@ def parse(project_dir: Path = PROJECT_ROOT, vars_json: str | None = None) -> boo
     return True
 
 
-def ensure_manifest(manifest_path: Path, refresh: bool = False) -> None:
-    """Parse the project when the manifest is missing (a fresh clone), or when a refresh is
-    asked and the project changed since the last parse."""
-    if refresh or not Path(manifest_path).exists():
-        parse()
+def ensure_manifest(manifest: Path, project_dir: Path = PROJECT_ROOT) -> None:
+    """Make the project's manifest current before it is read: parse when it is missing (a
+    fresh clone) or was parsed from other inputs (a model pulled or edited since), which costs
+    a hash of the inputs when nothing changed. A manifest elsewhere (a copy) is read as it is."""
+    manifest = Path(manifest)
+    own = (target_dir(project_dir) / "manifest.json").resolve()
+    if manifest.resolve() == own or not manifest.exists():
+        parse(project_dir)
 
 
 def manifest_path() -> Path:

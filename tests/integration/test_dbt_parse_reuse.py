@@ -65,3 +65,20 @@ def test_parse_reuses_the_manifest_until_a_model_or_env_var_changes(project, mon
     assert manifest_is_current(project, VARS)
     manifest.write_text(manifest.read_text() + "\n")
     assert not manifest_is_current(project, VARS)
+
+
+def test_a_stale_manifest_is_parsed_again_before_it_is_read(project):
+    """A manifest parsed before a model was added (a pull, an edit) is not read as it is: the
+    Dagster definitions failed on a GX suite of a mart the old manifest did not hold."""
+    from returnlens.dbt_runner import ensure_manifest
+
+    (project / "models" / "a.sql").write_text("select 1 as x")
+    assert parse(project) is True  # the shop profile's vars, as ensure_manifest passes them
+    manifest = project / "target" / "manifest.json"
+    (project / "models" / "b.sql").write_text("select 1 as y")
+    ensure_manifest(manifest, project)
+    assert "model.tiny.b" in _manifest(project)["nodes"]
+    # current: read as it is, dbt does not run
+    first = manifest.stat().st_mtime_ns
+    ensure_manifest(manifest, project)
+    assert manifest.stat().st_mtime_ns == first

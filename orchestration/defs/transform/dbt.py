@@ -35,9 +35,9 @@ dbt_project = DbtProject(
     # the same target folder `returnlens.dbt_runner.parse` writes (DBT_TARGET_PATH honoured)
     target_path=os.environ.get("DBT_TARGET_PATH", "target"),
 )
-# Like DbtProject.prepare_if_dev(), but with the venv's dbt (which need not be on PATH):
-# re-parse under `dagster dev`/`dg`, otherwise parse only when the manifest is missing.
-ensure_manifest(dbt_project.manifest_path, refresh=bool(os.environ.get("DAGSTER_IS_DEV_CLI")))
+# Like DbtProject.prepare_if_dev(), but with the venv's dbt (which need not be on PATH) and
+# always: parses only when the manifest is missing or its inputs changed (a model pulled since).
+ensure_manifest(dbt_project.manifest_path)
 
 
 class ReturnlensDbtCli(DbtCliResource):
