@@ -20,6 +20,7 @@ VIEWS = Path(__file__).resolve().parent / "views"
 PAGES = [
     ("overview.py", "Overview", ":material/monitoring:"),
     ("quality.py", "Quality", ":material/verified:"),
+    ("customers.py", "Customers & keep-it", ":material/group:"),
     ("planning.py", "Planning", ":material/inventory_2:"),
     ("behaviour.py", "Behaviour", ":material/touch_app:"),
     ("review_queue.py", "Review queue", ":material/fact_check:"),

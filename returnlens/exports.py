@@ -34,6 +34,9 @@ from pathlib import Path
 from returnlens.config import settings
 from returnlens.warehouse import connect_reader, within_budget
 
+# The cost behind an alert (cost_of_returns_eur, margin_lost_to_returns_eur,
+# rule_cost_of_returns_eur) is the shop's own cost and margin: shown on the dashboard, not sent
+# to suppliers.
 ALERT_COLUMNS = (
     "alert_id",
     "subject_level",

@@ -1,4 +1,5 @@
-"""Overview: return rates on three bases, processing times, reasons, revenue retained, NPS."""
+"""Overview: return rates on three bases, what returns cost and the margin left after them,
+processing times, reasons, revenue retained, NPS."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ STEPS = {
     "inspected_to_refunded": "3 inspected → refunded",
     "requested_to_refunded": "end to end",
 }
+COSTS = "kpi_return_costs"  # optional here: a serving file of an older pipeline lacks it
+COMPONENTS = {
+    "forward_shipping_eur": "forward shipping given away",
+    "return_label_eur": "return label",
+    "handling_eur": "handling",
+    "refurbishment_eur": "refurbishment",
+    "write_off_eur": "write-off",
+    "refund_fees_eur": "refund fees",
+}
 WHERE = (
     "where period_grain = ? and slice_type = ? and slice_value = ? "
     "and period_start_date between ? and ?"
@@ -42,6 +52,87 @@ def cohorts(f: ui.Filters) -> pd.DataFrame:
         f"from marts.kpi_return_rates_by_order_cohort {WHERE} order by period_start_date",
         [f.grain, kind, value, f.start, f.end],
     )
+
+
+def return_costs(f: ui.Filters) -> pd.DataFrame:
+    """Cost of returns and net margin after returns of the filtered order cohorts
+    (kpi_return_costs, same grain and slice as the cohort rates); empty when not published."""
+    if COSTS not in data.published_tables():
+        return pd.DataFrame()
+    kind, value = f.kpi_slice()
+    return data.query(
+        "select period_start_date, period_end_date, is_cohort_mature, cost_basis, return_lines, "
+        "returned_value_eur, gross_revenue_eur, gross_margin_eur, forward_shipping_eur, "
+        "return_label_eur, handling_eur, refurbishment_eur, write_off_eur, refund_fees_eur, "
+        "customer_fees_eur, cost_of_returns_eur, cost_per_return_line_eur, "
+        "cost_share_of_returned_value, margin_lost_to_returns_eur, "
+        "net_margin_after_returns_eur, net_margin_share "
+        f"from marts.kpi_return_costs {WHERE} order by period_start_date",
+        [f.grain, kind, value, f.start, f.end],
+    )
+
+
+def cost_chart(costs: pd.DataFrame, grain: str) -> alt.LayerChart:
+    """What returns cost per order period, stacked by component; immature cohorts shaded."""
+    long = costs.melt(
+        id_vars=["period_start_date", "is_cohort_mature"],
+        value_vars=list(COMPONENTS),
+        var_name="component",
+        value_name="eur",
+    )
+    long["component"] = long["component"].map(COMPONENTS)
+    long["eur"] = long["eur"].astype(float)
+    immature = costs.loc[~costs["is_cohort_mature"], ["period_start_date"]].assign(
+        period_end=ui.end_exclusive(costs.loc[~costs["is_cohort_mature"]])
+    )
+    bars = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("period_start_date:T", title=f"{ui.GRAINS[grain]} ordered"),
+            y=alt.Y("eur:Q", title=ui.currency(), axis=alt.Axis(format="~s"), stack="zero"),
+            color=alt.Color("component:N", title="Component", sort=list(COMPONENTS.values())),
+            tooltip=[
+                alt.Tooltip("period_start_date:T", title="Period"),
+                "component:N",
+                alt.Tooltip("eur:Q", format=",.2f", title=ui.currency()),
+            ],
+        )
+    )
+    band = (
+        alt.Chart(immature)
+        .mark_rect(color="#9e9e9e", opacity=0.18)
+        .encode(x="period_start_date:T", x2="period_end:T")
+    )
+    return (band + bars).properties(height=280)
+
+
+def cost_figures(costs: pd.DataFrame, start) -> list[tuple[str, str, str | None]]:
+    """The headline cohort's cost of returns and margin after them, as metric tiles."""
+    rows = costs[costs["period_start_date"] == start]
+    if rows.empty:
+        return []
+    row = rows.iloc[0]
+    return [
+        (
+            "Cost of returns",
+            ui.eur(row["cost_of_returns_eur"]),
+            "Forward shipping given away, label, handling, refurbishment, write-off and refund "
+            "fees, less fees charged, for the returns of these orders (docs/kpis.md).",
+        ),
+        ("Cost per return line", ui.eur(row["cost_per_return_line_eur"], 2), None),
+        (
+            "Net margin after returns",
+            ui.pct(row["net_margin_share"]),
+            "Gross margin less the margin lost to returns, as a share of gross revenue: "
+            f"{ui.eur(row['net_margin_after_returns_eur'])}.",
+        ),
+        (
+            "Margin lost to returns",
+            ui.eur(row["margin_lost_to_returns_eur"]),
+            "Refunds of undone sales less the goods taken back at cost, plus the cost of returns.",
+        ),
+    ]
 
 
 def processing_times(f: ui.Filters) -> pd.DataFrame:
@@ -112,6 +203,7 @@ def render() -> None:
     flow = request_flow(f)
     reasons = reason_mix(f)
     segments = nps_segments(f)
+    costs = return_costs(f)
 
     head = headline_period(rates)
     if head is not None:
@@ -149,6 +241,8 @@ def render() -> None:
                 None,
             ),
         ]
+        if not costs.empty:
+            figures[4:4] = cost_figures(costs, start)
         for row in range(0, len(figures), 4):
             for col, (label, value, help_) in zip(
                 st.columns(4), figures[row : row + 4], strict=True
@@ -194,6 +288,23 @@ def render() -> None:
     )
     ui.chart((band + lines).properties(height=300))
     ui.download(rates, "return_rates_by_order_cohort")
+
+    st.subheader("What returns cost, by component")
+    if costs.empty:
+        st.info(
+            "Cost of returns is not yet available: the published data has no "
+            f"`marts.{COSTS}`. {ui.RUN_HINT}",
+            icon=":material/hourglass_empty:",
+        )
+    else:
+        st.caption(
+            f"Cost of the returns of each order cohort ({ui.currency()}), by component; fees "
+            "charged to customers are subtracted in the total (in the CSV). Shaded periods are "
+            "immature cohorts: their returns and costs still rise. Costs from the parameters in "
+            "seeds/return_cost_parameters.csv."
+        )
+        ui.chart(cost_chart(costs, f.grain))
+        ui.download(costs, "return_costs")
 
     left, right = st.columns(2)
     with left:

@@ -1,4 +1,5 @@
-"""Quality: open alerts with their evidence, supplier sizing skew, supplier → product → batch."""
+"""Quality: open alerts with their evidence and the cost behind them, supplier sizing skew,
+supplier → product → batch."""
 
 from __future__ import annotations
 
@@ -162,6 +163,9 @@ def render() -> None:
                 "what",
                 "subject_level",
                 "subject_name",
+                "rule_cost_of_returns_eur",
+                "cost_of_returns_eur",
+                "margin_lost_to_returns_eur",
                 "evidence",
                 "action_owner",
                 "supplier_name",
@@ -176,6 +180,16 @@ def render() -> None:
             )
             if c in al.columns
         ]
+        if "cost_of_returns_eur" in al.columns:
+            st.caption(
+                "The cost behind each alert: `rule_cost_of_returns_eur` is what the returns its "
+                "rule counts cost (all returns for a return-rate alert; defect/damage or "
+                "size returns for the others), `cost_of_returns_eur` and "
+                "`margin_lost_to_returns_eur` what all returns of the subject's order lines "
+                f"cost and the margin they lost ({ui.currency()}, every order week to date, as "
+                "the evidence). A supplier's alert includes its products' returns, so do not "
+                "add alerts up. Shop internal: not in the supplier exports."
+            )
         ui.table(al[shown], "quality_alerts")
     _exports()
 

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
-PAGES = ("overview", "quality", "planning", "behaviour", "review_queue", "data_health")
+PAGES = ("overview", "quality", "customers", "planning", "behaviour", "review_queue", "data_health")
 
 
 @pytest.fixture(scope="session")

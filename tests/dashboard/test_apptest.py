@@ -8,10 +8,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.conftest import APP, PAGES
+from tests.integration.test_return_costs import expected_return_lines, expected_sales, rolled_up
 
 pytestmark = pytest.mark.integration
 
-SIGNAL_PAGES = ("quality", "planning", "behaviour", "review_queue")
+SIGNAL_PAGES = ("quality", "customers", "planning", "behaviour", "review_queue")
 
 
 def _app() -> AppTest:
@@ -36,6 +37,10 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _buttons(at: AppTest) -> list:
+    return list(at.get("download_button"))
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception(serving_env, page):
     at = _app()
@@ -46,7 +51,13 @@ def test_every_page_renders_without_exception(serving_env, page):
     assert "Published " in text  # every page says when the data was published
     assert "quality gates" in text
     if page in ("overview",):
-        assert len(at.get("vega_lite_chart")) >= 5
+        assert len(at.get("vega_lite_chart")) >= 6
+        assert "What returns cost, by component" in {h.value for h in at.subheader}
+        assert "return_costs.csv" in {b.proto.label.removeprefix("Download ") for b in _buttons(at)}
+    if page == "customers":
+        headers = {h.value for h in at.subheader}
+        assert {"The most costly customers", "Keep-it advice"} <= headers
+        assert len(at.get("vega_lite_chart")) >= 2
     if page == "data_health":
         assert _metrics(at)["Gate suites failed"] == "0"
         headers = {h.value for h in at.subheader}
@@ -108,8 +119,17 @@ def _independent_headline(serving) -> dict[str, float]:
         return dict(zip(names, cur.fetchall()[0], strict=True))
 
 
-def test_overview_headline_equals_sql_on_the_serving_db(serving_env):
+def _independent_costs(pipeline_run, week) -> dict:
+    """The headline week's cost of returns and net margin after returns, recomputed from the
+    landing files and the cost seed (tests/integration/test_return_costs.py's helpers)."""
+    landing = pipeline_run.landing
+    rows = rolled_up(expected_sales(landing), expected_return_lines(landing), "week", "all")
+    return rows[(week, "all")]
+
+
+def test_overview_headline_equals_sql_on_the_serving_db(serving_env, pipeline_run):
     expected = _independent_headline(serving_env)
+    costs = _independent_costs(pipeline_run, expected["week"])
     at = _app()
     iso = expected["week"].isocalendar()
     assert any(
@@ -135,6 +155,24 @@ def test_overview_headline_equals_sql_on_the_serving_db(serving_env):
     assert shown["Returned value"] == eur(expected["returned_value"])
     assert shown["Median days to refund"] == f"{expected['median_days']:.1f}"
     assert shown["p90 days to refund"] == f"{expected['p90_days']:.1f}"
+    # what the cohort's returns cost and the margin left after them, from the landing files
+    assert costs["return_lines"] > 0 and costs["cost_of_returns_eur"] > 0
+    assert shown["Cost of returns"] == eur(costs["cost_of_returns_eur"])
+    assert shown["Cost per return line"] == (
+        f"€ {float(costs['cost_of_returns_eur'] / costs['return_lines']):,.2f}"
+    )
+    assert shown["Margin lost to returns"] == eur(costs["margin_lost_to_returns_eur"])
+    assert shown["Net margin after returns"] == pct(
+        costs["net_margin_after_returns_eur"] / costs["gross_revenue_eur"]
+    )
+    # the cost figures sit beside the return rates: the second row of the headline
+    labels = [m.label for m in at.metric]
+    assert labels[4:8] == [
+        "Cost of returns",
+        "Cost per return line",
+        "Net margin after returns",
+        "Margin lost to returns",
+    ]
 
 
 def test_a_category_filter_cuts_the_headline_to_that_category(serving_env):
@@ -223,3 +261,61 @@ def test_defect11_demo_data_carries_a_banner_on_every_page(serving_copy):
         assert not at.exception, [e.value for e in at.exception]
         assert "Published " in _text(at)
         assert "Demo data" not in _text(at), change
+
+
+def test_quality_shows_the_cost_behind_each_alert(serving_env):
+    with duckdb.connect(str(serving_env), read_only=True) as con:
+        want = dict(
+            con.execute(
+                "select alert_id, rule_cost_of_returns_eur from marts.sig_quality_alerts"
+            ).fetchall()
+        )
+    at = _app()
+    at.switch_page("views/quality.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "alert_id" in d.value.columns)
+    assert {"cost_of_returns_eur", "margin_lost_to_returns_eur"} <= set(table.columns)
+    got = dict(zip(table["alert_id"], table["rule_cost_of_returns_eur"], strict=True))
+    assert got == {k: float(v) for k, v in want.items()} or got == want
+    assert "The cost behind each alert" in _text(at)
+
+
+def test_customers_page_shows_the_most_costly_customers_and_keep_it_advice(serving_env):
+    """The page's figures equal direct sums over the published marts; customers appear by
+    their hash only (no personal data column)."""
+    with duckdb.connect(str(serving_env), read_only=True) as con:
+        customers, total, top50, risky = con.execute(
+            "select count(*), sum(cost_of_returns_eur), "
+            "sum(cost_of_returns_eur) filter (where cost_rank <= 50), "
+            "count(*) filter (where is_risky_customer) from marts.kpi_return_costs_by_customer"
+        ).fetchall()[0]
+        advised, saving, left_out = con.execute(
+            "select count(*), sum(saving_if_applied_eur), sum(risky_customer_lines) "
+            "from marts.sig_keep_it_advice where reason = 'all' and is_keep_it_advised"
+        ).fetchall()[0]
+        first = con.execute(
+            "select customer_key from marts.kpi_return_costs_by_customer where cost_rank = 1"
+        ).fetchall()[0][0]
+    assert advised > 0, "the demo shop plants products where keep-it is cheaper"
+    at = _app()
+    at.switch_page("views/customers.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = _metrics(at)
+    assert shown["Customers with orders"] == f"{customers:,}"
+    assert shown["Cost of their returns"] == f"€ {float(total):,.0f}"
+    assert shown["Share of the top 50"] == f"{float(top50) / float(total) * 100:.1f}%"
+    assert shown["Customers flagged risky"] == f"{risky:,}"
+    assert shown["Products advised"] == f"{advised:,}"
+    assert shown["Saving had it been applied"] == f"€ {float(saving):,.0f}"
+    assert shown["Lines of risky customers left out"] == f"{int(left_out or 0):,}"
+    top = next(d.value for d in at.dataframe if "cost_rank" in d.value.columns)
+    assert list(top["cost_rank"])[:3] == [1, 2, 3] and top.iloc[0]["customer_key"] == first
+    personal = ("email", "name", "phone", "address", "customer_id")
+    for frame in at.dataframe:
+        assert not [c for c in frame.value.columns if any(p in c for p in personal)]
+    labels = {b.proto.label for b in _buttons(at)}
+    assert {
+        "Download most_costly_customers.csv",
+        "Download keep_it_advice.csv",
+        "Download keep_it_advice_by_reason.csv",
+    } <= labels

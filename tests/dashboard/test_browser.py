@@ -45,7 +45,15 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 CHART = '[data-testid="stVegaLiteChart"]'
 EXCEPTION = '[data-testid="stException"]'
 # pages that show at least one chart on the demo shop
-CHART_PAGES = {"overview", "quality", "planning", "behaviour", "review_queue", "data_health"}
+CHART_PAGES = {
+    "overview",
+    "quality",
+    "customers",
+    "planning",
+    "behaviour",
+    "review_queue",
+    "data_health",
+}
 
 if not CHROMIUM.exists():  # .ci/run installs it; locally: apt-get install -y chromium
     if os.environ.get("RETURNLENS_REQUIRE_BROWSER") == "1":  # set by .ci/run: never skip in CI

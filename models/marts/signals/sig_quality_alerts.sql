@@ -3,6 +3,10 @@
     for a product, supplier or batch, with its evidence, since when it holds, who should act
     and the supplier it concerns (the recipient of the supplier export), and the test behind
     it: p-value, false-discovery q-value and how many subjects of the level the rule tested.
+    The cost behind each alert: what the returns of the subject's order lines (the lines its
+    evidence counts, every order week to date) cost and the margin they lost
+    (int_return_lines_costed), and the cost of the returns its rule counts (all of them for
+    return_rate; defect/transit damage, size too small or too large for the others).
     No customer data.
 #}
 with
@@ -29,6 +33,90 @@ supplier_quality as (
 batch_quality as (
 
     select * from {{ ref('sig_batch_quality') }}
+
+),
+
+quality_lines as (
+
+    select * from {{ ref('int_order_lines_flagged_for_quality') }}
+
+),
+
+return_lines_costed as (
+
+    select * from {{ ref('int_return_lines_costed') }}
+
+),
+
+return_lines_of_quality_lines as (
+
+    select
+        quality_lines.product_id,
+        quality_lines.supplier_id,
+        quality_lines.batch_id,
+        return_lines_costed.reason,
+        return_lines_costed.cost_of_return_eur,
+        return_lines_costed.margin_lost_eur
+    from return_lines_costed
+    inner join quality_lines
+        on return_lines_costed.order_line_id = quality_lines.order_line_id
+
+),
+
+subject_return_lines as (
+
+    select
+        'product' as subject_level,
+        product_id as subject_id,
+        reason,
+        cost_of_return_eur,
+        margin_lost_eur
+    from return_lines_of_quality_lines
+
+    union all
+
+    select
+        'supplier' as subject_level,
+        supplier_id as subject_id,
+        reason,
+        cost_of_return_eur,
+        margin_lost_eur
+    from return_lines_of_quality_lines
+
+    union all
+
+    select
+        'batch' as subject_level,
+        batch_id as subject_id,
+        reason,
+        cost_of_return_eur,
+        margin_lost_eur
+    from return_lines_of_quality_lines
+    where batch_id is not null
+
+),
+
+subject_return_costs as (
+
+    select
+        subject_level,
+        subject_id,
+        sum(cost_of_return_eur) as cost_of_returns_eur,
+        sum(margin_lost_eur) as margin_lost_to_returns_eur,
+        sum(
+            case
+                when reason in ('defective', 'damaged_in_transit') then cost_of_return_eur
+                else 0
+            end
+        ) as defect_damage_cost_eur,
+        sum(
+            case when reason = 'size_too_small' then cost_of_return_eur else 0 end
+        ) as too_small_cost_eur,
+        sum(
+            case when reason = 'size_too_large' then cost_of_return_eur else 0 end
+        ) as too_large_cost_eur
+    from subject_return_lines
+    group by 1, 2
 
 ),
 
@@ -75,6 +163,17 @@ alerts as (
         subjects.supplier_id,
         subjects.supplier_name,
         subjects.top_reasons,
+        coalesce(subject_return_costs.cost_of_returns_eur, 0) as cost_of_returns_eur,
+        coalesce(subject_return_costs.margin_lost_to_returns_eur, 0) as margin_lost_to_returns_eur,
+        coalesce(
+            case rules.alert_rule
+                when 'return_rate' then subject_return_costs.cost_of_returns_eur
+                when 'defect_damage' then subject_return_costs.defect_damage_cost_eur
+                when 'runs_small' then subject_return_costs.too_small_cost_eur
+                when 'runs_large' then subject_return_costs.too_large_cost_eur
+            end,
+            0
+        ) as rule_cost_of_returns_eur,
         case rules.alert_rule
             when 'return_rate' then 'return rate above ' || rules.baseline_scope
             when 'defect_damage' then 'defect/damage spike'
@@ -115,6 +214,10 @@ alerts as (
         on
             rules.subject_level = subjects.subject_level
             and rules.subject_id = subjects.subject_id
+    left join subject_return_costs
+        on
+            rules.subject_level = subject_return_costs.subject_level
+            and rules.subject_id = subject_return_costs.subject_id
 
 ),
 
@@ -159,7 +262,10 @@ final as (
         cast(severity as string) as severity,
         cast(p_value as double) as p_value,
         cast(q_value as double) as q_value,
-        cast(family_tests as bigint) as subjects_tested
+        cast(family_tests as bigint) as subjects_tested,
+        cast(cost_of_returns_eur as decimal(18, 2)) as cost_of_returns_eur,
+        cast(margin_lost_to_returns_eur as decimal(18, 2)) as margin_lost_to_returns_eur,
+        cast(rule_cost_of_returns_eur as decimal(18, 2)) as rule_cost_of_returns_eur
     from alerts
 
 )
