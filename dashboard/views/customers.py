@@ -1,5 +1,7 @@
-"""Customers & keep-it: the customers whose returns cost the most (by customer hash only) and
-the products where letting the customer keep the item costs less than taking it back."""
+"""Customers & keep-it: the customers whose returns cost the most (by customer hash only),
+the products where letting the customer keep the item costs less than taking it back, whether
+customers order again after a return (by return experience, mature cohorts only) and how
+returns ended over time (the outcome mix)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,21 @@ import streamlit as st
 
 from dashboard import data, ui
 
-NEEDS = ("kpi_return_costs_by_customer", "sig_keep_it_advice")
+NEEDS = (
+    "kpi_return_costs_by_customer",
+    "sig_keep_it_advice",
+    "kpi_loyalty_after_returns",
+    "kpi_return_outcomes",
+)
 TOP = 50
+SMALL_SEGMENT = 30  # fewer orders than this: the rate is noisy (said on the page)
+LOYALTY_SEGMENTS = {
+    "has_return": "Return or not",
+    "refund_speed": "Refund speed",
+    "outcome": "Outcome",
+}
+OUTCOMES = ("refund", "store_credit", "exchange", "keep_it", "rejected", "cancelled")
+OUTCOME_COLORS = ("#2e7d32", "#1565c0", "#6a1b9a", "#f9a825", "#d32f2f", "#9e9e9e")
 
 
 def costly_customers(limit: int = TOP) -> pd.DataFrame:
@@ -63,6 +78,48 @@ def keep_it_by_reason(f: ui.Filters) -> pd.DataFrame:
         "and (? is null or category = ?) and (? is null or supplier_id = ?) "
         "order by is_keep_it_advised desc, saving_if_applied_eur desc, product_id, reason",
         [f.category, f.category, f.supplier, f.supplier],
+    )
+
+
+def loyalty_by_experience() -> pd.DataFrame:
+    """Repeat purchase within 90 / 180 days by return experience over all mature order months
+    (kpi_loyalty_after_returns, month grain, is_cohort_mature): counts summed, then divided."""
+    return data.query(
+        "select segment_type, segment_value, cast(sum(orders) as bigint) as orders, "
+        "cast(sum(orders_with_repeat_90d) as bigint) as orders_with_repeat_90d, "
+        "cast(sum(orders_with_repeat_180d) as bigint) as orders_with_repeat_180d, "
+        "sum(orders_with_repeat_90d) * 1.0 / sum(orders) as repeat_purchase_rate_90d, "
+        "sum(orders_with_repeat_180d) * 1.0 / sum(orders) as repeat_purchase_rate_180d, "
+        "sum(next_180d_revenue_eur) / sum(orders) as next_180d_revenue_per_order_eur, "
+        "min(period_start_date) as first_month_date, max(period_end_date) as last_month_date "
+        "from marts.kpi_loyalty_after_returns "
+        "where period_grain = 'month' and is_cohort_mature "
+        "and segment_type in ('all', 'has_return', 'refund_speed', 'outcome') "
+        "group by segment_type, segment_value "
+        "order by case segment_type when 'all' then 0 when 'has_return' then 1 "
+        "when 'refund_speed' then 2 else 3 end, orders desc, segment_value",
+    )
+
+
+def outcome_mix(grain: str, f: ui.Filters) -> pd.DataFrame:
+    """How the return lines requested in each period ended (kpi_return_outcomes), for the
+    category or supplier chosen (else all returns)."""
+    slice_type, slice_value = (
+        ("category", f.category)
+        if f.category
+        else ("supplier", f.supplier)
+        if f.supplier
+        else ("all", "all")
+    )
+    return data.query(
+        "select period_start_date, period_end_date, slice_type, slice_value, return_lines, "
+        "refund_lines, store_credit_lines, exchange_lines, keep_it_lines, rejected_lines, "
+        "cancelled_lines, refund_share, store_credit_share, exchange_share, keep_it_share, "
+        "rejected_share, cancelled_share, open_return_lines "
+        "from marts.kpi_return_outcomes "
+        "where period_grain = ? and slice_type = ? and slice_value = ? "
+        "order by period_start_date",
+        [grain, slice_type, slice_value],
     )
 
 
@@ -187,12 +244,133 @@ def _keep_it_section(f: ui.Filters) -> None:
         ui.table(keep_it_by_reason(f), "keep_it_advice_by_reason")
 
 
+def _loyalty_section() -> None:
+    st.subheader("Loyalty after a return")
+    loyalty = loyalty_by_experience()
+    if loyalty.empty:
+        st.info(
+            "No mature order month yet: the 180 days after every order of a month must have "
+            "passed before its repeat purchases can be compared."
+        )
+        return
+    st.caption(
+        f"Orders placed {loyalty['first_month_date'].min():%Y-%m-%d} to "
+        f"{loyalty['last_month_date'].max():%Y-%m-%d}, **mature order months only** (the 180 "
+        "days after every order have passed): did the same customer order again within 90 / "
+        "180 days? Split by whether the order had a return and by the experience of its first "
+        "return line (refund speed: fast within 14 days of the request; outcome). Segments "
+        f"with fewer than {SMALL_SEGMENT} orders are noisy: read their counts (docs/kpis.md, "
+        '"Loyalty after a return").'
+    )
+    rate = loyalty.set_index(["segment_type", "segment_value"])
+    cols = st.columns(4)
+    for col, (days, value) in zip(
+        cols,
+        [("90", "with_return"), ("90", "no_return"), ("180", "with_return"), ("180", "no_return")],
+        strict=True,
+    ):
+        label = f"Repeat within {days} days, {value.replace('_', ' ').replace('with ', 'with a ')}"
+        key = ("has_return", value)
+        row = rate.loc[key] if key in rate.index else None
+        col.metric(
+            label,
+            ui.pct(None if row is None else row[f"repeat_purchase_rate_{days}d"]),
+            help=None if row is None else f"Of {ui.num(row['orders'])} orders.",
+        )
+    shown = loyalty[loyalty["segment_type"].isin(LOYALTY_SEGMENTS)].assign(
+        split=lambda d: d["segment_type"].map(LOYALTY_SEGMENTS),
+        rate_90d=lambda d: d["repeat_purchase_rate_90d"].astype(float),
+        rate_180d=lambda d: d["repeat_purchase_rate_180d"].astype(float),
+        noisy=lambda d: d["orders"] < SMALL_SEGMENT,
+    )
+    long = (
+        shown.assign(segment=lambda d: d["split"] + " · " + d["segment_value"])
+        .melt(
+            id_vars=["segment", "orders", "noisy"],
+            value_vars=["rate_90d", "rate_180d"],
+            var_name="window",
+            value_name="rate",
+        )
+        .assign(window=lambda d: d["window"].map({"rate_90d": "90 days", "rate_180d": "180 days"}))
+    )
+    ui.chart(
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            y=alt.Y("segment:N", title=None, sort=None),
+            yOffset=alt.YOffset("window:N", sort=["90 days", "180 days"]),
+            x=alt.X("rate:Q", title="Repeat-purchase rate", axis=alt.Axis(format="%")),
+            color=alt.Color("window:N", title="Within", sort=["90 days", "180 days"]),
+            opacity=alt.condition("datum.noisy", alt.value(0.4), alt.value(1.0)),
+            tooltip=["segment:N", "window:N", alt.Tooltip("rate:Q", format=".1%"), "orders:Q"],
+        )
+        .properties(height=alt.Step(10))
+    )
+    ui.table(loyalty.drop(columns=["first_month_date", "last_month_date"]), "loyalty_after_returns")
+
+
+def _outcome_section(f: ui.Filters) -> None:
+    st.subheader("Outcome mix over time")
+    grain = st.radio(
+        "Outcome periods",
+        ["month", "week"],
+        format_func=ui.GRAINS.get,
+        horizontal=True,
+        key="outcome_grain",
+    )
+    mix = outcome_mix(grain, f)
+    if mix.empty:
+        st.info("No returns requested for this selection.")
+        return
+    first = mix.iloc[0]
+    st.caption(
+        f"How the return lines requested in each {grain} ended ({first['slice_type']} "
+        f"{first['slice_value']}): refund, store credit, exchange, keep-it (refunded, the goods "
+        "stay), rejected by the shop or cancelled by the customer. Lines still open count "
+        "under the resolution asked for, so the latest periods can still change."
+    )
+    long = mix.melt(
+        id_vars=["period_start_date", "return_lines"],
+        value_vars=[f"{o}_share" for o in OUTCOMES],
+        var_name="outcome",
+        value_name="share",
+    ).assign(
+        outcome=lambda d: d["outcome"].str.removesuffix("_share"),
+        share=lambda d: d["share"].astype(float),
+        order=lambda d: d["outcome"].map({o: i for i, o in enumerate(OUTCOMES)}),
+    )
+    ui.chart(
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("period_start_date:T", title=f"{ui.GRAINS[grain]} requested"),
+            y=alt.Y("share:Q", title="Share of return lines", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "outcome:N",
+                title="Outcome",
+                scale=alt.Scale(domain=list(OUTCOMES), range=list(OUTCOME_COLORS)),
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=[
+                alt.Tooltip("period_start_date:T", title="period start"),
+                "outcome:N",
+                alt.Tooltip("share:Q", format=".1%"),
+                "return_lines:Q",
+            ],
+        )
+        .properties(height=280)
+    )
+    ui.table(mix, "return_outcomes")
+
+
 def render() -> None:
     """Draw the page."""
     ui.page("Customers & keep-it", NEEDS)
     f = ui.filters(period=False, slices=("category", "supplier"))
     _customers_section()
     _keep_it_section(f)
+    _loyalty_section()
+    _outcome_section(f)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,25 @@ figures equal the same figures computed directly from the core marts with SQL.""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import date, timedelta
+
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.conftest import APP, PAGES
-from tests.integration.test_return_costs import expected_return_lines, expected_sales, rolled_up
+from tests.integration.test_loyalty_and_outcomes import OUTCOMES, _outcome, _period_end, _ts
+from tests.integration.test_loyalty_and_outcomes import expected_orders as expected_loyalty
+from tests.integration.test_return_costs import (
+    STATUS_MAP,
+    _period_start,
+    _rows,
+    expected_return_lines,
+    expected_sales,
+    rolled_up,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -56,8 +69,13 @@ def test_every_page_renders_without_exception(serving_env, page):
         assert "return_costs.csv" in {b.proto.label.removeprefix("Download ") for b in _buttons(at)}
     if page == "customers":
         headers = {h.value for h in at.subheader}
-        assert {"The most costly customers", "Keep-it advice"} <= headers
-        assert len(at.get("vega_lite_chart")) >= 2
+        assert {
+            "The most costly customers",
+            "Keep-it advice",
+            "Loyalty after a return",
+            "Outcome mix over time",
+        } <= headers
+        assert len(at.get("vega_lite_chart")) >= 4
     if page == "data_health":
         assert _metrics(at)["Gate suites failed"] == "0"
         headers = {h.value for h in at.subheader}
@@ -319,3 +337,83 @@ def test_customers_page_shows_the_most_costly_customers_and_keep_it_advice(servi
         "Download keep_it_advice.csv",
         "Download keep_it_advice_by_reason.csv",
     } <= labels
+
+
+def _frame(at: AppTest, column: str):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_customers_page_shows_loyalty_and_outcome_mix_as_the_landing_files_say(
+    pipeline_run, serving_env
+):
+    """Loyalty by return experience (mature order months) and the monthly outcome mix equal a
+    recomputation from the landing files (Python csv, docs/kpis.md), not a re-read of the
+    marts. The one warehouse input is each return line's standard reason (for the reason
+    segments the recomputation builds; this page shows none of them)."""
+    with duckdb.connect(str(serving_env), read_only=True) as con:
+        reasons = {
+            (rma, line): reason
+            for rma, line, reason in con.execute(
+                "select rma_id, order_line_id, reason from marts.fct_returns"
+            ).fetchall()
+        }
+    orders, as_of = expected_loyalty(pipeline_run.landing, reasons)
+    # mature order month: its last day + 181 days <= as-of date
+    mature = [
+        o
+        for o in orders
+        if _period_end("month", _period_start("month", o["ordered_date"])) + timedelta(days=181)
+        <= as_of
+    ]
+    assert mature, "the demo shop has mature order months"
+    want: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for o in mature:
+        for segment in ("all", "has_return", "refund_speed", "outcome"):
+            counts = want[(segment, o[segment])]
+            counts[0] += 1
+            counts[1] += o["repeat_90d"]
+            counts[2] += o["repeat_180d"]
+
+    at = _app()
+    at.switch_page("views/customers.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "mature order months only" in _text(at)
+    shown = _frame(at, "repeat_purchase_rate_90d")
+    got = {
+        (r.segment_type, r.segment_value): [
+            r.orders,
+            r.orders_with_repeat_90d,
+            r.orders_with_repeat_180d,
+        ]
+        for r in shown.itertuples()
+    }
+    assert got == dict(want)
+    for r in shown.itertuples():
+        assert r.repeat_purchase_rate_90d == pytest.approx(
+            r.orders_with_repeat_90d / r.orders, rel=1e-12
+        )
+    metrics = _metrics(at)
+    for days, col in (("90", 1), ("180", 2)):
+        for value, label in (("with_return", "with a return"), ("no_return", "no return")):
+            n, repeats = want[("has_return", value)][0], want[("has_return", value)][col]
+            assert metrics[f"Repeat within {days} days, {label}"] == f"{repeats / n * 100:.1f}%"
+
+    states = {r["status"]: r["state"] for r in _rows([STATUS_MAP])}
+    mix: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in _rows(list((pipeline_run.landing / "returns").glob("returns_*.csv"))):
+        row = mix[_period_start("month", _ts(r["requested_at"]).date())]
+        row["return_lines"] += 1
+        row[f"{_outcome(r, states)}_lines"] += 1
+    outcomes = _frame(at, "refund_share")  # default: months, all returns
+    assert set(outcomes["slice_type"]) == {"all"}
+    assert [d.date() for d in pd.to_datetime(outcomes["period_start_date"])] == sorted(mix)
+    for r in outcomes.to_dict("records"):
+        expected = mix[pd.Timestamp(r["period_start_date"]).date()]
+        assert r["return_lines"] == expected["return_lines"]
+        for outcome in OUTCOMES:
+            assert r[f"{outcome}_lines"] == expected[f"{outcome}_lines"], outcome
+            assert r[f"{outcome}_share"] == pytest.approx(
+                expected[f"{outcome}_lines"] / expected["return_lines"], rel=1e-12
+            )
+    labels = {b.proto.label for b in _buttons(at)}
+    assert {"Download loyalty_after_returns.csv", "Download return_outcomes.csv"} <= labels
