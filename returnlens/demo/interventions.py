@@ -1,0 +1,214 @@
+"""Interventions: changes the demo shop made to lower returns, planted with a known effect.
+
+`plant(rng, cat, od, lm)` changes the line model's return probabilities (and, for a size-guide
+fix, the reason mix) of the lines an intervention treats, before the returns are drawn, and
+returns the rows of `interventions/interventions.csv` with their ground truth. Planted only
+with the other signals (`plant_signals`), and only what the shop's shape allows:
+
+- `INT-FORM`, a clearer return form for the (first) apparel-like category from FORM_START: the
+  return probability of every line of the category ordered from then on times 1 - FORM_CUT, all
+  reasons alike (no target reason);
+- `INT-SIZE`, a size-guide fix for the first small-sizing supplier from SIZE_START: for a share
+  SIZE_HELPED of its lines ordered from then on the size now runs true: their reasons are drawn
+  like the other apparel's and their return probability falls by the excess too-small returns
+  only (returns for other reasons stay as they were); target reason size_too_small;
+- `INT-PLACEBO`, new packaging for the first home-like supplier from PLACEBO_START: no effect
+  (target reason damaged_in_transit, also unchanged);
+- `INT-RECENT`, a new returns page for the (first) shoes-like category from RECENT_START: no
+  effect, and too recent for its cohorts to be mature at the extract.
+
+The truth per intervention is the mean change in return probability (and in the probability of
+a return for the targeted reason) over the treated, delivered lines ordered in the first
+TRUTH_WEEKS weeks from the start: the average effect on the treated that
+sig_intervention_effects estimates with its default window. `category_rate_change` says how much
+each category's mean return probability over the whole year moved (the base rates of the ground
+truth include the interventions).
+
+Dates are Mondays, so every order week is wholly before or after a start. FORM_START sits where
+the demo's apparel and garden return seasons change least over the eight weeks either side
+(the difference-in-differences cannot tell a seasonal swing of the treated scope from an effect).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from returnlens.demo import world as W
+from returnlens.demo.model.returns import reason_profiles
+from returnlens.demo.sources.files import CSV_OPTS, Writer
+from returnlens.demo.timeline import DAY0
+
+FORM_START, FORM_CUT = "2026-04-20", 0.15
+SIZE_START, SIZE_HELPED = "2026-07-06", 0.6
+PLACEBO_START = "2026-06-15"
+RECENT_START = "2026-10-12"
+TRUTH_WEEKS = 8
+SMALL_FLAG = 8  # the small-sizing bit of the line model's reason profile
+
+
+def _day(date: str) -> int:
+    return int((np.datetime64(date, "D") - DAY0).astype(int))
+
+
+def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
+    """Apply the interventions to `lm` (p and profile, in place); their rows and truth."""
+    if not cat.plant:
+        return []
+    shape = cat.shape
+    day = od.day[od.ln_order]
+    delivered = od.delivered[od.ln_order] >= 0
+    too_small = reason_profiles(shape)[:, W.R["SIZE_TOO_SMALL"]]
+    n_cat = len(shape.categories)
+    planted: list[dict] = []
+
+    def record(key, start, scope_type, scope_value, kind, text, reason, treated, p0, prof0):
+        """The row and the truth of one intervention, from the probabilities before/after."""
+        window = treated & delivered & (day >= _day(start)) & (day < _day(start) + 7 * TRUTH_WEEKS)
+        effect = float((lm.p[window] - p0[window]).mean()) if window.any() else 0.0
+        truth = {
+            "effect_on_return_rate": round(effect, 5),
+            "treated_lines_in_window": int(window.sum()),
+            "return_rate_before_in_window": round(float(p0[window].mean()), 5)
+            if window.any()
+            else None,
+        }
+        if reason is not None:
+            code = reason.upper()
+            mix = reason_profiles(shape)[:, W.R[code]]
+            after = lm.p[window] * mix[lm.profile[window]]
+            before = p0[window] * mix[prof0[window]]
+            truth["effect_on_target_reason_rate"] = (
+                round(float((after - before).mean()), 5) if window.any() else 0.0
+            )
+        change = np.bincount(od.ln_cat, weights=lm.p - p0, minlength=n_cat) / np.maximum(
+            np.bincount(od.ln_cat, minlength=n_cat), 1
+        )
+        planted.append(
+            {
+                "intervention_id": key,
+                "start_date": start,
+                "scope_type": scope_type,
+                "scope_value": scope_value,
+                "kind": kind,
+                "description": text,
+                "target_reason": reason,
+                "truth": {
+                    **truth,
+                    "truth_window_weeks": TRUTH_WEEKS,
+                    "category_rate_change": {
+                        c: round(float(change[i]), 5)
+                        for i, c in enumerate(shape.categories)
+                        if change[i] != 0
+                    },
+                },
+            }
+        )
+
+    apparel = shape.of("apparel")
+    if apparel:
+        ci = apparel[0]
+        treated = (od.ln_cat == ci) & (day >= _day(FORM_START))
+        p0, prof0 = lm.p.copy(), lm.profile.copy()
+        lm.p = np.where(treated, lm.p * (1 - FORM_CUT), lm.p)
+        record(
+            "INT-FORM",
+            FORM_START,
+            "category",
+            shape.categories[ci],
+            "return_form",
+            f"Clearer return form for {shape.categories[ci]}: asks for the reason first and "
+            "offers an exchange",
+            None,
+            od.ln_cat == ci,
+            p0,
+            prof0,
+        )
+    small = np.flatnonzero(cat.sup_small)
+    if len(small):
+        s = small[0]
+        helped = (
+            (lm.sup == s)
+            & (day >= _day(SIZE_START))
+            & ((lm.profile & SMALL_FLAG) > 0)
+            & (rng.random(len(lm.p)) < SIZE_HELPED)
+        )
+        p0, prof0 = lm.p.copy(), lm.profile.copy()
+        new_profile = lm.profile & ~SMALL_FLAG
+        # the other reasons' returns are kept: p_new * (1 - s_new) = p * (1 - s_old)
+        keep = (1 - too_small[lm.profile]) / (1 - too_small[new_profile])
+        lm.p = np.where(helped, lm.p * keep, lm.p)
+        lm.profile = np.where(helped, new_profile, lm.profile)
+        record(
+            "INT-SIZE",
+            SIZE_START,
+            "supplier",
+            cat.sup_ids[s],
+            "size_guide",
+            f"Size guide of {cat.sup_ids[s]} corrected: its sizes run small",
+            "size_too_small",
+            lm.sup == s,
+            p0,
+            prof0,
+        )
+    home = shape.of("home")
+    home_sups = np.flatnonzero(np.isin(cat.sup_cat, home)) if home else []
+    if len(home_sups):
+        s = home_sups[0]
+        record(
+            "INT-PLACEBO",
+            PLACEBO_START,
+            "supplier",
+            cat.sup_ids[s],
+            "packaging",
+            f"New outer carton for the products of {cat.sup_ids[s]}",
+            "damaged_in_transit",
+            lm.sup == s,
+            lm.p,
+            lm.profile,
+        )
+    shoes = shape.of("shoes")
+    if shoes:
+        ci = shoes[0]
+        record(
+            "INT-RECENT",
+            RECENT_START,
+            "category",
+            shape.categories[ci],
+            "returns_page",
+            f"New returns page for {shape.categories[ci]}",
+            None,
+            od.ln_cat == ci,
+            lm.p,
+            lm.profile,
+        )
+    return planted
+
+
+def truth(planted: list[dict]) -> dict:
+    """The ground truth's "interventions" block: per intervention id, its row and effect."""
+    return {
+        r["intervention_id"]: {k: v for k, v in r.items() if k != "intervention_id"}
+        for r in planted
+    }
+
+
+def write_interventions(wr: Writer, planted: list[dict]) -> None:
+    """interventions/interventions.csv; no file when nothing was planted."""
+    if not planted:
+        return
+    cols = ("intervention_id", "start_date", "scope_type", "scope_value", "kind", "description")
+    t = pa.table(
+        {
+            **{c: pa.array([r[c] for r in planted]) for c in cols},
+            "target_reason": pa.array([r["target_reason"] for r in planted], pa.string()),
+        }
+    )
+    wr.copy(
+        t,
+        "select intervention_id, cast(start_date as date) as start_date, scope_type, "
+        "scope_value, kind, description, target_reason from src order by intervention_id",
+        wr.out / "interventions" / "interventions.csv",
+        CSV_OPTS,
+        "interventions",
+    )
