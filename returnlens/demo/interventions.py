@@ -5,14 +5,14 @@ fix, the reason mix) of the lines an intervention treats, before the returns are
 returns the rows of `interventions/interventions.csv` with their ground truth. Planted only
 with the other signals (`plant_signals`), and only what the shop's shape allows:
 
-- `INT-FORM`, a clearer return form for the (first) apparel-like category from FORM_START: the
-  return probability of every line of the category ordered from then on times 1 - FORM_CUT, all
+- `INT-FORM`, a clearer return form for the (first) apparel-like category from one of
+  FORM_STARTS: the return probability of every line of the category ordered from then on times 1 - FORM_CUT, all
   reasons alike (no target reason);
-- `INT-SIZE`, a size-guide fix for the first small-sizing supplier from SIZE_START: for a share
+- `INT-SIZE`, a size-guide fix for a small-sizing supplier from one of SIZE_STARTS: for a share
   SIZE_HELPED of its lines ordered from then on the size now runs true: their reasons are drawn
   like the other apparel's and their return probability falls by the excess too-small returns
   only (returns for other reasons stay as they were); target reason size_too_small;
-- `INT-PLACEBO`, new packaging for the first home-like supplier from PLACEBO_START: no effect
+- `INT-PLACEBO`, new packaging for a home-like supplier from one of PLACEBO_STARTS: no effect
   (target reason damaged_in_transit, also unchanged);
 - `INT-RECENT`, a new returns page for the (first) shoes-like category from RECENT_START: no
   effect, and too recent for its cohorts to be mature at the extract.
@@ -24,9 +24,14 @@ sig_intervention_effects estimates with its default window. `category_rate_chang
 each category's mean return probability over the whole year moved (the base rates of the ground
 truth include the interventions).
 
-Dates are Mondays, so every order week is wholly before or after a start. FORM_START sits where
-the demo's apparel and garden return seasons change least over the eight weeks either side
-(the difference-in-differences cannot tell a seasonal swing of the treated scope from an effect).
+Dates are Mondays, so every order week is wholly before or after a start. A
+difference-in-differences cannot tell an effect from a trend of the treated scope that its
+controls do not share (the demo's apparel and garden return seasons, a defective batch of the
+treated supplier, the mix of abusers' lines), so each intervention is planted where the model's
+own return probabilities, without it, give the smallest such gap (`trend_gap`): FORM_STARTS lie
+where the apparel and garden seasons change least over the eight weeks either side; the supplier
+and start of INT-SIZE and INT-PLACEBO are the candidates' best. The truth states the gap that
+remained (`trend_gap_without_intervention`).
 """
 
 from __future__ import annotations
@@ -39,16 +44,49 @@ from returnlens.demo.model.returns import reason_profiles
 from returnlens.demo.sources.files import CSV_OPTS, Writer
 from returnlens.demo.timeline import DAY0
 
-FORM_START, FORM_CUT = "2026-04-20", 0.15
-SIZE_START, SIZE_HELPED = "2026-07-06", 0.6
-PLACEBO_START = "2026-06-15"
+# candidate starts (Mondays); each intervention takes the candidate (and, for a supplier, the
+# supplier) where the treated and the control scopes' expected rates move most alike without it
+FORM_STARTS, FORM_CUT = ("2026-04-13", "2026-04-20", "2026-04-27"), 0.15
+SIZE_STARTS, SIZE_HELPED = (
+    ("2026-06-01", "2026-06-15", "2026-07-06", "2026-07-20", "2026-08-03"),
+    0.6,
+)
+PLACEBO_STARTS = ("2026-05-04", "2026-06-15", "2026-07-06")
 RECENT_START = "2026-10-12"
 TRUTH_WEEKS = 8
 SMALL_FLAG = 8  # the small-sizing bit of the line model's reason profile
 
 
+def _rounded(x: float) -> float | None:
+    return None if np.isnan(x) else round(x, 5)
+
+
 def _day(date: str) -> int:
     return int((np.datetime64(date, "D") - DAY0).astype(int))
+
+
+def trend_gap(p, day, delivered, treated, unit, start: str, weeks: int = TRUTH_WEEKS) -> float:
+    """The difference-in-differences the expected return probabilities `p` give for `treated`
+    lines against the other lines with a `unit` >= 0 (each unit's own change, weighted by its
+    lines), over `weeks` order weeks either side of `start`: without an intervention, the gap
+    in trends an estimate cannot tell from an effect."""
+    s = _day(start)
+    pre = delivered & (day >= s - 7 * weeks) & (day < s)
+    post = delivered & (day >= s) & (day < s + 7 * weeks)
+    n_u = int(unit.max()) + 2
+    u = np.where(treated, n_u - 1, unit)  # the treated scope is the last unit
+    ok = u >= 0
+    n0 = np.bincount(u[pre & ok], minlength=n_u)
+    n1 = np.bincount(u[post & ok], minlength=n_u)
+    m0 = np.bincount(u[pre & ok], weights=p[pre & ok], minlength=n_u) / np.maximum(n0, 1)
+    m1 = np.bincount(u[post & ok], weights=p[post & ok], minlength=n_u) / np.maximum(n1, 1)
+    both = (n0 > 0) & (n1 > 0)
+    control = both.copy()
+    control[-1] = False
+    if not both[-1] or not control.any():
+        return float("nan")
+    w = (n0 + n1)[control]
+    return float((m1[-1] - m0[-1]) - np.average((m1 - m0)[control], weights=w))
 
 
 def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
@@ -65,10 +103,17 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
     def record(key, start, scope_type, scope_value, kind, text, reason, treated, p0, prof0):
         """The row and the truth of one intervention, from the probabilities before/after."""
         window = treated & delivered & (day >= _day(start)) & (day < _day(start) + 7 * TRUTH_WEEKS)
+        unit = {"category": od.ln_cat, "supplier": lm.sup}[scope_type]
+        if scope_type == "supplier":  # the other suppliers of its category
+            unit = np.where(cat.sup_cat[lm.sup] == cat.sup_cat[lm.sup[treated][0]], unit, -1)
         effect = float((lm.p[window] - p0[window]).mean()) if window.any() else 0.0
         truth = {
             "effect_on_return_rate": round(effect, 5),
             "treated_lines_in_window": int(window.sum()),
+            # the estimate's expected value had nothing been done (p before this intervention)
+            "trend_gap_without_intervention": _rounded(
+                trend_gap(p0, day, delivered, treated, unit, start)
+            ),
             "return_rate_before_in_window": round(float(p0[window].mean()), 5)
             if window.any()
             else None,
@@ -108,12 +153,15 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
     apparel = shape.of("apparel")
     if apparel:
         ci = apparel[0]
-        treated = (od.ln_cat == ci) & (day >= _day(FORM_START))
+        in_cat = od.ln_cat == ci
+        gaps = [trend_gap(lm.p, day, delivered, in_cat, od.ln_cat, d) for d in FORM_STARTS]
+        form_start = FORM_STARTS[int(np.nanargmin(np.abs(gaps)))]
+        treated = in_cat & (day >= _day(form_start))
         p0, prof0 = lm.p.copy(), lm.profile.copy()
         lm.p = np.where(treated, lm.p * (1 - FORM_CUT), lm.p)
         record(
             "INT-FORM",
-            FORM_START,
+            form_start,
             "category",
             shape.categories[ci],
             "return_form",
@@ -126,10 +174,10 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
         )
     small = np.flatnonzero(cat.sup_small)
     if len(small):
-        s = small[0]
+        s, size_start = _least_gap(lm, day, delivered, small, cat.sup_cat, SIZE_STARTS)
         helped = (
             (lm.sup == s)
-            & (day >= _day(SIZE_START))
+            & (day >= _day(size_start))
             & ((lm.profile & SMALL_FLAG) > 0)
             & (rng.random(len(lm.p)) < SIZE_HELPED)
         )
@@ -141,7 +189,7 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
         lm.profile = np.where(helped, new_profile, lm.profile)
         record(
             "INT-SIZE",
-            SIZE_START,
+            size_start,
             "supplier",
             cat.sup_ids[s],
             "size_guide",
@@ -154,10 +202,10 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
     home = shape.of("home")
     home_sups = np.flatnonzero(np.isin(cat.sup_cat, home)) if home else []
     if len(home_sups):
-        s = home_sups[0]
+        s, placebo_start = _least_gap(lm, day, delivered, home_sups, cat.sup_cat, PLACEBO_STARTS)
         record(
             "INT-PLACEBO",
-            PLACEBO_START,
+            placebo_start,
             "supplier",
             cat.sup_ids[s],
             "packaging",
@@ -183,6 +231,20 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
             lm.profile,
         )
     return planted
+
+
+def _least_gap(lm, day, delivered, suppliers, sup_cat, starts) -> tuple[int, str]:
+    """The supplier and start with the smallest trend gap against the other suppliers of its
+    category (first of ties, in the given order)."""
+    best, best_gap = (int(suppliers[0]), starts[0]), float("inf")
+    line_cat = sup_cat[lm.sup]
+    for s in suppliers:
+        unit = np.where(line_cat == sup_cat[s], lm.sup, -1)
+        for d in starts:
+            gap = abs(trend_gap(lm.p, day, delivered, lm.sup == s, unit, d))
+            if gap < best_gap:
+                best, best_gap = (int(s), d), gap
+    return best
 
 
 def truth(planted: list[dict]) -> dict:
