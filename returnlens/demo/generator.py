@@ -110,13 +110,10 @@ def generate(
     od = orders(rngs["orders"], cat, cust)
     lm = line_model(cat, cust, od)
     # a generator of its own (the next spawned child), so the other sources' draws are unchanged
-    planted = interventions.plant(
-        np.random.default_rng(np.random.SeedSequence(seed).spawn(len(RNG_NAMES) + 1)[-1]),
-        cat,
-        od,
-        lm,
-    )
+    irng = np.random.default_rng(np.random.SeedSequence(seed).spawn(len(RNG_NAMES) + 1)[-1])
+    planted, plan = interventions.plant(irng, cat, od, lm)
     rt = returns(rngs["returns"], cat, cust, od, lm)
+    interventions.thin(irng, rt, plan)
     nps = surveys(rngs["surveys"], od, rt) if "surveys" not in shape.absent else None
     fc = forecasts(rngs["planning"], cat) if "planning" not in shape.absent else []
     truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt)

@@ -1,8 +1,10 @@
 """Interventions: changes the demo shop made to lower returns, planted with a known effect.
 
-`plant(rng, cat, od, lm)` changes the line model's return probabilities (and, for a size-guide
-fix, the reason mix) of the lines an intervention treats, before the returns are drawn, and
-returns the rows of `interventions/interventions.csv` with their ground truth. Planted only
+`plant(rng, cat, od, lm)` returns the rows of `interventions/interventions.csv` with their ground
+truth (computed from the line model's return probabilities as each intervention changes them)
+and a plan; `thin(rng, rt, plan)` then removes the returns the interventions prevented from
+the drawn returns, so every other drawn value of the shop stays exactly as without them (the
+planted quality signals, NPS, forecasts keep their realisation). Planted only
 with the other signals (`plant_signals`), and only what the shop's shape allows:
 
 - `INT-FORM`, a clearer return form for the (first) apparel-like category from one of
@@ -35,6 +37,8 @@ remained (`trend_gap_without_intervention`).
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -89,10 +93,17 @@ def trend_gap(p, day, delivered, treated, unit, start: str, weeks: int = TRUTH_W
     return float((m1[-1] - m0[-1]) - np.average((m1 - m0)[control], weights=w))
 
 
-def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
-    """Apply the interventions to `lm` (p and profile, in place); their rows and truth."""
+def plant(rng: np.random.Generator, cat, od, lm) -> tuple[list[dict], SimpleNamespace | None]:
+    """The interventions' rows and truth, and the plan `thin` applies to the drawn returns.
+
+    The line model itself is left as it is (the ground truth's other signals describe the
+    shop without interventions); the effects are computed on a copy of its probabilities.
+    """
     if not cat.plant:
-        return []
+        return [], None
+    lm = SimpleNamespace(p=lm.p.copy(), profile=lm.profile.copy(), sup=lm.sup)
+    n = len(lm.p)
+    plan = SimpleNamespace(form=np.zeros(n, bool), too_small_drop=np.zeros(n))
     shape = cat.shape
     day = od.day[od.ln_order]
     delivered = od.delivered[od.ln_order] >= 0
@@ -105,7 +116,8 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
         window = treated & delivered & (day >= _day(start)) & (day < _day(start) + 7 * TRUTH_WEEKS)
         unit = {"category": od.ln_cat, "supplier": lm.sup}[scope_type]
         if scope_type == "supplier":  # the other suppliers of its category
-            unit = np.where(cat.sup_cat[lm.sup] == cat.sup_cat[lm.sup[treated][0]], unit, -1)
+            categories = np.unique(cat.sup_cat[lm.sup[treated]])  # none: a supplier without lines
+            unit = np.where(np.isin(cat.sup_cat[lm.sup], categories), unit, -1)
         effect = float((lm.p[window] - p0[window]).mean()) if window.any() else 0.0
         truth = {
             "effect_on_return_rate": round(effect, 5),
@@ -159,6 +171,7 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
         treated = in_cat & (day >= _day(form_start))
         p0, prof0 = lm.p.copy(), lm.profile.copy()
         lm.p = np.where(treated, lm.p * (1 - FORM_CUT), lm.p)
+        plan.form = treated
         record(
             "INT-FORM",
             form_start,
@@ -186,6 +199,9 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
         # the other reasons' returns are kept: p_new * (1 - s_new) = p * (1 - s_old)
         keep = (1 - too_small[lm.profile]) / (1 - too_small[new_profile])
         lm.p = np.where(helped, lm.p * keep, lm.p)
+        # the same by thinning drawn returns: too-small ones dropped with this probability
+        s_old, s_new = too_small[lm.profile], too_small[new_profile]
+        plan.too_small_drop = np.where(helped, 1 - (1 - s_old) * s_new / ((1 - s_new) * s_old), 0.0)
         lm.profile = np.where(helped, new_profile, lm.profile)
         record(
             "INT-SIZE",
@@ -230,7 +246,29 @@ def plant(rng: np.random.Generator, cat, od, lm) -> list[dict]:
             lm.p,
             lm.profile,
         )
-    return planted
+    return planted, plan
+
+
+def thin(rng: np.random.Generator, rt, plan: SimpleNamespace | None) -> None:
+    """Drop the returns the interventions prevented from the drawn returns `rt`, in place:
+    a form-treated returned line with probability FORM_CUT, then a size-guide-helped line's
+    too-small return with its `too_small_drop`; an RMA left without lines goes too. The other
+    returns keep every drawn value, so the rest of the shop is exactly what it would have been."""
+    if plan is None or len(rt.rl) == 0:
+        return
+    line = rt.rl
+    drop = plan.form[line] & (rng.random(len(line)) < FORM_CUT)
+    too_small = rt.reason == W.R["SIZE_TOO_SMALL"]
+    drop |= ~drop & too_small & (rng.random(len(line)) < plan.too_small_drop[line])
+    rt.returned[line[drop]] = False
+    for name in ("rl", "rl_rma", "qty", "reason", "text", "condition", "disposition", "refund_c"):
+        setattr(rt, name, getattr(rt, name)[~drop])
+    has_lines = np.bincount(rt.rl_rma, minlength=rt.n_rma) > 0
+    rt.rl_rma = (np.cumsum(has_lines) - 1)[rt.rl_rma]
+    for name in ("rma_order", "requested", "received", "inspected", "refunded", "resolution"):
+        setattr(rt, name, getattr(rt, name)[has_lines])
+    rt.rma_abuser = rt.rma_abuser[has_lines]
+    rt.n_rma = int(has_lines.sum())
 
 
 def _least_gap(lm, day, delivered, suppliers, sup_cat, starts) -> tuple[int, str]:

@@ -8,7 +8,7 @@ one too recent to judge. Two kinds of check:
   intervals contain zero, the recent one is too early to tell;
 - the mart's arithmetic equals a difference-in-differences computed here from the landing CSV
   files with Python's csv module (order weeks, treated and control scopes, the exclusion of
-  lines another intervention touches, the binomial standard error; docs/kpis.md).
+  control lines only another intervention touches, the binomial standard error; docs/kpis.md).
 """
 
 from __future__ import annotations
@@ -118,6 +118,12 @@ def _did(lines: list[dict], interventions: list[dict], i: dict) -> tuple[float, 
         (line, p) for line, p in window if _in_scope(line, i["scope_type"], i["scope_value"])
     ]
     categories = {line["category"] for line, _ in treated}
+    # another intervention that also changes treated lines acts on both sides: no exclusion
+    others = [
+        o
+        for o in others
+        if not any(_in_scope(line, o["scope_type"], o["scope_value"]) for line, _ in treated)
+    ]
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # n_pre, r_pre, n_post, r_post
     for line, p in treated:
         counts["(treated)"][p] += 1

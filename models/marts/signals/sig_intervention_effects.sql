@@ -7,7 +7,8 @@
     weeks. Comparable: the other categories for a category; the other suppliers of the
     treated supplier's categories for a supplier; the other products of the product's
     category for a product; none for 'all'. Untouched: a control line under another
-    intervention that starts inside the window is left out. Each control scope's own change is
+    intervention that starts inside the window is left out, unless that intervention also
+    changes treated lines (then it acts on both sides). Each control scope's own change is
     taken (so a shift of the mix between scopes is no effect) and weighted by its lines.
     Interval: normal approximation on the counts (docs/kpis.md). Too early to tell until the
     last post cohort is mature (the return-rate cohort marts' rule).
@@ -137,6 +138,7 @@ other_interventions_in_windows as (
 
     select
         windows.intervention_id,
+        other_interventions.intervention_id as other_intervention_id,
         other_interventions.scope_type,
         other_interventions.scope_value
     from windows_with_ends as windows
@@ -148,12 +150,14 @@ other_interventions_in_windows as (
 
 ),
 
-touched_cells as (
+cells_under_other_interventions as (
 
-    select distinct
+    select
         cells.intervention_id,
+        other_scopes.other_intervention_id,
         cells.order_week_date,
-        cells.product_id
+        cells.product_id,
+        cells.is_treated
     from cells_in_windows as cells
     inner join other_interventions_in_windows as other_scopes
         on
@@ -173,6 +177,32 @@ touched_cells as (
                     and cells.product_id = other_scopes.scope_value
                 )
             )
+
+),
+
+{# another intervention that also changes treated lines acts on both sides: no exclusion #}
+shared_interventions as (
+
+    select distinct
+        intervention_id,
+        other_intervention_id
+    from cells_under_other_interventions
+    where is_treated
+
+),
+
+touched_cells as (
+
+    select distinct
+        cells.intervention_id,
+        cells.order_week_date,
+        cells.product_id
+    from cells_under_other_interventions as cells
+    left join shared_interventions as shared
+        on
+            cells.intervention_id = shared.intervention_id
+            and cells.other_intervention_id = shared.other_intervention_id
+    where shared.intervention_id is null
 
 ),
 
