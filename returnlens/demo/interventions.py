@@ -201,7 +201,9 @@ def plant(rng: np.random.Generator, cat, od, lm) -> tuple[list[dict], SimpleName
         lm.p = np.where(helped, lm.p * keep, lm.p)
         # the same by thinning drawn returns: too-small ones dropped with this probability
         s_old, s_new = too_small[lm.profile], too_small[new_profile]
-        plan.too_small_drop = np.where(helped, 1 - (1 - s_old) * s_new / ((1 - s_new) * s_old), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # s_old is 0 off the small profiles
+            drop = 1 - (1 - s_old) * s_new / ((1 - s_new) * s_old)
+        plan.too_small_drop = np.where(helped, drop, 0.0)
         lm.profile = np.where(helped, new_profile, lm.profile)
         record(
             "INT-SIZE",
