@@ -15,6 +15,7 @@ its source in turn; dirty mode's generator by the writers in the order called he
   calendar and the vectorised draws;
 - `returnlens.demo.model`: the world model, one module per source, drawing the arrays;
 - `returnlens.demo.truth`: the ground truth, computed from the model's probabilities;
+- `returnlens.demo.interventions`: the shop's interventions, planted into the line model;
 - `returnlens.demo.sources`: the writers, one module per source folder.
 """
 
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from returnlens.demo import interventions
 from returnlens.demo.model.catalog import catalog
 from returnlens.demo.model.customers import customers
 from returnlens.demo.model.orders import orders
@@ -107,7 +109,11 @@ def generate(
     cust = customers(rngs["customers"], scale, shape)
     od = orders(rngs["orders"], cat, cust)
     lm = line_model(cat, cust, od)
+    # a generator of its own (the next spawned child), so the other sources' draws are unchanged
+    irng = np.random.default_rng(np.random.SeedSequence(seed).spawn(len(RNG_NAMES) + 1)[-1])
+    planted, plan = interventions.plant(irng, cat, od, lm)
     rt = returns(rngs["returns"], cat, cust, od, lm)
+    interventions.thin(irng, rt, plan)
     nps = surveys(rngs["surveys"], od, rt) if "surveys" not in shape.absent else None
     fc = forecasts(rngs["planning"], cat) if "planning" not in shape.absent else []
     truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt)
@@ -115,6 +121,8 @@ def generate(
         truth["planted"] = planted_facts(cat, plant_signals)
     if not shape.is_demo:
         truth["shop"] = shop_facts(shape)
+    if planted:
+        truth["interventions"] = interventions.truth(planted)
     drng = rngs["dirty"] if dirty else None
     wr = Writer(out, threads=max(1, min(2, os.cpu_count() or 1)))
     labels, bounds = month_bounds("2025-09", "2026-12")
@@ -135,6 +143,8 @@ def generate(
     if nps is not None:
         write_surveys(wr, nps, layout, drng)
     write_forecasts(wr, cat, fc)
+    if "interventions" not in shape.absent:
+        interventions.write_interventions(wr, planted)
     # line-level arrays are written: free them before the (large) clickstream is built
     for name in [k for k in vars(od) if k.startswith("ln_") and k != "ln_sku"]:
         delattr(od, name)

@@ -3,6 +3,9 @@
 The loader enforces these contracts, the demo generator writes files that satisfy them, and
 `docs/contracts/<source>.md` is rendered from them (`returnlens docs-contracts`), so the three
 cannot drift apart.
+
+Size: the one list of every landing entity and its columns; split across modules, the loader,
+the generator and the docs would have to assemble it again.
 """
 
 from __future__ import annotations
@@ -187,6 +190,7 @@ CONDITION_GRADES = ("as_new", "opened", "worn", "damaged", "empty_box")
 DISPOSITIONS = ("restock", "refurbish", "return_to_supplier", "liquidate", "destroy")
 RESOLUTIONS = ("refund", "exchange", "store_credit", "keep_it")
 TOUCHPOINTS = ("post_delivery", "post_return")
+INTERVENTION_SCOPES = ("all", "category", "supplier", "product")
 
 ENTITIES: tuple[Entity, ...] = (
     Entity(
@@ -479,6 +483,51 @@ ENTITIES: tuple[Entity, ...] = (
             Column("supplier_id", "varchar", "Supplier who produced it."),
             Column("received_date", "date", "When the batch arrived at the warehouse."),
             Column("units_received", "integer", "Units in the batch.", min_value=1),
+        ),
+    ),
+    Entity(
+        source="interventions",
+        name="interventions",
+        optional=True,
+        pattern="interventions*.csv",
+        format="csv",
+        key=("intervention_id",),
+        description=(
+            "Changes the shop made to lower returns (a clearer return form, a fixed size guide, "
+            "new packaging), one row each, kept by hand or exported from a change log. "
+            "sig_intervention_effects measures each one's effect on the return rate by "
+            "difference-in-differences against the scopes it did not touch (docs/kpis.md)."
+        ),
+        columns=(
+            Column("intervention_id", "varchar", "The shop's id of the change."),
+            Column(
+                "start_date",
+                "date",
+                "First day the change applied: orders from this day on are treated.",
+            ),
+            Column(
+                "scope_type",
+                "varchar",
+                "What the change applies to: every order line, one category, one supplier "
+                "or one product.",
+                allowed=INTERVENTION_SCOPES,
+            ),
+            Column(
+                "scope_value",
+                "varchar",
+                "The category, supplier_id or product_id (as in the shop's products); empty "
+                "when scope_type is all.",
+                required=False,
+            ),
+            Column("kind", "varchar", "Kind of change in the shop's words, e.g. return_form."),
+            Column("description", "varchar", "What was changed, in a sentence."),
+            Column(
+                "target_reason",
+                "varchar",
+                "The standard return reason the change is meant to reduce "
+                "(seeds/reason_taxonomy.csv, e.g. size_too_small); empty when none.",
+                required=False,
+            ),
         ),
     ),
 )

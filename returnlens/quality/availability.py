@@ -1,7 +1,7 @@
 """Optional sources: which were delivered, which marts need them, and what readers are told.
 
-A shop may deliver no web events, NPS surveys, demand forecasts, suppliers or production batches
-at all (`Entity.optional` in the landing contracts; the shop profile's `sources` may make any of
+A shop may deliver no web events, NPS surveys, demand forecasts, suppliers, production batches
+or interventions at all (`Entity.optional` in the landing contracts; the shop profile's `sources` may make any of
 them required). The run still publishes: the marts that need a
 missing source are published empty, `marts.rpt_source_availability` says "not available: no
 <source> delivered", and the gates on those relations pass with that note instead of failing on
@@ -28,6 +28,7 @@ MARTS_NEEDING: dict[str, tuple[str, ...]] = {
     "nps_responses": ("fct_nps_responses", "kpi_nps"),
     "demand_forecasts": ("sig_forecast_backtest", "sig_return_aware_forecasts"),
     "production_batches": ("dim_batches", "sig_batch_quality"),
+    "interventions": ("sig_intervention_effects",),
 }
 
 

@@ -35,6 +35,7 @@ NEEDS = {
     "sig_return_aware_forecasts": {"planning"},
     "dim_batches": {"purchasing"},
     "sig_batch_quality": {"purchasing"},
+    "sig_intervention_effects": {"interventions"},
 }
 # marts that need none of the missing sources and must hold rows on any shop with orders
 HAVE_ROWS = (
@@ -77,7 +78,7 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
     profile["sources"] = {
         "shop": "required",
         "returns": "required",
-        **dict.fromkeys(("web", "surveys", "planning", "purchasing"), "absent"),
+        **dict.fromkeys(("web", "surveys", "planning", "purchasing", "interventions"), "absent"),
     }
     profile_file = cfg.data_dir / "only_core_sources.yml"
     profile_file.parent.mkdir(parents=True, exist_ok=True)

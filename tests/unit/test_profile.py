@@ -72,6 +72,7 @@ def test_without_a_profile_value_sets_are_open_and_there_are_no_shop_limits(tmp_
         "demand_forecasts",
         "suppliers",
         "production_batches",
+        "interventions",
     }
 
 

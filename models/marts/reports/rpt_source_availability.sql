@@ -1,6 +1,6 @@
 {#
     Which landing sources the shop delivered, one row per landing entity. Web events, NPS
-    surveys, demand forecasts, suppliers and production batches are optional unless the shop
+    surveys, demand forecasts, suppliers, production batches and interventions are optional unless the shop
     profile makes them required (var optional_entities): a shop without them still
     gets every other mart, while the marts listed in marts_affected are published empty and
     readers (dashboard, BI) show the message instead of charts. The list of affected marts is
@@ -22,6 +22,7 @@
     ('surveys', 'nps_responses', 'fct_nps_responses, kpi_nps'),
     ('planning', 'demand_forecasts', 'sig_forecast_backtest, sig_return_aware_forecasts'),
     ('purchasing', 'production_batches', 'dim_batches, sig_batch_quality'),
+    ('interventions', 'interventions', 'sig_intervention_effects'),
 ] -%}
 {#- the shop profile's optional entities (dbt var from returnlens.yml; contracts' default) -#}
 {%- set optional_entities = var('optional_entities') -%}
