@@ -21,6 +21,7 @@ PAGES = [
     ("overview.py", "Overview", ":material/monitoring:"),
     ("quality.py", "Quality", ":material/verified:"),
     ("customers.py", "Customers & keep-it", ":material/group:"),
+    ("interventions.py", "Interventions", ":material/science:"),
     ("planning.py", "Planning", ":material/inventory_2:"),
     ("behaviour.py", "Behaviour", ":material/touch_app:"),
     ("review_queue.py", "Review queue", ":material/fact_check:"),

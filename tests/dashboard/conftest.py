@@ -10,7 +10,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
-PAGES = ("overview", "quality", "customers", "planning", "behaviour", "review_queue", "data_health")
+PAGES = (
+    "overview",
+    "quality",
+    "customers",
+    "interventions",
+    "planning",
+    "behaviour",
+    "review_queue",
+    "data_health",
+)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from tests.integration.test_return_costs import (
 
 pytestmark = pytest.mark.integration
 
-SIGNAL_PAGES = ("quality", "customers", "planning", "behaviour", "review_queue")
+SIGNAL_PAGES = ("quality", "customers", "interventions", "planning", "behaviour", "review_queue")
 
 
 def _app() -> AppTest:
@@ -76,6 +76,8 @@ def test_every_page_renders_without_exception(serving_env, page):
             "Outcome mix over time",
         } <= headers
         assert len(at.get("vega_lite_chart")) >= 4
+    if page == "interventions":
+        assert "What changed, when, and what it did" in {h.value for h in at.subheader}
     if page == "data_health":
         assert _metrics(at)["Gate suites failed"] == "0"
         headers = {h.value for h in at.subheader}
@@ -417,3 +419,45 @@ def test_customers_page_shows_loyalty_and_outcome_mix_as_the_landing_files_say(
             )
     labels = {b.proto.label for b in _buttons(at)}
     assert {"Download loyalty_after_returns.csv", "Download return_outcomes.csv"} <= labels
+
+
+def test_interventions_page_shows_each_effect_with_its_interval_and_maturity(serving_env):
+    """Every intervention appears with what changed, when and where; estimated effects with
+    their interval in percentage points (from the mart's shares), the others as too early to
+    tell with the date the estimate becomes final; counts equal direct SQL on the mart; no
+    planted truth on the page."""
+    with duckdb.connect(str(serving_env), read_only=True) as con:
+        rows = con.execute(
+            "select intervention_id, metric, state, effect, effect_lower_95, effect_upper_95, "
+            "mature_on_date from marts.sig_intervention_effects"
+        ).fetchall()
+    assert rows, "the demo shop plants interventions"
+    rate = [r for r in rows if r[1] == "return_rate"]
+    at = _app()
+    at.switch_page("views/interventions.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = _metrics(at)
+    assert metrics["Interventions"] == f"{len({r[0] for r in rate}):,}"
+    assert metrics["Effect estimated"] == f"{sum(r[2] == 'estimated' for r in rate):,}"
+    assert (
+        metrics["Fewer returns (interval below 0)"]
+        == f"{sum(r[2] == 'estimated' and r[5] < 0 for r in rate):,}"
+    )
+    assert metrics["Too early to tell"] == f"{sum(r[2] == 'too_early_to_tell' for r in rate):,}"
+    table = _frame(at, "effect_in_words")
+    words = {(r.intervention_id, r.metric): r.effect_in_words for r in table.itertuples()}
+    assert set(words) == {(r[0], r[1]) for r in rows}
+    for iid, metric, state, effect, low, high, mature_on in rows:
+        if state == "estimated":
+            assert words[(iid, metric)].startswith(
+                f"{100 * effect:+.1f} pp [{100 * low:+.1f}, {100 * high:+.1f}]"
+            )
+            assert ("fewer returns" in words[(iid, metric)]) == (high < 0)
+        elif state == "too_early_to_tell":
+            assert words[(iid, metric)] == f"too early to tell (final from {mature_on:%Y-%m-%d})"
+    if any(r[2] == "estimated" for r in rate):
+        assert at.get("vega_lite_chart")
+    for frame in at.dataframe:
+        assert not [c for c in frame.value.columns if "truth" in c or "planted" in c]
+    assert "truth" not in _text(at).lower()
+    assert "Download intervention_effects.csv" in {b.proto.label for b in _buttons(at)}

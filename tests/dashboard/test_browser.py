@@ -49,6 +49,7 @@ CHART_PAGES = {
     "overview",
     "quality",
     "customers",
+    "interventions",
     "planning",
     "behaviour",
     "review_queue",
