@@ -16,6 +16,7 @@ its source in turn; dirty mode's generator by the writers in the order called he
 - `returnlens.demo.model`: the world model, one module per source, drawing the arrays;
 - `returnlens.demo.truth`: the ground truth, computed from the model's probabilities;
 - `returnlens.demo.interventions`: the shop's interventions, planted into the line model;
+- `returnlens.demo.loyalty`: the loyalty gap, orders lost after slow refunds;
 - `returnlens.demo.sources`: the writers, one module per source folder.
 """
 
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from returnlens.demo import interventions
+from returnlens.demo import interventions, loyalty
 from returnlens.demo.model.catalog import catalog
 from returnlens.demo.model.customers import customers
 from returnlens.demo.model.orders import orders
@@ -114,6 +115,11 @@ def generate(
     planted, plan = interventions.plant(irng, cat, od, lm)
     rt = returns(rngs["returns"], cat, cust, od, lm)
     interventions.thin(irng, rt, plan)
+    # the loyalty gap: orders lost after slow refunds dropped, with a generator of its own
+    lost = None
+    if cat.plant:
+        lrng = np.random.default_rng(np.random.SeedSequence(seed).spawn(len(RNG_NAMES) + 2)[-1])
+        lost = loyalty.plant(lrng, od, lm, rt)
     nps = surveys(rngs["surveys"], od, rt) if "surveys" not in shape.absent else None
     fc = forecasts(rngs["planning"], cat) if "planning" not in shape.absent else []
     truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt)
@@ -123,6 +129,8 @@ def generate(
         truth["shop"] = shop_facts(shape)
     if planted:
         truth["interventions"] = interventions.truth(planted)
+    if lost is not None:
+        truth["loyalty"] = lost
     drng = rngs["dirty"] if dirty else None
     wr = Writer(out, threads=max(1, min(2, os.cpu_count() or 1)))
     labels, bounds = month_bounds("2025-09", "2026-12")

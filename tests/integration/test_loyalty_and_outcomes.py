@@ -11,6 +11,8 @@ code / free-text mapping has its own tests in test_reason_mapping.py)."""
 
 from __future__ import annotations
 
+import json
+import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -247,3 +249,37 @@ def test_return_outcomes_equal_the_landing_files(pipeline_run, grain, slice_type
         for outcome in OUTCOMES:
             totals[outcome] += row[f"{outcome}_lines"]
     assert all(totals[o] for o in ("refund", "store_credit", "exchange", "keep_it")), totals
+
+
+def test_slow_refunds_lower_repeat_purchase_as_planted(pipeline_run):
+    """The planted loyalty gap (returnlens.demo.loyalty) shows in the mart: orders whose first
+    return was refunded slowly repeat less within 90 and 180 days than fast-refunded ones, by
+    more than chance, and their rate lies in a 3-sigma binomial interval around the rate the
+    ground truth expects with the gap (and outside the one without it)."""
+    truth = json.loads((pipeline_run.landing / "ground_truth.json").read_text())["loyalty"]
+    assert 0 < truth["lost_after_slow_refund_probability"] < 1 and truth["orders_dropped"] > 0
+    rows = _published(
+        pipeline_run.serving,
+        "kpi_loyalty_after_returns",
+        "period_grain = 'month' and segment_type = 'refund_speed'",
+        [],
+    )
+    total: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        for column in ("orders", "orders_with_repeat_90d", "orders_with_repeat_180d"):
+            total[r["segment_value"]][column] += r[column]
+    fast, slow = total["fast"], total["slow"]
+    assert slow["orders"] >= 100, "too few slow-refund orders to see the gap"
+    for days in (90, 180):
+        rate = {k: v[f"orders_with_repeat_{days}d"] / v["orders"] for k, v in total.items()}
+        n_f, n_s = fast["orders"], slow["orders"]
+        sd_gap = math.sqrt(
+            rate["fast"] * (1 - rate["fast"]) / n_f + rate["slow"] * (1 - rate["slow"]) / n_s
+        )
+        assert rate["fast"] - rate["slow"] > 2 * sd_gap, (days, rate, sd_gap)
+        without = truth[f"repeat_rate_{days}d_without_gap"]
+        expected = without * (1 - truth[f"expected_relative_drop_{days}d"])
+        assert expected == pytest.approx(truth[f"repeat_rate_{days}d_expected"], abs=1e-4)
+        sd = math.sqrt(expected * (1 - expected) / n_s)
+        assert abs(rate["slow"] - expected) <= 3 * sd, (days, rate["slow"], expected, sd)
+        assert rate["slow"] < without - sd, (days, rate["slow"], without, sd)
