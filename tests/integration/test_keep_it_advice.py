@@ -155,11 +155,19 @@ def test_keep_it_advice_equals_the_landing_files_and_the_seed(pipeline_run):
 
 
 def test_keep_it_is_never_advised_for_a_customer_with_abuse_signals(pipeline_run, tmp_path):
-    """With the evidence rule relaxed to one line (so many slices are advised, risky customers'
-    lines among them), the saving of every advised slice still leaves every line of a risky
-    customer out, and equals the sum over the other customers' lines."""
+    """With the evidence rule relaxed to one line (so many slices are advised) and the
+    customers of some paying lines flagged risky on a warehouse copy (so risky customers' lines
+    do sit in advised products, whatever the demo's draw), the saving of every advised slice
+    leaves every line of a risky customer out, and equals the sum over the other customers'."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_run.warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update marts.sig_customer_return_risk set is_risky = true where customer_key in ("
+            "select customer_key from intermediate.int_return_lines_assessed_for_keep_it "
+            "where keep_it_saving_eur > 0 and customer_key is not null "
+            "order by rma_id, order_line_id limit 10)"
+        )
     result = dbt(
         [
             "run",
