@@ -477,12 +477,13 @@ def test_defect12_1_quality_alerts_are_exact_and_repeatable_when_a_supplier_span
 @pytest.fixture(scope="module")
 def orphan_shop(tmp_path_factory) -> dict:
     """The tiny shop with a quarantined customer, a quarantined product and an orphan open
-    return, loaded and built with `dbt build` (models, data tests and unit tests)."""
+    return, loaded and built with `dbt build` as the pipeline builds (models and data tests;
+    the unit tests run once in test_dbt_lint.py)."""
     tmp = tmp_path_factory.mktemp("orphans")
     landing = write_tiny_shop(tmp / "landing", orphans=True)
     warehouse = tmp / "warehouse.duckdb"
     load(landing, warehouse)
-    build = dbt(["build"], warehouse, tmp / "target")
+    build = dbt(["build", "--exclude-resource-type", "unit_test"], warehouse, tmp / "target")
     return {"landing": landing, "warehouse": warehouse, "build": build, "tmp": tmp}
 
 

@@ -240,7 +240,8 @@ def write_shop_without_processing_timestamps(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def stateless_shop(tmp_path_factory) -> dict:
-    """The shop loaded and built once (models, seeds, their data and unit tests)."""
+    """The shop loaded and built once (models, seeds and their data tests, as the pipeline
+    builds; the unit tests run once in test_dbt_lint.py)."""
     tmp = tmp_path_factory.mktemp("return_states")
     landing = write_shop_without_processing_timestamps(tmp / "landing")
     warehouse = tmp / "warehouse.duckdb"
@@ -253,6 +254,8 @@ def stateless_shop(tmp_path_factory) -> dict:
             "+rpt_unmapped_return_statuses +rpt_source_availability",
             "--indirect-selection",
             "cautious",  # no tests on models outside the selection
+            "--exclude-resource-type",
+            "unit_test",
         ],
         warehouse,
         tmp / "target",
