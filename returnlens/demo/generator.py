@@ -17,6 +17,7 @@ its source in turn; dirty mode's generator by the writers in the order called he
 - `returnlens.demo.truth`: the ground truth, computed from the model's probabilities;
 - `returnlens.demo.interventions`: the shop's interventions, planted into the line model;
 - `returnlens.demo.loyalty`: the loyalty gap, orders lost after slow refunds;
+- `returnlens.demo.keep_it`: the keep-it products, a few often-returned products made cheap;
 - `returnlens.demo.sources`: the writers, one module per source folder.
 """
 
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from returnlens.demo import interventions, loyalty
+from returnlens.demo import interventions, keep_it, loyalty
 from returnlens.demo.model.catalog import catalog
 from returnlens.demo.model.customers import customers
 from returnlens.demo.model.orders import orders
@@ -120,6 +121,11 @@ def generate(
     if cat.plant:
         lrng = np.random.default_rng(np.random.SeedSequence(seed).spawn(len(RNG_NAMES) + 2)[-1])
         lost = loyalty.plant(lrng, od, lm, rt)
+    # keep-it products: a few often-returned products made cheap, last (the returns are final)
+    kept = None
+    if cat.plant and shape.is_demo:
+        krng = np.random.default_rng(np.random.SeedSequence(seed).spawn(len(RNG_NAMES) + 3)[-1])
+        kept = keep_it.plant(krng, cat, cust, od, rt)
     nps = surveys(rngs["surveys"], od, rt) if "surveys" not in shape.absent else None
     fc = forecasts(rngs["planning"], cat) if "planning" not in shape.absent else []
     truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt)
@@ -131,6 +137,8 @@ def generate(
         truth["interventions"] = interventions.truth(planted)
     if lost is not None:
         truth["loyalty"] = lost
+    if kept is not None:
+        truth["keep_it"] = kept
     drng = rngs["dirty"] if dirty else None
     wr = Writer(out, threads=max(1, min(2, os.cpu_count() or 1)))
     labels, bounds = month_bounds("2025-09", "2026-12")

@@ -6,11 +6,17 @@ refurbishment - the value the goods recovered (docs/kpis.md, "Keep-it advice"); 
 components come from the independent computation of tests/integration/test_return_costs.py
 (Python csv and Decimal), the window and the advice rule are applied here by hand. The line's
 standard reason and its customer's risk flag are read from fct_returns and
-sig_customer_return_risk, which their own tests check."""
+sig_customer_return_risk, which their own tests check.
+
+The demo shop plants keep-it products (returnlens/demo/keep_it.py): a few often-returned
+products made cheap, and look-alike controls where the take-back clearly pays; the generator's
+ground truth ("keep_it") states each one's judged lines and expected saving, computed from the
+cost seed's documented defaults. Both its shop (demo_landing) and the e2e run's are checked."""
 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections import defaultdict
 from datetime import date, timedelta
@@ -198,3 +204,69 @@ def test_keep_it_is_never_advised_for_a_customer_with_abuse_signals(pipeline_run
             "sum(l.keep_it_saving_eur) filter (where not l.is_risky_customer), 0)"
         ).fetchall()
         assert not wrong, wrong[:5]
+
+
+# ------------------------------------------------------------------ the planted keep-it products
+def _truth(landing) -> dict:
+    return json.loads((landing / "ground_truth.json").read_text())["keep_it"]
+
+
+def test_the_generator_truth_equals_the_landing_files(demo_landing):
+    """The keep-it truth of the demo shop (seed 7, scale 0.3) equals the computation from its
+    landing files and the seed (the product rows: no warehouse needed for them), and it plants
+    what it promises: keep-it clearly cheaper on the planted products, clearly not on the
+    controls, each with enough lines in the window."""
+    truth = _truth(demo_landing)
+    products = truth["products"]
+    planted = {p for p, t in products.items() if t["role"] == "keep_it"}
+    controls = {p for p, t in products.items() if t["role"] == "control"}
+    assert len(planted) == 3 and len(controls) == 3, products
+    assert set(truth["advised"]) == planted and set(truth["not_advised"]) == controls
+    reasons = defaultdict(lambda: (None, None))  # product rows only: no reason, nobody risky
+    want = expected_advice(demo_landing, reasons, set())
+    for product, t in products.items():
+        row = want[(product, "all")]
+        assert row["window"] == (
+            date.fromisoformat(truth["window_start_date"]),
+            date.fromisoformat(truth["as_of_date"]),
+        )
+        assert t["judged_lines"] == row["lines"] >= MIN_LINES + 1, product
+        assert t["judged_units"] == row["units"], product
+        assert Decimal(str(t["expected_saving_eur"])) == row["saving"], product
+        assert t["must_be_advised"] == row["advised"] == (product in planted), product
+        per_line = t["expected_saving_per_line_eur"]
+        assert per_line >= 2.0 if product in planted else per_line <= -10.0, (product, per_line)
+
+
+def test_the_planted_keep_it_products_are_advised_and_the_controls_not(pipeline_run):
+    """On the e2e shop (seed 11, scale 0.1), every planted product is advised with the saving
+    per line the generator expects, and no control is. Tolerance: none beyond the float of the
+    ratio: the generator computes every line's saving in whole cents with the documented
+    rounding (half up per component, the label's odd cents on the smallest order line id), so
+    the lines, units and the slice's saving are equal exactly and the per-line saving (a double,
+    the truth's rounded to 6 decimals) within 1e-6 EUR."""
+    assert pipeline_run.success
+    truth = _truth(pipeline_run.landing)
+    products = truth["products"]
+    assert len(truth["advised"]) == 3 and len(truth["not_advised"]) == 3, products
+    with duckdb.connect(str(pipeline_run.serving), read_only=True) as con:
+        got = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "select product_id, assessed_lines, assessed_units, keep_it_saving_eur, "
+                "keep_it_saving_per_line_eur, is_keep_it_advised, saving_if_applied_eur, "
+                "window_start_date, window_end_date "
+                "from marts.sig_keep_it_advice where reason = 'all' and product_id in ?",
+                [list(products)],
+            ).fetchall()
+        }
+    assert set(got) == set(products)
+    for product, t in products.items():
+        lines, units, saving, per_line, advised, applied, start, end = got[product]
+        assert (str(start), str(end)) == (truth["window_start_date"], truth["as_of_date"])
+        assert (lines, units) == (t["judged_lines"], t["judged_units"]), product
+        assert saving == Decimal(str(t["expected_saving_eur"])), product
+        assert abs(per_line - t["expected_saving_per_line_eur"]) < 1e-6, product
+        assert advised is (product in truth["advised"]) is t["must_be_advised"], product
+        assert advised or applied == 0, product
+    assert all(products[p]["expected_saving_per_line_eur"] <= -10 for p in truth["not_advised"])

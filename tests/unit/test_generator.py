@@ -492,10 +492,17 @@ def test_without_planted_signals_category_base_rates_are_kept(tmp_path):
     for c, facts in truths[0]["signals"]["base_return_rates"].items():
         null_rate = truths[1]["signals"]["base_return_rates"][c]["expected_return_rate_all_lines"]
         assert null_rate == pytest.approx(facts["expected_return_rate_all_lines"], abs=0.01), c
-    for name in ("products.csv", "customers.csv"):
-        assert (tmp_path / "planted" / "shop" / name).read_bytes() == (
-            tmp_path / "null" / "shop" / name
-        ).read_bytes()
+    assert (tmp_path / "planted" / "shop" / "customers.csv").read_bytes() == (
+        tmp_path / "null" / "shop" / "customers.csv"
+    ).read_bytes()
+    # the same products, but for the unit cost of the planted keep-it products
+    cheap = set(truths[0]["keep_it"]["advised"])
+    products = [_csv_rows(tmp_path / d / "shop" / "products.csv") for d in ("planted", "null")]
+    for rows in products:
+        for r in rows:
+            if r["product_id"] in cheap:
+                r["unit_cost_eur"] = "planted"
+    assert products[0] == products[1]
     assert truths[0]["signals"]["defective_batches"]["defective_batch_ids"]
     assert truths[1]["signals"]["fragile"]["expected_damage_rate_multiplier"] == pytest.approx(
         1.0, abs=0.05
