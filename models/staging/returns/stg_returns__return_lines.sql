@@ -5,14 +5,118 @@
     leave raw. Left joins on unique keys: every return line stays, exactly once. A name that
     is also a word of the reason vocabulary (the surnames Groot, Klein, Lang) is not masked,
     or "te groot" would lose its reason (macro customer_names_that_are_reason_words).
+
+    A returns platform names the order line its own way: Sendcloud `order_number-sku`,
+    bol.com `orderId-ean`, while the shop export keys lines by its own id (Shopify's line
+    item id, the native `order-line number`). A return line whose order_line_id is not an
+    order line of raw is matched by order and sku: the order by its id or by the number the
+    shop shows the customer (Shopify's `name` '#1001', WooCommerce's `number`, kept by the
+    adapters in `_extra`; a leading '#' ignored on both sides), the line by its sku; two lines
+    of one order with the same sku: the first by line number. The delivered id is kept
+    (delivered_order_line_id); a return line that matches nothing keeps it and stays an
+    orphan, counted in rpt_referential_integrity.
 #}
 {% set reporting_currency = "'" ~ var("reporting_currency") ~ "'" %}
 
 with
 
-source as (
+delivered as (
 
     select * from {{ source('returns', 'returns') }}
+
+),
+
+order_lines as (
+
+    select
+        order_line_id,
+        order_id,
+        sku,
+        line_number
+    from {{ source('shop', 'order_lines') }}
+
+),
+
+order_references as (
+
+    {# every name an order goes by: its id (preferred), then the platform's order number #}
+    select
+        order_id,
+        trim(leading '#' from order_id) as order_reference,
+        1 as reference_rank
+    from {{ source('shop', 'orders') }}
+
+    union all
+
+    select
+        order_id,
+        trim(leading '#' from {{ json_text('_extra', 'name') }}) as order_reference,
+        2 as reference_rank
+    from {{ source('shop', 'orders') }}
+    where {{ json_text('_extra', 'name') }} is not null
+
+    union all
+
+    select
+        order_id,
+        trim(leading '#' from {{ json_text('_extra', 'number') }}) as order_reference,
+        3 as reference_rank
+    from {{ source('shop', 'orders') }}
+    where {{ json_text('_extra', 'number') }} is not null
+
+),
+
+delivered_without_order_line as (
+
+    select delivered.*
+    from delivered
+    left join order_lines on delivered.order_line_id = order_lines.order_line_id
+    where order_lines.order_line_id is null
+
+),
+
+order_lines_matched_by_sku as (
+
+    select
+        delivered_without_order_line.rma_id,
+        delivered_without_order_line.order_line_id as delivered_order_line_id,
+        order_lines.order_line_id,
+        order_lines.order_id,
+        row_number() over (
+            partition by
+                delivered_without_order_line.rma_id,
+                delivered_without_order_line.order_line_id
+            order by
+                order_references.reference_rank,
+                order_lines.line_number,
+                order_lines.order_line_id
+        ) as match_rank
+    from delivered_without_order_line
+    inner join order_references
+        on
+            trim(leading '#' from delivered_without_order_line.order_id)
+            = order_references.order_reference
+    inner join order_lines
+        on
+            order_references.order_id = order_lines.order_id
+            and delivered_without_order_line.sku = order_lines.sku
+
+),
+
+source as (
+
+    select
+        delivered.*,
+        delivered.order_line_id as delivered_order_line_id,
+        coalesce(by_sku.order_line_id, delivered.order_line_id) as matched_order_line_id,
+        coalesce(by_sku.order_id, delivered.order_id) as matched_order_id,
+        by_sku.order_line_id is not null as is_order_line_matched_by_sku
+    from delivered
+    left join order_lines_matched_by_sku as by_sku
+        on
+            delivered.rma_id = by_sku.rma_id
+            and delivered.order_line_id = by_sku.delivered_order_line_id
+            and by_sku.match_rank = 1
 
 ),
 
@@ -43,7 +147,7 @@ reason_texts_masked_by_pattern as (
         customers.last_name as customer_last_name,
         {{ mask_personal_data("source.reason_text") }} as reason_text_masked_by_pattern
     from source
-    left join orders on source.order_id = orders.order_id
+    left join orders on source.matched_order_id = orders.order_id
     left join customers on orders.customer_id = customers.customer_id
 
 ),
@@ -88,8 +192,9 @@ renamed as (
 
         ---------- ids
         rma_id,
-        order_line_id,
-        order_id,
+        matched_order_line_id as order_line_id,
+        matched_order_id as order_id,
+        delivered_order_line_id,
         sku,
 
         ---------- strings
@@ -118,6 +223,7 @@ renamed as (
 
         ---------- booleans
         refunded_at is not null as is_refunded,
+        is_order_line_matched_by_sku,
         {# the writer's own names were masked; without a known order nobody's were #}
         coalesce(
             customer_first_name is not null or customer_last_name is not null, false
