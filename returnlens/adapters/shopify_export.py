@@ -45,6 +45,7 @@ import duckdb
 from returnlens.adapters.common import ADAPTER_REASON, AMOUNT, register_seeds
 from returnlens.config import PiiSaltError, pii_salt
 from returnlens.ingest.contracts import Entity, entity
+from returnlens.ingest.landing import entity_files
 from returnlens.ingest.readers import ReadPaths
 from returnlens.profile import load_profile
 from returnlens.warehouse import quote_ident as qi
@@ -331,12 +332,15 @@ class ExportAdapter:
 
     def fingerprint(self, landing_dir: Path) -> str:
         """What the rows depend on besides the file (part of the contract hash): the reporting
-        currency and the salt of the customer key (a digest of it, never the salt)."""
+        currency and, when there are export files, the salt of the customer key (a digest of
+        it, never the salt; not asked for without files, so no salt is made for nothing)."""
+        currency = load_profile(landing_dir).reporting_currency
+        if not entity_files(self.entity, landing_dir):
+            return f"reporting_currency={currency}"
         try:
             salt = hashlib.sha256(pii_salt().encode()).hexdigest()[:16]
         except PiiSaltError:
             salt = "unavailable"
-        currency = load_profile(landing_dir).reporting_currency
         return f"reporting_currency={currency};salt={salt}"
 
 
