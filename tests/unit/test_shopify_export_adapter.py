@@ -395,3 +395,16 @@ def test_broken_files_fail_whole_naming_the_file_the_problem_and_the_fix(tmp_pat
                 f.error.lower()
             )
             assert "@" not in f.error  # no personal data quoted
+
+
+def test_a_landing_without_export_files_makes_no_salt(tmp_path, monkeypatch):
+    """The customer key needs the salt only when there are export files: a load without them
+    must not create the installation's salt file (nor fail on a refused salt)."""
+    monkeypatch.delenv("RETURNLENS_PII_SALT", raising=False)
+    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path / "data"))
+    root = tmp_path / "landing"
+    shutil.copytree(CONNECTOR, root / "shopify")
+    con = duckdb.connect()
+    load_all(con, root)
+    assert con.execute("select count(*) from raw.orders").fetchall()[0][0] > 0
+    assert not (tmp_path / "data" / "secrets").exists()
