@@ -43,7 +43,7 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.adapters import bol, common, sendcloud, shopify, woocommerce
+from returnlens.adapters import bol, common, sendcloud, shopify, shopify_export, woocommerce
 from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.readers import ReadPaths
@@ -63,13 +63,14 @@ __all__ = [
 UNREADABLE = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (bol.ADAPTER, sendcloud.ADAPTER)}
-# a platform adapter: one file flattened at a time (bol.com, Sendcloud, WooCommerce), or
-# connector tables joined into the rows of a driving table (Shopify)
-PlatformAdapter = Adapter | shopify.TableAdapter
+# a platform adapter: one file flattened at a time (bol.com, Sendcloud, WooCommerce), connector
+# tables joined into the rows of a driving table (Shopify), or Shopify's orders export CSV
+PlatformAdapter = Adapter | shopify.TableAdapter | shopify_export.ExportAdapter
 # platforms whose files feed several raw tables: platform -> raw table -> adapter
 PLATFORM_TABLES: dict[str, dict[str, PlatformAdapter]] = {
     woocommerce.PLATFORM: dict(woocommerce.ADAPTERS),
     shopify.PLATFORM: dict(shopify.ADAPTERS),
+    shopify_export.PLATFORM: dict(shopify_export.ADAPTERS),
 }
 
 
@@ -126,6 +127,9 @@ def stage_platform_files(
     adapter = _adapter(entity)
     if isinstance(adapter, shopify.TableAdapter):  # connector tables: joined, not per file
         shopify.stage(con, entity, batch, paths)
+        return
+    if isinstance(adapter, shopify_export.ExportAdapter):  # a CSV export, not JSON
+        shopify_export.stage(con, entity, batch, paths)
         return
     cols = ", ".join(f"{qi(c.name)} varchar" for c in entity.columns)
     con.execute(

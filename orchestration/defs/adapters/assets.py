@@ -27,7 +27,7 @@ def _adapter_asset(platform: str, e: Entity | None = None) -> dg.AssetsDefinitio
     @dg.asset(
         key=adapter_key(platform, e.name),
         group_name=f"adapter_{platform}",
-        kinds={"duckdb", "json" if e.format == "json" else "parquet"},
+        kinds={"duckdb", e.format if e.format in ("json", "csv") else "parquet"},
         pool="warehouse",
         description=f"{e.description} Loaded from landing/{platform}/{e.pattern}.",
         metadata={"landing_pattern": f"{platform}/{e.pattern}", "raw_table": e.table},
