@@ -48,6 +48,15 @@ def main() -> None:
     "categories, countries, channels, currency, limits, return window and sources instead of "
     "the demo's. It is written as returnlens.yml next to the files.",
 )
+@click.option(
+    "--layout",
+    type=click.Choice(["native", "shopify", "woocommerce", "bol", "sendcloud"]),
+    default="native",
+    show_default=True,
+    help="Write the same shop as a platform delivers it (docs/sources/<platform>.md): Shopify "
+    "connector tables, WooCommerce REST orders and refunds, or the returns as bol.com or "
+    "Sendcloud JSON; what the platform lacks stays in the native files.",
+)
 def generate(
     seed: int,
     scale: float,
@@ -56,6 +65,7 @@ def generate(
     suppliers: int | None,
     plant_signals: bool,
     profile: Path | None,
+    layout: str,
 ) -> None:
     """Write the demo shop's landing files, its ground truth and its profile (returnlens.yml)."""
     from returnlens.demo.generator import generate as run_generator
@@ -64,6 +74,11 @@ def generate(
     from returnlens.profile import ProfileError
 
     out = out or demo_landing_dir()
+    if layout != "native" and dirty:
+        raise click.UsageError(
+            "--dirty writes native files with planted faults; a platform --layout converts "
+            "clean files only: leave out --dirty or --layout"
+        )
     started = time.perf_counter()
     try:
         summary = run_generator(
@@ -77,9 +92,14 @@ def generate(
         )
     except (ProfileError, ShapeError) as exc:  # names the profile key or option to change
         raise click.UsageError(str(exc)) from exc
+    if layout != "native":
+        from returnlens.demo.layouts import write_layout
+
+        summary["rows"] = {**summary.get("rows", {}), **write_layout(out, layout)}
     elapsed = time.perf_counter() - started
     rows = summary.get("rows", summary)
     shop = f"shop of the profile {profile}" if profile else "demo shop"
+    shop += f" ({layout} layout)" if layout != "native" else ""
     click.echo(f"{shop} written to {out} in {elapsed:.1f} s")
     if isinstance(rows, dict):
         for name, count in rows.items():

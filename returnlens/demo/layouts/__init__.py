@@ -1,0 +1,48 @@
+"""The demo shop in a platform's layout: `returnlens generate --layout <platform>`.
+
+The generator writes the shop natively (`returnlens.demo.generator`); a layout then converts
+those files in place into what the platform delivers, read by its adapter
+(`returnlens/adapters/`, docs/sources/<platform>.md): the same seed gives the same orders,
+lines, returns, products and customers, in the platform's tables, field names and types.
+What a platform does not have (clickstream, NPS, forecasts, suppliers, batches,
+interventions, and for the returns platforms the shop's orders and products) stays in the
+native files beside it, as a real shop would deliver them. Where the platform has no field for
+a native value, the value is lost: each platform's page says what ("What the generated layout
+lacks"), and tests/unit/test_layouts.py loads both layouts and compares the raw tables.
+
+- `bol`, `sendcloud`: returns platforms (`returns_platforms.py`);
+- `shopify`: Fivetran's connector tables as Parquet (`shopify.py`);
+- `woocommerce`: REST API v3 orders and refunds as JSON (`woocommerce.py`).
+
+Every conversion is set-based DuckDB over the native files (no Python loop over rows).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from returnlens.demo.layouts.common import connect
+
+LAYOUTS = ("native", "shopify", "woocommerce", "bol", "sendcloud")
+
+
+def write_layout(out: Path, layout: str) -> dict[str, int]:
+    """Convert the native demo shop just written to `out` into `layout`, in place; the row
+    counts of the platform files written."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+    if layout == "native":
+        return {}
+    from returnlens.demo.layouts import returns_platforms, shopify, woocommerce
+
+    writers = {
+        "bol": returns_platforms.write_bol,
+        "sendcloud": returns_platforms.write_sendcloud,
+        "shopify": shopify.write_shopify,
+        "woocommerce": woocommerce.write_woocommerce,
+    }
+    con = connect()
+    try:
+        return writers[layout](Path(out), con)
+    finally:
+        con.close()

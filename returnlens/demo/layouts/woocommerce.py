@@ -1,0 +1,7 @@
+from pathlib import Path
+
+import duckdb
+
+
+def write_woocommerce(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    raise NotImplementedError
