@@ -13,9 +13,12 @@ rules and the native files (csv, json modules), never by the converter's code.
 from __future__ import annotations
 
 import csv
+import filecmp
 import json
+import re
 import shutil
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -78,11 +81,26 @@ def native(tmp_path_factory):
 
 
 def _layout(native, tmp_path: Path, layout: str):
-    """The native shop (copied: the same seed's files) converted into `layout`, loaded."""
+    """The native shop (copied: the same seed's files) converted into `layout`, loaded. The
+    native files the layout leaves byte for byte as they are load the same rows: they are
+    left out of the load (test time) and their tables reported as `_unchanged`."""
     out = tmp_path / "landing"
     shutil.copytree(native[0], out)
     write_layout(out, layout)
-    return out, _load(out, tmp_path / "w.duckdb")
+    unchanged = []
+    for e in ENTITIES:
+        mine = sorted((out / e.source).glob(e.pattern)) if (out / e.source).is_dir() else []
+        theirs = sorted((native[0] / e.source).glob(e.pattern))
+        same = [p.name for p in mine] == [p.name for p in theirs] and all(
+            filecmp.cmp(a, b, shallow=False) for a, b in zip(mine, theirs, strict=True)
+        )
+        if mine and same:
+            unchanged.append(e.name)
+            for p in mine:
+                p.unlink()
+    got = _load(out, tmp_path / "w.duckdb")
+    got["_unchanged"] = unchanged
+    return out, got
 
 
 def _native_csv(out: Path, source: str, pattern: str) -> list[dict[str, str]]:
@@ -107,6 +125,11 @@ def _compare(
     assert not got["_quarantine"], got["_quarantine"][:5]
     assert not got["_failed"], got["_failed"]
     for table in TABLES:
+        if table in got["_unchanged"]:  # the same files as the native shop's
+            assert table not in lost, table
+            mapping = maps.get(table, dict)
+            assert all(mapping(dict(r)) == r for r in want[table]), table
+            continue
         cols = [c.name for c in entity(table).columns]
         gone = set(lost.get(table, {}))
         keep = [c for c in cols if c not in gone]
@@ -189,6 +212,48 @@ def test_bol_layout_loads_the_same_shop(native, tmp_path):
             line(r)["order_line_id"]
         )
     assert rmas == native_rmas
+    _bol_values_documented(out)
+
+
+# the enums as bol.com documents them (Retailer API v10; SOURCES.md)
+BOL_PROCESSING = {"PENDING", "ACCEPTED", "REJECTED"}
+BOL_HANDLING = {
+    "RETURN_RECEIVED",
+    "EXCHANGE_PRODUCT",
+    "RETURN_DOES_NOT_MEET_CONDITIONS",
+    "REPAIR_PRODUCT",
+    "CUSTOMER_KEEPS_PRODUCT_PAID",
+    "STILL_APPROVED",
+}
+
+
+def _aware(text: str) -> bool:
+    return datetime.fromisoformat(text).tzinfo is not None
+
+
+def _bol_values_documented(out: Path) -> None:
+    reasons = {
+        (r["main_reason"], r["detailed_reason"] or None) for r in _seed("bol_return_reasons")
+    }
+    files = sorted((out / "bol").glob("returns_*.json"))
+    assert files
+    for path in files:
+        for ret in json.loads(path.read_text())["returns"]:
+            assert isinstance(ret["returnId"], str) and ret["returnId"].isdigit()
+            assert _aware(ret["registrationDateTime"])
+            assert ret["fulfilmentMethod"] in {"FBR", "FBB"}
+            for item in ret["returnItems"]:
+                assert isinstance(item["rmaId"], int) and isinstance(item["orderId"], str)
+                ean = item["ean"]
+                assert len(ean) == 13 and _ean(int(ean[3:12])) == ean
+                assert isinstance(item["expectedQuantity"], int) and item["expectedQuantity"] >= 1
+                reason = item["returnReason"]
+                assert (reason["mainReason"], reason["detailedReason"]) in reasons
+                assert isinstance(item["handled"], bool)
+                for pr in item["processingResults"]:
+                    assert pr["processingResult"] in BOL_PROCESSING
+                    assert pr["handlingResult"] in BOL_HANDLING
+                    assert isinstance(pr["quantity"], int) and _aware(pr["processingDateTime"])
 
 
 # ------------------------------------------------------------------------------ Sendcloud
@@ -201,7 +266,7 @@ SENDCLOUD_LOST = {
         "condition_grade": "Sendcloud has no inspection",
         "disposition": "Sendcloud has no disposition",
         "resolution": "no keep-it in Sendcloud (a parcel is returned): refund_type money",
-        "status": "Sendcloud's parcel statuses (delivered, announced)",
+        "status": "Sendcloud's parcel statuses (delivered, ready to send)",
     }
 }
 
@@ -218,6 +283,29 @@ def test_sendcloud_layout_loads_the_same_shop(native, tmp_path):
         return {**line(r), "rma_id": r["rma_id"].removeprefix("RMA").lstrip("0")}
 
     _compare(got, want, {"order_lines": line, "returns": ret}, SENDCLOUD_LOST)
+    # every value as Sendcloud documents it (Returns API v3; SOURCES.md)
+    statuses = {r["status"] for r in _seed("return_status_map") if r["vocabulary"] == "sendcloud"}
+    reasons = {r["return_reason"] for r in _seed("sendcloud_return_reasons")}
+    files = sorted((out / "sendcloud").glob("returns_*.json"))
+    assert files
+    for path in files:
+        for r in json.loads(path.read_text()):
+            assert isinstance(r["id"], int) and isinstance(r["order_number"], str)
+            assert r["refund"]["refund_type"] in {"money", "credit", "exchange"}
+            assert r["delivery_option"] in {
+                "drop_off_point",
+                "drop_off_labelless",
+                "pickup",
+                "in_store",
+            }
+            assert r["status"] in statuses
+            assert _aware(r["created_at"])
+            assert r["delivered_at_iso"] is None or _aware(r["delivered_at_iso"])
+            for i in r["parcel_items"]:
+                assert isinstance(i["quantity"], int) and i["quantity"] >= 1
+                assert i["return_reason"]["description"] in reasons
+                assert isinstance(i["return_reason"]["id"], int)
+                assert re.fullmatch(r"[0-9]+([.][0-9]{1,2})?", str(i["value"]["value"]))
 
 
 # ------------------------------------------------------------------------------ Shopify
@@ -307,3 +395,152 @@ def test_shopify_layout_loads_the_same_shop(native, tmp_path):
         },
         SHOPIFY_LOST,
     )
+    _shopify_values_documented(out)
+
+
+# Fivetran's Shopify schema: the enums and types (SOURCES.md, docs/sources/shopify.md)
+SHOPIFY_RETURN_REASONS = {
+    "COLOR",
+    "DEFECTIVE",
+    "NOT_AS_DESCRIBED",
+    "OTHER",
+    "SIZE_TOO_LARGE",
+    "SIZE_TOO_SMALL",
+    "STYLE",
+    "UNKNOWN",
+    "UNWANTED",
+    "WRONG_ITEM",
+}
+SHOPIFY_RESTOCK_TYPES = {"no_restock", "cancel", "return", "legacy_restock"}
+SHOPIFY_RETURN_STATUSES = {"REQUESTED", "OPEN", "CLOSED", "DECLINED", "CANCELED"}
+SHOPIFY_TYPES = {
+    "order": {"id": "BIGINT", "customer_id": "BIGINT", "created_at": "TIMESTAMP WITH TIME ZONE"},
+    "order_line": {"id": "BIGINT", "order_id": "BIGINT", "quantity": "INTEGER"},
+    "product_variant": {"id": "BIGINT", "product_id": "BIGINT", "grams": "INTEGER"},
+    "return_line_item": {"id": "BIGINT", "return_id": "BIGINT", "order_line_id": "BIGINT"},
+    "order_line_refund": {"refund_id": "BIGINT", "order_line_id": "BIGINT"},
+    "refund": {"processed_at": "TIMESTAMP WITH TIME ZONE"},
+    "return": {"created_at": "TIMESTAMP WITH TIME ZONE"},
+}
+
+
+def _shopify_values_documented(out: Path) -> None:
+    con = duckdb.connect()
+    try:
+
+        def values(table: str, col: str) -> set:
+            path = out / "shopify" / f"{table}.parquet"
+            return {v for (v,) in con.execute(f"select distinct {col} from '{path}'").fetchall()}
+
+        for table, types in SHOPIFY_TYPES.items():
+            path = out / "shopify" / f"{table}.parquet"
+            got = {c: t for c, t, *_ in con.execute(f"describe select * from '{path}'").fetchall()}
+            assert {c: got[c] for c in types} == types, table
+        for table, col in (("order", "total_price"), ("order_line_refund", "subtotal")):
+            path = out / "shopify" / f"{table}.parquet"
+            (t,) = con.execute(f"select typeof({col}) from '{path}' limit 1").fetchone()
+            assert t.startswith("DECIMAL"), (table, col)
+        assert values("return_line_item", "return_reason") <= SHOPIFY_RETURN_REASONS
+        assert values("order_line_refund", "restock_type") <= SHOPIFY_RESTOCK_TYPES
+        assert values("return", "status") <= SHOPIFY_RETURN_STATUSES
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------ WooCommerce
+WOOCOMMERCE_LOST = {
+    "orders": {
+        "session_id": "WooCommerce's order names no web session",
+        "shipped_at": "no shipping dates in WooCommerce core",
+        "delivered_at": "no shipping dates in WooCommerce core",
+        "channel": "WooCommerce is the web shop: every order is web",
+        "currency": "WooCommerce always states the order's currency (EUR); the native files "
+        "leave it empty (the reporting currency)",
+    },
+    "order_lines": {"batch_id": "WooCommerce has no production batches"},
+    "returns": {
+        "reason_code": "WooCommerce refunds have no reason codes, only the free-text reason",
+        "reason_text": "one reason per refund: a refund's lines take its first line's text",
+        "requested_at": "the refund is WooCommerce's only return event: its time",
+        "received_at": "WooCommerce knows a refund, not a return",
+        "inspected_at": "WooCommerce knows a refund, not a return",
+        "refunded_at": "the adapter leaves it empty (the refund time is requested_at)",
+        "condition_grade": "WooCommerce has no inspection",
+        "disposition": "WooCommerce has no disposition",
+        "resolution": "every WooCommerce refund is a refund (store credit, keep-it)",
+        "status": "every refund is refunded",
+    },
+}
+
+
+def test_woocommerce_layout_loads_the_same_shop(native, tmp_path):
+    _, want = native
+    out, got = _layout(native, tmp_path, "woocommerce")
+    for gone in ("orders_*.csv", "order_lines_*.csv"):
+        assert not list((out / "shop").glob(gone))
+    assert not list((out / "returns").glob("*.csv"))
+
+    def customer(r: Row) -> Row:
+        return {**r, "customer_id": _number(r["customer_id"])}
+
+    def order(r: Row) -> Row:
+        return {**customer(r), "order_id": _number(r["order_id"])}
+
+    def line(r: Row) -> Row:
+        return {
+            **r,
+            "order_id": _number(r["order_id"]),
+            "order_line_id": _line_id(r["order_line_id"]),
+        }
+
+    def refund(r: Row) -> Row | None:
+        # WooCommerce knows refunds, not returns: a return never refunded is not there
+        if r["refunded_at"] is None:
+            return None
+        return {**line(r), "rma_id": _number(r["rma_id"])}
+
+    assert any(r["refunded_at"] is None for r in want["returns"])
+    _compare(
+        got,
+        want,
+        {
+            "customers": customer,
+            "orders": order,
+            "order_lines": line,
+            "returns": refund,
+            "nps_responses": order,
+            "web_events": customer,
+        },
+        WOOCOMMERCE_LOST,
+    )
+    # every value as the REST API v3 documents it: ids integers, amounts strings with 2
+    # decimals, *_gmt without offset, refunded quantities and amounts negative
+    amount = re.compile(r"-?[0-9]+[.][0-9]{2}")
+    statuses = {r["status"] for r in _seed("woocommerce_order_statuses")}
+    files = sorted((out / "woocommerce").glob("orders_*.json"))
+    assert files
+    for path in files:
+        for o in json.loads(path.read_text()):
+            assert isinstance(o["id"], int) and isinstance(o["customer_id"], int)
+            assert o["status"] in statuses
+            assert datetime.fromisoformat(o["date_created_gmt"]).tzinfo is None
+            assert all(amount.fullmatch(o[k]) for k in ("total", "total_tax", "discount_total"))
+            for li in o["line_items"]:
+                assert isinstance(li["id"], int) and isinstance(li["quantity"], int)
+                assert all(
+                    amount.fullmatch(li[k])
+                    for k in ("subtotal", "subtotal_tax", "total", "total_tax")
+                )
+    refunds = [
+        r
+        for p in sorted((out / "woocommerce").glob("refunds_*.json"))
+        for r in json.loads(p.read_text())
+    ]
+    assert refunds
+    for r in refunds:
+        assert isinstance(r["id"], int) and amount.fullmatch(r["amount"])
+        assert r["_links"]["up"][0]["href"].rsplit("/", 1)[1].isdigit()
+        for li in r["line_items"]:
+            assert li["quantity"] < 0 and li["total"].startswith("-")
+            (meta,) = li["meta_data"]
+            assert meta["key"] == "_refunded_item_id" and meta["value"].isdigit()

@@ -20,7 +20,7 @@ layout lacks"):
   ACCEPTED EXCHANGE_PRODUCT at receipt; received otherwise PENDING RETURN_RECEIVED at receipt;
   not yet received: no processing result (`handled` false).
 - Sendcloud `refund.refund_type`: refund and keep_it -> money, store_credit -> credit,
-  exchange -> exchange; `status` delivered (received) else announced; `delivered_at_iso` =
+  exchange -> exchange; `status` delivered (received) else ready to send; `delivered_at_iso` =
   received_at.
 """
 
@@ -129,7 +129,7 @@ def write_bol(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                     detailedReason := m.detailed_reason,
                     customerComments := r.reason_text
                 ),
-                handled := o.processing_result = 'ACCEPTED',
+                handled := coalesce(o.processing_result = 'ACCEPTED', false),
                 processingResults := case when o.handling_result is null
                     then [] else [struct_pack(
                         quantity := cast(r.quantity as integer),
@@ -266,7 +266,7 @@ def write_sendcloud(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, int]
                 {local_iso("any_value(x.requested_at)")} as created_at,
                 {local_iso("any_value(x.received_at)")} as delivered_at_iso,
                 case when any_value(x.received_at) is not null then 'delivered'
-                    else 'announced' end as status,
+                    else 'ready to send' end as status,
                 'drop_off_point' as delivery_option,
                 struct_pack(refund_type := any_value(t.refund_type)) as refund,
                 list(i.item order by i.item_no) as parcel_items
