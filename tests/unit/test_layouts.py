@@ -23,7 +23,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
+from returnlens.cli import main
 from returnlens.demo.generator import generate
 from returnlens.demo.layouts import write_layout
 from returnlens.ingest.contracts import ENTITIES, entity
@@ -101,6 +103,20 @@ def _layout(native, tmp_path: Path, layout: str):
     got = _load(out, tmp_path / "w.duckdb")
     got["_unchanged"] = unchanged
     return out, got
+
+
+def test_native_is_the_default_layout_and_keeps_its_bytes(native, tmp_path):
+    out = tmp_path / "landing"
+    args = ["generate", "--seed", str(SEED), "--scale", str(SCALE), "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--layout", "native"])
+    assert result.exit_code == 0, result.output
+    mine = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    theirs = sorted(p.relative_to(native[0]) for p in native[0].rglob("*") if p.is_file())
+    assert mine == theirs
+    assert all(filecmp.cmp(out / p, native[0] / p, shallow=False) for p in mine)
+    # a platform layout converts clean files only
+    dirty = CliRunner().invoke(main, [*args, "--dirty", "--layout", "shopify"])
+    assert dirty.exit_code == 2 and "--dirty" in dirty.output
 
 
 def _native_csv(out: Path, source: str, pattern: str) -> list[dict[str, str]]:
