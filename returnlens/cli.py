@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from returnlens.config import settings
+from returnlens.demo.layouts import LAYOUT_HELP, LAYOUTS
 
 
 @click.group()
@@ -22,14 +23,12 @@ def main() -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    default=None,
     help="Folder to write to (default: the demo shop's own folder, <data dir>/demo/landing).",
 )
 @click.option("--dirty", is_flag=True, help="Add realistic dirt (duplicates, orphans, gaps).")
 @click.option(
     "--suppliers",
     type=click.IntRange(min=5),
-    default=None,
     help="Suppliers, spread over the categories (default: the demo's 25); each sells a product.",
 )
 @click.option(
@@ -43,20 +42,11 @@ def main() -> None:
 @click.option(
     "--profile",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
     help="A shop profile (returnlens.yml, e.g. profiles/example_b2b.yml): write a shop of its "
     "categories, countries, channels, currency, limits, return window and sources instead of "
     "the demo's. It is written as returnlens.yml next to the files.",
 )
-@click.option(
-    "--layout",
-    type=click.Choice(["native", "shopify", "woocommerce", "bol", "sendcloud"]),
-    default="native",
-    show_default=True,
-    help="Write the same shop as a platform delivers it (docs/sources/<platform>.md): Shopify "
-    "connector tables, WooCommerce REST orders and refunds, or the returns as bol.com or "
-    "Sendcloud JSON; what the platform lacks stays in the native files.",
-)
+@click.option("--layout", type=click.Choice(LAYOUTS), default="native", help=LAYOUT_HELP)
 def generate(
     seed: int,
     scale: float,
@@ -68,17 +58,12 @@ def generate(
     layout: str,
 ) -> None:
     """Write the demo shop's landing files, its ground truth and its profile (returnlens.yml)."""
-    from returnlens.demo.generator import generate as run_generator
+    from returnlens.demo.layouts import generate as run_generator
     from returnlens.demo.shape import ShapeError
     from returnlens.pipeline import demo_landing_dir
     from returnlens.profile import ProfileError
 
     out = out or demo_landing_dir()
-    if layout != "native" and dirty:
-        raise click.UsageError(
-            "--dirty writes native files with planted faults; a platform --layout converts "
-            "clean files only: leave out --dirty or --layout"
-        )
     started = time.perf_counter()
     try:
         summary = run_generator(
@@ -89,17 +74,13 @@ def generate(
             suppliers=suppliers,
             plant_signals=plant_signals,
             profile=profile,
+            layout=layout,
         )
     except (ProfileError, ShapeError) as exc:  # names the profile key or option to change
         raise click.UsageError(str(exc)) from exc
-    if layout != "native":
-        from returnlens.demo.layouts import write_layout
-
-        summary["rows"] = {**summary.get("rows", {}), **write_layout(out, layout)}
     elapsed = time.perf_counter() - started
     rows = summary.get("rows", summary)
     shop = f"shop of the profile {profile}" if profile else "demo shop"
-    shop += f" ({layout} layout)" if layout != "native" else ""
     click.echo(f"{shop} written to {out} in {elapsed:.1f} s")
     if isinstance(rows, dict):
         for name, count in rows.items():

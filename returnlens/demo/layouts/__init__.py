@@ -21,9 +21,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from returnlens.demo.layouts.common import connect
-
 LAYOUTS = ("native", "shopify", "woocommerce", "bol", "sendcloud")
+LAYOUT_HELP = (
+    "Write the same shop as a platform delivers it (default: native): Shopify connector "
+    "tables, WooCommerce REST orders and refunds, or the returns as bol.com or Sendcloud JSON; "
+    "what the platform lacks stays in the native files (docs/sources/<platform>.md)."
+)
+
+
+def generate(out: Path, layout: str = "native", **options) -> dict:
+    """`returnlens.demo.generator.generate(out, **options)` in `layout`: the summary, with the
+    platform files' row counts under "rows". A platform layout converts clean files only:
+    `dirty` is refused (ShapeError, naming the options) before anything is written."""
+    from returnlens.demo.generator import generate as generate_native
+    from returnlens.demo.shape import ShapeError
+
+    if layout != "native" and options.get("dirty"):
+        raise ShapeError(
+            "--dirty writes native files with planted faults; a platform --layout converts "
+            "clean files only: leave out --dirty or --layout"
+        )
+    summary = generate_native(out, **options)
+    if layout != "native":
+        summary["rows"] = {**summary["rows"], **write_layout(out, layout)}
+        summary["layout"] = layout
+    return summary
 
 
 def write_layout(out: Path, layout: str) -> dict[str, int]:
@@ -34,6 +56,7 @@ def write_layout(out: Path, layout: str) -> dict[str, int]:
     if layout == "native":
         return {}
     from returnlens.demo.layouts import returns_platforms, shopify, woocommerce
+    from returnlens.demo.layouts.common import connect
 
     writers = {
         "bol": returns_platforms.write_bol,

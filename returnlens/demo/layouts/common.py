@@ -104,6 +104,16 @@ def rewrite_jsonl(
         _replace(con, path, _in_order(cols, exprs, src), "format json")
 
 
+def rewrite_parquet(
+    con: duckdb.DuckDBPyConnection, folder: Path, pattern: str, exprs: dict[str, str]
+) -> None:
+    """The same for Parquet files (the other columns keep their types)."""
+    for path in sorted(folder.glob(pattern)):
+        src = f"read_parquet({ql(str(path))})"
+        cols = [r[0] for r in con.execute(f"describe select * from {src}").fetchall()]
+        _replace(con, path, _in_order(cols, exprs, src), "format parquet")
+
+
 def _in_order(cols: list[str], exprs: dict[str, str], src: str) -> str:
     """The columns of `src` (alias `f`), those of `exprs` replaced, rows in the file's order."""
     select = ", ".join(f"{exprs.get(c, 'f.' + qi(c))} as {qi(c)}" for c in cols)

@@ -39,6 +39,7 @@ from returnlens.demo.layouts.common import (
     remove,
     rewrite_csv,
     rewrite_jsonl,
+    rewrite_parquet,
     seed_rows,
     values_table,
     write_json,
@@ -47,13 +48,13 @@ from returnlens.warehouse import quote_literal as ql
 
 EAN_PREFIX = "871"  # GS1 Netherlands
 RMA_ID_BASE = 60_000_000
-# the handling results and processing results the bol.com layout writes (all documented)
-BOL_WRITES = {
-    "handlingResult": ("RETURN_RECEIVED", "CUSTOMER_KEEPS_PRODUCT_PAID", "EXCHANGE_PRODUCT"),
-    "processingResult": ("ACCEPTED", "PENDING"),
+# native resolution -> Sendcloud refund.refund_type (Sendcloud has no keep-it)
+SENDCLOUD_REFUND_TYPES = {
+    "refund": "money",
+    "keep_it": "money",
+    "store_credit": "credit",
+    "exchange": "exchange",
 }
-SENDCLOUD_REFUND_TYPES = {"refund": "money", "keep_it": "money", "store_credit": "credit"}
-SENDCLOUD_REFUND_TYPES["exchange"] = "exchange"
 
 
 def _returns(con: duckdb.DuckDBPyConnection, out: Path) -> None:
@@ -163,8 +164,7 @@ def write_bol(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
     folder = out / "bol"
     folder.mkdir(exist_ok=True)
-    rel = "_ret"
-    for month in months(con, rel, "requested_at"):
+    for month in months(con, "_ret", "requested_at"):
         write_json(
             con,
             f"""
@@ -198,26 +198,9 @@ def write_bol(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
     if has_files(out, "web", "events_*.jsonl"):
         rewrite_jsonl(con, out / "web", "events_*.jsonl", {"sku": ean})
-    _rewrite_parquet_sku(con, out / "planning", "forecasts_*.parquet")
+    rewrite_parquet(con, out / "planning", "forecasts_*.parquet", {"sku": ean})
     (n,) = con.execute("select count(*) from _items").fetchone()
     return {"bol return items": n}
-
-
-def _rewrite_parquet_sku(con: duckdb.DuckDBPyConnection, folder: Path, pattern: str) -> None:
-    import tempfile
-
-    for path in sorted(folder.glob(pattern)):
-        src = f"read_parquet({ql(str(path))})"
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".parquet", delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-        try:
-            con.execute(
-                f"copy (select * replace ((select e.ean from _ean as e where e.sku = f.sku) "
-                f"as sku) from {src} as f) to {ql(str(tmp_path))} (format parquet)"
-            )
-            tmp_path.replace(path)
-        finally:
-            tmp_path.unlink(missing_ok=True)
 
 
 def write_sendcloud(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
