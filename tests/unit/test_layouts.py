@@ -18,7 +18,8 @@ import json
 import re
 import shutil
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -560,3 +561,121 @@ def test_woocommerce_layout_loads_the_same_shop(native, tmp_path):
             assert li["quantity"] < 0 and li["total"].startswith("-")
             (meta,) = li["meta_data"]
             assert meta["key"] == "_refunded_item_id" and meta["value"].isdigit()
+
+
+# ------------------------------------------------------------------ Shopify admin export
+# the admin "Export orders" CSV's columns in order (SOURCES.md, Shopify's help centre)
+EXPORT_COLUMNS = [
+    *[
+        "Name",
+        "Email",
+        "Financial Status",
+        "Paid at",
+        "Fulfillment Status",
+        "Fulfilled at",
+        "Accepts Marketing",
+        "Currency",
+        "Subtotal",
+        "Shipping",
+        "Taxes",
+        "Total",
+        "Discount Code",
+        "Discount Amount",
+        "Shipping Method",
+        "Created at",
+        "Lineitem quantity",
+        "Lineitem name",
+        "Lineitem price",
+        "Lineitem compare at price",
+        "Lineitem sku",
+        "Lineitem requires shipping",
+        "Lineitem taxable",
+        "Lineitem fulfillment status",
+    ],
+    *(
+        f"{side} {f}"
+        for side in ("Billing", "Shipping")
+        for f in [
+            "Name",
+            "Street",
+            "Address1",
+            "Address2",
+            "Company",
+            "City",
+            "Zip",
+            "Province",
+            "Country",
+            "Phone",
+        ]
+    ),
+    *[
+        "Notes",
+        "Note Attributes",
+        "Cancelled at",
+        "Payment Method",
+        "Payment Reference",
+        "Refunded Amount",
+        "Vendor",
+        "Outstanding Balance",
+        "Employee",
+        "Location",
+        "Device ID",
+        "Id",
+        "Tags",
+        "Risk Level",
+        "Source",
+        "Lineitem discount",
+    ],
+    *(f"Tax {n} {k}" for n in range(1, 6) for k in ("Name", "Value")),
+    "Phone",
+    "Receipt Number",
+]
+
+
+def test_shopify_admin_export_carries_orders_lines_and_refunded_amounts(native, tmp_path):
+    nat_out = native[0]
+    out = tmp_path / "landing"
+    shutil.copytree(nat_out, out)
+    write_layout(out, "shopify-admin-export")
+    for gone in ("orders_*.csv", "order_lines_*.csv"):
+        assert not list((out / "shop").glob(gone))
+    assert list((out / "returns").glob("returns_*.csv"))  # the returns portal's stay
+    with (out / "shopify" / "orders_export_1.csv").open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == EXPORT_COLUMNS
+        rows = list(reader)
+    orders = {o["order_id"]: o for o in _native_csv(nat_out, "shop", "orders_*.csv")}
+    lines = sorted(
+        _native_csv(nat_out, "shop", "order_lines_*.csv"),
+        key=lambda r: (int(_number(r["order_id"])), int(r["line_number"])),
+    )
+    refunded: dict[str, Decimal] = {}
+    for r in _native_csv(nat_out, "returns", "returns_*.csv"):
+        if r["refunded_at"]:
+            refunded[r["order_id"]] = refunded.get(r["order_id"], 0) + Decimal(
+                r["refund_amount_eur"]
+            )
+    assert len(rows) == len(lines)
+    order_level = ["Email", "Financial Status", "Currency", "Total", "Created at"]
+    for row, line in zip(rows, lines, strict=True):
+        order = orders[line["order_id"]]
+        assert row["Id"] == _number(line["order_id"])
+        assert row["Name"] == f"#{1000 + int(row['Id'])}"
+        assert (row["Lineitem sku"], row["Lineitem quantity"]) == (line["sku"], line["quantity"])
+        assert Decimal(row["Lineitem price"]) == Decimal(line["unit_price_eur"])
+        assert Decimal(row["Lineitem discount"]) == Decimal(line["discount_eur"])
+        if line["line_number"] != "1":  # order-level fields on the order's first row only
+            assert not any(row[c] for c in order_level)
+            continue
+        assert Decimal(row["Total"]) == Decimal(order["order_total_eur"])
+        assert row["Currency"] == "EUR"
+        created = datetime.strptime(row["Created at"], "%Y-%m-%d %H:%M:%S %z")
+        assert created.astimezone(UTC).replace(tzinfo=None) == datetime.fromisoformat(
+            order["ordered_at"]
+        )
+        amount = refunded.get(line["order_id"], Decimal(0))
+        assert Decimal(row["Refunded Amount"]) == amount
+        status = "paid" if amount == 0 else "partially_refunded"
+        if amount >= Decimal(order["order_total_eur"]):
+            status = "refunded"
+        assert row["Financial Status"] == status

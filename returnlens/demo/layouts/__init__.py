@@ -12,6 +12,8 @@ lacks"), and tests/unit/test_layouts.py loads both layouts and compares the raw 
 
 - `bol`, `sendcloud`: returns platforms (`returns_platforms.py`);
 - `shopify`: Fivetran's connector tables as Parquet (`shopify.py`);
+- `shopify-admin-export`: the admin "Export orders" CSV (`shopify_export.py`; no adapter reads
+  it yet: it carries no line-level returns);
 - `woocommerce`: REST API v3 orders and refunds as JSON (`woocommerce.py`).
 
 Every conversion is set-based DuckDB over the native files (no Python loop over rows).
@@ -21,10 +23,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-LAYOUTS = ("native", "shopify", "woocommerce", "bol", "sendcloud")
+LAYOUTS = ("native", "shopify", "shopify-admin-export", "woocommerce", "bol", "sendcloud")
 LAYOUT_HELP = (
     "Write the same shop as a platform delivers it (default: native): Shopify connector "
-    "tables, WooCommerce REST orders and refunds, or the returns as bol.com or Sendcloud JSON; "
+    "tables or its admin 'Export orders' CSV (no adapter reads it yet), WooCommerce REST orders and refunds, or the returns as bol.com or Sendcloud JSON; "
     "what the platform lacks stays in the native files (docs/sources/<platform>.md)."
 )
 
@@ -55,13 +57,14 @@ def write_layout(out: Path, layout: str) -> dict[str, int]:
         raise ValueError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     if layout == "native":
         return {}
-    from returnlens.demo.layouts import returns_platforms, shopify, woocommerce
+    from returnlens.demo.layouts import returns_platforms, shopify, shopify_export, woocommerce
     from returnlens.demo.layouts.common import connect
 
     writers = {
         "bol": returns_platforms.write_bol,
         "sendcloud": returns_platforms.write_sendcloud,
         "shopify": shopify.write_shopify,
+        "shopify-admin-export": shopify_export.write_shopify_export,
         "woocommerce": woocommerce.write_woocommerce,
     }
     con = connect()
