@@ -1,6 +1,6 @@
 """`returnlens generate --layout <platform>`: the same demo shop in a platform's layout.
 
-For each layout the demo shop (seed 5, scale 0.02) is generated natively and in the layout,
+For each layout the demo shop (seed 5, scale 0.01) is generated natively and in the layout,
 both landing folders are loaded by the real loader and adapters into two DuckDB files, and the
 raw tables the marts are built from are compared row by row: every row of the native load
 must be in the layout's load, with its ids mapped as the layout documents them
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
-SEED, SCALE = 5, 0.02
+SEED, SCALE = 5, 0.01
 TABLES = tuple(e.name for e in ENTITIES)
 
 
