@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from returnlens.config import settings
+from returnlens.demo.layouts import LAYOUT_HELP, LAYOUTS
 
 
 @click.group()
@@ -22,14 +23,12 @@ def main() -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    default=None,
     help="Folder to write to (default: the demo shop's own folder, <data dir>/demo/landing).",
 )
 @click.option("--dirty", is_flag=True, help="Add realistic dirt (duplicates, orphans, gaps).")
 @click.option(
     "--suppliers",
     type=click.IntRange(min=5),
-    default=None,
     help="Suppliers, spread over the categories (default: the demo's 25); each sells a product.",
 )
 @click.option(
@@ -43,11 +42,11 @@ def main() -> None:
 @click.option(
     "--profile",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
     help="A shop profile (returnlens.yml, e.g. profiles/example_b2b.yml): write a shop of its "
     "categories, countries, channels, currency, limits, return window and sources instead of "
     "the demo's. It is written as returnlens.yml next to the files.",
 )
+@click.option("--layout", type=click.Choice(LAYOUTS), default="native", help=LAYOUT_HELP)
 def generate(
     seed: int,
     scale: float,
@@ -56,9 +55,10 @@ def generate(
     suppliers: int | None,
     plant_signals: bool,
     profile: Path | None,
+    layout: str,
 ) -> None:
     """Write the demo shop's landing files, its ground truth and its profile (returnlens.yml)."""
-    from returnlens.demo.generator import generate as run_generator
+    from returnlens.demo.layouts import generate as run_generator
     from returnlens.demo.shape import ShapeError
     from returnlens.pipeline import demo_landing_dir
     from returnlens.profile import ProfileError
@@ -74,6 +74,7 @@ def generate(
             suppliers=suppliers,
             plant_signals=plant_signals,
             profile=profile,
+            layout=layout,
         )
     except (ProfileError, ShapeError) as exc:  # names the profile key or option to change
         raise click.UsageError(str(exc)) from exc
