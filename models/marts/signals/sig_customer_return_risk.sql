@@ -58,18 +58,29 @@ shrunk as (
 
 components as (
 
+    {# a share the shop has no data for (no return inspected, no delivery time: null
+       population share) gives no points: least and greatest skip nulls in DuckDB and
+       Spark alike, so an uncoalesced null scored full points #}
     select
         *,
         40 * greatest(least(
-            (shrunk_return_rate - population_return_rate) / 0.45, 1.0
+            coalesce((shrunk_return_rate - population_return_rate) / 0.45, 0.0), 1.0
         ), 0.0) as return_rate_points,
         35 * greatest(least(
-            (shrunk_worn_share - population_worn_share)
-            / nullif(0.5 - population_worn_share, 0), 1.0
+            coalesce(
+                (shrunk_worn_share - population_worn_share)
+                / nullif(0.5 - population_worn_share, 0),
+                0.0
+            ),
+            1.0
         ), 0.0) as worn_points,
         25 * greatest(least(
-            (shrunk_fast_share - population_fast_share)
-            / nullif(1.0 - population_fast_share, 0), 1.0
+            coalesce(
+                (shrunk_fast_share - population_fast_share)
+                / nullif(1.0 - population_fast_share, 0),
+                0.0
+            ),
+            1.0
         ), 0.0) as fast_return_points
     from shrunk
 
