@@ -68,26 +68,34 @@ def volume_parameters(
 
     `volume` is the suite's `meta.volume`: `shrink` (share the table may lose) and `grow`
     (share it may gain; null = no upper bound). Without history: at least one row, no maximum.
+    `may_be_empty_when` (a SELECT of one boolean) names when an empty table is right: the
+    shop's data lack what the mart is built from (no dispositions, no batches in a platform's
+    data); then the minimum is 0, with or without history.
     """
     ensure_history(con)
+    volume = volume or {}
+    may_be_empty = bool(
+        volume.get("may_be_empty_when")
+        and con.execute(volume["may_be_empty_when"]).fetchall()[0][0]
+    )
     rows = con.execute(
         "select row_count from quality.gate_runs where suite = ? and passed "
         "order by evaluated_at desc limit 1",
         [suite],
     ).fetchall()
     previous = rows[0][0] if rows else None
-    volume = volume or {}
     if previous is None:
         return {
             "previous_row_count": None,
-            "previous_row_count_min": 1,
+            "previous_row_count_min": 0 if may_be_empty else 1,
             "previous_row_count_max": None,
         }
     shrink = volume.get("shrink")
     grow = volume.get("grow")
+    minimum = math.floor(previous * (1 - shrink)) if shrink is not None else 1
     return {
         "previous_row_count": previous,
-        "previous_row_count_min": math.floor(previous * (1 - shrink)) if shrink is not None else 1,
+        "previous_row_count_min": 0 if may_be_empty else minimum,
         "previous_row_count_max": math.ceil(previous * (1 + grow)) if grow is not None else None,
     }
 

@@ -79,3 +79,38 @@ def test_a_table_that_lost_files_fails_the_volume_check(warehouse_copy, tmp_path
     assert not result.passed
     assert [f.expectation for f in result.failures] == ["expect_table_row_count_to_be_between"]
     assert result.failures[0].observed == rows
+
+
+@pytest.mark.parametrize(
+    ("suite", "no_input", "mart"),
+    [
+        # no return line with a disposition: nothing to judge keep-it on (platform data)
+        (
+            "sig_keep_it_advice",
+            "update marts.fct_returns set disposition = null",
+            "sig_keep_it_advice",
+        ),
+        # no order line with a batch: no batch to judge (Shopify, WooCommerce)
+        (
+            "sig_batch_quality",
+            "update marts.fct_order_lines set batch_id = null",
+            "sig_batch_quality",
+        ),
+    ],
+)
+def test_a_mart_empty_because_the_shop_lacks_its_input_passes_the_volume_check(
+    warehouse_copy, tmp_path, suite, no_input, mart
+):
+    """A shop whose data has no dispositions or no batches (the platforms' layouts) gets these
+    marts empty: the gate says so and passes; the same mart emptied while its input is there
+    still fails the volume check."""
+    path = EXPECTATIONS_DIR / f"{suite}.json"
+    _damage(warehouse_copy, f"delete from marts.{mart}")
+    result, rows, _ = run_gate(path, warehouse_copy, "lost", docs_dir=tmp_path)
+    assert rows == 0 and not result.passed
+    assert "expect_table_row_count_to_be_between" in [f.expectation for f in result.failures]
+    _damage(warehouse_copy, no_input)
+    result, rows, params = run_gate(path, warehouse_copy, "no input", docs_dir=tmp_path)
+    assert rows == 0 and params["previous_row_count"] > 0
+    assert params["previous_row_count_min"] == 0
+    assert result.passed, result.summary()
