@@ -52,7 +52,7 @@ def render_source(source: str) -> str:
             if c.allowed:
                 rules.append("one of " + ", ".join(f"`{v}`" for v in c.allowed))
             if c.min_value is not None:
-                rules.append(f"≥ {c.min_value:g}")
+                rules.append(f"{'>' if c.min_exclusive else '≥'} {c.min_value:g}")
             if c.pii:
                 rules.append("PII: raw only")
             lines.append(
