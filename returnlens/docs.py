@@ -52,7 +52,7 @@ def render_source(source: str) -> str:
             if c.allowed:
                 rules.append("one of " + ", ".join(f"`{v}`" for v in c.allowed))
             if c.min_value is not None:
-                rules.append(f"≥ {c.min_value:g}")
+                rules.append(f"{'>' if c.min_exclusive else '≥'} {c.min_value:g}")
             if c.pii:
                 rules.append("PII: raw only")
             lines.append(
@@ -82,9 +82,14 @@ def _availability_text(e: Entity) -> str:
             f"`raw.{e.name}` with a message naming the missing source."
         )
     marts = ", ".join(f"`marts.{m}`" for m in MARTS_NEEDING.get(e.name, ()))
+    published = (
+        f"every mart that does not need it; {marts} are published empty and "
+        if marts
+        else "every mart (none needs it), and "
+    )
     return (
         "- **Optional.** A shop may deliver no file of it at all: the run still publishes "
-        f"every mart that does not need it; {marts} are published empty and "
+        f"{published}"
         f'`marts.rpt_source_availability` and the dashboard say "{not_available_message(e.name)}". '
         "Its gates pass with that note; once a file is delivered, it is checked as usual."
     )

@@ -119,7 +119,8 @@ class ShopProfile:
         return str(self.path) if self.path else f"{PROFILE_FILE} (none yet: see {DOCS})"
 
     def value_set(self, name: str) -> ValueSet:
-        """The value set of `name` (currency: closed to the reporting currency by default)."""
+        """The value set of `name` (currency: closed to the reporting currency by default;
+        other currencies listed are converted by dbt with the exchange_rates source)."""
         if name == "currency" and name not in self._explicit_values:
             return ValueSet("closed", (self.reporting_currency,))
         return self.values[name]
@@ -173,15 +174,9 @@ def read_profile(path: Path) -> ShopProfile:
     values = {k: ValueSet("open") for k in VALUE_SET_COLUMNS}
     for name, spec in p.mapping(doc, "values", tuple(VALUE_SET_COLUMNS)).items():
         values[name] = p.value_set(f"values.{name}", spec)
-    if values["currency"].kind == "closed" or values["currency"].values:
-        others = set(values["currency"].values) - {currency}
-        if others or values["currency"].kind != "closed":
-            p.fail(
-                "values.currency",
-                f"amounts in other currencies than the reporting currency {currency} cannot be "
-                f"converted yet (no exchange rates): write `closed: [{currency}]` or leave the "
-                "key out",
-            )
+    for code in values["currency"].values:
+        if len(code) != 3 or not code.isalpha() or not code.isupper():
+            p.fail("values.currency", f"{code!r} is not an ISO 4217 code such as EUR, SEK or GBP")
     limits = {k: p.number(f"limits.{k}", v) for k, v in p.mapping(doc, "limits", LIMITS).items()}
     window = doc.get("return_window_days", 30)
     if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= 365:

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.integration
 
 def _load(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
     for e in ENTITIES:
+        if not list((landing / e.source).glob(e.pattern)):  # exchange rates: a EUR-only shop
+            continue
         glob = str(landing / e.source / e.pattern)
         # orders.currency is optional and the demo does not write it (all in EUR)
         cols = {

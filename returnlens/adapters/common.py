@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -12,6 +13,9 @@ from returnlens.config import PROJECT_ROOT
 from returnlens.ingest.contracts import Entity
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
+
+if TYPE_CHECKING:
+    from returnlens.profile import ShopProfile
 
 # the column of `_stage` with the problems an adapter found ('' when none)
 ADAPTER_REASON = "_adapter_reason"
@@ -86,3 +90,36 @@ def amount_problem(value: str, currency: str, field: str, present: str) -> str:
         f"when {present} and ({currency} is null or not regexp_full_match({currency}, "
         f"{ql(CURRENCY)})) then {ql(f'{field}.currency is not an ISO 4217 code (three capital letters)')} end"
     )
+
+
+def accepted_currencies(profile: ShopProfile) -> tuple[str, ...] | None:
+    """The order currencies whose rows load: the shop profile's closed value set `currency`
+    (by default the reporting currency alone), None for an open set (any ISO 4217 code). dbt
+    converts the amounts of another currency with the exchange_rates source."""
+    value_set = profile.value_set("currency")
+    return value_set.values if value_set.kind == "closed" else None
+
+
+def currency_setting(profile: ShopProfile) -> str:
+    """What an adapter's rows depend on besides their files: the reporting currency and the
+    accepted currencies (a change of either re-reads the platform's files)."""
+    accepted = accepted_currencies(profile)
+    listed = ",".join(accepted) if accepted is not None else "open"
+    return f"reporting_currency={profile.reporting_currency};currencies={listed}"
+
+
+def currency_reason(expr: str, accepted: tuple[str, ...] | None, docs: str) -> str:
+    """SQL: why a row of an order in currency `expr` is not loaded (null when it loads)."""
+    why = (
+        "the order''s currency is not listed in values.currency of the shop profile "
+        "(returnlens.yml): add it there and deliver its daily rates in exchange_rates/ "
+        "(docs/contracts/exchange_rates.md) so dbt converts its amounts into the reporting "
+        f"currency, or set shop.reporting_currency if the shop reports in it ({docs})"
+    )
+    if accepted is None:
+        return (
+            f"case when not regexp_full_match({expr}, {ql(CURRENCY)}) then 'the order''s "
+            "currency is not an ISO 4217 code (three capital letters)' end"
+        )
+    listed = ", ".join(ql(c) for c in accepted)
+    return f"case when {expr} not in ({listed}) then '{why}' end"

@@ -17,12 +17,13 @@ category, subcategory) and `shopify_option_names` (which option holds size, whic
 
 **Currency**: Shopify's amounts (`total_price`, `price`, refund `subtotal`) are in the order's
 `currency` (the shop currency; `presentment_currency` is what the customer saw). They load
-unchanged with their currency when it is the reporting currency of the shop profile
-(`shop.reporting_currency`); a row of an order in another currency is quarantined with a reason
-naming that setting, never converted.
+unchanged with their currency when the shop profile accepts it (values.currency: by default
+the reporting currency alone); dbt converts another listed currency into the reporting currency
+with the exchange_rates source. A row of an order in a currency the profile does not list is
+quarantined with a reason naming that setting.
 
 Quarantined besides the contract's checks: a row the connector marks deleted
-(`_fivetran_deleted`), a test order, a currency other than the reporting currency, a return
+(`_fivetran_deleted`), a test order, a currency the profile does not list, a return
 reason or restock type not in its seed, a return line whose return, order line or order is not
 delivered, a refund line amount that is not exact to the cent.
 """
@@ -36,13 +37,19 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.adapters.common import ADAPTER_REASON, register_seeds
+from returnlens.adapters.common import (
+    ADAPTER_REASON,
+    accepted_currencies,
+    currency_setting,
+    register_seeds,
+)
 from returnlens.adapters.shopify_sql import (
     DOCS,
     flatten_order_lines,
     flatten_orders,
     flatten_products,
     flatten_returns,
+    register_accepted_currencies,
 )
 from returnlens.adapters.shopify_tables import (
     file_select,
@@ -86,9 +93,7 @@ class TableAdapter:
         size and time, never by reading them: hashing every joined table on every run cost a
         full read of the shop's Shopify history (issue 16)."""
         digest = hashlib.sha256()
-        digest.update(
-            f"reporting_currency={load_profile(landing_dir).reporting_currency};".encode()
-        )
+        digest.update(f"{currency_setting(load_profile(landing_dir))};".encode())
         for t in self.lookups:
             for f in table_files(landing_dir / PLATFORM, t):
                 st = f.stat()
@@ -213,7 +218,9 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
             )
             continue
         folder = p.path.parent
-        reporting = load_profile(folder.parent).reporting_currency
+        profile = load_profile(folder.parent)
+        reporting = profile.reporting_currency
+        register_accepted_currencies(con, accepted_currencies(profile))
         try:
             driving = file_select(con, adapter.table, p.path)
             con.execute(f"select count(*) from ({driving})").fetchall()

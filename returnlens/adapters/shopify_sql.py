@@ -4,7 +4,9 @@ docs/sources/shopify.md documents the mapping and every quarantine reason)."""
 
 from __future__ import annotations
 
-from returnlens.adapters.common import ADAPTER_REASON, AMOUNT, utc_text
+import duckdb
+
+from returnlens.adapters.common import ADAPTER_REASON, AMOUNT, CURRENCY, utc_text
 from returnlens.warehouse import quote_literal as ql
 
 DOCS = "docs/sources/shopify.md"
@@ -20,13 +22,30 @@ def _deleted(alias: str = "d") -> str:
 
 
 def _currency(expr: str, reporting: str, table: str) -> str:
+    """Why a row of an order in currency `expr` is not loaded: its currency is missing, or
+    not in `_accepted_currencies` (registered per batch from the shop profile by
+    `register_accepted_currencies`; '*' accepts any ISO 4217 code, an open value set)."""
     return (
         f"case when {expr} is null then 'currency of the order missing: the order table gives "
         f"it; deliver the {table} with its currency' "
-        f"when {expr} <> {ql(reporting)} then 'the order''s currency is not "
-        "shop.reporting_currency of the shop profile (returnlens.yml): amounts are never "
-        "converted silently and there are no exchange rates yet, so the row is not loaded; if "
-        f"the shop reports in that currency, set shop.reporting_currency to it ({DOCS})' end"
+        f"when not ({expr} in (select accepted_currency from _accepted_currencies) "
+        "or ('*' in (select accepted_currency from _accepted_currencies) "
+        f"and regexp_full_match({expr}, {ql(CURRENCY)}))) "
+        "then 'the order''s currency is not listed in values.currency of the shop profile "
+        "(returnlens.yml): add it there and deliver its daily rates in exchange_rates/ "
+        "(docs/contracts/exchange_rates.md) so dbt converts its amounts into the reporting "
+        f"currency {reporting}, or set shop.reporting_currency if the shop reports in it "
+        f"({DOCS})' end"
+    )
+
+
+def register_accepted_currencies(
+    con: duckdb.DuckDBPyConnection, accepted: tuple[str, ...] | None
+) -> None:
+    """The currencies `_currency` accepts, as the temp table `_accepted_currencies`."""
+    con.execute("create or replace temp table _accepted_currencies (accepted_currency varchar)")
+    con.executemany(
+        "insert into _accepted_currencies values (?)", [[c] for c in (accepted or ("*",))]
     )
 
 

@@ -31,7 +31,8 @@ Mapping (amounts are the order's `currency`; the contracts' amounts are incl. VA
 
 Quarantined besides the contract's checks: a missing or non-integer `id`; an order status that
 is not a sale or not in seed `woocommerce_order_statuses`; an order (and its lines and refunds)
-in another currency than `shop.reporting_currency`; an amount that is not exact to the cent
+in a currency the shop profile does not list (values.currency: by default the reporting
+currency alone; a listed currency loads as delivered and dbt converts it with exchange_rates); an amount that is not exact to the cent
 (never rounded, also a unit price the quantity does not divide into whole cents); a line
 without `sku`; a refund whose parent order is not in the folder's `orders_*.json` (its
 currency and order line are unknown) or is not loaded, whose order line cannot be found, whose quantity is not
@@ -43,7 +44,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from returnlens.adapters.common import ADAPTER_REASON, Adapter, array, text
+from returnlens.adapters.common import (
+    ADAPTER_REASON,
+    Adapter,
+    accepted_currencies,
+    array,
+    currency_reason,
+    currency_setting,
+    text,
+)
 from returnlens.adapters.woocommerce_refunds import (
     DOCS,
     EXACT,
@@ -63,14 +72,11 @@ SEEDS = ("woocommerce_order_statuses",)
 GUEST = "guest-"  # customer_id of a guest order: guest-<order id> (WooCommerce writes 0)
 
 
-def _currency(expr: str, reporting: str) -> str:
+def _currency(expr: str, accepted: tuple[str, ...] | None) -> str:
     return (
         f"case when {expr} is null then 'currency of the order missing (every WooCommerce "
         "order has one): export the order again' "
-        f"when {expr} <> {ql(reporting)} then 'the order''s currency is not "
-        "shop.reporting_currency of the shop profile (returnlens.yml): amounts are never "
-        "converted silently and there are no exchange rates yet, so the row is not loaded; if "
-        f"the shop reports in that currency, set shop.reporting_currency to it ({DOCS})' end"
+        f"else {currency_reason(expr, accepted, DOCS)} end"
     )
 
 
@@ -105,7 +111,7 @@ def _orders_sql(source: str) -> str:
     )"""
 
 
-def _order_reason(reporting: str) -> str:
+def _order_reason(accepted: tuple[str, ...] | None) -> str:
     """Why an order (and so each of its lines) is not loaded ('' or null when it is)."""
     return f"""concat_ws('; ',
             case when id is null
@@ -121,7 +127,7 @@ def _order_reason(reporting: str) -> str:
                 when not is_sale
                 then 'status is not a sale (pending payment, failed, cancelled, draft or '
                     || 'trash: seeds/woocommerce_order_statuses.csv): not loaded' end,
-            {_currency("currency", reporting)},
+            {_currency("currency", accepted)},
             case when total is not null and not regexp_full_match(total, {ql(EXACT)})
                 then {ql(inexact("total"))} end
         )"""
@@ -134,7 +140,7 @@ def _landing_of(path: str) -> Path:
 
 def flatten_orders(path: str, name: str, order: int) -> str:
     """One row per order of an orders file, as the orders contract's text columns."""
-    reporting = load_profile(_landing_of(path)).reporting_currency
+    accepted = accepted_currencies(load_profile(_landing_of(path)))
     return f"""
     with doc as (
         select 1 as file_no, cast(content as json) as j from read_text({ql(path)})
@@ -180,14 +186,14 @@ def flatten_orders(path: str, name: str, order: int) -> str:
         {ql(name)} as _source_file,
         {order} as _file_order,
         order_no as _file_row_number,
-        {_order_reason(reporting)} as {ADAPTER_REASON}
+        {_order_reason(accepted)} as {ADAPTER_REASON}
     from flat
     """
 
 
 def flatten_order_lines(path: str, name: str, order: int) -> str:
     """One row per line item of an orders file, as the order lines contract's text columns."""
-    reporting = load_profile(_landing_of(path)).reporting_currency
+    accepted = accepted_currencies(load_profile(_landing_of(path)))
     amounts = ("subtotal", "subtotal_tax", "total", "total_tax")
     in_cents = ",\n            ".join(
         f"{cents(text('li', '$.' + a))} as {a}_cents" for a in amounts
@@ -204,7 +210,7 @@ def flatten_order_lines(path: str, name: str, order: int) -> str:
     {_orders_sql("doc")},
     lines as (
         select
-            orders_flat.*, {_order_reason(reporting)} as order_reason,
+            orders_flat.*, {_order_reason(accepted)} as order_reason,
             unnest({array("o", "$.line_items")}) as li,
             unnest(generate_series(1, len({array("o", "$.line_items")}))) as line_no
         from orders_flat
@@ -305,8 +311,9 @@ def _order_files(path: str) -> list[str]:
 
 
 def _currency_setting(landing_dir: Path) -> str:
-    """What orders and lines depend on besides their file: the reporting currency."""
-    return f"reporting_currency={load_profile(landing_dir).reporting_currency}"
+    """What orders and lines depend on besides their file: the reporting and accepted
+    currencies."""
+    return currency_setting(load_profile(landing_dir))
 
 
 def _refunds_depend_on(landing_dir: Path) -> str:
@@ -322,7 +329,7 @@ def _refunds_depend_on(landing_dir: Path) -> str:
 
 def flatten_returns(path: str, name: str, order: int) -> str:
     """One row per refunded line item of a refunds file, as the returns contract's columns."""
-    reporting = load_profile(_landing_of(path)).reporting_currency
+    accepted = accepted_currencies(load_profile(_landing_of(path)))
     files = _order_files(path)
     if files:
         docs = (
@@ -336,7 +343,7 @@ def flatten_returns(path: str, name: str, order: int) -> str:
         name,
         order,
         f"order_docs as ({docs}),\n{_orders_sql('order_docs')}",
-        _order_reason(reporting),
+        _order_reason(accepted),
     )
 
 

@@ -23,6 +23,7 @@ class Column:
     required: bool = True  # a null or empty value quarantines the row
     allowed: tuple[str, ...] | None = None  # closed set of values (enums)
     min_value: float | None = None  # inclusive lower bound for numbers
+    min_exclusive: bool = False  # min_value itself is out too (a rate must be above 0)
     pii: bool = False  # personal data: stays in raw only
 
 
@@ -260,14 +261,17 @@ ENTITIES: tuple[Entity, ...] = (
             Column(
                 "order_total_eur",
                 "decimal(12,2)",
-                "Amount paid incl. VAT, in the reporting currency (the `_eur` suffix is historic).",
+                "Amount paid incl. VAT, in the order's `currency` (the `_eur` suffix is historic: "
+                "the reporting currency, or converted from `currency` by dbt).",
                 min_value=0,
             ),
             Column(
                 "currency",
                 "varchar",
-                "ISO 4217 currency of the amounts (value set `currency`); empty: the shop's "
-                "reporting currency. Other currencies are quarantined until exchange rates exist.",
+                "ISO 4217 currency of the order's amounts (its total, its lines' prices and "
+                "discounts, its returns' refunds; value set `currency`); empty: the shop's "
+                "reporting currency. Another currency must be listed in values.currency of the "
+                "shop profile (else quarantined); dbt converts its amounts with exchange_rates.",
                 required=False,
             ),
         ),
@@ -527,6 +531,40 @@ ENTITIES: tuple[Entity, ...] = (
                 "The standard return reason the change is meant to reduce "
                 "(seeds/reason_taxonomy.csv, e.g. size_too_small); empty when none.",
                 required=False,
+            ),
+        ),
+    ),
+    Entity(
+        source="exchange_rates",
+        name="exchange_rates",
+        optional=True,
+        pattern="exchange_rates*.csv",
+        format="csv",
+        key=("rate_date", "currency"),
+        description=(
+            "Daily exchange rates into the shop's reporting currency (shop.reporting_currency), "
+            "one row per day and currency, for orders in another currency (values.currency of "
+            "the shop profile). reporting_currency_per_unit is what one unit of `currency` is "
+            "worth in the reporting currency. From the ECB's euro reference rates (quoted per "
+            "EUR: 1 EUR = x units of the currency): a EUR shop writes 1 / x (SEK at 11.2345 "
+            "gives 0.089011526993), a SEK shop writes x_SEK for EUR and x_SEK / x_NOK for NOK; "
+            "round to at most 12 decimals. dbt converts each amount of an order with the "
+            "latest rate on or before its order date, at most var exchange_rate_max_age_days "
+            "(default 7) days old; an order without one blocks the publish "
+            "(marts.rpt_currency_conversions, docs/kpis.md). Orders in the reporting "
+            "currency need no rate."
+        ),
+        columns=(
+            Column("rate_date", "date", "Day the rate applies from (e.g. the ECB's fixing day)."),
+            Column(
+                "currency", "varchar", "ISO 4217 code of the currency converted from, e.g. SEK."
+            ),
+            Column(
+                "reporting_currency_per_unit",
+                "decimal(18,12)",
+                "Value of one unit of `currency` in the reporting currency (at most 12 decimals).",
+                min_value=0,
+                min_exclusive=True,
             ),
         ),
     ),

@@ -209,7 +209,11 @@ def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | N
                 f"case when {col} is not null and {col} not in ({allowed}) "
                 f"then {ql(f'unknown value in {c.name} ({why})')} end"
             )
-        if c.min_value is not None:
+        if c.min_value is not None and c.min_exclusive:
+            parts.append(
+                f"case when {val} <= {c.min_value} then '{c.name} not above {c.min_value:g}' end"
+            )
+        elif c.min_value is not None:
             parts.append(
                 f"case when {val} < {c.min_value} then '{c.name} below minimum {c.min_value:g}' end"
             )

@@ -33,7 +33,7 @@ def test_every_landing_entity_is_an_ingest_asset_keyed_like_its_dbt_source(defin
     }
     assert sources_with_staging == {e.name for e in ENTITIES}
     # every source folder holds at least one entity, and every entity's folder is a source
-    assert set(SOURCES) == {e.source for e in ENTITIES} and len(SOURCES) == 7
+    assert set(SOURCES) == {e.source for e in ENTITIES} and len(SOURCES) == 8
 
 
 def test_each_platform_adapter_is_an_asset_group_loaded_before_its_raw_table(definitions):

@@ -77,7 +77,8 @@ def test_marts_needing_optional_sources_match_the_availability_model():
     listed = dict(re.findall(r"\('\w+', '(\w+)', '([\w, ]+)'\)", sql))
     assert {k: tuple(v.split(", ")) for k, v in listed.items()} == MARTS_NEEDING
     # every entity with marts that need it is optional; suppliers are optional without such
-    # marts (dim_suppliers then knows suppliers by the ids on the products)
-    assert set(MARTS_NEEDING) == set(OPTIONAL_ENTITIES) - {"suppliers"}
+    # marts (dim_suppliers then knows suppliers by the ids on the products), and so are
+    # exchange rates (only orders in another currency need them: rpt_currency_conversions)
+    assert set(MARTS_NEEDING) == set(OPTIONAL_ENTITIES) - {"suppliers", "exchange_rates"}
     defaults = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]
     assert defaults["optional_entities"] == list(OPTIONAL_ENTITIES)

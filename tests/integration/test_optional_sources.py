@@ -78,7 +78,10 @@ def test_defect07_shop_without_optional_sources_publishes_and_says_what_is_missi
     profile["sources"] = {
         "shop": "required",
         "returns": "required",
-        **dict.fromkeys(("web", "surveys", "planning", "purchasing", "interventions"), "absent"),
+        **dict.fromkeys(
+            ("web", "surveys", "planning", "purchasing", "interventions", "exchange_rates"),
+            "absent",
+        ),
     }
     profile_file = cfg.data_dir / "only_core_sources.yml"
     profile_file.parent.mkdir(parents=True, exist_ok=True)

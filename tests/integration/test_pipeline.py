@@ -107,6 +107,11 @@ def test_every_landing_row_is_loaded_or_quarantined(pipeline_run):
     con.execute(f"attach '{pipeline_run.warehouse}' as w (read_only)")
     for e in ENTITIES:
         pattern = f"{pipeline_run.landing}/{e.source}/{e.pattern}"
+        if not list((pipeline_run.landing / e.source).glob(e.pattern)):
+            # an optional source the demo shop does not deliver (exchange rates: EUR only)
+            assert e.optional, e.name
+            assert con.execute(f"select count(*) from w.raw.{e.name}").fetchall() == [(0,)]
+            continue
         reader = {
             "csv": f"read_csv('{pattern}', header = true, all_varchar = true)",
             "jsonl": f"read_json('{pattern}', format = 'newline_delimited')",

@@ -128,7 +128,7 @@ def test_absent_sources_are_not_written_and_the_profile_is(shop, spec):
     absent = {s for s, state in spec["sources"].items() if state == "absent"}
     assert absent == {"surveys", "planning"}
     folders = {p.name for p in shop.iterdir() if p.is_dir()}
-    assert folders == {"shop", "returns", "web", "purchasing", "interventions"}
+    assert folders == {"shop", "returns", "web", "purchasing", "interventions", "exchange_rates"}
     assert not folders & absent
     files = {p.name for p in shop.iterdir() if p.is_file()}
     assert files == {"ground_truth.json", "returnlens.yml"}

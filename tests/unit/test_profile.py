@@ -61,7 +61,7 @@ def test_without_a_profile_value_sets_are_open_and_there_are_no_shop_limits(tmp_
         ("orders", "channel"),
     ):
         assert _column(entities, entity, column).allowed is None, (entity, column)
-    # one currency until exchange rates exist: the reporting currency
+    # without a profile: only the reporting currency (another needs listing and rates)
     assert _column(entities, "orders", "currency").allowed == ("EUR",)
     params = gate_parameters(profile)
     assert params["profile_max_order_total"] is None and params["profile_max_quantity"] is None
@@ -73,6 +73,7 @@ def test_without_a_profile_value_sets_are_open_and_there_are_no_shop_limits(tmp_
         "suppliers",
         "production_batches",
         "interventions",
+        "exchange_rates",
     }
 
 
@@ -143,7 +144,7 @@ deliveries:
         ("values: {category: {closed: []}}\n", "values.category.closed"),
         ("values: {category: [a, b]}\n", "values.category"),
         ("values: {brand: {open: [x]}}\n", "values.brand: unknown key"),
-        ("values: {currency: {closed: [EUR, USD]}}\n", "values.currency"),
+        ("values: {currency: {closed: [EUR, usd]}}\n", "values.currency: 'usd' is not an ISO"),
         ("shop: {reporting_currency: euro}\n", "shop.reporting_currency"),
         ("limits: {max_refund: -5}\n", "limits.max_refund"),
         ("limits: {max_refund: lots}\n", "limits.max_refund"),
@@ -167,6 +168,22 @@ def test_a_wrong_profile_fails_naming_the_file_and_the_key(tmp_path, text, key):
         read_profile(path)
     message = str(err.value)
     assert str(path) in message and key in message and "docs/profile.md" in message
+
+
+def test_other_currencies_may_be_listed_and_become_the_allowed_values(tmp_path):
+    """Orders in another currency load when the profile lists it (dbt converts them with the
+    exchange_rates source); a currency it does not list is still quarantined."""
+    path = _write(
+        tmp_path, "shop: {reporting_currency: EUR}\nvalues: {currency: {closed: [EUR, SEK]}}\n"
+    )
+    profile = read_profile(path)
+    assert _column(shop_entities(profile), "orders", "currency").allowed == ("EUR", "SEK")
+    assert dbt_vars(profile)["profile_value_sets"]["currency"] == {
+        "kind": "closed",
+        "values": ["EUR", "SEK"],
+    }
+    _write(tmp_path, "values: {currency: {open: [SEK]}}\n")
+    assert _column(shop_entities(read_profile(path)), "orders", "currency").allowed is None
 
 
 def test_suite_query_placeholders_become_sql_literals():

@@ -138,9 +138,9 @@ def test_orders_load_in_the_reporting_currency_and_the_rest_is_quarantined(con, 
     ]
     reasons = _reasons(con, "orders")
     assert len(reasons) == len(rows) - len(valid)
-    currency = [r for r in reasons if "shop.reporting_currency" in r]
+    currency = [r for r in reasons if "values.currency" in r]
     assert len(currency) == sum(o["currency"] != REPORTING for o in rows)
-    assert all("never converted" in r and "USD" not in r for r in currency)
+    assert all("exchange_rates/" in r and "USD" not in r for r in currency)
     assert any(r.startswith("a test order") for r in reasons)
     assert any(r.startswith("deleted in Shopify") for r in reasons)
     assert any("bad decimal(12,2) in order_total_eur" in r for r in reasons)
@@ -152,6 +152,54 @@ def test_a_shop_reporting_in_the_orders_currency_loads_them(con, landing):
     load_all(con, landing)
     usd = {o["id"] for o in _csv("order") if o["currency"] == "USD"}
     assert {r for (r,) in con.execute("select order_id from raw.orders").fetchall()} == usd
+
+
+def test_an_order_in_a_listed_currency_loads_as_delivered_with_its_lines_and_returns(con, landing):
+    """A currency the profile lists (values.currency) loads unconverted, with its currency
+    (dbt converts it with exchange_rates); listing it re-reads every Shopify table, so the
+    orders the quarantine reason named load without a new delivery."""
+    from returnlens.adapters import PLATFORM_TABLES
+    from returnlens.ingest.loader import load_entity
+
+    entities = [a.entity for a in PLATFORM_TABLES["shopify"].values()]
+    for e in entities:
+        load_entity(con, e, landing)
+    orders = _orders()
+    usd = {
+        i: o
+        for i, o in orders.items()
+        if o["currency"] == "USD" and o["test"] != "true" and AMOUNT.fullmatch(o["total_price"])
+    }
+    assert usd and not set(usd) & {
+        r for (r,) in con.execute("select order_id from raw.orders").fetchall()
+    }
+    (landing / "returnlens.yml").write_text(
+        "shop:\n  reporting_currency: EUR\nvalues:\n  currency: {closed: [EUR, USD]}\n"
+    )
+    for e in entities:
+        again = load_entity(con, e, landing)
+        assert "unchanged" not in {f.status for f in again.files}, e.name
+    got = {
+        i: (c, t)
+        for i, c, t in con.execute(
+            "select order_id, currency, order_total_eur from raw.orders where currency = 'USD'"
+        ).fetchall()
+    }
+    assert got == {i: ("USD", Decimal(o["total_price"])) for i, o in usd.items()}
+    lines_of_usd = {
+        str(x["id"])
+        for x in _jsonl("order_line")
+        if str(x["order_id"]) in usd and not x.get("_fivetran_deleted") and x["sku"]
+    }
+    loaded = {
+        i
+        for (i,) in con.execute(
+            "select order_line_id from raw.order_lines where order_id in "
+            f"({', '.join(repr(i) for i in usd)})"
+        ).fetchall()
+    }
+    assert lines_of_usd and loaded <= lines_of_usd and loaded
+    assert not [r for r in _reasons(con, "orders") if "values.currency" in r]
 
 
 def test_order_lines_load_with_their_position_and_the_invalid_are_quarantined(con, landing):
@@ -325,7 +373,7 @@ def test_return_line_items_load_with_reason_outcome_and_refund(con, landing):
     for start in (
         "a return_reason Shopify does not document",
         "return_id has no row in the return table",
-        "the order's currency is not shop.reporting_currency",
+        "the order's currency is not listed in values.currency",
         "a restock_type Shopify does not document",
         "order_line_refund subtotal is not an amount",
     ):

@@ -180,7 +180,9 @@ def test_orders_load_exactly_and_the_invalid_are_quarantined(con, landing):
     )
     assert rows == expected
     reasons = _reasons(con, "orders")
-    assert any(r.startswith("the order's currency is not shop.reporting_currency") for r in reasons)
+    assert any(
+        r.startswith("the order's currency is not listed in values.currency") for r in reasons
+    )
     assert any(r.startswith("status is not a sale") for r in reasons)
     assert any(r.startswith("status not in seeds/woocommerce_order_statuses.csv") for r in reasons)
     assert any(r.startswith("total is not an amount exact to the cent") for r in reasons)
@@ -274,7 +276,7 @@ def test_refunded_line_items_become_return_lines(con, landing):
     for start in (
         "no line_items: an amount refunded without naming the goods",
         "the parent order is in no orders_*.json of the folder",
-        "the parent order is not loaded: the order's currency is not shop.reporting_currency",
+        "the parent order is not loaded: the order's currency is not listed in values.currency",
         "the parent order is not loaded: status is not a sale",
         "bad integer in quantity: a fraction",
         "quantity is 0: an amount refunded on the line without goods",
@@ -308,6 +310,30 @@ def test_the_reporting_currency_of_the_profile_decides_which_orders_load(con, la
     refunds_of_usd = {str(r["id"]) for r in _json(REFUNDS_FILE) if _parent(r) in usd}
     loaded = {i for (i,) in con.execute("select rma_id from raw.returns").fetchall()}
     assert loaded == refunds_of_usd
+
+
+def test_an_order_in_a_listed_currency_loads_with_its_lines_and_refunds(con, landing):
+    """values.currency lists USD beside the reporting currency: USD orders load as delivered,
+    with their currency (dbt converts them with exchange_rates), and so do their refunds."""
+    (landing / "returnlens.yml").write_text(
+        "shop:\n  name: test\n  reporting_currency: EUR\nvalues:\n  currency: {closed: [EUR, USD]}\n"
+    )
+    load_all(con, landing)
+    orders = _json(ORDERS_FILE)
+    both = {str(o["id"]): o for o in orders if _order_ok(o, "EUR") or _order_ok(o, "USD")}
+    assert {o["currency"] for o in both.values()} == {"EUR", "USD"}
+    got = {
+        i: (c, t)
+        for i, c, t in con.execute(
+            "select order_id, currency, order_total_eur from raw.orders"
+        ).fetchall()
+    }
+    assert got == {i: (o["currency"], Decimal(o["total"])) for i, o in both.items()}
+    usd = {i for i, o in both.items() if o["currency"] == "USD"}
+    refunds_of_usd = {str(r["id"]) for r in _json(REFUNDS_FILE) if _parent(r) in usd}
+    loaded = {i for (i,) in con.execute("select rma_id from raw.returns").fetchall()}
+    assert refunds_of_usd and refunds_of_usd <= loaded
+    assert not [r for r in _reasons(con, "orders") if "currency" in r]
 
 
 def test_every_documented_order_status_is_in_the_seed():

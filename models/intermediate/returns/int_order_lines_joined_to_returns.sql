@@ -75,6 +75,11 @@ order_lines_joined_to_returns as (
         order_lines.unit_price_eur,
         order_lines.discount_eur,
         cast(order_lines.line_amount_eur as decimal(18, 2)) as line_amount_eur,
+        order_lines.currency_code,
+        order_lines.exchange_rate,
+        order_lines.unit_price_original,
+        order_lines.discount_original,
+        order_lines.line_amount_original,
         {# units at the product's unit cost, to the cent; 0 when the sku is unknown #}
         cast(
             coalesce(products.unit_cost_eur, 0) * order_lines.quantity as decimal(18, 2)

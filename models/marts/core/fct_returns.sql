@@ -61,6 +61,9 @@ return_lines_joined_to_orders as (
         return_lines.open_step,
         return_lines.returned_quantity,
         return_lines.refund_amount_eur,
+        return_lines.refund_amount_original,
+        return_lines.currency_code,
+        return_lines.exchange_rate,
         {#- net value of the returned units: their share of the line after discount, half up
             to the cent, in whole cents (a division of decimals is a double in DuckDB: 61.11 / 2
             = 30.555 would round to 30.55); floor((2n + q) / 2q) is n / q rounded half up -#}
@@ -117,6 +120,9 @@ final as (
         cast(open_step as string) as open_step,
         cast(returned_quantity as bigint) as returned_quantity,
         cast(refund_amount_eur as decimal(18, 2)) as refund_amount_eur,
+        cast(currency_code as string) as currency_code,
+        cast(exchange_rate as decimal(18, 12)) as exchange_rate,
+        cast(refund_amount_original as decimal(18, 2)) as refund_amount_original,
         cast(returned_value_eur as decimal(18, 2)) as returned_value_eur,
         cast(
             {{ dbt.datediff('requested_at', 'received_at', 'second') }}

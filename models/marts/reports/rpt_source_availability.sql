@@ -23,6 +23,7 @@
     ('planning', 'demand_forecasts', 'sig_forecast_backtest, sig_return_aware_forecasts'),
     ('purchasing', 'production_batches', 'dim_batches, sig_batch_quality'),
     ('interventions', 'interventions', 'sig_intervention_effects'),
+    ('exchange_rates', 'exchange_rates', none),
 ] -%}
 {#- the shop profile's optional entities (dbt var from returnlens.yml; contracts' default) -#}
 {%- set optional_entities = var('optional_entities') -%}

@@ -15,6 +15,12 @@
     of one order with the same sku: the first by line number. The delivered id is kept
     (delivered_order_line_id); a return line that matches nothing keeps it and stays an
     orphan, counted in rpt_referential_integrity.
+
+    The refund is in the currency of the line's order: converted into the reporting currency
+    with the order's exchange rate (stg_exchange_rates__order_rates, half-up to the cent), the
+    delivered amount kept as refund_amount_original; return lines of an order without a rate
+    are held back with it (rpt_currency_conversions blocks the publish); without a known order
+    the refund is taken in the reporting currency.
 #}
 {% set reporting_currency = "'" ~ var("reporting_currency") ~ "'" %}
 
@@ -129,6 +135,17 @@ orders as (
 
 ),
 
+order_rates as (
+
+    select
+        order_id as rate_order_id,
+        currency_code as order_currency_code,
+        exchange_rate as order_exchange_rate,
+        is_missing_exchange_rate
+    from {{ ref('stg_exchange_rates__order_rates') }}
+
+),
+
 customers as (
 
     select
@@ -186,6 +203,18 @@ reason_texts_masked as (
 
 ),
 
+reason_texts_masked_with_rates as (
+
+    select
+        reason_texts_masked.*,
+        order_rates.order_currency_code,
+        order_rates.order_exchange_rate
+    from reason_texts_masked
+    left join order_rates on reason_texts_masked.matched_order_id = order_rates.rate_order_id
+    where not coalesce(order_rates.is_missing_exchange_rate, false)
+
+),
+
 renamed as (
 
     select
@@ -200,6 +229,7 @@ renamed as (
         ---------- strings
         reason_code,
         reason_text_masked as reason_text,
+        coalesce(order_currency_code, {{ reporting_currency }}) as currency_code,
         condition_grade,
         disposition,
         resolution,
@@ -208,7 +238,11 @@ renamed as (
 
         ---------- numerics
         quantity as returned_quantity,
-        refund_amount_eur,
+        {{ convert_to_reporting_currency(
+            'refund_amount_eur', 'coalesce(order_exchange_rate, 1)'
+        ) }} as refund_amount_eur,
+        refund_amount_eur as refund_amount_original,
+        cast(coalesce(order_exchange_rate, 1) as decimal(18, 12)) as exchange_rate,
         {# actual parcel amounts a platform delivers (Sendcloud's label_cost, return_fee per
            return, repeated on its lines), kept by the loader in _extra; used only in the
            reporting currency (never converted here) #}
@@ -238,7 +272,7 @@ renamed as (
         inspected_at,
         refunded_at
 
-    from reason_texts_masked
+    from reason_texts_masked_with_rates
 
 )
 

@@ -1,8 +1,33 @@
+{#
+    Amounts converted into the reporting currency with the order's exchange rate
+    (stg_exchange_rates__order_rates; rate 1 leaves an order in the reporting currency as
+    delivered); an order without a rate is held back (rpt_currency_conversions blocks the
+    publish). The delivered amount is kept as order_total_original.
+#}
 with
 
 source as (
 
     select * from {{ source('shop', 'orders') }}
+
+),
+
+order_rates as (
+
+    select * from {{ ref('stg_exchange_rates__order_rates') }}
+
+),
+
+source_with_rates as (
+
+    select
+        source.*,
+        order_rates.currency_code as order_currency_code,
+        order_rates.exchange_rate,
+        order_rates.exchange_rate_date
+    from source
+    inner join order_rates on source.order_id = order_rates.order_id
+    where not order_rates.is_missing_exchange_rate
 
 ),
 
@@ -18,10 +43,13 @@ renamed as (
         ---------- strings
         channel,
         shipping_country as shipping_country_code,
-        coalesce(currency, '{{ var("reporting_currency") }}') as currency_code,
+        order_currency_code as currency_code,
 
         ---------- numerics
-        order_total_eur,
+        {{ convert_to_reporting_currency('order_total_eur', 'exchange_rate') }}
+            as order_total_eur,
+        order_total_eur as order_total_original,
+        exchange_rate,
 
         ---------- booleans
         shipped_at is not null as is_shipped,
@@ -30,13 +58,14 @@ renamed as (
         ---------- dates
         cast(ordered_at as date) as ordered_date,
         cast(delivered_at as date) as delivered_date,
+        exchange_rate_date,
 
         ---------- timestamps
         ordered_at,
         shipped_at,
         delivered_at
 
-    from source
+    from source_with_rates
 
 )
 
