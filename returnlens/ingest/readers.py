@@ -195,6 +195,66 @@ def parquet_scan(path: Path) -> str:
     return f"read_parquet({ql(str(path))})"
 
 
+# The Parquet types each contract type is read from: their values cast to text exactly and are
+# then checked as text like any delivery's (a value that does not fit, e.g. a timestamp with
+# nanoseconds, is quarantined, never truncated). Text is accepted for every type, as in JSON
+# lines. Any other type (an epoch number for a timestamp, a number for a text id) fails the file.
+_PARQUET_INTEGERS = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
+_PARQUET_TIMESTAMPS = (
+    "TIMESTAMP",
+    "TIMESTAMP_S",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_NS",
+    "TIMESTAMP WITH TIME ZONE",  # an instant: read as UTC
+)
+_PARQUET_NUMBERS = (*_PARQUET_INTEGERS, "FLOAT", "DOUBLE", "DECIMAL")
+_PARQUET_ACCEPTS = {
+    "varchar": ((), "text (VARCHAR)"),
+    "timestamp": (_PARQUET_TIMESTAMPS, "a Parquet timestamp, or text YYYY-MM-DD HH:MM:SS (UTC)"),
+    "date": (("DATE",), "a Parquet date, or text YYYY-MM-DD"),
+    "boolean": (("BOOLEAN",), "a Parquet boolean"),
+    "integer": (_PARQUET_INTEGERS, "a Parquet integer"),
+    "bigint": (_PARQUET_INTEGERS, "a Parquet integer"),
+    "double": (_PARQUET_NUMBERS, "a Parquet number"),
+    "decimal": (_PARQUET_NUMBERS, "a Parquet number"),
+}
+UTC_INSTANT = "TIMESTAMP WITH TIME ZONE"
+
+
+def parquet_types(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    """Column name -> DuckDB type of a Parquet file (from its footer)."""
+    scan = parquet_scan(path)
+    return {r[0]: r[1] for r in con.execute(f"describe select * from {scan}").fetchall()}
+
+
+def parquet_type_problems(entity: Entity, types: dict[str, str]) -> list[str]:
+    """The contract columns of a Parquet file whose type cannot hold the contract's values
+    exactly, as "<column> is <type>, the contract says <type> (<what is accepted>)"."""
+    problems = []
+    for c in entity.columns:
+        found = types.get(c.name)
+        if found is None:
+            continue
+        base = c.type.lower().split("(", 1)[0]
+        if base not in _PARQUET_ACCEPTS:
+            continue
+        accepted, words = _PARQUET_ACCEPTS[base]
+        if found == "VARCHAR" or found.split("(", 1)[0] in accepted:
+            continue
+        problems.append(f"{c.name} is {found}, the contract says {c.type} ({words})")
+    return problems
+
+
 def file_columns(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec) -> list[str]:
     """Column names of one file (CSV: the header; JSON lines: the keys of the first records)."""
     if spec.format == "csv":
@@ -242,10 +302,17 @@ def register_xlsx(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list
     return list(frame.columns)
 
 
-def select_columns(entity: Entity, present: list[str]) -> str:
-    """Contract columns as text (null when absent in the file)."""
+def select_columns(entity: Entity, present: list[str], types: dict[str, str] | None = None) -> str:
+    """Contract columns as text (null when absent in the file). `types`: a Parquet file's
+    column types; an instant (timestamp with time zone) is written as its UTC time."""
+
+    def text(name: str) -> str:
+        if types and types.get(name) == UTC_INSTANT:
+            return f"cast(timezone('UTC', {qi(name)}) as varchar)"
+        return f"cast({qi(name)} as varchar)"
+
     return ", ".join(
-        f"cast({qi(c.name)} as varchar) as {qi(c.name)}"
+        f"{text(c.name)} as {qi(c.name)}"
         if c.name in present
         else f"cast(null as varchar) as {qi(c.name)}"
         for c in entity.columns

@@ -31,6 +31,8 @@ from returnlens.ingest.readers import (
     jsonl_scan,
     looks_like_header,
     parquet_scan,
+    parquet_type_problems,
+    parquet_types,
     redacted,
     register_xlsx,
     select_columns,
@@ -52,6 +54,7 @@ class PendingFile:
     started: datetime = field(default_factory=lambda: utc_now())
     read_path: Path | None = None  # what DuckDB reads (a plain-named link, a UTF-8 copy)
     present: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)  # Parquet: column -> type
     extras: list[str] = field(default_factory=list)
     scan: str | None = None  # registered view of an Excel file
     error: str | None = None
@@ -148,6 +151,16 @@ def prepare(
         missing = [c.name for c in entity.columns if c.required and c.name not in p.present]
         if missing:
             raise LandingFileError(_missing_columns_error(entity, p, missing))
+        if p.spec.format == "parquet":
+            p.types = parquet_types(con, p.read_path or p.path)
+            wrong = parquet_type_problems(entity, p.types)
+            if wrong:
+                raise LandingFileError(
+                    f"{p.name}: {len(wrong)} column(s) of a type that cannot hold the "
+                    f"contract's values exactly: {'; '.join(wrong)}. Write the columns with "
+                    f"those types as in docs/contracts/{entity.source}.md and deliver the file "
+                    "again (under the same name: it replaces the failed delivery)."
+                )
         known = {c.name for c in entity.columns}
         p.extras = [c for c in p.present if c not in known]
         if dialect.detectable(p.spec):
@@ -165,7 +178,7 @@ def _read_layout(entity: Entity, p: PendingFile, paths: ReadPaths) -> None:
 def group_select(entity: Entity, group: list[PendingFile]) -> str:
     """A select over files with the same layout: contract columns as text, `_extra`, position."""
     first = group[0]
-    cols = select_columns(entity, first.present)
+    cols = select_columns(entity, first.present, first.types)
     extra = (
         "cast(to_json(struct_pack("
         + ", ".join(f"{qi(x)} := cast({qi(x)} as varchar)" for x in first.extras)
@@ -274,7 +287,11 @@ def layout_groups(batch: list[PendingFile]) -> list[list[PendingFile]]:
     groups: dict[tuple, list[PendingFile]] = {}
     for p in batch:
         if p.error is None:
-            key = (p.spec, tuple(p.present)) if p.spec.format != "xlsx" else (p.order,)
+            key = (
+                (p.spec, tuple(p.present), tuple(p.types.items()))
+                if p.spec.format != "xlsx"
+                else (p.order,)
+            )
             groups.setdefault(key, []).append(p)
     return list(groups.values())
 
