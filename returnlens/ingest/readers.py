@@ -43,6 +43,7 @@ CSV_ENCODINGS = {"utf-8": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16", "cp
 PY_ENCODINGS = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16", "cp1252": "utf-8"}
 GLOB_CHARS = ("*", "?", "[")
 MAX_LINE_BYTES = 2_000_000  # DuckDB read_csv's default max_line_size
+SAMPLE_BUFFER_BYTES = 1 << 20  # JSON lines' keys are sampled through this buffer first
 EXCEL_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # xlsx (zip), xls (OLE2)
 DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()/-]{0,63}")
@@ -261,6 +262,11 @@ def file_columns(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec) -> 
         return csv_header(path, spec)
     if spec.format == "jsonl":
         scan = f"read_json({ql(str(path))}, format = 'newline_delimited', sample_size = 2048)"
+        try:  # the sample through a 1 MiB buffer (the default 16 MiB costs ~4x as much)
+            small = f"{scan[:-1]}, maximum_object_size = {SAMPLE_BUFFER_BYTES})"
+            return [r[0] for r in con.execute(f"describe select * from {small}").fetchall()]
+        except duckdb.Error:  # a longer line: the reader's default buffer, and its errors
+            pass
     elif spec.format == "parquet":
         scan = parquet_scan(path)
     else:  # pragma: no cover

@@ -12,6 +12,8 @@ Every value is read as text: the contract is checked afterwards (`returnlens/ing
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +63,7 @@ class PendingFile:
     rows_in: int | None = 0
     detected: list[str] = field(default_factory=list)  # settings detected (undeclared dialect)
     detect_values: bool = False  # numbers/dates depart from the default: decide on all values
+    hashing: Future | None = None  # the checksum being computed beside the read (loader)
 
 
 def _describe_format(entity: Entity, spec: FileSpec) -> str:
@@ -194,6 +197,18 @@ def group_select(entity: Entity, group: list[PendingFile]) -> str:
         f"from {_scan(p)}"
         for p in group
     )
+
+
+def rescanner(entity: Entity, source: str, good: list[PendingFile]) -> Callable[[list[str]], str]:
+    """A select of the text rows of named files of a batch, read again (for the raw text of
+    duplicate rows): the staged rows, or the files' scans."""
+
+    def rescan(names: list[str]) -> str:
+        if source == "_stage":
+            return source
+        return f"({group_select(entity, [p for p in good if p.name in names])})"
+
+    return rescan
 
 
 def _scan(p: PendingFile) -> str:
