@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 import re
 import shutil
 import tempfile
@@ -256,11 +257,40 @@ def parquet_type_problems(entity: Entity, types: dict[str, str]) -> list[str]:
     return problems
 
 
+def sampled_keys(path: Path, records: int = 2048) -> list[str] | None:
+    """The keys of the first `records` objects of a JSON lines file, in order of appearance
+    (what DuckDB's `describe` of its sample gives, at a tenth of its cost); None when the sample
+    is anything but plain UTF-8 objects with distinct keys (DuckDB then reads the file, and
+    reports what is wrong with it)."""
+
+    def no_repeats(pairs: list[tuple]) -> dict:
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise ValueError("a key repeated in an object")
+        return dict(pairs)
+
+    keys: dict[str, None] = {}
+    try:
+        with path.open("rb") as fh:
+            if fh.read(3) != b"\xef\xbb\xbf":
+                fh.seek(0)
+            for _, line in zip(range(records), (ln for ln in fh if ln.strip()), strict=False):
+                obj = json.loads(line.decode("utf-8"), object_pairs_hook=no_repeats)
+                if not isinstance(obj, dict):
+                    return None
+                keys.update(dict.fromkeys(obj))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return list(keys) or None
+
+
 def file_columns(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec) -> list[str]:
     """Column names of one file (CSV: the header; JSON lines: the keys of the first records)."""
     if spec.format == "csv":
         return csv_header(path, spec)
     if spec.format == "jsonl":
+        keys = sampled_keys(path) if spec.encoding == "utf-8" else None
+        if keys is not None:
+            return keys
         scan = f"read_json({ql(str(path))}, format = 'newline_delimited', sample_size = 2048)"
         try:  # the sample through a 1 MiB buffer (the default 16 MiB costs ~4x as much)
             small = f"{scan[:-1]}, maximum_object_size = {SAMPLE_BUFFER_BYTES})"
