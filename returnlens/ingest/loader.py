@@ -85,7 +85,7 @@ from returnlens.ingest.raw_writes import (
     record_crash,
     written_counts,
 )
-from returnlens.ingest.readers import ReadPaths
+from returnlens.ingest.readers import ReadPaths, native_columns
 from returnlens.ingest.results import EntityResult, FileResult, LoadResults
 from returnlens.ingest.row_checks import contract_select
 from returnlens.ingest.staging import (
@@ -214,7 +214,7 @@ def _load_batch(
             groups = layout_groups(batch)
             detect = any(p.detect_values for p in batch if p.error is None)
             single = len(groups) == 1 and not detect
-            source = f"({group_select(entity, groups[0])})" if single else None
+            source = f"({group_select(entity, groups[0], native=True)})" if single else None
         while True:
             if source is None:
                 stage(con, entity, batch, paths)
@@ -288,7 +288,9 @@ def _write_batch(
             try:
                 dialects = {p.order: p.spec for p in good}
                 pre = ADAPTER_REASON if entity.adapter is not None else None
-                insert_rows(con, entity, contract_select(entity, source, dialects, pre), loaded_at)
+                native = native_columns(entity, good[0].types) if source != "_stage" else ()
+                select = contract_select(entity, source, dialects, pre, native)
+                insert_rows(con, entity, select, loaded_at)
             except duckdb.Error:
                 if source == "_stage":
                     raise

@@ -239,6 +239,22 @@ def parquet_types(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     return {r[0]: r[1] for r in con.execute(f"describe select * from {scan}").fetchall()}
 
 
+# contract types a Parquet column may hold exactly: such a column's values are taken as they are
+# (no round trip through text); its text is kept for the raw record of a row that fails
+_NATIVE_TYPES = ("timestamp", "date", "integer", "bigint", "boolean")
+
+
+def native_columns(entity: Entity, types: dict[str, str]) -> tuple[str, ...]:
+    """Non-text contract columns a Parquet file holds in exactly the contract's type."""
+    return tuple(
+        c.name
+        for c in entity.columns
+        if types.get(c.name)
+        and (c.type.lower() in _NATIVE_TYPES or c.type.lower().startswith("decimal("))
+        and types[c.name].replace(" ", "").lower() == c.type.replace(" ", "").lower()
+    )
+
+
 def parquet_type_problems(entity: Entity, types: dict[str, str]) -> list[str]:
     """The contract columns of a Parquet file whose type cannot hold the contract's values
     exactly, as "<column> is <type>, the contract says <type> (<what is accepted>)"."""

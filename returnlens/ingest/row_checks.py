@@ -256,11 +256,22 @@ def _postal_code_reasons(entity: Entity) -> list[str]:
     ]
 
 
-def typed_select(entity: Entity, prefix: str = "__t_", dialects: Dialects | None = None) -> str:
+def typed_select(
+    entity: Entity,
+    prefix: str = "__t_",
+    dialects: Dialects | None = None,
+    native: tuple[str, ...] = (),
+) -> str:
     """The exact value of every non-text column of `_stage`-like text rows (null when the text
-    is not exactly a value of the type under the file's dialect), named `<prefix><name>`."""
+    is not exactly a value of the type under the file's dialect), named `<prefix><name>`;
+    `native` columns are taken as they are from `__n_<name>` (a Parquet column of the type)."""
     return ", ".join(
-        f"{_by_dialect(dialects, lambda spec, c=c: _typed_expr(c, spec))} as {qi(prefix + c.name)}"
+        (
+            qi("__n_" + c.name)
+            if c.name in native
+            else _by_dialect(dialects, lambda spec, c=c: _typed_expr(c, spec))
+        )
+        + f" as {qi(prefix + c.name)}"
         for c in entity.columns
         if c.type != "varchar"
     )
@@ -366,12 +377,14 @@ def contract_select(
     source: str,
     dialects: Dialects | None = None,
     pre_reason: str | None = None,
+    native: tuple[str, ...] = (),
 ) -> str:
     """A select over `source` (text rows) judging every row against the contract alone, in
     one scan: the typed values, `_reason` ('' = the row passes the contract) and, for failing
     rows, `_raw_record`. Duplicate keys need every row of the batch: the loader judges them
-    afterwards on the written rows (`duplicates_select`), so the files are read once."""
-    typed = typed_select(entity, dialects=dialects)
+    afterwards on the written rows (`duplicates_select`), so the files are read once.
+    `native`: columns `source` also holds typed, as `__n_<name>` (`group_select`)."""
+    typed = typed_select(entity, dialects=dialects, native=native)
     check = check_reason_sql(entity, dialects=dialects)
     if pre_reason is not None:
         check = f"concat_ws('; ', nullif({qi(pre_reason)}, ''), nullif({check}, ''))"

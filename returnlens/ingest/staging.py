@@ -32,6 +32,7 @@ from returnlens.ingest.readers import (
     file_columns,
     jsonl_scan,
     looks_like_header,
+    native_columns,
     parquet_scan,
     parquet_type_problems,
     parquet_types,
@@ -178,10 +179,16 @@ def _read_layout(entity: Entity, p: PendingFile, paths: ReadPaths) -> None:
     p.spec, p.read_path = dialect.read_layout(p.path, p.spec, entity, paths, p.order, p.detected)
 
 
-def group_select(entity: Entity, group: list[PendingFile]) -> str:
-    """A select over files with the same layout: contract columns as text, `_extra`, position."""
+def group_select(entity: Entity, group: list[PendingFile], native: bool = False) -> str:
+    """A select over files with the same layout: contract columns as text, `_extra`, position;
+    `native`: also the columns a Parquet file holds in exactly the contract's type, as they are
+    (`__n_<name>`, see `native_columns`)."""
     first = group[0]
     cols = select_columns(entity, first.present, first.types)
+    if native:
+        cols += "".join(
+            f", {qi(n)} as {qi('__n_' + n)}" for n in native_columns(entity, first.types)
+        )
     extra = (
         "cast(to_json(struct_pack("
         + ", ".join(f"{qi(x)} := cast({qi(x)} as varchar)" for x in first.extras)

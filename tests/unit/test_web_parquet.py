@@ -222,3 +222,38 @@ def test_parquet_values_that_do_not_fit_are_quarantined_never_cast_lossily(con, 
         ("web/events_2026-02.parquet", 3),
     }
     assert all(r.startswith(bad) for r in reasons.values())
+
+
+def test_parquet_dates_load_as_they_are_or_checked_as_text(con, tmp_path):
+    # a Parquet DATE is taken as it is; a date written as text is checked like any text
+    from datetime import date
+
+    landing = tmp_path / "landing"
+    (landing / "planning").mkdir(parents=True)
+    typed = pa.table(
+        {
+            "sku": ["A-1", "A-2"],
+            "week_start_date": pa.array([date(2026, 1, 5), date(2026, 1, 12)], pa.date32()),
+            "forecast_version": ["2026-W01", "2026-W01"],
+            "created_date": pa.array([date(2026, 1, 1), date(2026, 1, 1)], pa.date32()),
+            "gross_demand_units": [3.5, 0.0],
+        }
+    )
+    pq.write_table(typed, landing / "planning" / "forecasts_2026-W01.parquet")
+    text = typed.set_column(1, "week_start_date", pa.array(["2026-01-19", "19-01-2026"]))
+    text = text.set_column(2, "forecast_version", pa.array(["2026-W02", "2026-W02"]))
+    pq.write_table(text, landing / "planning" / "forecasts_2026-W02.parquet")
+
+    res = load_entity(con, entity("demand_forecasts"), landing)
+
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (4, 3, 1)
+    assert con.execute(
+        "select sku, week_start_date, forecast_version, gross_demand_units "
+        "from raw.demand_forecasts order by forecast_version, sku"
+    ).fetchall() == [
+        ("A-1", date(2026, 1, 5), "2026-W01", 3.5),
+        ("A-2", date(2026, 1, 12), "2026-W01", 0.0),
+        ("A-1", date(2026, 1, 19), "2026-W02", 3.5),
+    ]
+    ((reason,),) = con.execute("select reason from raw.quarantine_rows").fetchall()
+    assert reason.startswith("bad date in week_start_date")
