@@ -93,24 +93,27 @@ def mark_duplicates(
 
 
 def _may_repeat(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> bool:
-    """False when no key can repeat: the batch's key hashes are distinct and no other file
-    has rows (the common first load: one aggregate over the key column, nothing else)."""
+    """False when no key can repeat: the batch's key hashes are distinct and none is among the
+    key hashes of the other files' rows (two aggregates over the key column, nothing else)."""
     keys = ", ".join(qi(k) for k in entity.key)
     not_null = " and ".join(f"{qi(k)} is not null" for k in entity.key)
-    (others, repeated) = con.execute(
+    ((repeated, known),) = con.execute(
         f"""
+        with batch as (
+            select hash({keys}) as _h from {entity.table}
+            where _source_file in (select unnest(?::varchar[])) and {not_null}
+        ),
+        others as (
+            select hash({keys}) as _h from {entity.table}
+            where _source_file not in (select unnest(?::varchar[])) and {not_null}
+        )
         select
-            (select count(*) from (
-                select 1 from {entity.table}
-                where _source_file not in (select unnest(?::varchar[])) limit 1)),
-            (select count(*) from (
-                select hash({keys}) as _h from {entity.table}
-                where _source_file in (select unnest(?::varchar[])) and {not_null}
-                group by _h having count(*) > 1))
+            (select count(*) from (select _h from batch group by _h having count(*) > 1)),
+            (select count(*) from (select 1 from others semi join batch using (_h) limit 1))
         """,
         [files, files],
-    ).fetchall()[0]
-    return bool(others or repeated)
+    ).fetchall()
+    return bool(repeated or known)
 
 
 def move_quarantined(
