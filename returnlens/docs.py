@@ -129,7 +129,10 @@ def _format_text(spec: FileSpec) -> str:
         )
     if spec.format == "xlsx":
         return f"Excel workbook, first sheet, header row, empty cell = null{_dialect_text(spec)}"
-    return "Parquet"
+    return (
+        "Parquet, columns of the contract's types or text; a timestamp with time zone is read "
+        "as UTC; a column of another type fails the file"
+    )
 
 
 def write_contract_docs(out_dir: Path = CONTRACTS_DIR) -> list[Path]:

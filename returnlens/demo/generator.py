@@ -52,7 +52,7 @@ from returnlens.demo.sources.shop import (
     write_products,
 )
 from returnlens.demo.sources.surveys import write_surveys
-from returnlens.demo.sources.web import write_events
+from returnlens.demo.sources.web import web_format_for, write_events
 from returnlens.demo.timeline import month_bounds
 from returnlens.demo.truth import ground_truth, planted_facts, shop_facts
 from returnlens.ingest.contracts import SOURCES
@@ -69,6 +69,7 @@ def generate(
     suppliers: int | None = None,
     plant_signals: bool = True,
     profile: Path | None = None,
+    web_format: str | None = None,
 ) -> dict:
     """Write the landing zone under `out`, `out/ground_truth.json` and `out/returnlens.yml`.
 
@@ -84,6 +85,7 @@ def generate(
     categories, countries, channels, currency (orders.currency), limits, return window, closed
     days and sources; the profile is written as `out/returnlens.yml` (without one, the demo's
     profiles/demo.yml) and the ground truth says under "shop" how the demo's world was mapped.
+    `web_format`: "jsonl" or "parquet" for the web events (default: Parquet from scale 5).
 
     Returns a summary with row counts per entity and elapsed seconds.
     """
@@ -171,7 +173,8 @@ def generate(
         web = sessions(rngs["web"], cat, cust, od)
         ws = id_width(web.n_sessions, 9)
         write_orders(wr, cust, od, web, ws, layout, drng)
-        write_events(wr, web, cat, layout.wc, ws, layout.labels, layout.bounds)
+        fmt = web_format_for(scale, web_format)
+        write_events(wr, web, cat, layout.wc, ws, layout.labels, layout.bounds, fmt)
         truth["counts"]["sessions"] = int(web.n_sessions)
     truth["row_counts"] = dict(wr.rows)
     if dirty:

@@ -310,8 +310,13 @@ ENTITIES: tuple[Entity, ...] = (
         optional=True,
         pattern="events_*.jsonl",
         format="jsonl",
+        # large clickstreams come as Parquet (the demo generator's format from scale 5)
+        also=(FileSpec("events_*.parquet", "parquet"),),
         key=("event_id",),
-        description="Clickstream events from the shop's web tracking, JSON lines, one file per month.",
+        description=(
+            "Clickstream events from the shop's web tracking, JSON lines or Parquet, one file "
+            "per month."
+        ),
         columns=(
             Column("event_id", "varchar", "Unique event id."),
             Column("session_id", "varchar", "Browser session."),

@@ -1,9 +1,11 @@
 """Load landing files into `raw`, enforcing the landing contracts.
 
 The new or changed files of an entity are read in batches with DuckDB's native readers as text
-(Excel through pandas, registered in DuckDB), checked against the contract in one set-based pass,
-and then, in one transaction per batch, each file's earlier rows are replaced by the rows that
-passed; rows that did not pass go to `raw.quarantine_rows` with the raw text and the reason; a file
+(Excel through pandas, registered in DuckDB), and in one transaction per batch each file's
+earlier rows are replaced: every row is checked against the contract and written in one scan of
+the files, rows repeating a key are then found on the written rows (the files are read again
+only for the text of such rows), and rows that did not pass go to `raw.quarantine_rows` with the
+raw text and the reason; a file
 that cannot be read at all is recorded whole in `raw.quarantine_files`. `raw.load_audit` records,
 for every file, rows in = rows loaded + rows quarantined (checked against what was written, not
 assumed); a file that failed whole is audited with the rows it holds (lines minus the header for
@@ -13,7 +15,8 @@ unknown" in the error, when not). Columns the contract does not know are kept as
 **File identity** is the path relative to the landing root (`shop/orders_2026-01.csv`) plus the
 checksum: moving the data folder loads nothing twice. Warehouses written with absolute paths are
 migrated in place (`ensure_raw_schema`). A file whose checksum equals the one already loaded is
-skipped, so loads are idempotent and only new or changed files are read. A file is not even
+skipped, so loads are idempotent and only new or changed files are read (a file never loaded
+is hashed in a thread while DuckDB reads it). A file is not even
 hashed when its size, mtime and ctime equal those it had when it was last hashed
 (`raw.landing_fingerprints`; the result says `unchanged_by="size+mtime"`): a rerun costs a
 `stat` per file, not a read of every file. The ctime catches a rewrite that kept size and
@@ -55,7 +58,8 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -76,13 +80,14 @@ from returnlens.ingest.raw_writes import (
     extras_text,
     file_counts,
     insert_rows,
+    mark_duplicates,
     move_quarantined,
     record_crash,
     written_counts,
 )
-from returnlens.ingest.readers import ReadPaths
+from returnlens.ingest.readers import ReadPaths, native_columns
 from returnlens.ingest.results import EntityResult, FileResult, LoadResults
-from returnlens.ingest.row_checks import checked_select
+from returnlens.ingest.row_checks import contract_select
 from returnlens.ingest.staging import (
     PendingFile,
     count_failed,
@@ -90,6 +95,7 @@ from returnlens.ingest.staging import (
     group_select,
     layout_groups,
     prepare,
+    rescanner,
     stage,
 )
 from returnlens.profile import landing_entities
@@ -208,18 +214,20 @@ def _load_batch(
             groups = layout_groups(batch)
             detect = any(p.detect_values for p in batch if p.error is None)
             single = len(groups) == 1 and not detect
-            source = f"({group_select(entity, groups[0])})" if single else None
+            source = f"({group_select(entity, groups[0], native=True)})" if single else None
         while True:
             if source is None:
                 stage(con, entity, batch, paths)
                 source = "_stage"
                 decide_values(con, entity, batch)
             good = [p for p in batch if p.error is None]
-            counts = _write_batch(con, entity, batch, good, source, load_id, chash)
+            rescan = rescanner(entity, source, good)
+            counts = _write_batch(con, entity, batch, good, source, rescan, load_id, chash)
             if counts is not None:
                 break
             source = None if source != "_stage" else "_stage"
     except Exception as exc:
+        _settle(batch)
         record_crash(con, entity, batch, load_id, chash, exc)
         raise
     finally:
@@ -239,16 +247,33 @@ def _load_batch(
     return results
 
 
+def _settled(checksum: str | Future) -> str:
+    """A checksum, waiting for it when it is being computed in the hashing thread."""
+    return checksum.result() if isinstance(checksum, Future) else checksum
+
+
+def _settle(batch: list[PendingFile]) -> None:
+    """The checksums of a batch's files, once they are needed (audit, failed files)."""
+    for p in batch:
+        if p.hashing is not None:
+            p.checksum, p.hashing = p.hashing.result(), None
+
+
 def _write_batch(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
     batch: list[PendingFile],
     good: list[PendingFile],
     source: str,
+    rescan: Callable[[list[str]], str],
     load_id: str,
     chash: str,
 ) -> dict[str, tuple[int, int]] | None:
     """One transaction: replace the good files' rows, quarantine, audit every file of the batch.
+
+    The files are read once: every row is judged against the contract and written, then rows
+    repeating a key are marked on the written table (`mark_duplicates`), then every failing
+    row is moved to quarantine.
 
     Returns (loaded, quarantined) per good file, or None (rolled back) when the fast path's read
     failed or a file had no rows; the caller then retries from the staged rows.
@@ -263,7 +288,8 @@ def _write_batch(
             try:
                 dialects = {p.order: p.spec for p in good}
                 pre = ADAPTER_REASON if entity.adapter is not None else None
-                select = checked_select(entity, source, files, dialects, pre)
+                native = native_columns(entity, good[0].types) if source != "_stage" else ()
+                select = contract_select(entity, source, dialects, pre, native)
                 insert_rows(con, entity, select, loaded_at)
             except duckdb.Error:
                 if source == "_stage":
@@ -283,9 +309,11 @@ def _write_batch(
                 return None
             for p in good:
                 p.rows_in = read[p.name]
+            mark_duplicates(con, entity, {p.name: p.order for p in good}, rescan)
             move_quarantined(con, entity, files, load_id, loaded_at)
             apply_forgotten(con, entity, files)
             counts = written_counts(con, entity, files, load_id)
+        _settle(batch)
         for p in batch:
             if p.error is not None:
                 count_failed(p)
@@ -360,6 +388,9 @@ def load_entity(
     known = _fingerprints(con, [name for _, _, name in files])
     hashed: list[list] = []
     pending: list[PendingFile] = []
+    # a file never loaded is read whatever its checksum: it is hashed in a thread while
+    # DuckDB reads it (the hash is recorded in the audit and the fingerprints after the load)
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="returnlens-checksum")
     for order, (path, spec, name) in enumerate(files):
         # size and times first: a file that did not change since it was hashed is not read
         st = os.stat(path, follow_symlinks=False)
@@ -367,6 +398,11 @@ def load_entity(
         cached = known.get(name)
         if cached is not None and cached[:3] == stamp and cached[2] < cached[4] - RACY_MARGIN_NS:
             checksum, how = cached[3], "size+mtime"
+        elif name not in previous:
+            hashing = hasher.submit(file_checksum, path)
+            hashed.append([name, *stamp, hashing, time.time_ns()])
+            pending.append(PendingFile(path, name, spec, "", st.st_size, order, hashing=hashing))
+            continue
         else:
             hashed_ns = time.time_ns()
             checksum, how = file_checksum(path), "checksum"
@@ -381,9 +417,12 @@ def load_entity(
                 result.files.append(FileResult(name, "unchanged", unchanged_by=how))
                 continue
         pending.append(PendingFile(path, name, spec, checksum, st.st_size, order))
-    _remember(con, hashed)
-    for batch in _batches(pending, batch_bytes):
-        result.files.extend(_load_batch(con, entity, batch, load_id, chash))
+    try:
+        for batch in _batches(pending, batch_bytes):
+            result.files.extend(_load_batch(con, entity, batch, load_id, chash))
+        _remember(con, [[*r[:4], _settled(r[4]), r[5]] for r in hashed])
+    finally:
+        hasher.shutdown(cancel_futures=True)
     result.files.sort(key=lambda f: f.source_file)
     result.table_rows = con.execute(f"select count(*) from {entity.table}").fetchall()[0][0]
     return result

@@ -11,6 +11,7 @@ these functions begins or commits a transaction: the caller (`returnlens/ingest/
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 
 import duckdb
@@ -19,6 +20,7 @@ from returnlens.ingest import dialect
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.raw_tables import AUDIT_COLUMNS, utc_now
 from returnlens.ingest.readers import IDENTIFIER, redacted
+from returnlens.ingest.row_checks import duplicates_select, raw_record_sql
 from returnlens.ingest.staging import PendingFile
 from returnlens.warehouse import quote_ident as qi
 
@@ -42,6 +44,76 @@ def insert_rows(
         f"from ({select})",
         [loaded_at],
     )
+
+
+def mark_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    orders: dict[str, int],
+    rescan: Callable[[list[str]], str],
+) -> int:
+    """Mark the written rows of a batch that repeat a key (`duplicates_select`) as failing,
+    like `insert_rows` marks rows that break the contract; returns how many.
+
+    Judged on the written table (its key and position columns), so the files are read once;
+    only when there are duplicates are the files holding them read again (`rescan(names)`:
+    a select of their text rows), for the raw text of those rows."""
+    files = list(orders)
+    if not _may_repeat(con, entity, files):
+        return 0
+    con.execute(
+        f"create or replace temp table _duplicates as {duplicates_select(entity)}",
+        [files, [orders[f] for f in files]],
+    )
+    try:
+        found = con.execute("select distinct _source_file from _duplicates").fetchall()
+        if not found:
+            return 0
+        source = rescan(sorted(f for (f,) in found))
+        record = raw_record_sql(entity)
+        with_extra = raw_record_sql(entity, with_extra=True)
+        con.execute(
+            f"""
+            update {entity.table} as t
+            set _loaded_at = null,
+                _extra = cast(json_object('reason', d._reason, 'record', json(d._raw_record))
+                    as varchar)
+            from (
+                select _duplicates.*,
+                    case when s._extra is null then {record} else {with_extra} end as _raw_record
+                from _duplicates
+                join {source} as s using (_source_file, _file_row_number)
+            ) as d
+            where t._source_file = d._source_file and t._file_row_number = d._file_row_number
+            """
+        )
+        return con.execute("select count(*) from _duplicates").fetchall()[0][0]
+    finally:
+        con.execute("drop table if exists _duplicates")
+
+
+def _may_repeat(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> bool:
+    """False when no key can repeat: the batch's key hashes are distinct and none is among the
+    key hashes of the other files' rows (two aggregates over the key column, nothing else)."""
+    keys = ", ".join(qi(k) for k in entity.key)
+    not_null = " and ".join(f"{qi(k)} is not null" for k in entity.key)
+    ((repeated, known),) = con.execute(
+        f"""
+        with batch as (
+            select hash({keys}) as _h from {entity.table}
+            where _source_file in (select unnest(?::varchar[])) and {not_null}
+        ),
+        others as (
+            select hash({keys}) as _h from {entity.table}
+            where _source_file not in (select unnest(?::varchar[])) and {not_null}
+        )
+        select
+            (select count(*) from (select _h from batch group by _h having count(*) > 1)),
+            (select count(*) from (select 1 from others semi join batch using (_h) limit 1))
+        """,
+        [files, files],
+    ).fetchall()
+    return bool(repeated or known)
 
 
 def move_quarantined(

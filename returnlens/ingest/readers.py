@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 import re
 import shutil
 import tempfile
@@ -43,6 +44,7 @@ CSV_ENCODINGS = {"utf-8": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16", "cp
 PY_ENCODINGS = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16", "cp1252": "utf-8"}
 GLOB_CHARS = ("*", "?", "[")
 MAX_LINE_BYTES = 2_000_000  # DuckDB read_csv's default max_line_size
+SAMPLE_BUFFER_BYTES = 1 << 20  # JSON lines' keys are sampled through this buffer first
 EXCEL_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # xlsx (zip), xls (OLE2)
 DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()/-]{0,63}")
@@ -195,12 +197,122 @@ def parquet_scan(path: Path) -> str:
     return f"read_parquet({ql(str(path))})"
 
 
+# The Parquet types each contract type is read from: their values cast to text exactly and are
+# then checked as text like any delivery's (a value that does not fit, e.g. a timestamp with
+# nanoseconds, is quarantined, never truncated). Text is accepted for every type, as in JSON
+# lines. Any other type (an epoch number for a timestamp, a number for a text id) fails the file.
+_PARQUET_INTEGERS = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
+_PARQUET_TIMESTAMPS = (
+    "TIMESTAMP",
+    "TIMESTAMP_S",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_NS",
+    "TIMESTAMP WITH TIME ZONE",  # an instant: read as UTC
+)
+_PARQUET_NUMBERS = (*_PARQUET_INTEGERS, "FLOAT", "DOUBLE", "DECIMAL")
+_PARQUET_ACCEPTS = {
+    "varchar": ((), "text (VARCHAR)"),
+    "timestamp": (_PARQUET_TIMESTAMPS, "a Parquet timestamp, or text YYYY-MM-DD HH:MM:SS (UTC)"),
+    "date": (("DATE",), "a Parquet date, or text YYYY-MM-DD"),
+    "boolean": (("BOOLEAN",), "a Parquet boolean"),
+    "integer": (_PARQUET_INTEGERS, "a Parquet integer"),
+    "bigint": (_PARQUET_INTEGERS, "a Parquet integer"),
+    "double": (_PARQUET_NUMBERS, "a Parquet number"),
+    "decimal": (_PARQUET_NUMBERS, "a Parquet number"),
+}
+UTC_INSTANT = "TIMESTAMP WITH TIME ZONE"
+
+
+def parquet_types(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    """Column name -> DuckDB type of a Parquet file (from its footer)."""
+    scan = parquet_scan(path)
+    return {r[0]: r[1] for r in con.execute(f"describe select * from {scan}").fetchall()}
+
+
+# contract types a Parquet column may hold exactly: such a column's values are taken as they are
+# (no round trip through text); its text is kept for the raw record of a row that fails
+_NATIVE_TYPES = ("timestamp", "date", "integer", "bigint", "boolean")
+
+
+def native_columns(entity: Entity, types: dict[str, str]) -> tuple[str, ...]:
+    """Non-text contract columns a Parquet file holds in exactly the contract's type."""
+    return tuple(
+        c.name
+        for c in entity.columns
+        if types.get(c.name)
+        and (c.type.lower() in _NATIVE_TYPES or c.type.lower().startswith("decimal("))
+        and types[c.name].replace(" ", "").lower() == c.type.replace(" ", "").lower()
+    )
+
+
+def parquet_type_problems(entity: Entity, types: dict[str, str]) -> list[str]:
+    """The contract columns of a Parquet file whose type cannot hold the contract's values
+    exactly, as "<column> is <type>, the contract says <type> (<what is accepted>)"."""
+    problems = []
+    for c in entity.columns:
+        found = types.get(c.name)
+        if found is None:
+            continue
+        base = c.type.lower().split("(", 1)[0]
+        if base not in _PARQUET_ACCEPTS:
+            continue
+        accepted, words = _PARQUET_ACCEPTS[base]
+        if found == "VARCHAR" or found.split("(", 1)[0] in accepted:
+            continue
+        problems.append(f"{c.name} is {found}, the contract says {c.type} ({words})")
+    return problems
+
+
+def sampled_keys(path: Path, records: int = 2048) -> list[str] | None:
+    """The keys of the first `records` objects of a JSON lines file, in order of appearance
+    (what DuckDB's `describe` of its sample gives, at a tenth of its cost); None when the sample
+    is anything but plain UTF-8 objects with distinct keys (DuckDB then reads the file, and
+    reports what is wrong with it)."""
+
+    def no_repeats(pairs: list[tuple]) -> dict:
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise ValueError("a key repeated in an object")
+        return dict(pairs)
+
+    keys: dict[str, None] = {}
+    try:
+        with path.open("rb") as fh:
+            if fh.read(3) != b"\xef\xbb\xbf":
+                fh.seek(0)
+            for _, line in zip(range(records), (ln for ln in fh if ln.strip()), strict=False):
+                obj = json.loads(line.decode("utf-8"), object_pairs_hook=no_repeats)
+                if not isinstance(obj, dict):
+                    return None
+                keys.update(dict.fromkeys(obj))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return list(keys) or None
+
+
 def file_columns(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec) -> list[str]:
     """Column names of one file (CSV: the header; JSON lines: the keys of the first records)."""
     if spec.format == "csv":
         return csv_header(path, spec)
     if spec.format == "jsonl":
+        keys = sampled_keys(path) if spec.encoding == "utf-8" else None
+        if keys is not None:
+            return keys
         scan = f"read_json({ql(str(path))}, format = 'newline_delimited', sample_size = 2048)"
+        try:  # the sample through a 1 MiB buffer (the default 16 MiB costs ~4x as much)
+            small = f"{scan[:-1]}, maximum_object_size = {SAMPLE_BUFFER_BYTES})"
+            return [r[0] for r in con.execute(f"describe select * from {small}").fetchall()]
+        except duckdb.Error:  # a longer line: the reader's default buffer, and its errors
+            pass
     elif spec.format == "parquet":
         scan = parquet_scan(path)
     else:  # pragma: no cover
@@ -242,10 +354,17 @@ def register_xlsx(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list
     return list(frame.columns)
 
 
-def select_columns(entity: Entity, present: list[str]) -> str:
-    """Contract columns as text (null when absent in the file)."""
+def select_columns(entity: Entity, present: list[str], types: dict[str, str] | None = None) -> str:
+    """Contract columns as text (null when absent in the file). `types`: a Parquet file's
+    column types; an instant (timestamp with time zone) is written as its UTC time."""
+
+    def text(name: str) -> str:
+        if types and types.get(name) == UTC_INSTANT:
+            return f"cast(timezone('UTC', {qi(name)}) as varchar)"
+        return f"cast({qi(name)} as varchar)"
+
     return ", ".join(
-        f"cast({qi(c.name)} as varchar) as {qi(c.name)}"
+        f"{text(c.name)} as {qi(c.name)}"
         if c.name in present
         else f"cast(null as varchar) as {qi(c.name)}"
         for c in entity.columns

@@ -1,8 +1,11 @@
-"""Judging staged text rows against the contract, and duplicate keys, in one set-based pass.
+"""Judging text rows against the contract, and duplicate keys, set-based.
 
-`checked_select` turns text rows (`_stage`, or the scans of a batch) into the typed values under
-the contract's column names plus `_reason` ('' when the row passes) and, for failing rows, the
-raw text as JSON; the loader writes the passing rows to raw and the others to quarantine.
+`contract_select` turns text rows (`_stage`, or the scans of a batch) into the typed values
+under the contract's column names plus `_reason` ('' when the row passes) and, for failing rows,
+the raw text as JSON, in one scan of the files; the loader writes every row to raw, marks the
+rows repeating a key on the written table (`duplicates_select`, which reads only the key and
+position columns) and moves the failing ones to quarantine. `checked_select` does both in one
+select over staged rows (the quarantine replay).
 
 **Exact types.** A value is loaded only when its text is exactly a value of the column's type
 under the delivery's dialect (`FileSpec`): integers are an optional sign and digits; decimal(p,s)
@@ -20,6 +23,10 @@ a quarantined row is visible, explained and replayable once the export is fixed;
 the artefact and the fix (format the column as text before exporting). So are postal codes that
 lost their leading zero(s) (a German `01067` read as `1067`), for the countries whose codes are
 all digits of one length (`POSTAL_CODE_DIGITS` in the contracts).
+
+Excel's artefacts are looked for only in files of the formats a spreadsheet writes (CSV, Excel,
+a platform's export): JSON lines and Parquet are written by programs, and the check costs more
+than the rest of the contract on a clickstream.
 
 **Duplicate keys**: the first row of a key (by file order and row number) wins; later ones, and
 keys already in raw from a file that is not being replaced, are quarantined as duplicates.
@@ -176,11 +183,25 @@ def _artefact_reason(c: Column) -> str:
     )
 
 
+# Formats no spreadsheet writes: their text columns are not checked for Excel's artefacts (the
+# check costs more than the rest of the contract on a clickstream)
+NOT_FROM_EXCEL = ("jsonl", "parquet")
+
+
+def _from_excel_only(dialects: Dialects | None, expr: str) -> str:
+    """`expr` for the rows of files a spreadsheet may have written (all when unknown)."""
+    skip = sorted(o for o, spec in (dialects or {}).items() if spec.format in NOT_FROM_EXCEL)
+    if not skip:
+        return expr
+    return f"case when _file_order not in ({', '.join(map(str, skip))}) then {expr} end"
+
+
 def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | None = None) -> str:
     """SQL expression naming every contract violation of a staged row, '' when none.
 
     Non-text columns are expected beside their text as `<typed><name>` (see `typed_select`).
     Reasons name the column and the problem, never the value (it stays in the raw record).
+    Excel's artefacts are looked for only in files of formats a spreadsheet writes.
     """
     parts: list[str] = []
     for c in entity.columns:
@@ -195,7 +216,7 @@ def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | N
                 f"then {ql(f'bad {c.type} in {c.name}: ')} || ({reason}) end"
             )
         else:
-            parts.append(_artefact_reason(c))
+            parts.append(_from_excel_only(dialects, _artefact_reason(c)))
         if c.allowed is not None:
             allowed = ", ".join(ql(v) for v in c.allowed)
             value_set = _PROFILE_VALUE_SET.get((entity.name, c.name))
@@ -239,11 +260,22 @@ def _postal_code_reasons(entity: Entity) -> list[str]:
     ]
 
 
-def typed_select(entity: Entity, prefix: str = "__t_", dialects: Dialects | None = None) -> str:
+def typed_select(
+    entity: Entity,
+    prefix: str = "__t_",
+    dialects: Dialects | None = None,
+    native: tuple[str, ...] = (),
+) -> str:
     """The exact value of every non-text column of `_stage`-like text rows (null when the text
-    is not exactly a value of the type under the file's dialect), named `<prefix><name>`."""
+    is not exactly a value of the type under the file's dialect), named `<prefix><name>`;
+    `native` columns are taken as they are from `__n_<name>` (a Parquet column of the type)."""
     return ", ".join(
-        f"{_by_dialect(dialects, lambda spec, c=c: _typed_expr(c, spec))} as {qi(prefix + c.name)}"
+        (
+            qi("__n_" + c.name)
+            if c.name in native
+            else _by_dialect(dialects, lambda spec, c=c: _typed_expr(c, spec))
+        )
+        + f" as {qi(prefix + c.name)}"
         for c in entity.columns
         if c.type != "varchar"
     )
@@ -276,7 +308,7 @@ def checked_select(
         f"{qi(c.name)}" if c.type == "varchar" else f"{qi('__t_' + c.name)} as {qi(c.name)}"
         for c in entity.columns
     )
-    record = _raw_record_sql(entity)
+    record = raw_record_sql(entity)
     not_null = " and ".join(f"{qi(k)} is not null" for k in entity.key)
     return f"""
         with src as not materialized (
@@ -338,13 +370,118 @@ def checked_select(
             case
                 when _reason = '' then null
                 when _extra is null then {record}
-                else {_raw_record_sql(entity, with_extra=True)}
+                else {raw_record_sql(entity, with_extra=True)}
             end as _raw_record
         from judged
         """
 
 
-def _raw_record_sql(entity: Entity, *, with_extra: bool = False) -> str:
+def contract_select(
+    entity: Entity,
+    source: str,
+    dialects: Dialects | None = None,
+    pre_reason: str | None = None,
+    native: tuple[str, ...] = (),
+) -> str:
+    """A select over `source` (text rows) judging every row against the contract alone, in
+    one scan: the typed values, `_reason` ('' = the row passes the contract) and, for failing
+    rows, `_raw_record`. Duplicate keys need every row of the batch: the loader judges them
+    afterwards on the written rows (`duplicates_select`), so the files are read once.
+    `native`: columns `source` also holds typed, as `__n_<name>` (`group_select`)."""
+    typed = typed_select(entity, dialects=dialects, native=native)
+    check = check_reason_sql(entity, dialects=dialects)
+    if pre_reason is not None:
+        check = f"concat_ws('; ', nullif({qi(pre_reason)}, ''), nullif({check}, ''))"
+    values = ", ".join(
+        f"{qi(c.name)}" if c.type == "varchar" else f"{qi('__t_' + c.name)} as {qi(c.name)}"
+        for c in entity.columns
+    )
+    return f"""
+        with typed as not materialized (
+            select *{", " + typed if typed else ""} from {source}
+        ),
+        checked as not materialized (
+            select *, {check} as _reason from typed
+        )
+        select
+            {values}, _extra, _source_file, _file_order, _file_row_number, _reason,
+            case
+                when _reason = '' then null
+                when _extra is null then {raw_record_sql(entity)}
+                else {raw_record_sql(entity, with_extra=True)}
+            end as _raw_record
+        from checked
+        """
+
+
+def duplicates_select(entity: Entity) -> str:
+    """The written rows of a batch that are duplicates: (`_source_file`, `_file_row_number`,
+    `_reason`) of each row that passed the contract but whose key an earlier row of the batch
+    has (by file order, then row number; that row may itself have failed the contract), or
+    that a file outside the batch already loaded. Parameters: the batch's files and their
+    orders (two lists). Reads the entity's table only (its key and position columns)."""
+    keys = ", ".join(qi(k) for k in entity.key)
+    not_null = " and ".join(f"b.{qi(k)} is not null" for k in entity.key)
+    return f"""
+        with files as (
+            select unnest(?::varchar[]) as _source_file, unnest(?::bigint[]) as _file_order
+        ),
+        batch as (
+            select {", ".join(f"b.{qi(k)}" for k in entity.key)}, b._source_file,
+                b._file_row_number, b._loaded_at is not null as _passed,
+                hash({", ".join(f"b.{qi(k)}" for k in entity.key)}) as _h,
+                f._file_order * {ROW_KEY_STRIDE} + b._file_row_number as _row_key
+            from {entity.table} as b
+            join files as f using (_source_file)
+            where {not_null}
+        ),
+        candidates as (
+            -- grouping 64-bit hashes is much cheaper than grouping the (text) keys; the few
+            -- candidate hashes are then grouped by the real key (collisions drop out there)
+            select _h from batch group by _h having count(*) > 1
+        ),
+        firsts as (
+            select {keys}, min(_row_key) as _first_row_key,
+                arg_min(_source_file, _row_key) as _first_file
+            from batch
+            semi join candidates using (_h)
+            group by {keys}
+            having count(*) > 1
+        ),
+        others as (
+            select {keys}, _source_file as _other_file from {entity.table}
+            where _source_file not in (select _source_file from files)
+        ),
+        existing as (
+            select {keys}, min(others._other_file) as _other_file
+            from batch
+            join others using ({keys})
+            where batch._passed
+            group by {keys}
+        ),
+        judged as (
+            select
+                batch._source_file, batch._file_row_number,
+                case
+                    when _first_row_key is not null and _row_key <> _first_row_key
+                        then case
+                            when _first_file = batch._source_file
+                                then 'duplicate key within the file'
+                            else 'duplicate key: also in ' || _first_file
+                        end
+                    when _other_file is not null
+                        then 'duplicate key: already loaded from ' || _other_file
+                end as _reason
+            from batch
+            left join firsts using ({keys})
+            left join existing using ({keys})
+            where _passed
+        )
+        select * from judged where _reason is not null
+        """
+
+
+def raw_record_sql(entity: Entity, *, with_extra: bool = False) -> str:
     """The text of a row as a JSON object (unknown columns nested under `_extra`)."""
     fields = [f"{qi(c.name)} := {qi(c.name)}" for c in entity.columns]
     if with_extra:

@@ -12,6 +12,8 @@ Every value is read as text: the contract is checked afterwards (`returnlens/ing
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +32,10 @@ from returnlens.ingest.readers import (
     file_columns,
     jsonl_scan,
     looks_like_header,
+    native_columns,
     parquet_scan,
+    parquet_type_problems,
+    parquet_types,
     redacted,
     register_xlsx,
     select_columns,
@@ -52,12 +57,14 @@ class PendingFile:
     started: datetime = field(default_factory=lambda: utc_now())
     read_path: Path | None = None  # what DuckDB reads (a plain-named link, a UTF-8 copy)
     present: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)  # Parquet: column -> type
     extras: list[str] = field(default_factory=list)
     scan: str | None = None  # registered view of an Excel file
     error: str | None = None
     rows_in: int | None = 0
     detected: list[str] = field(default_factory=list)  # settings detected (undeclared dialect)
     detect_values: bool = False  # numbers/dates depart from the default: decide on all values
+    hashing: Future | None = None  # the checksum being computed beside the read (loader)
 
 
 def _describe_format(entity: Entity, spec: FileSpec) -> str:
@@ -148,6 +155,16 @@ def prepare(
         missing = [c.name for c in entity.columns if c.required and c.name not in p.present]
         if missing:
             raise LandingFileError(_missing_columns_error(entity, p, missing))
+        if p.spec.format == "parquet":
+            p.types = parquet_types(con, p.read_path or p.path)
+            wrong = parquet_type_problems(entity, p.types)
+            if wrong:
+                raise LandingFileError(
+                    f"{p.name}: {len(wrong)} column(s) of a type that cannot hold the "
+                    f"contract's values exactly: {'; '.join(wrong)}. Write the columns with "
+                    f"those types as in docs/contracts/{entity.source}.md and deliver the file "
+                    "again (under the same name: it replaces the failed delivery)."
+                )
         known = {c.name for c in entity.columns}
         p.extras = [c for c in p.present if c not in known]
         if dialect.detectable(p.spec):
@@ -162,10 +179,16 @@ def _read_layout(entity: Entity, p: PendingFile, paths: ReadPaths) -> None:
     p.spec, p.read_path = dialect.read_layout(p.path, p.spec, entity, paths, p.order, p.detected)
 
 
-def group_select(entity: Entity, group: list[PendingFile]) -> str:
-    """A select over files with the same layout: contract columns as text, `_extra`, position."""
+def group_select(entity: Entity, group: list[PendingFile], native: bool = False) -> str:
+    """A select over files with the same layout: contract columns as text, `_extra`, position;
+    `native`: also the columns a Parquet file holds in exactly the contract's type, as they are
+    (`__n_<name>`, see `native_columns`)."""
     first = group[0]
-    cols = select_columns(entity, first.present)
+    cols = select_columns(entity, first.present, first.types)
+    if native:
+        cols += "".join(
+            f", {qi(n)} as {qi('__n_' + n)}" for n in native_columns(entity, first.types)
+        )
     extra = (
         "cast(to_json(struct_pack("
         + ", ".join(f"{qi(x)} := cast({qi(x)} as varchar)" for x in first.extras)
@@ -181,6 +204,18 @@ def group_select(entity: Entity, group: list[PendingFile]) -> str:
         f"from {_scan(p)}"
         for p in group
     )
+
+
+def rescanner(entity: Entity, source: str, good: list[PendingFile]) -> Callable[[list[str]], str]:
+    """A select of the text rows of named files of a batch, read again (for the raw text of
+    duplicate rows): the staged rows, or the files' scans."""
+
+    def rescan(names: list[str]) -> str:
+        if source == "_stage":
+            return source
+        return f"({group_select(entity, [p for p in good if p.name in names])})"
+
+    return rescan
 
 
 def _scan(p: PendingFile) -> str:
@@ -274,7 +309,11 @@ def layout_groups(batch: list[PendingFile]) -> list[list[PendingFile]]:
     groups: dict[tuple, list[PendingFile]] = {}
     for p in batch:
         if p.error is None:
-            key = (p.spec, tuple(p.present)) if p.spec.format != "xlsx" else (p.order,)
+            key = (
+                (p.spec, tuple(p.present), tuple(p.types.items()))
+                if p.spec.format != "xlsx"
+                else (p.order,)
+            )
             groups.setdefault(key, []).append(p)
     return list(groups.values())
 

@@ -1,7 +1,10 @@
-"""The web source: events_<month>.jsonl, one JSON object per event, in event_at months.
+"""The web source: events_<month>.jsonl, one JSON object per event, in event_at months; from
+scale `PARQUET_FROM_SCALE` (or when asked) events_<month>.parquet with the same events.
 
 The lines are built from integer arrays with numpy and Arrow (`_EventFormatter`) rather than by
 DuckDB: the clickstream is the largest entity by far, and this is ~5x faster with the same bytes.
+The Parquet columns come from the same arrays (ids as fixed-width text, the closed sets as
+dictionaries, event_at as a timestamp), one row group per million events.
 """
 
 from __future__ import annotations
@@ -11,11 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from returnlens.demo.sampling import id_width
 from returnlens.demo.sources.files import Writer
 from returnlens.demo.timeline import DAY, HOUR
 from returnlens.ingest.contracts import DEVICES, EVENT_TYPES, TRAFFIC_SOURCES
+
+# the clickstream is tens of GB of JSON lines at 10M order lines: Parquet from this scale on
+PARQUET_FROM_SCALE = 5
+WEB_FORMATS = ("jsonl", "parquet")
 
 QUADS = np.array([list(f"{i:04d}".encode()) for i in range(10_000)], np.uint8)
 
@@ -104,12 +112,66 @@ class _EventFormatter:
         )
 
 
-def write_events(wr: Writer, web, cat, wc, ws, labels, bounds) -> None:
-    """One JSON-lines file per month of event_at; months are formatted in two threads."""
+def web_format_for(scale: float, asked: str | None = None) -> str:
+    """The format web events are written in: `asked`, else Parquet from `PARQUET_FROM_SCALE`."""
+    if asked is None:
+        return "parquet" if scale >= PARQUET_FROM_SCALE else "jsonl"
+    if asked not in WEB_FORMATS:
+        raise ValueError(f"web format {asked!r} is not one of {', '.join(WEB_FORMATS)}")
+    return asked
+
+
+def _text(block: np.ndarray) -> pa.Array:
+    """An (n, width) block of ASCII as an Arrow string array."""
+    return _binary(block).cast(pa.large_string())
+
+
+def _coded(codes: np.ndarray, values: list[str]) -> pa.Array:
+    """A dictionary column of `values` by code; a negative code is null."""
+    codes = codes.astype(np.int32)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, mask=codes < 0), pa.array(values, pa.string())
+    )
+
+
+class _EventColumns:
+    """Parquet columns of web events from the same arrays as the JSON lines."""
+
+    def __init__(self, cat, we: int, ws: int, wc: int):
+        self.we, self.ws, self.wc = we, ws, wc
+        self.skus = [str(s) for s in cat.sku_code]
+
+    def table(self, eid, session, cust, etype, ts, sku, dev, traffic) -> pa.Table:
+        n = len(eid)
+        ids = _fixed(b"E" + b"0" * self.we, n)
+        _digits(ids, 1, eid, self.we)
+        sessions = _fixed(b"S" + b"0" * self.ws, n)
+        _digits(sessions, 1, session + 1, self.ws)
+        custs = _fixed(b"C" + b"0" * self.wc, n)
+        _digits(custs, 1, np.maximum(cust, 0) + 1, self.wc)
+        known = pa.array(cust >= 0)
+        return pa.table(
+            {
+                "event_id": _text(ids),
+                "session_id": _text(sessions),
+                "customer_id": pc.if_else(known, _text(custs), pa.nulls(n, pa.large_string())),
+                "event_type": _coded(etype, list(EVENT_TYPES)),
+                "event_at": pa.array(ts.astype(np.int64) * 1_000_000, pa.timestamp("us")),
+                "sku": _coded(sku, self.skus),
+                "device": _coded(dev, list(DEVICES)),
+                "traffic_source": _coded(traffic, list(TRAFFIC_SOURCES)),
+            }
+        )
+
+
+def write_events(wr: Writer, web, cat, wc, ws, labels, bounds, fmt: str = "jsonl") -> None:
+    """One file per month of event_at (JSON lines or Parquet, `fmt`); months are formatted in
+    two threads."""
     we = id_width(web.n_events, 10)
-    fmt = _EventFormatter(
+    lines_of = _EventFormatter(
         cat, we, ws, wc, int(web.ev_ts.min() // DAY) - 1, int(web.ev_ts.max() // DAY) + 1
     )
+    table_of = _EventColumns(cat, we, ws, wc)
     s_start = web.sess_start_sorted
     jobs = []
     for i, label in enumerate(labels):
@@ -122,19 +184,15 @@ def write_events(wr: Writer, web, cat, wc, ws, labels, bounds) -> None:
             e_hi = int(web.sess_off_sorted[s_hi]) if s_hi < len(s_start) else web.n_events
             jobs.append((label, lo_t, hi_t, e_lo, e_hi))
 
-    def write_month(job) -> int:
-        label, lo_t, hi_t, e_lo, e_hi = job
-        n_in = 0
-        path = wr.out / "web" / f"events_{label}.jsonl"
-        with path.open("wb") as f:
-            for a in range(e_lo, e_hi, 1_000_000):
-                b = min(a + 1_000_000, e_hi)
-                ts = web.ev_ts[a:b]
-                keep = np.flatnonzero((ts >= lo_t) & (ts < hi_t))
-                if keep.size == 0:
-                    continue
-                n_in += keep.size
-                lines = fmt.lines(
+    def chunks(job):
+        """The month's events in chunks of up to a million: the arrays of each."""
+        _, lo_t, hi_t, e_lo, e_hi = job
+        for a in range(e_lo, e_hi, 1_000_000):
+            b = min(a + 1_000_000, e_hi)
+            ts = web.ev_ts[a:b]
+            keep = np.flatnonzero((ts >= lo_t) & (ts < hi_t))
+            if keep.size:
+                yield (
                     a + 1 + keep,
                     web.ev_session[a:b][keep],
                     web.ev_cust[a:b][keep],
@@ -144,6 +202,25 @@ def write_events(wr: Writer, web, cat, wc, ws, labels, bounds) -> None:
                     web.ev_dev[a:b][keep],
                     web.ev_traffic[a:b][keep],
                 )
+
+    def write_month(job) -> int:
+        n_in = 0
+        path = wr.out / "web" / f"events_{job[0]}.{fmt}"
+        if fmt == "parquet":
+            writer = None
+            for arrays in chunks(job):
+                table = table_of.table(*arrays)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+                writer.write_table(table)
+                n_in += table.num_rows
+            if writer is not None:
+                writer.close()
+            return n_in
+        with path.open("wb") as f:
+            for arrays in chunks(job):
+                n_in += len(arrays[0])
+                lines = lines_of.lines(*arrays)
                 offsets = np.frombuffer(lines.buffers()[1], np.int64)
                 offsets = offsets[lines.offset : lines.offset + len(lines) + 1]
                 f.write(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
