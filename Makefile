@@ -30,8 +30,10 @@ install: $(VENV)/.installed ## install everything (uv, then the locked venv)
 run: install ## run the main job (the demo shop in data/demo/landing if no data), print the summary
 	$(BIN)/returnlens run
 
+# Two processes (pytest-xdist), a test file per process at a time: a pipeline run keeps about
+# one core busy, so two files run side by side on a 2-core machine.
 test: install lint ## linters, then the test suite (unit, dbt build through the pipeline, end to end)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install ## ruff (Python), sqlfluff (dbt SQL), then dbt-score and dbt-coverage (dbt metadata)
 	$(BIN)/ruff check .

@@ -10,6 +10,13 @@ from pathlib import Path
 
 import pytest
 
+# `make test` runs the suite in two processes (pytest-xdist): each keeps dbt's artifacts and logs
+# in folders of its own, so two dbt parses never write the same target/manifest.json
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ["DBT_TARGET_PATH"] = f"target/{_WORKER}"
+    os.environ["DBT_LOG_PATH"] = f"logs/{_WORKER}"
+
 DEMO_SEED = 7
 DEMO_SCALE = 0.3
 

@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import subprocess
 from collections import defaultdict
 from datetime import date
@@ -364,9 +365,16 @@ def _mf_query(metrics: str, group_by: str, out) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def parsed_project(pipeline_run):
-    from returnlens.dbt_runner import parse
+    from returnlens.dbt_runner import parse, target_dir
 
     parse(PROJECT_ROOT)
+    # MetricFlow's CLI reads target/semantic_manifest.json whatever DBT_TARGET_PATH says; under
+    # `make test` each pytest process keeps dbt's artifacts in target/<worker> (tests/conftest.py)
+    own = target_dir(PROJECT_ROOT) / "semantic_manifest.json"
+    default = PROJECT_ROOT / "target" / "semantic_manifest.json"
+    if own.resolve() != default.resolve():
+        default.parent.mkdir(exist_ok=True)
+        shutil.copy(own, default)
 
 
 def test_metricflow_answers_return_rate_by_week_and_nps_by_month(parsed_project, serving, tmp_path):
