@@ -686,3 +686,26 @@ def test_shopify_admin_export_carries_orders_lines_and_refunded_amounts(native, 
     assert sorted((r["order_id"], r["sku"], r["quantity"]) for r in raw["order_lines"]) == sorted(
         (_number(r["order_id"]), r["sku"], r["quantity"]) for r in lines
     )
+
+
+@pytest.mark.parametrize("layout", ["shopify", "woocommerce"])
+def test_parquet_web_events_name_the_platforms_customers(tmp_path, layout):
+    """From scale 5 the generator writes web events as Parquet: the layouts re-key them like
+    the JSON lines, so the events still name the customers of the platform's own tables."""
+    out = tmp_path / "landing"
+    generate(out, seed=SEED, scale=SCALE, web_format="parquet")
+    native_ids = {r["customer_id"] for r in _native_csv(out, "shop", "customers*.csv")}
+    write_layout(out, layout)
+    customers = {r["customer_id"] for r in _native_csv(out, "shop", "customers*.csv")}
+    assert customers == {_number(c) for c in native_ids}
+    files = sorted((out / "web").glob("events_*.parquet"))
+    assert files and not list((out / "web").glob("events_*.jsonl"))
+    con = duckdb.connect()
+    named = {
+        c
+        for (c,) in con.execute(
+            "select distinct customer_id from read_parquet(?) where customer_id is not null",
+            [[str(f) for f in files]],
+        ).fetchall()
+    }
+    assert named and named <= customers

@@ -114,6 +114,26 @@ def rewrite_parquet(
         _replace(con, path, _in_order(cols, exprs, src), "format parquet")
 
 
+def rewrite_web_events(con: duckdb.DuckDBPyConnection, out: Path, exprs: dict[str, str]) -> None:
+    """Web events in either format the generator writes (JSON lines, Parquet from scale 5)."""
+    rewrite_jsonl(con, out / "web", "events_*.jsonl", exprs)
+    rewrite_parquet(con, out / "web", "events_*.parquet", exprs)
+
+
+def rekey_customers_and_orders(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """The native files that stay (customers, NPS answers, web events) name customers and
+    orders by the platform's numeric ids, as the platform's own tables do."""
+    cust = f"cast({number('f.customer_id')} as varchar)"
+    rewrite_csv(con, out / "shop", "customers*.csv", {"customer_id": cust})
+    rewrite_csv(
+        con,
+        out / "surveys",
+        "nps_*.csv",
+        {"customer_id": cust, "order_id": f"cast({number('f.order_id')} as varchar)"},
+    )
+    rewrite_web_events(con, out, {"customer_id": cust})
+
+
 def _in_order(cols: list[str], exprs: dict[str, str], src: str) -> str:
     """The columns of `src` (alias `f`), those of `exprs` replaced, rows in the file's order."""
     select = ", ".join(f"{exprs.get(c, 'f.' + qi(c))} as {qi(c)}" for c in cols)

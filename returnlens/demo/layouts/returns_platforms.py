@@ -31,15 +31,14 @@ from pathlib import Path
 import duckdb
 
 from returnlens.demo.layouts.common import (
-    has_files,
     local_iso,
     months,
     native,
     number,
     remove,
     rewrite_csv,
-    rewrite_jsonl,
     rewrite_parquet,
+    rewrite_web_events,
     seed_rows,
     values_table,
     write_json,
@@ -196,8 +195,7 @@ def write_bol(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "order_lines_*.csv",
         {"sku": ean, "order_line_id": f"f.order_id || '-' || {ean}"},
     )
-    if has_files(out, "web", "events_*.jsonl"):
-        rewrite_jsonl(con, out / "web", "events_*.jsonl", {"sku": ean})
+    rewrite_web_events(con, out, {"sku": ean})
     rewrite_parquet(con, out / "planning", "forecasts_*.parquet", {"sku": ean})
     (n,) = con.execute("select count(*) from _items").fetchone()
     return {"bol return items": n}

@@ -37,9 +37,9 @@ from returnlens.demo.layouts.common import (
     line_number_id,
     native,
     number,
+    rekey_customers_and_orders,
     remove,
     rewrite_csv,
-    rewrite_jsonl,
     seed_rows,
     values_table,
     write_parquet,
@@ -303,17 +303,7 @@ def _returns(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
 
 def _rekey_other_files(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     """The native files that stay name customers, orders and products by Shopify's ids."""
-    cust = f"cast({number('f.customer_id')} as varchar)"
-    rewrite_csv(con, out / "shop", "customers*.csv", {"customer_id": cust})
-    if has_files(out, "surveys", "nps_*.csv"):
-        rewrite_csv(
-            con,
-            out / "surveys",
-            "nps_*.csv",
-            {"customer_id": cust, "order_id": f"cast({number('f.order_id')} as varchar)"},
-        )
-    if has_files(out, "web", "events_*.jsonl"):
-        rewrite_jsonl(con, out / "web", "events_*.jsonl", {"customer_id": cust})
+    rekey_customers_and_orders(con, out)
     product = (
         "(select cast(any_value(p.pid) as varchar) from _products as p where p.product_id = {})"
     )

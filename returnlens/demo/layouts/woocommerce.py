@@ -30,15 +30,13 @@ import duckdb
 
 from returnlens.demo.layouts.common import (
     gmt_iso,
-    has_files,
     line_number_id,
     local_iso,
     months,
     native,
     number,
+    rekey_customers_and_orders,
     remove,
-    rewrite_csv,
-    rewrite_jsonl,
     write_json,
 )
 from returnlens.profile import load_profile
@@ -116,17 +114,7 @@ def write_woocommerce(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, in
     remove(out / "shop", "orders_*.csv")
     remove(out / "shop", "order_lines_*.csv")
     remove(out / "returns", "returns_*.csv")
-    cust = f"cast({number('f.customer_id')} as varchar)"
-    rewrite_csv(con, out / "shop", "customers*.csv", {"customer_id": cust})
-    if has_files(out, "surveys", "nps_*.csv"):
-        rewrite_csv(
-            con,
-            out / "surveys",
-            "nps_*.csv",
-            {"customer_id": cust, "order_id": f"cast({number('f.order_id')} as varchar)"},
-        )
-    if has_files(out, "web", "events_*.jsonl"):
-        rewrite_jsonl(con, out / "web", "events_*.jsonl", {"customer_id": cust})
+    rekey_customers_and_orders(con, out)
     counts = {}
     for name, table in (("orders", "_orders"), ("order line items", "_lines")):
         (counts[f"woocommerce {name}"],) = con.execute(f"select count(*) from {table}").fetchone()
