@@ -11,7 +11,9 @@
     item id, the native `order-line number`). A return line whose order_line_id is not an
     order line of raw is matched by order and sku: the order by its id or by the number the
     shop shows the customer (Shopify's `name` '#1001', WooCommerce's `number`, kept by the
-    adapters in `_extra`; a leading '#' ignored on both sides), the line by its sku; two lines
+    adapters in `_extra`): as delivered first, then with a leading '#' ignored on both sides
+    (so '#1429' is the order named #1429 even when an order has the id 1429), the id before
+    the number; the line by its sku; two lines
     of one order with the same sku: the first by line number. The delivered id is kept
     (delivered_order_line_id); a return line that matches nothing keeps it and stays an
     orphan, counted in rpt_referential_integrity.
@@ -45,10 +47,10 @@ order_lines as (
 
 order_references as (
 
-    {# every name an order goes by: its id (preferred), then the platform's order number #}
+    {# every name an order goes by: its id, then the number the shop shows the customer #}
     select
         order_id,
-        trim(leading '#' from order_id) as order_reference,
+        order_id as order_reference,
         1 as reference_rank
     from {{ source('shop', 'orders') }}
 
@@ -56,7 +58,7 @@ order_references as (
 
     select
         order_id,
-        trim(leading '#' from {{ json_text('_extra', 'name') }}) as order_reference,
+        {{ json_text('_extra', 'name') }} as order_reference,
         2 as reference_rank
     from {{ source('shop', 'orders') }}
     where {{ json_text('_extra', 'name') }} is not null
@@ -65,8 +67,8 @@ order_references as (
 
     select
         order_id,
-        trim(leading '#' from {{ json_text('_extra', 'number') }}) as order_reference,
-        3 as reference_rank
+        {{ json_text('_extra', 'number') }} as order_reference,
+        2 as reference_rank
     from {{ source('shop', 'orders') }}
     where {{ json_text('_extra', 'number') }} is not null
 
@@ -93,6 +95,13 @@ order_lines_matched_by_sku as (
                 delivered_without_order_line.rma_id,
                 delivered_without_order_line.order_line_id
             order by
+                {# as delivered ('#1429' is the name #1429, not order id 1429) before
+                   without the '#', then the id before the number #}
+                case
+                    when delivered_without_order_line.order_id = order_references.order_reference
+                        then 0
+                    else 1
+                end,
                 order_references.reference_rank,
                 order_lines.line_number,
                 order_lines.order_line_id
@@ -101,7 +110,7 @@ order_lines_matched_by_sku as (
     inner join order_references
         on
             trim(leading '#' from delivered_without_order_line.order_id)
-            = order_references.order_reference
+            = trim(leading '#' from order_references.order_reference)
     inner join order_lines
         on
             order_references.order_id = order_lines.order_id
