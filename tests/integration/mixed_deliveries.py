@@ -11,7 +11,8 @@ folder, so every platform file is exactly what its layout writes:
 - bol.com: the marketplace orders' return lines, `orderId` = Shopify's order `id`;
 - Sendcloud: the other return lines, `order_number` = Shopify's order `id` too (not its `name`
   '#1429': the demo's Shopify ids are small numbers, and staging prefers an order whose id is
-  the name's number, so 2 of 1,295 items at seed 11 scale 0.05 would join the wrong order);
+  the name's number, so 2 of 1,295 items at seed 11 scale 0.05 join the wrong order and
+  the gates on fct_order_lines stop the publish: reported on issue 13);
 - Shopify: `write_shopify` on the native folder with EAN skus; its return and refund tables
   are removed (the returns come from the two platforms).
 """
