@@ -9,10 +9,9 @@ folder, so every platform file is exactly what its layout writes:
 - the shop's skus are the EANs bol.com keys its items by (the bol.com layout's `_ean`), in the
   products, order lines, web events and forecasts, so Shopify's variant sku is the EAN;
 - bol.com: the marketplace orders' return lines, `orderId` = Shopify's order `id`;
-- Sendcloud: the other return lines, `order_number` = Shopify's order `id` too (not its `name`
-  '#1429': the demo's Shopify ids are small numbers, and staging prefers an order whose id is
-  the name's number, so 2 of 1,295 items at seed 11 scale 0.05 join the wrong order and
-  the gates on fct_order_lines stop the publish: reported on issue 13);
+- Sendcloud: the other return lines, `order_number` = Shopify's order `name` ('#1429', as
+  Sendcloud's Shopify integration names the order; the demo's Shopify ids are small numbers,
+  so order id 1429 exists too: staging must take the name as delivered);
 - Shopify: `write_shopify` on the native folder with EAN skus; its return and refund tables
   are removed (the returns come from the two platforms).
 """
@@ -79,12 +78,12 @@ def write_mixed(out: Path, seed: int, scale: float) -> None:
         if has_files(out, "web", "events_*.jsonl"):
             rewrite_jsonl(con, out / "web", "events_*.jsonl", {"sku": ean})
         rewrite_parquet(con, out / "planning", "forecasts_*.parquet", {"sku": ean})
-        # Sendcloud: the other returns, the order by Shopify's id, the item by EAN
+        # Sendcloud: the other returns, the order by Shopify's name, the item by EAN
         _keep_returns(
             con,
             sendcloud,
             "o.channel <> 'marketplace'",
-            f"cast({number('f.order_id')} as varchar)",
+            f"'#' || cast(1000 + {number('f.order_id')} as varchar)",
             ean,
         )
         write_sendcloud(sendcloud, con)
