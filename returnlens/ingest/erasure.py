@@ -157,11 +157,7 @@ def overwrite_erased(con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[
 
     DuckDB writes changed rows to new blocks and only marks the old ones free: the erased
     values stay in the file until a block is reused. So each table that held them is
-    rewritten (its old blocks are freed), with every other table of its schema: a checkpoint
-    packs small segments of several tables into one block, so an erased value can sit in a
-    block that another table's rows keep in use (seen once in a fresh-clone `make test`
-    under load: the erased name still in the file's bytes; raw tables carry no constraints a
-    rewrite would drop). A checkpoint writes everything out, and then every
+    rewritten (its old blocks are freed), a checkpoint writes everything out, and then every
     free block is overwritten with random data: a filler table as large as the free space is
     written and checkpointed, then dropped (measured: the values are then gone from the
     file's bytes, and the write-ahead log is empty after the checkpoint). In-memory
@@ -172,21 +168,8 @@ def overwrite_erased(con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[
     ).fetchall()[0]
     if not path or path == ":memory:":
         return []
-    schemas = sorted({table.split(".")[0] for table in tables})
-    names = [
-        (schema, table)
-        for schema, table in con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = current_database() and not temporary "
-            f"and schema_name in ({', '.join('?' for _ in schemas)}) "
-            "order by schema_name, table_name",
-            schemas,
-        ).fetchall()
-    ]
-    for schema, table in names:
-        name = f"{qi(schema)}.{qi(table)}"
-        con.execute(f"create or replace table {name} as select * from {name}")
-    tables = [f"{schema}.{table}" for schema, table in names]
+    for table in tables:
+        con.execute(f"create or replace table {table} as select * from {table}")
     con.execute("checkpoint")
     block_size, free_blocks = con.execute(
         "select block_size, free_blocks from pragma_database_size() "
