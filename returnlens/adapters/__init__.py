@@ -44,7 +44,7 @@ from pathlib import Path
 import duckdb
 
 from returnlens.adapters import bol, common, sendcloud, shopify, shopify_export, woocommerce
-from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds
+from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds, stage_rows
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.readers import ReadPaths
 from returnlens.warehouse import quote_ident as qi
@@ -137,7 +137,6 @@ def stage_platform_files(
         f"_file_order bigint, _file_row_number bigint, {ADAPTER_REASON} varchar)"
     )
     register_seeds(con, adapter.seeds)
-    names = ", ".join(qi(c.name) for c in entity.columns)
     for p in batch:
         if p.size == 0:
             p.rows_in = 0
@@ -149,10 +148,7 @@ def stage_platform_files(
         path = paths.path_for(p.path, p.spec, p.order)
         select = adapter.flatten(str(path), p.name, p.order)
         try:
-            con.execute(
-                f"insert into _stage ({names}, _extra, _source_file, _file_order, "
-                f"_file_row_number, {ADAPTER_REASON}) {select}"
-            )
+            n = stage_rows(con, entity, select, p.order)
         except UNREADABLE as exc:  # not JSON, not UTF-8, not there: the file's fault
             p.rows_in = None
             p.error = (
@@ -162,9 +158,6 @@ def stage_platform_files(
                 "replaces the failed delivery). Rows in the file: unknown (row count unknown)."
             )
             continue
-        (n,) = con.execute(
-            "select count(*) from _stage where _file_order = ?", [p.order]
-        ).fetchall()[0]
         if n == 0:
             p.rows_in = 0
             p.error = (

@@ -40,6 +40,20 @@ class Adapter:
     fingerprint: Callable[[Path], str] | None = None
 
 
+def stage_rows(con: duckdb.DuckDBPyConnection, entity: Entity, select: str, order: int) -> int:
+    """Insert an adapter's flattened rows of one file (`select`: the entity's columns, then
+    `_extra`, `_source_file`, `_file_order`, `_file_row_number` and the adapter's reason) into
+    the loader's `_stage`; returns how many rows the file staged."""
+    names = ", ".join(qi(c.name) for c in entity.columns)
+    con.execute(
+        f"insert into _stage ({names}, _extra, _source_file, _file_order, "
+        f"_file_row_number, {ADAPTER_REASON}) {select}"
+    )
+    return con.execute("select count(*) from _stage where _file_order = ?", [order]).fetchall()[0][
+        0
+    ]
+
+
 def register_seeds(con: duckdb.DuckDBPyConnection, seeds: tuple[str, ...]) -> None:
     """Each mapping seed as a temp table of text (`_seed_<name>`), read from seeds/<name>.csv."""
     for seed in seeds:

@@ -42,6 +42,7 @@ from returnlens.adapters.common import (
     accepted_currencies,
     currency_setting,
     register_seeds,
+    stage_rows,
 )
 from returnlens.adapters.shopify_sql import (
     DOCS,
@@ -207,7 +208,6 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
         f"_file_order bigint, _file_row_number bigint, {ADAPTER_REASON} varchar)"
     )
     register_seeds(con, adapter.seeds)
-    names = ", ".join(qi(c.name) for c in ent.columns)
     for p in batch:
         if p.size == 0:
             _fail(
@@ -251,13 +251,7 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
         if p.error:
             continue
         select = adapter.flatten(driving, lookups, p.name, p.order, reporting)
-        con.execute(
-            f"insert into _stage ({names}, _extra, _source_file, _file_order, "
-            f"_file_row_number, {ADAPTER_REASON}) {select}"
-        )
-        (n,) = con.execute(
-            "select count(*) from _stage where _file_order = ?", [p.order]
-        ).fetchall()[0]
+        n = stage_rows(con, ent, select, p.order)
         if n == 0:
             _fail(
                 p,

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.adapters.common import ADAPTER_REASON, AMOUNT, register_seeds
+from returnlens.adapters.common import ADAPTER_REASON, AMOUNT, register_seeds, stage_rows
 from returnlens.config import PiiSaltError, pii_salt
 from returnlens.ingest.contracts import Entity, entity
 from returnlens.ingest.landing import entity_files
@@ -413,7 +413,6 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
         f"_file_order bigint, _file_row_number bigint, {ADAPTER_REASON} varchar)"
     )
     register_seeds(con, adapter.seeds)
-    names = ", ".join(qi(c.name) for c in ent.columns)
     try:
         salt = pii_salt()
     except PiiSaltError as exc:
@@ -457,13 +456,7 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
             )
             continue
         select = adapter.flatten(path, present, p.name, p.order, reporting)
-        con.execute(
-            f"insert into _stage ({names}, _extra, _source_file, _file_order, "
-            f"_file_row_number, {ADAPTER_REASON}) {select}"
-        )
-        (n,) = con.execute(
-            "select count(*) from _stage where _file_order = ?", [p.order]
-        ).fetchall()[0]
+        n = stage_rows(con, ent, select, p.order)
         if n == 0:
             _fail(
                 p,
