@@ -686,6 +686,22 @@ def test_shopify_admin_export_carries_orders_lines_and_refunded_amounts(native, 
     assert sorted((r["order_id"], r["sku"], r["quantity"]) for r in raw["order_lines"]) == sorted(
         (_number(r["order_id"]), r["sku"], r["quantity"]) for r in lines
     )
+    # the returns and survey answers name the export's orders and lines: each return names
+    # a loaded line of its native line's order, position and sku; each answer a loaded order
+    loaded = {r["order_line_id"]: r for r in raw["order_lines"]}
+    returned = _native_csv(out, "returns", "returns_*.csv")
+    native_returns = _native_csv(nat_out, "returns", "returns_*.csv")
+    assert len(returned) == len(native_returns)
+    for ret, nat in zip(returned, native_returns, strict=True):
+        position = nat["order_line_id"].rsplit("-", 1)[1]
+        assert ret["order_id"] == _number(nat["order_id"])
+        assert ret["order_line_id"] == f"{_number(nat['order_id'])}-{position}"
+        line = loaded[ret["order_line_id"]]
+        assert (line["order_id"], line["sku"]) == (ret["order_id"], nat["sku"])
+    answers = _native_csv(out, "surveys", "nps_*.csv")
+    assert answers and {a["order_id"] for a in answers if a["order_id"]} <= {
+        o["order_id"] for o in raw["orders"]
+    }
 
 
 @pytest.mark.parametrize("layout", ["shopify", "woocommerce"])

@@ -135,12 +135,20 @@ source as (
 
 ),
 
+customer_ids_by_email as (
+
+    {{ customer_ids_by_email(source('shop', 'customers')) }}
+
+),
+
 orders as (
 
     select
-        order_id,
-        customer_id
-    from {{ source('shop', 'orders') }}
+        raw_orders.order_id,
+        coalesce(customer_ids_by_email.customer_id, raw_orders.customer_id) as customer_id
+    from {{ source('shop', 'orders') }} as raw_orders
+    left join customer_ids_by_email
+        on raw_orders.customer_id = customer_ids_by_email.email_customer_id
 
 ),
 

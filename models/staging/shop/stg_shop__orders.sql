@@ -12,6 +12,12 @@ source as (
 
 ),
 
+customer_ids_by_email as (
+
+    {{ customer_ids_by_email(source('shop', 'customers')) }}
+
+),
+
 order_rates as (
 
     select * from {{ ref('stg_exchange_rates__order_rates') }}
@@ -22,11 +28,14 @@ source_with_rates as (
 
     select
         source.*,
+        coalesce(customer_ids_by_email.customer_id, source.customer_id) as resolved_customer_id,
         order_rates.currency_code as order_currency_code,
         order_rates.exchange_rate,
         order_rates.exchange_rate_date
     from source
     inner join order_rates on source.order_id = order_rates.order_id
+    left join customer_ids_by_email
+        on source.customer_id = customer_ids_by_email.email_customer_id
     where not order_rates.is_missing_exchange_rate
 
 ),
@@ -37,7 +46,7 @@ renamed as (
 
         ---------- ids
         order_id,
-        {{ hash_customer_id('customer_id') }} as customer_key,
+        {{ hash_customer_id('resolved_customer_id') }} as customer_key,
         session_id,
 
         ---------- strings
