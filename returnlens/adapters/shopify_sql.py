@@ -7,6 +7,7 @@ from __future__ import annotations
 import duckdb
 
 from returnlens.adapters.common import ADAPTER_REASON, AMOUNT, CURRENCY, utc_text
+from returnlens.adapters.shopify_tables import COLUMNS
 from returnlens.warehouse import quote_literal as ql
 
 DOCS = "docs/sources/shopify.md"
@@ -293,29 +294,14 @@ def flatten_products(driving: str, lookups: dict[str, str], name: str, order: in
     """
 
 
-# the customer columns whose values make two rows of one id different versions of the customer
-_CUSTOMER_VALUES = (
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "state",
-    "verified_email",
-    "currency",
-    "created_at",
-    "updated_at",
-    "default_address_id",
-    "_fivetran_deleted",
-)
-
-
 def flatten_customers(
     driving: str, lookups: dict[str, str], name: str, order: int, cur: str
 ) -> str:
     """`customer` with its default address (`customer_address`: the row the customer's
     `default_address_id` names, else the one marked `is_default`). Personal data goes only
     into the contract's PII columns; `_extra` carries the account's state, flags and times."""
-    values = ", ".join(f"d.{c}" for c in _CUSTOMER_VALUES)
+    # two rows of one id with any other value read are two versions of the customer
+    values = ", ".join(f"d.{c}" for c in COLUMNS["customer"] if c != "id")
     return f"""
     with d as ({driving}),
     addresses as ({lookups["customer_address"]}),
