@@ -1,7 +1,8 @@
 """Shopify adapter (connector tables, Fivetran's names) on a hand-written fixture built from the
 Admin API's documented examples (tests/data/platforms/shopify/, not from the generator): what
-loads into raw.orders, raw.order_lines and raw.returns, what is quarantined and why, and that
-every documented return reason and restock type is mapped.
+loads into raw.orders, raw.order_lines, raw.returns and raw.customers, what is quarantined and
+why, that a customer's personal data stays in raw's PII columns and is forgotten like a native
+customer's, and that every documented return reason and restock type is mapped.
 
 Expectations are computed from the fixture files with the csv and json modules and from the
 mapping seeds with the csv module, never from the loader's output.
