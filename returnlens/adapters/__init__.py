@@ -20,9 +20,9 @@ does not fit a decimal with two places): the row is quarantined with that reason
 Reasons name the platform's field, the problem and what to do, never a value.
 
 **One folder, several raw tables**: a platform whose files feed more than one raw table
-(WooCommerce: orders, order lines and refunds; Shopify: orders, order lines, products and
-returns) has one adapter per raw table in `PLATFORM_TABLES` (platform -> raw table ->
-adapter), each an entity of its own. Shopify's are `shopify.TableAdapter`s: each joins the
+(WooCommerce: orders, order lines and refunds; Shopify: orders, order lines, products,
+returns and customers) has one adapter per raw table in `PLATFORM_TABLES` (platform -> raw
+table -> adapter), each an entity of its own. Shopify's are `shopify.TableAdapter`s: each joins the
 other connector tables of the folder into the rows of its driving table (`shopify.stage`)
 instead of flattening one file at a time; an `Adapter`'s `prepare` stages once per batch what
 its files join from other files (WooCommerce refunds: the orders files, read once, not once per
@@ -35,7 +35,8 @@ files are read again when that changes.
 value is mapped by editing a seed, not code; the same files are dbt seeds in the warehouse.
 Platform fields without a native column (EAN, carrier, label cost and return fee with their
 currency, ...) are kept as JSON in the row's `_extra`; personal data the platform sends
-(bol.com `customerDetails`, Sendcloud addresses) is not loaded at all.
+(bol.com `customerDetails`, Sendcloud addresses) is not loaded at all, except Shopify's
+`customer` table, which loads into raw.customers' PII columns as a native customer does.
 """
 
 from __future__ import annotations
