@@ -25,6 +25,7 @@ if _WORKER:
 LONGEST_FIRST = (
     "integration/test_layout_marts_shops.py",  # ~330: 3 layout runs (+ the shared native run)
     "integration/test_pii_scan.py",  # ~260: 2 runs with PII planted, byte scans
+    "integration/test_landing_sensor_run.py",  # ~170 (its CPU s; 630-690 s wall at load 25): 2 runs
     "integration/test_layout_marts_returns_platforms.py",  # ~170: 2 layout runs
     "integration/test_alerts_at_scale.py",  # ~100
     "integration/test_mixed_deliveries.py",  # ~90
