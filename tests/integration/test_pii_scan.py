@@ -12,9 +12,12 @@ Planted (distinctive tokens, so a hit is never a coincidence):
 
 Allowed: B's data in the landing folder and in the `raw` schema of the warehouse. Everything else
 (serving database, Parquet export, exports, Data Docs, reports, Dagster storage and logs, dbt's
-target/ and logs/, the warehouse's non-raw schemas) must hold none of it. After A is forgotten and
-the pipeline runs again, A's data is nowhere outside the landing folder, and the warehouse file's
-bytes do not hold it either.
+target/ and logs/, the warehouse's non-raw schemas) must hold none of it. Right after A is
+forgotten (the warehouse file compacted), and again after the pipeline runs once more, A's data
+is nowhere outside the landing folder, not even in the warehouse file's bytes.
+
+The shop is generated and planted once for the module. The byte check right after the erasure
+runs on a loader-only warehouse too (through the library and the CLI), without a pipeline run.
 """
 
 from __future__ import annotations
@@ -315,3 +318,40 @@ def test_planted_personal_data_reaches_no_file_outside_raw_and_erasure_removes_i
     hits += _sql_hits(cfg.warehouse, A_TOKENS)
     hits += _sql_hits(cfg.serving, A_TOKENS)
     assert hits == [], "the erased customer's data is still readable:\n" + "\n".join(hits)
+
+
+def test_compaction_keeps_every_object_and_refuses_while_the_file_is_open(tmp_path):
+    """The compaction copies what dbt, the loader and the publish rely on (constraints,
+    defaults, comments, views across schemas, macros, sequences), and leaves the file as it
+    was while another connection holds it (its writes would go to the replaced file)."""
+    from returnlens.ingest.compaction import CompactionError, compact_database
+    from returnlens.warehouse import connect
+
+    path = tmp_path / "warehouse.duckdb"
+    with connect(path) as con:  # the settings every connection of Returnlens has
+        con.execute(
+            "create schema raw; create schema marts; create sequence raw.seq start 5; "
+            "create table raw.t (id integer primary key, name varchar not null, "
+            "n bigint default nextval('raw.seq')); "
+            "comment on table raw.t is 'kept'; "
+            "insert into raw.t (id, name) values (1, 'x'), (2, 'y'); "
+            'create view marts.v as select id, name from "warehouse".raw.t; '
+            "create macro marts.plus_one(a) as a + 1;"
+        )
+        before = path.read_bytes()
+        with pytest.raises(CompactionError, match="another connection holds it"):
+            compact_database(path)
+        assert path.read_bytes() == before
+    result = compact_database(path)
+    assert result.bytes_after == path.stat().st_size
+    assert not list(tmp_path.glob("*.wal")) and not list(tmp_path.glob(".*compact*"))
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("select * from marts.v order by id").fetchall() == [(1, "x"), (2, "y")]
+        assert con.execute("select marts.plus_one(41)").fetchall() == [(42,)]
+        assert con.execute("select comment from duckdb_tables()").fetchall() == [("kept",)]
+        con.execute("insert into raw.t (id, name) values (3, 'z')")
+        assert con.execute("select n from raw.t order by id").fetchall() == [(5,), (6,), (7,)]
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("insert into raw.t (id, name) values (1, 'again')")
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("insert into raw.t (id) values (4)")
