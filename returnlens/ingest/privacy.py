@@ -10,7 +10,11 @@
   `returnlens.ingest.erasure`, which this module shares), so re-delivering or reloading an old
   landing file does not bring the data back;
 - the tables that held the data are rewritten and the database's freed blocks overwritten
-  (DuckDB does not clear them), so the erased values are no longer in the file's bytes;
+  (DuckDB does not clear them);
+- `forget_customer_and_compact` (what `returnlens forget-customer` runs) then closes its
+  connection and compacts the warehouse file (`returnlens.ingest.compaction`): DuckDB's
+  metadata keeps prefixes of erased values in freed pieces of blocks still in use, which no
+  overwrite reaches, so only a fresh file holds none of the erased values in its bytes;
 - optionally the landing files are scrubbed: PII fields get tombstone values that satisfy the
   contract ("erased", and erased-<hash prefix>@invalid for the e-mail, unique per customer),
   free text is emptied; every other field is kept, so the next run loads the row as before.
@@ -32,7 +36,8 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.config import pii_salt
+from returnlens.config import pii_salt, settings
+from returnlens.ingest.compaction import Compaction, CompactionError, compact_database
 from returnlens.ingest.contracts import ENTITIES, Entity, entity
 from returnlens.ingest.erasure import (
     FREE_TEXT,
@@ -73,6 +78,7 @@ class ForgetResult:
     landing_files_scrubbed: list[str] = field(default_factory=list)
     # landing files that may hold the customer but cannot be rewritten (Excel workbooks)
     landing_files_not_scrubbed: list[str] = field(default_factory=list)
+    compaction: Compaction | None = None  # the warehouse file, rewritten afresh
 
     @property
     def erased_anything(self) -> bool:
@@ -169,6 +175,36 @@ def forget_customer(
         result.landing_files_scrubbed, result.landing_files_not_scrubbed = scrub_landing(
             con, customer_id, customer_hash, landing_dir
         )
+    return result
+
+
+def forget_customer_and_compact(
+    customer_id: str, *, warehouse: Path | None = None, landing_dir: Path | None = None
+) -> ForgetResult:
+    """`forget_customer` on a connection of its own to the warehouse file, then, once that is
+    closed, compact the file so that none of the erased values stays in its bytes.
+
+    No other connection to the warehouse may be open (the compaction refuses to start
+    otherwise, after the erasure: running this again then compacts). A customer found nowhere
+    has nothing in the file: no compaction. Raises CompactionError when the file could not be
+    compacted; the erasure in raw has happened by then.
+    """
+    validate_customer_id(customer_id)
+    path = Path(warehouse) if warehouse is not None else settings().warehouse
+    con = connect(path)
+    try:
+        result = forget_customer(con, customer_id, landing_dir=landing_dir)
+    finally:
+        con.close()
+    if result.known:  # erased now or earlier: the metadata may still hold pieces of it
+        try:
+            result.compaction = compact_database(path)
+        except CompactionError as exc:
+            raise CompactionError(
+                f"the customer's personal data was erased in raw, but pieces of it may still be "
+                f"in the warehouse file's bytes: {exc} Running the same erasure again compacts "
+                "the file."
+            ) from exc
     return result
 
 
