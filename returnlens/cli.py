@@ -328,7 +328,11 @@ def forget_customer(customer_id: str, scrub_landing: bool) -> None:
     """
     from returnlens.config import PiiSaltError, format_bytes
     from returnlens.ingest.compaction import CompactionError
-    from returnlens.ingest.privacy import forget_customer_and_compact, validate_customer_id
+    from returnlens.ingest.privacy import (
+        forget_customer_and_compact,
+        not_scrubbed_advice,
+        validate_customer_id,
+    )
 
     try:
         validate_customer_id(customer_id)
@@ -370,11 +374,7 @@ def forget_customer(customer_id: str, scrub_landing: bool) -> None:
     for path in res.landing_files_scrubbed:
         click.echo(f"  scrubbed landing file {path}")
     for path in res.landing_files_not_scrubbed:
-        click.echo(
-            f"  NOT scrubbed: {path} is an Excel workbook and may hold this customer: remove "
-            "their rows in the survey tool and export it again, or delete the file",
-            err=True,
-        )
+        click.echo(f"  NOT scrubbed: {not_scrubbed_advice(path)}", err=True)
     click.echo("The next run publishes without it (serving never holds PII).")
 
 

@@ -668,3 +668,21 @@ def test_customer_personal_data_only_in_raws_pii_columns_and_forgotten_like_nati
         ).fetchall()
     ]
     assert not [e for c in emma for e in (c["email"],) if any(e in r for r in records)]
+
+
+def test_forget_with_scrub_names_the_shopify_files_it_cannot_rewrite(con, landing, monkeypatch):
+    """`forget-customer --scrub-landing` rewrites native CSVs only: a connector's files that
+    delivered the customer's rows are named, so the shop erases them in Shopify and syncs."""
+    from returnlens.ingest.privacy import forget_customer
+
+    monkeypatch.setenv("RETURNLENS_PII_SALT", "a-test-salt-of-enough-length-0123456789")
+    load_all(con, landing)
+    ordered = {o["id"] for o in _csv("order") if o["customer_id"] == "207119552"}
+    res = forget_customer(con, "207119552", landing_dir=landing, overwrite_freed_space=False)
+    named = {Path(p).relative_to(landing).as_posix() for p in res.landing_files_not_scrubbed}
+    assert "shopify/customer.csv" in named
+    assert ("shopify/order.csv" in named) == bool(ordered)
+    assert res.landing_files_scrubbed == []
+    # a customer the files do not hold names no file
+    res = forget_customer(con, "no-such-customer", landing_dir=landing)
+    assert res.landing_files_not_scrubbed == []
