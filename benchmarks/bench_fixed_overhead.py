@@ -202,7 +202,7 @@ def _bare_publish(warehouse: Path, marts: list[str], out: Path) -> None:
         con.execute(f"create table marts.{name} as select * from build.marts.{name}")
     con.execute("detach build")
     con.execute("checkpoint")
-    parquet = out.with_suffix("")
+    parquet = out.with_name(out.stem + "_parquet")
     parquet.mkdir()
     for name in marts:
         con.execute(f"copy marts.{name} to '{parquet / name}.parquet' (format parquet)")
@@ -255,7 +255,9 @@ def main() -> None:
         ]
         con.close()
         publish = _timed_in_process(
-            lambda: _bare_publish(tmp / "data" / "warehouse.duckdb", marts, tmp / "bare_serving")
+            lambda: _bare_publish(
+                tmp / "data" / "warehouse.duckdb", marts, tmp / "bare_serving.duckdb"
+            )
         )
         shutil.rmtree(ROOT / target, ignore_errors=True)
         shutil.rmtree(ROOT / env["DBT_LOG_PATH"], ignore_errors=True)
