@@ -15,8 +15,9 @@ them cost. Beside the steps, bare DuckDB doing the same work in one process:
 - publish: the same copy of the public marts into a fresh file, checkpoint, and Parquet.
 
 The gates have no bare figure here (`bench_gates` compares GX by SQL with GX over pandas); their
-share of the run is reported. Fixed overhead = the run's wall time minus the bare time of the
-same work. `BENCH_FIXED_SCALE` changes the shop's scale.
+share of the run is reported. Fixed overhead = the run's CPU time minus the bare CPU time of the
+same work (and the same in wall time; on a shared machine wall time mostly measures the other
+processes, CPU time does not). `BENCH_FIXED_SCALE` changes the shop's scale.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def cpu():
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
+def children():
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return c.ru_utime + c.ru_stime
+
+
 out = Path(sys.argv[1])
 w0, c0 = time.perf_counter(), cpu()
 from returnlens.dbt_runner import parse
@@ -69,7 +75,7 @@ def handle(self, event, **kwargs):
     storing["cpu"] += cpu() - c
     d = event.dagster_event
     if d is not None:
-        events.append((d.event_type_value, d.step_key, time.perf_counter(), cpu()))
+        events.append((d.event_type_value, d.step_key, time.perf_counter(), cpu(), children()))
 
 
 dg.DagsterInstance.handle_new_event = handle
@@ -79,17 +85,19 @@ from returnlens.pipeline import run_main_job
 result = run_main_job(log_level="WARNING")
 run_wall, run_cpu = time.perf_counter() - w1, cpu() - c1
 steps, open_ = {}, {}
-for kind, step, w, c in events:
+for kind, step, w, c, ch in events:
     if kind == "STEP_START":
-        open_[step] = (w, c)
+        open_[step] = (w, c, ch)
     elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and step in open_:
-        sw, sc = open_.pop(step)
-        steps[step] = {"wall": w - sw, "cpu": c - sc, "ok": kind == "STEP_SUCCESS"}
+        sw, sc, sch = open_.pop(step)
+        steps[step] = {
+            "wall": w - sw, "cpu": c - sc, "subprocess_cpu": ch - sch, "ok": kind == "STEP_SUCCESS"
+        }
 per_step = {}
 for kind, step, *_ in events:
     per_step[step] = per_step.get(step, 0) + 1
-first = next(w for kind, _, w, _ in events if kind == "STEP_START")
-first_cpu = next(c for kind, _, _, c in events if kind == "STEP_START")
+first = next(w for kind, _, w, _, _ in events if kind == "STEP_START")
+first_cpu = next(c for kind, _, _, c, _ in events if kind == "STEP_START")
 out.write_text(json.dumps({
     "success": result.success,
     "parse_wall": parse_wall, "parse_cpu": parse_cpu,
@@ -297,6 +305,8 @@ def main() -> None:
         None,
     )
     bare_total = start_wall + ingest[0] + dbt["wall"] + publish[0]
+    bare_cpu = start_cpu + ingest[1] + dbt["cpu"] + publish[1]
+    dbt_step = steps.get("returnlens_dbt_assets", {})
     gates = sum(steps.get(k, {}).get("wall", 0.0) for k in ("gx_gates_raw", "gx_gates_marts"))
     print(
         f"\nrun on seed {SEED} scale {SCALE}: {run['run_wall']:.1f} s wall, {run['run_cpu']:.1f} s CPU"
@@ -313,13 +323,22 @@ def main() -> None:
         + ", ".join(f"{k} {v['cpu']:.1f} s CPU" for k, v in imports.items())
         + f"; dbt parse (per project change) {run['parse_wall']:.1f} s"
     )
+    print(
+        f"dbt step CPU: {dbt_step.get('subprocess_cpu', 0):.1f} s in the dbt subprocess, "
+        f"{dbt_step.get('cpu', 0) - dbt_step.get('subprocess_cpu', 0):.1f} s in the Dagster "
+        f"process; fixed overhead (run minus bare): {run['run_cpu'] - bare_cpu:.1f} s CPU, "
+        f"{run['run_wall'] - bare_total:.1f} s wall"
+    )
     figures = {
         "scale": SCALE,
         "success": run["success"],
         "run_wall_s": round(run["run_wall"], 1),
         "run_cpu_s": round(run["run_cpu"], 1),
         "bare_wall_s": round(bare_total, 1),
+        "bare_cpu_s": round(bare_cpu, 1),
         "fixed_overhead_wall_s": round(run["run_wall"] - bare_total, 1),
+        "fixed_overhead_cpu_s": round(run["run_cpu"] - bare_cpu, 1),
+        "dbt_subprocess_cpu_s": round(dbt_step.get("subprocess_cpu", 0), 1),
         "gates_share": round(gates / run["run_wall"], 3),
         "events": run["events"]["n"],
         "events_wall_s": round(run["events"]["wall"], 1),
@@ -339,9 +358,11 @@ def main() -> None:
         "imports": {k: {m: round(x, 2) for m, x in v.items()} for k, v in imports.items()},
         "dbt_parse_s": round(run["parse_wall"], 1),
     }
-    overhead = figures["fixed_overhead_wall_s"]
+    # CPU seconds: on a shared machine the wall time mostly measures the other processes
+    overhead = figures["fixed_overhead_cpu_s"]
     verdict = (
-        f"fixed overhead {overhead:.0f} s ({'meets' if overhead <= 10 else 'misses'} <= 10 s); "
+        f"fixed overhead {overhead:.0f} s CPU ({'meets' if overhead <= 10 else 'misses'} "
+        f"<= 10 s); "
         f"gates {figures['gates_share']:.0%} of the run (target <= 10 % at 1M lines)"
     )
     record("fixed_overhead", figures, verdict)
