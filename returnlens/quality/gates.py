@@ -208,9 +208,9 @@ def run_suites(
             if not query.lstrip().lower().startswith("select "):
                 query = f"select * from ({query}) as suite_query"  # GX wants a leading SELECT
             if spec["name"] in added:  # the same suite twice: validate it again
-                source.delete_asset(spec["name"])
                 context.validation_definitions.delete(spec["name"])
                 context.suites.delete(spec["name"])
+                source.delete_asset(spec["name"])
             added.add(spec["name"])
             # A query asset, because GX's column reflection ignores schema_name on DuckDB.
             asset = source.add_query_asset(name=spec["name"], query=query)
