@@ -139,9 +139,14 @@ def _file_hits(root: Path, tokens: tuple[str, ...], skip: tuple[Path, ...] = ())
 
 
 def _sql_hits(db: Path, tokens: tuple[str, ...], skip_schemas: tuple[str, ...] = ()) -> list:
-    """Tables or views of a DuckDB file holding a token in any text column (decompressed)."""
+    """Tables or views of a DuckDB file holding a token in any text column (decompressed).
+    Views that hash customer ids read the salt from the connection, as under dbt: without it
+    they fail instead of scanning."""
+    from returnlens.config import pii_salt
+
     hits = []
     with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set variable returnlens_pii_salt = ?", [pii_salt()])
         cols = con.execute(
             "select schema_name, table_name, column_name from duckdb_columns() "
             "where database_name = current_database() and data_type = 'VARCHAR'"
