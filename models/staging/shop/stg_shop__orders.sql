@@ -1,9 +1,18 @@
 {#
+    A table, not a view: the customer hash (sha256 per row) and the exchange-rate join are
+    computed once per run here instead of on every scan of the 21 models and 32 tests
+    reading this model. It holds the pseudonymous key only, no personal data
+    (docs/security.md).
+
     Amounts converted into the reporting currency with the order's exchange rate
     (stg_exchange_rates__order_rates; rate 1 leaves an order in the reporting currency as
     delivered); an order without a rate is held back (rpt_currency_conversions blocks the
-    publish). The delivered amount is kept as order_total_original.
+    publish). The delivered amount is kept as order_total_original. An order keyed by its
+    e-mail's pseudonym (Shopify's admin export) gets the customer export's customer with that
+    e-mail (macro customer_ids_by_email).
 #}
+{{ config(materialized='table') }}
+
 with
 
 source as (
