@@ -68,6 +68,13 @@ RETURN_KPIS = (
     "kpi_weekly_returns_by_category",
     "sig_quality_alerts",
 )
+BATCH_MARTS = ("dim_batches", "fct_order_lines", "rpt_referential_integrity", "sig_batch_quality")
+SESSION_MARTS = (
+    "fct_order_lines",
+    "sig_customer_return_risk",
+    "sig_purchase_journeys",
+    "sig_return_rate_by_behaviour_band",
+)
 CAUSES: dict[str, dict[str, tuple[str, ...]]] = {
     "sendcloud": {
         FILES: ("rpt_load_audit",),
@@ -142,18 +149,8 @@ CAUSES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "shopify": {
         FILES: ("rpt_load_audit", "rpt_source_availability"),
-        NO_BATCH: (
-            "dim_batches",
-            "fct_order_lines",
-            "rpt_referential_integrity",
-            "sig_batch_quality",
-        ),
-        NO_SESSION: (
-            "fct_order_lines",
-            "sig_customer_return_risk",
-            "sig_purchase_journeys",
-            "sig_return_rate_by_behaviour_band",
-        ),
+        NO_BATCH: BATCH_MARTS,
+        NO_SESSION: SESSION_MARTS,
         ENUM: (
             "fct_order_lines",
             "fct_return_costs",
@@ -188,35 +185,14 @@ CAUSES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "shopify-admin-export": {
         FILES: ("rpt_load_audit", "rpt_source_availability"),
-        NO_BATCH: (
-            "dim_batches",
-            "fct_order_lines",
-            "rpt_referential_integrity",
-            "sig_batch_quality",
-        ),
-        NO_SESSION: (
-            "fct_order_lines",
-            "kpi_return_costs_by_customer",
-            "sig_customer_return_risk",
-            "sig_purchase_journeys",
-            "sig_return_rate_by_behaviour_band",
-            "sig_review_queue",
-        ),
+        NO_BATCH: BATCH_MARTS,
+        # the delivery-to-request days feed the customer risk and what reads it
+        NO_SESSION: (*SESSION_MARTS, "kpi_return_costs_by_customer", "sig_review_queue"),
     },
     "woocommerce": {
         FILES: ("rpt_load_audit", "rpt_source_availability"),
-        NO_BATCH: (
-            "dim_batches",
-            "fct_order_lines",
-            "rpt_referential_integrity",
-            "sig_batch_quality",
-        ),
-        NO_SESSION: (
-            "sig_purchase_journeys",
-            "sig_return_rate_by_behaviour_band",
-            "fct_order_lines",
-            "sig_customer_return_risk",
-        ),
+        NO_BATCH: BATCH_MARTS,
+        NO_SESSION: SESSION_MARTS,
         CHANNEL: (
             "fct_nps_responses",
             "fct_order_lines",
