@@ -85,10 +85,12 @@ def test_a_table_that_lost_files_fails_the_volume_check(warehouse_copy, tmp_path
 @pytest.mark.parametrize(
     ("suite", "no_input", "mart"),
     [
-        # no return line with a disposition: nothing to judge keep-it on (platform data)
+        # no return line with a disposition: nothing to judge keep-it on (platform data); the
+        # costed return lines are a table of their own, built from fct_returns
         (
             "sig_keep_it_advice",
-            "update marts.fct_returns set disposition = null",
+            "update marts.fct_returns set disposition = null; "
+            "update intermediate.int_return_lines_costed set disposition = null",
             "sig_keep_it_advice",
         ),
         # no order line with a batch: no batch to judge (Shopify, WooCommerce)

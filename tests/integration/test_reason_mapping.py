@@ -30,6 +30,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from returnlens.config import pii_salt
+
 pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -46,6 +48,8 @@ def _mapped(
     copy = tmp_path / warehouse.name  # same file stem: the views name the catalog
     shutil.copy(warehouse, copy)
     with duckdb.connect(str(copy)) as con:
+        # the staging views hash customer ids with the run's salt, as under dbt
+        con.execute("set variable returnlens_pii_salt = ?", [pii_salt()])
         con.execute(
             "create table main._heldout (row_id bigint, reason_text varchar, reason_code varchar)"
         )
