@@ -1,8 +1,8 @@
 """The real pipeline on a platform layout against the native layout, every mart: the runs, the
 mart fingerprints and the differences each layout is expected to show.
 
-`test_layout_marts_returns_platforms.py` (bol.com, Sendcloud) and `test_layout_marts_shops.py`
-(Shopify connector tables and admin export, WooCommerce) compare each layout with one native
+`test_layout_marts_shopify.py` (Shopify's connector tables and admin export) and
+`test_layout_marts_others.py` (WooCommerce, bol.com, Sendcloud) compare each layout with one native
 run that both modules share (`native_warehouse` in tests/integration/conftest.py: made once
 per `make test`, even across its two processes). By hand: `compare_marts(layout, workdir)`.
 

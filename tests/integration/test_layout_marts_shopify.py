@@ -1,6 +1,5 @@
-"""The pipeline on the shop platforms' layouts (Shopify's connector tables and its admin
-export, WooCommerce) gives the native run's marts but those listed with their causes
-(tests/integration/layout_marts.py)."""
+"""The pipeline on Shopify's layouts (the connector tables and the admin export) gives the
+native run's marts but those listed with their causes (tests/integration/layout_marts.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +10,6 @@ from tests.integration.layout_marts import check_layout
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("layout", ["shopify", "shopify-admin-export", "woocommerce"])
+@pytest.mark.parametrize("layout", ["shopify", "shopify-admin-export"])
 def test_every_mart_equals_the_native_run_but_the_listed(layout, native_warehouse, tmp_path):
     check_layout(layout, native_warehouse, tmp_path)
