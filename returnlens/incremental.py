@@ -9,8 +9,9 @@ follows from their definition. `plan_build` decides, before the run's `dbt build
   dbt's `--full-refresh`, every incremental model rebuilt;
 - a model's *definition* changed since its table was built: its table is dropped, so the build
   creates it fully. The definition is a hash (`definitions`) of the model's and all its
-  ancestors' SQL and YAML checksums, the project macros they use (transitively), the project
-  and command-line vars (the backfill vars left out), and the dbt-core and adapter versions:
+  ancestors' SQL checksums and configs, the macros they use (transitively), the project's
+  and the command line's vars (the backfill vars left out), and the dbt-core and adapter
+  versions:
   a changed column, a changed look-back or a changed staging model upstream all count;
 - `--backfill-start D --backfill-end D` (ISO dates, inclusive): passed to dbt as the vars
   `backfill_start`/`backfill_end`; the model's pre-hook (`delete_backfill_range`) deletes the
@@ -30,6 +31,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
+
+from returnlens.config import PROJECT_ROOT
 
 STATE_SCHEMA = "returnlens_state"
 STATE_TABLE = f"{STATE_SCHEMA}.incremental_models"
@@ -102,10 +107,17 @@ def _macros(manifest: dict, roots: Iterable[str]) -> list[str]:
     return sorted(seen)
 
 
-def definitions(manifest: dict, vars_json: str) -> dict[str, str]:
+def project_vars(project_dir: Path) -> dict:
+    """The `vars:` of the project's dbt_project.yml (the manifest does not keep them)."""
+    path = Path(project_dir) / "dbt_project.yml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    return (config or {}).get("vars") or {}
+
+
+def definitions(manifest: dict, vars_json: str, project_vars: dict | None = None) -> dict[str, str]:
     """relation name -> the definition hash of each incremental model (module docstring)."""
     cli_vars = {k: v for k, v in json.loads(vars_json or "{}").items() if k not in BACKFILL_VARS}
-    project_vars = manifest.get("metadata", {}).get("project_vars") or {}
+    project_vars = project_vars or {}
     shared = hashlib.sha256()
     for package in ("dbt-core", "dbt-duckdb"):
         shared.update(f"{package} {importlib.metadata.version(package)}\0".encode())
@@ -174,13 +186,14 @@ def plan_build(
     full_refresh: bool = False,
     backfill_start: str | None = None,
     backfill_end: str | None = None,
+    project_dir: Path = PROJECT_ROOT,
 ) -> BuildPlan:
     """Decide how the run builds the incremental models (module docstring) and drop the tables
     of those whose definition changed. `BackfillError` for an unusable range."""
     from returnlens.warehouse import connect, quote_ident
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
-    plan = BuildPlan(definitions=definitions(manifest, vars_json))
+    plan = BuildPlan(definitions=definitions(manifest, vars_json, project_vars(project_dir)))
     plan.vars = backfill_vars(backfill_start, backfill_end)
     if full_refresh:
         plan.args.append("--full-refresh")

@@ -151,6 +151,16 @@ def test_a_changed_var_rebuilds_fully(tmp_path, warehouse):
     assert plan.drop == [RELATION] and not existed
 
 
+def test_a_changed_project_var_rebuilds_fully(tmp_path, warehouse):
+    (tmp_path / "dbt_project.yml").write_text("vars:\n  journey_late_event_days: 3\n")
+    build(tmp_path, warehouse, manifest(), project_dir=tmp_path)
+    plan, existed = build(tmp_path, warehouse, manifest(), project_dir=tmp_path)
+    assert existed and plan.drop == []
+    (tmp_path / "dbt_project.yml").write_text("vars:\n  journey_late_event_days: 5\n")
+    plan, existed = build(tmp_path, warehouse, manifest(), project_dir=tmp_path)
+    assert plan.drop == [RELATION] and not existed
+
+
 def test_full_refresh_is_passed_to_dbt(tmp_path, warehouse):
     build(tmp_path, warehouse, manifest())
     plan, existed = build(tmp_path, warehouse, manifest(), full_refresh=True)
