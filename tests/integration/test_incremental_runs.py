@@ -38,6 +38,7 @@ SEED, SCALE = 11, 0.1
 LATE_DAYS = 42  # the late return's order is this many days older than the new day
 JOURNEYS = "intermediate.int_web_events_aggregated_to_order_lines"
 ENV_VARS = (
+    "RETURNLENS_DUCKDB_THREADS",
     "RETURNLENS_DATA_DIR",
     "RETURNLENS_LANDING_DIR",
     "RETURNLENS_WAREHOUSE",
@@ -337,6 +338,10 @@ def runs(tmp_path_factory):
     os.environ["RETURNLENS_DATA_DIR"] = str(root / "data")
     os.environ["RETURNLENS_LANDING_DIR"] = str(landing)
     os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
+    # one DuckDB thread: a sum of doubles then adds in one order, so two builds of the same
+    # data agree to the last bit (with two threads sig_intervention_effects' weighted sums
+    # differed by one ulp between two full builds)
+    os.environ["RETURNLENS_DUCKDB_THREADS"] = "1"
     warehouse = root / "data" / "warehouse.duckdb"
     try:
         result = {"day": day, "late": late}
