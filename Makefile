@@ -31,9 +31,10 @@ run: install ## run the main job (the demo shop in data/demo/landing if no data)
 	$(BIN)/returnlens run
 
 # Two processes (pytest-xdist), a test file per process at a time: a pipeline run keeps about
-# one core busy, so two files run side by side on a 2-core machine.
+# one core busy, so two files run side by side on a 2-core machine. The longest files first
+# (tests/conftest.py LONGEST_FIRST), not xdist's largest-number-of-tests-first.
 test: install lint ## linters, then the test suite (unit, dbt build through the pipeline, end to end)
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: install ## ruff (Python), sqlfluff (dbt SQL), then dbt-score and dbt-coverage (dbt metadata)
 	$(BIN)/ruff check .

@@ -327,23 +327,23 @@ def forget_customer(customer_id: str, scrub_landing: bool) -> None:
     Exit status 0 when the customer was found (erased now, or already erased), 1 when the id
     is found nowhere (the request is recorded all the same), 2 for an empty id.
     """
-    from returnlens.config import PiiSaltError
-    from returnlens.ingest.privacy import forget_customer as forget
-    from returnlens.ingest.privacy import validate_customer_id
-    from returnlens.warehouse import connect
+    from returnlens.config import PiiSaltError, format_bytes
+    from returnlens.ingest.compaction import CompactionError
+    from returnlens.ingest.privacy import (
+        forget_customer_and_compact,
+        not_scrubbed_advice,
+        validate_customer_id,
+    )
 
     try:
         validate_customer_id(customer_id)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    cfg = settings()
-    con = connect()
-    try:
-        res = forget(con, customer_id, landing_dir=cfg.landing_dir if scrub_landing else None)
-    except PiiSaltError as exc:
+    landing = settings().landing_dir if scrub_landing else None
+    try:  # its own connection, closed before the warehouse file is compacted
+        res = forget_customer_and_compact(customer_id, landing_dir=landing)
+    except (PiiSaltError, CompactionError) as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        con.close()
     recorded = f"recorded as {res.customer_hash[:12]}... in raw.forgotten_customers"
     if not res.known:
         click.echo(
@@ -361,24 +361,21 @@ def forget_customer(customer_id: str, scrub_landing: bool) -> None:
         click.echo(f"Erased the customer's personal data ({recorded}):")
         for line in lines:
             click.echo(line)
-        if res.tables_rewritten:
-            click.echo(
-                "  the warehouse file's freed space was overwritten "
-                f"({', '.join(res.tables_rewritten)} rewritten)"
-            )
     else:
         click.echo(
             "This customer was already erased in raw: nothing left to erase "
             f"({'request already ' + recorded if res.already_forgotten else recorded})."
         )
+    if res.compaction:
+        c = res.compaction
+        click.echo(
+            f"  the warehouse file was compacted, no erased value is left in its bytes: "
+            f"{format_bytes(c.bytes_before)} -> {format_bytes(c.bytes_after)} in {c.seconds:.1f} s"
+        )
     for path in res.landing_files_scrubbed:
         click.echo(f"  scrubbed landing file {path}")
     for path in res.landing_files_not_scrubbed:
-        click.echo(
-            f"  NOT scrubbed: {path} is an Excel workbook and may hold this customer: remove "
-            "their rows in the survey tool and export it again, or delete the file",
-            err=True,
-        )
+        click.echo(f"  NOT scrubbed: {not_scrubbed_advice(path)}", err=True)
     click.echo("The next run publishes without it (serving never holds PII).")
 
 

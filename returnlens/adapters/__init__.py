@@ -20,20 +20,23 @@ does not fit a decimal with two places): the row is quarantined with that reason
 Reasons name the platform's field, the problem and what to do, never a value.
 
 **One folder, several raw tables**: a platform whose files feed more than one raw table
-(WooCommerce: orders, order lines and refunds; Shopify: orders, order lines, products and
-returns) has one adapter per raw table in `PLATFORM_TABLES` (platform -> raw table ->
-adapter), each an entity of its own. Shopify's are `shopify.TableAdapter`s: each joins the
+(WooCommerce: orders, order lines and refunds; Shopify: orders, order lines, products,
+returns and customers) has one adapter per raw table in `PLATFORM_TABLES` (platform -> raw
+table -> adapter), each an entity of its own. Shopify's are `shopify.TableAdapter`s: each joins the
 other connector tables of the folder into the rows of its driving table (`shopify.stage`)
-instead of flattening one file at a time. Every adapter's `fingerprint` names what else of the
-landing folder its rows depend on (the reporting currency, the files it joins), part of the
-contract hash, so its files are read again when that changes.
+instead of flattening one file at a time; an `Adapter`'s `prepare` stages once per batch what
+its files join from other files (WooCommerce refunds: the orders files, read once, not once per
+refunds file). Every adapter's `fingerprint` names what else of the landing folder its rows
+depend on (the reporting currency, the files it joins), part of the contract hash, so its
+files are read again when that changes.
 
 **Mappings are seeds** (`seeds/bol_*.csv`, `seeds/sendcloud_*.csv`, documented in
 `seeds/_seeds__models.yml`): the adapter reads them as text when it flattens a file, so a
 value is mapped by editing a seed, not code; the same files are dbt seeds in the warehouse.
 Platform fields without a native column (EAN, carrier, label cost and return fee with their
 currency, ...) are kept as JSON in the row's `_extra`; personal data the platform sends
-(bol.com `customerDetails`, Sendcloud addresses) is not loaded at all.
+(bol.com `customerDetails`, Sendcloud addresses) is not loaded at all, except Shopify's
+`customer` table, which loads into raw.customers' PII columns as a native customer does.
 """
 
 from __future__ import annotations
@@ -137,6 +140,14 @@ def stage_platform_files(
         f"_file_order bigint, _file_row_number bigint, {ADAPTER_REASON} varchar)"
     )
     register_seeds(con, adapter.seeds)
+    # what the files join from other files (WooCommerce refunds: the orders files) is read
+    # once for the batch; if that read fails, each file fails as its own read would have
+    joined: BaseException | None = None
+    if adapter.prepare is not None and any(p.size for p in batch):
+        try:
+            adapter.prepare(con, [p.path for p in batch])
+        except UNREADABLE as exc:
+            joined = exc
     for p in batch:
         if p.size == 0:
             p.rows_in = 0
@@ -148,6 +159,8 @@ def stage_platform_files(
         path = paths.path_for(p.path, p.spec, p.order)
         select = adapter.flatten(str(path), p.name, p.order)
         try:
+            if joined is not None:
+                raise joined
             n = stage_rows(con, entity, select, p.order)
         except UNREADABLE as exc:  # not JSON, not UTF-8, not there: the file's fault
             p.rows_in = None

@@ -38,6 +38,9 @@ class Adapter:
     # what else of the landing folder its rows depend on (a setting, other files), as text:
     # part of the contract hash, so the files are read again when it changes
     fingerprint: Callable[[Path], str] | None = None
+    # what the flatten selects of a batch join from other files, staged once per batch (given
+    # the batch's landing paths) as temp tables, so those files are not read once per file
+    prepare: Callable[[duckdb.DuckDBPyConnection, list[Path]], None] | None = None
 
 
 def stage_rows(con: duckdb.DuckDBPyConnection, entity: Entity, select: str, order: int) -> int:

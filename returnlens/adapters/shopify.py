@@ -1,13 +1,16 @@
 """Shopify as Fivetran, Airbyte or dlt land it (connector tables) onto `raw.orders`,
-`raw.order_lines`, `raw.products` and `raw.returns` (docs/sources/shopify.md).
+`raw.order_lines`, `raw.products`, `raw.returns` and `raw.customers` (docs/sources/shopify.md).
 
 The reference schema is Fivetran's Shopify connector (table and column names exactly as its
 schema reference documents them; Airbyte's and dlt's names are mapped on the page). Each raw
 table has one **driving** connector table whose files are the deliveries (one row per row of
 the file, audited per file): `order` -> raw.orders, `order_line` -> raw.order_lines,
-`product_variant` -> raw.products, `return_line_item` -> raw.returns. The other tables a row needs (the order's currency, the
-line's sku, the return, the refund lines with `restock_type`) are **joined from every file of
-that table** in the folder, in the same DuckDB statement (`shopify_tables.py` reads each as text).
+`product_variant` -> raw.products, `return_line_item` -> raw.returns, `customer` ->
+raw.customers. The other tables a row needs (the order's currency, the line's sku, the return,
+the refund lines with `restock_type`, the customer's default address) are **joined from every
+file of that table** in the folder, in the same DuckDB statement (`shopify_tables.py` reads each
+as text). A customer's name, e-mail, phone and address go into raw.customers' PII columns only
+(erased by forget-customer like a native customer's), never into `_extra` or a reason.
 
 Mappings are seeds: `shopify_return_reasons` (the return reason enum -> reason_code),
 `shopify_restock_types` (restock_type -> resolution, disposition, goods received) and
@@ -25,7 +28,8 @@ quarantined with a reason naming that setting.
 Quarantined besides the contract's checks: a row the connector marks deleted
 (`_fivetran_deleted`), a test order, a currency the profile does not list, a return
 reason or restock type not in its seed, a return line whose return, order line or order is not
-delivered, a refund line amount that is not exact to the cent.
+delivered, a refund line amount that is not exact to the cent, a customer without id, without a
+default address, or whose id the file repeats with other values.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from returnlens.adapters.common import (
 )
 from returnlens.adapters.shopify_sql import (
     DOCS,
+    flatten_customers,
     flatten_order_lines,
     flatten_orders,
     flatten_products,
@@ -122,7 +127,7 @@ def _entity(name: str, table: str, reads: tuple[str, ...], description: str) -> 
 
 
 _RETURN_LOOKUPS = ("return", "order_line", "order", "order_line_refund", "refund")
-# raw table -> adapter (one folder, four raw tables)
+# raw table -> adapter (one folder, five raw tables)
 ADAPTERS: dict[str, TableAdapter] = {
     a.entity.name: a
     for a in (
@@ -183,6 +188,21 @@ ADAPTERS: dict[str, TableAdapter] = {
             "return_line_item",
             _RETURN_LOOKUPS,
             flatten_returns,
+        ),
+        TableAdapter(
+            PLATFORM,
+            "Shopify customer table",
+            _entity(
+                "customers",
+                "customer",
+                ("customer_address",),
+                "Shopify customers (connector table `customer`, joined with customer_address "
+                "for the default address), loaded into raw.customers (docs/sources/shopify.md). "
+                "Holds personal data (PII).",
+            ),
+            "customer",
+            ("customer_address",),
+            flatten_customers,
         ),
     )
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import duckdb
 
 from returnlens.adapters.common import ADAPTER_REASON, AMOUNT, CURRENCY, utc_text
+from returnlens.adapters.shopify_tables import COLUMNS
 from returnlens.warehouse import quote_literal as ql
 
 DOCS = "docs/sources/shopify.md"
@@ -290,4 +291,70 @@ def flatten_products(driving: str, lookups: dict[str, str], name: str, order: in
     left join items as i on d.inventory_item_id = i.id
     left join attrs as a on d.id = a.id
     left join (select currency from shops limit 1) as s on true
+    """
+
+
+def flatten_customers(
+    driving: str, lookups: dict[str, str], name: str, order: int, cur: str
+) -> str:
+    """`customer` with its default address (`customer_address`: the row the customer's
+    `default_address_id` names, else the one marked `is_default`). Personal data goes only
+    into the contract's PII columns; `_extra` carries the account's state, flags and times."""
+    # two rows of one id with any other value read are two versions of the customer
+    values = ", ".join(f"d.{c}" for c in COLUMNS["customer"] if c != "id")
+    return f"""
+    with d as ({driving}),
+    addresses as ({lookups["customer_address"]}),
+    versions as (
+        select d.id, count(distinct hash({values})) as n from d
+        where d.id is not null group by d.id
+    ),
+    picked as (
+        select d._row_no, a.address_1, a.address_2, a.city, a.zip, a.country_code
+        from d
+        join addresses as a on a.customer_id = d.id
+            and (a.id = d.default_address_id or lower(a.is_default) = 'true')
+        qualify row_number() over (
+            partition by d._row_no
+            order by coalesce(a.id = d.default_address_id, false) desc, a.id
+        ) = 1
+    )
+    select
+        d.id as customer_id,
+        d.first_name,
+        d.last_name,
+        d.email,
+        d.phone,
+        nullif(concat_ws(', ', p.address_1, p.address_2), '') as street,
+        p.zip as postal_code,
+        p.city,
+        p.country_code,
+        {utc_text("d.created_at")} as created_at,
+        cast(json_object(
+            'state', d.state, 'verified_email', d.verified_email, 'currency', d.currency,
+            'updated_at', {utc_text("d.updated_at")}, 'default_address_id', d.default_address_id
+        ) as varchar) as _extra,
+        {ql(name)} as _source_file,
+        {order} as _file_order,
+        d._row_no as _file_row_number,
+        concat_ws('; ',
+            {_deleted()},
+            case when d.id is null then 'missing id (every customer has one): export the '
+                || 'customer table again ({DOCS})' end,
+            case when d.created_at is not null and try_cast(d.created_at as timestamptz) is null
+                then 'created_at is not a time as the connector writes it (ISO 8601 with its '
+                    || 'UTC offset, e.g. 2024-02-01T10:15:00+01:00, or a Parquet timestamp; '
+                    || 'a spreadsheet re-saved it?): export the table again ({DOCS})' end,
+            case when v.n > 1 then 'the customer''s id appears more than once in the file with '
+                || 'different values (versions from several syncs; which is current is not '
+                || 'known): export the table again with one current row per id ({DOCS})' end,
+            case when d.id is not null and p._row_no is null then 'no default address in the '
+                || 'customer_address table (no row of the customer that is its '
+                || 'default_address_id or is_default): raw.customers needs street, postal code '
+                || 'and city; deliver customer_address with customer, or give the customer an '
+                || 'address in Shopify ({DOCS})' end
+        ) as {ADAPTER_REASON}
+    from d
+    left join versions as v on d.id = v.id
+    left join picked as p on d._row_no = p._row_no
     """

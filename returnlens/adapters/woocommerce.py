@@ -44,6 +44,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from returnlens.adapters.common import (
     ADAPTER_REASON,
     Adapter,
@@ -60,6 +62,7 @@ from returnlens.adapters.woocommerce_refunds import (
     gmt,
     inexact,
     money,
+    parents_statements,
     returns_select,
 )
 from returnlens.ingest.contracts import Entity, entity
@@ -327,8 +330,10 @@ def _refunds_depend_on(landing_dir: Path) -> str:
     return ";".join([_currency_setting(landing_dir), *stamps])
 
 
-def flatten_returns(path: str, name: str, order: int) -> str:
-    """One row per refunded line item of a refunds file, as the returns contract's columns."""
+def stage_parents(con: duckdb.DuckDBPyConnection, batch_paths: list[Path]) -> None:
+    """Read the folder's orders files once for a batch of refunds files: their orders, lines
+    and why an order is not loaded, as the temp tables every refunds file's select joins."""
+    path = str(batch_paths[0])
     accepted = accepted_currencies(load_profile(_landing_of(path)))
     files = _order_files(path)
     if files:
@@ -338,13 +343,15 @@ def flatten_returns(path: str, name: str, order: int) -> str:
         )
     else:
         docs = "select '' as file_no, cast(null as json) as j where false"
-    return returns_select(
-        path,
-        name,
-        order,
-        f"order_docs as ({docs}),\n{_orders_sql('order_docs')}",
-        _order_reason(accepted),
-    )
+    orders_ctes = f"order_docs as ({docs}),\n{_orders_sql('order_docs')}"
+    for statement in parents_statements(orders_ctes, _order_reason(accepted)):
+        con.execute(statement)
+
+
+def flatten_returns(path: str, name: str, order: int) -> str:
+    """One row per refunded line item of a refunds file, as the returns contract's columns
+    (joined with the orders `stage_parents` read for its batch)."""
+    return returns_select(path, name, order)
 
 
 RETURNS = Entity(
@@ -399,6 +406,7 @@ ADAPTERS: dict[str, Adapter] = {
             SEEDS,
             item="refund",
             fingerprint=_refunds_depend_on,
+            prepare=stage_parents,
         ),
     )
 }

@@ -6,6 +6,11 @@ folder's `orders_*.json` hold it: the parent is `parent_id` (refunds landed as o
 `shop_order_refund`), else the order `_links.up` points at (the REST response); the order line
 is the item's `_refunded_item_id` meta, else the parent's only line with the same `product_id`
 and `variation_id`. See docs/sources/woocommerce.md.
+
+The orders files are read once per batch of refunds files (`parents_statements`: temp tables
+`_woocommerce_parents`, `_woocommerce_parent_lines`, `_woocommerce_line_matches`), and every
+refunds file's select joins those: reading them again for each refunds file made a load
+quadratic in the number of files.
 """
 
 from __future__ import annotations
@@ -54,39 +59,59 @@ def inexact(field: str) -> str:
     )
 
 
-def returns_select(path: str, name: str, order: int, orders_ctes: str, order_reason: str) -> str:
-    """The flatten select of one refunds file; `orders_ctes` define `orders_flat` (the folder's
-    orders), `order_reason` is why an order of it is not loaded (over its columns)."""
+PARENTS = "_woocommerce_parents"
+PARENT_LINES = "_woocommerce_parent_lines"
+LINE_MATCHES = "_woocommerce_line_matches"
+
+
+def parents_statements(orders_ctes: str, order_reason: str) -> list[str]:
+    """The statements that stage the folder's orders once, for every refunds file to join:
+    `orders_ctes` define `orders_flat` (the folder's orders), `order_reason` is why an order of
+    it is not loaded (over its columns). An order id delivered twice counts as its first
+    delivery (by file, then position in the file)."""
+    first = "file_no || '/' || lpad(cast(order_no as varchar), 9, '0')"
+    return [
+        f"""
+    create or replace temp table {PARENTS} as
+    with {orders_ctes},
+    firsts as (
+        select id, arg_min(currency, {first}) as currency,
+            arg_min({order_reason}, {first}) as order_reason,
+            arg_min(o, {first}) as o
+        from orders_flat where id is not null
+        group by id
+    )
+    select id, currency, order_reason, {array("o", "$.line_items")} as line_items from firsts
+    """,
+        f"""
+    create or replace temp table {PARENT_LINES} as
+    select
+        id as order_id,
+        {text("li", "$.id")} as line_id,
+        coalesce({text("li", "$.product_id")}, '0') as product_id,
+        coalesce({text("li", "$.variation_id")}, '0') as variation_id,
+        nullif({text("li", "$.sku")}, '') as sku
+    from (select id, unnest(line_items) as li from {PARENTS})
+    """,
+        f"""
+    create or replace temp table {LINE_MATCHES} as
+    select order_id, product_id, variation_id, any_value(line_id) as line_id,
+        any_value(sku) as sku, count(*) as n
+    from {PARENT_LINES} group by all
+    """,
+    ]
+
+
+def returns_select(path: str, name: str, order: int) -> str:
+    """The flatten select of one refunds file, joined with the orders `parents_statements`
+    staged."""
     refunded_item = (
         "json_extract_string(list_filter("
         f"{array('li', '$.meta_data')}, "
         "lambda m: json_extract_string(m, '$.key') = '_refunded_item_id')[1], '$.value')"
     )
     return f"""
-    with {orders_ctes},
-    parents as (
-        select id, arg_min(currency, file_no || '/' || lpad(cast(order_no as varchar), 9, '0'))
-            as currency,
-            arg_min({order_reason}, file_no || '/' || lpad(cast(order_no as varchar), 9, '0'))
-                as order_reason,
-            arg_min(o, file_no || '/' || lpad(cast(order_no as varchar), 9, '0')) as o
-        from orders_flat where id is not null
-        group by id
-    ),
-    parent_lines as (
-        select
-            id as order_id,
-            {text("li", "$.id")} as line_id,
-            coalesce({text("li", "$.product_id")}, '0') as product_id,
-            coalesce({text("li", "$.variation_id")}, '0') as variation_id,
-            nullif({text("li", "$.sku")}, '') as sku
-        from (select id, unnest({array("o", "$.line_items")}) as li from parents)
-    ),
-    line_matches as (
-        select order_id, product_id, variation_id, any_value(line_id) as line_id,
-            any_value(sku) as sku, count(*) as n
-        from parent_lines group by all
-    ),
+    with
     doc as (
         select cast(content as json) as j from read_text({ql(path)})
     ),
@@ -150,10 +175,10 @@ def returns_select(path: str, name: str, order: int, orders_ctes: str, order_rea
                 as line_sku,
             by_item.line_id is null and by_product.n > 1 as is_ambiguous
         from flat
-        left join parents on flat.parent = parents.id
-        left join parent_lines as by_item
+        left join {PARENTS} as parents on flat.parent = parents.id
+        left join {PARENT_LINES} as by_item
             on flat.parent = by_item.order_id and flat.refunded_item_id = by_item.line_id
-        left join line_matches as by_product
+        left join {LINE_MATCHES} as by_product
             on flat.refunded_item_id is null
             and flat.parent = by_product.order_id
             and flat.product_id = by_product.product_id

@@ -45,7 +45,7 @@ def _hash_sql(expr: str) -> str:
     return f"sha256(cast(? as varchar) || {expr})"
 
 
-def _written_by(e: Entity, hashes: str, key: str) -> str:
+def written_by(e: Entity, hashes: str, key: str) -> str:
     """A condition on `key` (a customer id, or for returns an order id) selecting what the
     customers in `hashes` wrote; the salt is its one bound parameter."""
     if has_customer_id(e):
@@ -91,8 +91,8 @@ def erase_entity(
     else:
         return 0, 0
     key = ID_COLUMN if has_customer_id(e) else "order_id"
-    rows_where = _written_by(e, hashes, qi(key))
-    q_where = _written_by(e, hashes, f"json_extract_string(raw_record, {ql(key)})")
+    rows_where = written_by(e, hashes, qi(key))
+    q_where = written_by(e, hashes, f"json_extract_string(raw_record, {ql(key)})")
     file_params: list = list(files or [])
     in_files = f" and _source_file in ({', '.join('?' for _ in file_params)})" if files else ""
     q_files = in_files.replace("_source_file", "source_file")

@@ -10,7 +10,11 @@
   `returnlens.ingest.erasure`, which this module shares), so re-delivering or reloading an old
   landing file does not bring the data back;
 - the tables that held the data are rewritten and the database's freed blocks overwritten
-  (DuckDB does not clear them), so the erased values are no longer in the file's bytes;
+  (DuckDB does not clear them);
+- `forget_customer_and_compact` (what `returnlens forget-customer` runs) then closes its
+  connection and compacts the warehouse file (`returnlens.ingest.compaction`): DuckDB's
+  metadata keeps prefixes of erased values in freed pieces of blocks still in use, which no
+  overwrite reaches, so only a fresh file holds none of the erased values in its bytes;
 - optionally the landing files are scrubbed: PII fields get tombstone values that satisfy the
   contract ("erased", and erased-<hash prefix>@invalid for the e-mail, unique per customer),
   free text is emptied; every other field is kept, so the next run loads the row as before.
@@ -32,8 +36,9 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.config import pii_salt
-from returnlens.ingest.contracts import ENTITIES, Entity, entity
+from returnlens.config import pii_salt, settings
+from returnlens.ingest.compaction import Compaction, CompactionError, compact_database
+from returnlens.ingest.contracts import ENTITIES, SOURCES, Entity, entity
 from returnlens.ingest.erasure import (
     FREE_TEXT,
     ID_COLUMN,
@@ -41,6 +46,7 @@ from returnlens.ingest.erasure import (
     has_customer_id,
     overwrite_erased,
     pii_entities,
+    written_by,
 )
 from returnlens.ingest.erasure import (  # re-exported: imported from here by callers
     apply_forgotten as apply_forgotten,
@@ -71,8 +77,10 @@ class ForgetResult:
     free_texts_erased: dict[str, int] = field(default_factory=dict)  # per raw table
     tables_rewritten: list[str] = field(default_factory=list)
     landing_files_scrubbed: list[str] = field(default_factory=list)
-    # landing files that may hold the customer but cannot be rewritten (Excel workbooks)
+    # landing files that may hold the customer but cannot be rewritten: Excel workbooks, and
+    # the files of a platform (Shopify, WooCommerce, bol.com, Sendcloud) that delivered their rows
     landing_files_not_scrubbed: list[str] = field(default_factory=list)
+    compaction: Compaction | None = None  # the warehouse file, rewritten afresh
 
     @property
     def erased_anything(self) -> bool:
@@ -169,6 +177,36 @@ def forget_customer(
         result.landing_files_scrubbed, result.landing_files_not_scrubbed = scrub_landing(
             con, customer_id, customer_hash, landing_dir
         )
+    return result
+
+
+def forget_customer_and_compact(
+    customer_id: str, *, warehouse: Path | None = None, landing_dir: Path | None = None
+) -> ForgetResult:
+    """`forget_customer` on a connection of its own to the warehouse file, then, once that is
+    closed, compact the file so that none of the erased values stays in its bytes.
+
+    No other connection to the warehouse may be open (the compaction refuses to start
+    otherwise, after the erasure: running this again then compacts). A customer found nowhere
+    has nothing in the file: no compaction. Raises CompactionError when the file could not be
+    compacted; the erasure in raw has happened by then.
+    """
+    validate_customer_id(customer_id)
+    path = Path(warehouse) if warehouse is not None else settings().warehouse
+    con = connect(path)
+    try:
+        result = forget_customer(con, customer_id, landing_dir=landing_dir)
+    finally:
+        con.close()
+    if result.known:  # erased now or earlier: the metadata may still hold pieces of it
+        try:
+            result.compaction = compact_database(path)
+        except CompactionError as exc:
+            raise CompactionError(
+                f"the customer's personal data was erased in raw, but pieces of it may still be "
+                f"in the warehouse file's bytes: {exc} Running the same erasure again compacts "
+                "the file."
+            ) from exc
     return result
 
 
@@ -277,7 +315,49 @@ def scrub_landing(
     finally:
         scratch.close()
         paths.close()
+    not_scrubbed += [str(landing_dir / f) for f in platform_files_of(con, customer_hash)]
     return scrubbed, not_scrubbed
+
+
+# raw tables whose platform files hold the customer's personal data (names, e-mail, addresses
+# in a connector's customer and order tables, an order export, a returns platform's parcels)
+PLATFORM_PII_ENTITIES = ("customers", "orders", "returns", "nps_responses")
+
+
+def platform_files_of(con: duckdb.DuckDBPyConnection, customer_hash: str) -> list[str]:
+    """The landing files of a platform (a folder other than the native sources': shopify/,
+    shopify_export/, woocommerce/, bol/, sendcloud/) that delivered rows of this customer
+    (their customers, orders, returns or answers), as landing paths. Those files are the
+    platform's own format: they are not rewritten here, the shop erases the customer in the
+    platform and delivers the files again."""
+    salt = pii_salt()
+    one = "(select cast(? as varchar))"
+    parts = []
+    for name in PLATFORM_PII_ENTITIES:
+        e = entity(name)
+        key = ID_COLUMN if has_customer_id(e) else "order_id"
+        parts.append(f"select _source_file from {e.table} where {written_by(e, one, qi(key))}")
+    native = ", ".join(ql(s) for s in SOURCES)
+    rows = con.execute(
+        f"select distinct _source_file from ({' union all '.join(parts)}) as f "
+        f"where split_part(_source_file, '/', 1) not in ({native}) order by 1",
+        [salt, customer_hash] * len(parts),
+    ).fetchall()
+    return [f for (f,) in rows]
+
+
+def not_scrubbed_advice(path: str) -> str:
+    """What the shop does about a landing file `scrub_landing` could not rewrite."""
+    if path.lower().endswith(".xlsx"):
+        return (
+            f"{path} is an Excel workbook and may hold this customer: remove their rows in "
+            "the survey tool and export it again, or delete the file"
+        )
+    return (
+        f"{path} is a platform's file that delivered this customer's rows: erase the customer "
+        "in the platform (the shop system, connector or returns platform) and deliver its "
+        "files again, or delete the file"
+    )
 
 
 def _rewrite_csv(

@@ -44,3 +44,27 @@ def private_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("RETURNLENS_DATA_DIR", str(data))
     monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster_home"))
     return data
+
+
+@pytest.fixture(scope="session")
+def native_warehouse(tmp_path_factory, worker_id):
+    """The native demo shop's pipeline run the layout comparisons share (layout_marts.py).
+
+    Made once per test session: `make test`'s two processes share it through the parent of
+    their temp folders, the first to ask runs it under a file lock, the other waits for it.
+    The warehouse is only read afterwards (read-only connections, which processes may share).
+    """
+    import fcntl
+
+    from tests.integration.layout_marts import run_pipeline
+
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent if worker_id != "master" else root) / "layout_marts_native"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "native" / "published"
+        if not done.exists():
+            run_pipeline("native", shared)
+            done.write_text("the run published\n")
+    return shared / "native" / "warehouse.duckdb"

@@ -76,7 +76,7 @@ def test_shopify_loads_each_raw_table_in_its_asset_group_before_the_raw_asset(de
 
     graph = definitions.get_repository_def().asset_graph
     tables = PLATFORM_TABLES["shopify"]
-    assert set(tables) == {"orders", "order_lines", "products", "returns"}
+    assert set(tables) == {"orders", "order_lines", "products", "returns", "customers"}
     for name in tables:
         key = dg.AssetKey(["adapters", "shopify", name])
         assert graph.get(key).group_name == "adapter_shopify"

@@ -617,6 +617,11 @@ def test_landing_sensor_requests_a_run_only_for_new_or_changed_settled_files(tmp
     assert isinstance(result, dg.SkipReason) and "still being written" in result.skip_message
     old = time.time() - 120
     os.utime(path, (old, old))
+    # the settle time is read when the sensor ticks (RETURNLENS_LANDING_SETTLE_SECONDS)
+    monkeypatch.setattr(jobs, "SETTLE_SECONDS", 600.0)
+    result, _ = tick(cursor)
+    assert isinstance(result, dg.SkipReason) and "still being written" in result.skip_message
+    monkeypatch.setattr(jobs, "SETTLE_SECONDS", 30.0)
     result, cursor = tick(cursor)
     assert isinstance(result, dg.RunRequest)
     assert result.tags["returnlens/changed_files"] == "1"

@@ -132,3 +132,40 @@ def test_parameters_fill_placeholders_and_data_docs_are_built(tmp_path, warehous
     index = gates.data_docs_index(tmp_path)
     assert index.exists()
     assert "t_suite" in index.read_text()
+
+
+def test_suites_of_one_call_keep_their_own_parameters_and_order(tmp_path, warehouse):
+    """One GX context validates several suites: each gets its own parameters (the same name,
+    other values), results come back in the order asked, and a suite asked twice runs twice."""
+    paths = {}
+    for name in ("a_suite", "b_suite"):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(
+            json.dumps(
+                {
+                    "name": name,
+                    "meta": {"relation": "raw.t"},
+                    "expectations": [
+                        {
+                            "type": "expect_table_row_count_to_be_between",
+                            "kwargs": {"min_value": {"$PARAMETER": "previous_row_count_min"}},
+                        }
+                    ],
+                }
+            )
+        )
+    results = gates.run_suites(
+        [paths["a_suite"], paths["b_suite"], paths["a_suite"]],
+        warehouse,
+        docs_dir=tmp_path,
+        parameters={
+            "a_suite": {"previous_row_count_min": 1000},  # raw.t has 1,000 rows
+            "b_suite": {"previous_row_count_min": 1001},
+        },
+    )
+    assert [(r.suite, r.passed) for r in results] == [
+        ("a_suite", True),
+        ("b_suite", False),
+        ("a_suite", True),
+    ]
+    assert results[1].failures[0].observed == 1000

@@ -363,7 +363,7 @@ SHOPIFY_LOST = {
 def test_shopify_layout_loads_the_same_shop(native, tmp_path):
     nat_out, want = native
     out, got = _layout(native, tmp_path, "shopify")
-    for gone in ("orders_*.csv", "order_lines_*.csv", "products*.csv"):
+    for gone in ("orders_*.csv", "order_lines_*.csv", "products*.csv", "customers*.csv"):
         assert not list((out / "shop").glob(gone))
     assert not list((out / "returns").glob("*.csv"))
     product_ids = sorted({p["product_id"] for p in _native_csv(nat_out, "shop", "products*.csv")})
@@ -371,6 +371,11 @@ def test_shopify_layout_loads_the_same_shop(native, tmp_path):
 
     def customer(r: Row) -> Row:
         return {**r, "customer_id": _number(r["customer_id"])}
+
+    def account(r: Row) -> Row:
+        # Shopify keeps a customer's phone in E.164: the native spaces are gone
+        phone = r["phone"] and r["phone"].replace(" ", "")
+        return {**customer(r), "phone": phone}
 
     def order(r: Row) -> Row:
         return {**customer(r), "order_id": _number(r["order_id"])}
@@ -400,7 +405,7 @@ def test_shopify_layout_loads_the_same_shop(native, tmp_path):
         got,
         want,
         {
-            "customers": customer,
+            "customers": account,
             "orders": order,
             "order_lines": line,
             "products": batch,
@@ -438,6 +443,14 @@ SHOPIFY_TYPES = {
     "order_line_refund": {"refund_id": "BIGINT", "order_line_id": "BIGINT"},
     "refund": {"processed_at": "TIMESTAMP WITH TIME ZONE"},
     "return": {"created_at": "TIMESTAMP WITH TIME ZONE"},
+    "customer": {
+        "id": "BIGINT",
+        "created_at": "TIMESTAMP WITH TIME ZONE",
+        "updated_at": "TIMESTAMP WITH TIME ZONE",
+        "default_address_id": "BIGINT",
+        "verified_email": "BOOLEAN",
+    },
+    "customer_address": {"id": "BIGINT", "customer_id": "BIGINT", "is_default": "BOOLEAN"},
 }
 
 
@@ -686,6 +699,22 @@ def test_shopify_admin_export_carries_orders_lines_and_refunded_amounts(native, 
     assert sorted((r["order_id"], r["sku"], r["quantity"]) for r in raw["order_lines"]) == sorted(
         (_number(r["order_id"]), r["sku"], r["quantity"]) for r in lines
     )
+    # the returns and survey answers name the export's orders and lines: each return names
+    # a loaded line of its native line's order, position and sku; each answer a loaded order
+    loaded = {r["order_line_id"]: r for r in raw["order_lines"]}
+    returned = _native_csv(out, "returns", "returns_*.csv")
+    native_returns = _native_csv(nat_out, "returns", "returns_*.csv")
+    assert len(returned) == len(native_returns)
+    for ret, nat in zip(returned, native_returns, strict=True):
+        position = nat["order_line_id"].rsplit("-", 1)[1]
+        assert ret["order_id"] == _number(nat["order_id"])
+        assert ret["order_line_id"] == f"{_number(nat['order_id'])}-{position}"
+        line = loaded[ret["order_line_id"]]
+        assert (line["order_id"], line["sku"]) == (ret["order_id"], nat["sku"])
+    answers = _native_csv(out, "surveys", "nps_*.csv")
+    assert answers and {a["order_id"] for a in answers if a["order_id"]} <= {
+        o["order_id"] for o in raw["orders"]
+    }
 
 
 @pytest.mark.parametrize("layout", ["shopify", "woocommerce"])
@@ -696,7 +725,12 @@ def test_parquet_web_events_name_the_platforms_customers(tmp_path, layout):
     generate(out, seed=SEED, scale=SCALE, web_format="parquet")
     native_ids = {r["customer_id"] for r in _native_csv(out, "shop", "customers*.csv")}
     write_layout(out, layout)
-    customers = {r["customer_id"] for r in _native_csv(out, "shop", "customers*.csv")}
+    if layout == "shopify":  # Shopify's customers are its connector table `customer`
+        path = out / "shopify" / "customer.parquet"
+        rows = duckdb.connect().execute(f"select cast(id as varchar) from '{path}'").fetchall()
+        customers = {c for (c,) in rows}
+    else:
+        customers = {r["customer_id"] for r in _native_csv(out, "shop", "customers*.csv")}
     assert customers == {_number(c) for c in native_ids}
     files = sorted((out / "web").glob("events_*.parquet"))
     assert files and not list((out / "web").glob("events_*.jsonl"))

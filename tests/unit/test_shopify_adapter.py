@@ -1,7 +1,8 @@
 """Shopify adapter (connector tables, Fivetran's names) on a hand-written fixture built from the
 Admin API's documented examples (tests/data/platforms/shopify/, not from the generator): what
-loads into raw.orders, raw.order_lines and raw.returns, what is quarantined and why, and that
-every documented return reason and restock type is mapped.
+loads into raw.orders, raw.order_lines, raw.returns and raw.customers, what is quarantined and
+why, that a customer's personal data stays in raw's PII columns and is forgotten like a native
+customer's, and that every documented return reason and restock type is mapped.
 
 Expectations are computed from the fixture files with the csv and json modules and from the
 mapping seeds with the csv module, never from the loader's output.
@@ -537,3 +538,151 @@ def test_unchanged_joined_tables_are_not_read_again_to_decide_a_skip(con, landin
     refund.write_text(refund.read_text())  # same bytes, a new time: read again, to be safe
     later = load_entity(con, entity, landing)
     assert [f.status for f in later.files] == ["loaded"]
+
+
+# ------------------------------------------------------------------------------ customers
+PII_FIELDS = {
+    "customer": ("email", "first_name", "last_name", "phone", "note"),
+    "customer_address": (
+        "first_name",
+        "last_name",
+        "name",
+        "phone",
+        "address_1",
+        "address_2",
+        "city",
+        "zip",
+    ),
+}
+
+
+def _default_address(c: dict[str, str], addresses: list[dict[str, str]]) -> dict | None:
+    """The customer's default address: the customer_address row `default_address_id` names,
+    else the one marked `is_default`."""
+    mine = [a for a in addresses if a["customer_id"] == c["id"]]
+    named = [a for a in mine if a["id"] == c["default_address_id"]]
+    return (named or [a for a in mine if a["is_default"] == "true"] or [None])[0]
+
+
+def _expected_customers() -> tuple[int, list[tuple]]:
+    """(rows in customer.csv, the raw.customers rows expected), by the documented rules."""
+    rows, addresses = _csv("customer"), _csv("customer_address")
+    versions: dict[str, set] = {}
+    for c in rows:
+        versions.setdefault(c["id"], set()).add(tuple(c.values()))
+    expected: dict[str, tuple] = {}
+    for c in rows:
+        if not c["id"] or c["_fivetran_deleted"] == "true" or len(versions[c["id"]]) > 1:
+            continue
+        a = _default_address(c, addresses)
+        try:
+            created = _utc(c["created_at"])
+        except ValueError:
+            continue
+        if a is None or c["id"] in expected:  # an identical repeat: the first row loads
+            continue
+        street = ", ".join(p for p in (a["address_1"], a["address_2"]) if p)
+        expected[c["id"]] = (
+            c["id"],
+            c["first_name"],
+            c["last_name"],
+            c["email"],
+            c["phone"] or None,
+            street,
+            a["zip"],
+            a["city"],
+            a["country_code"],
+            created,
+        )
+    return len(rows), sorted(expected.values())
+
+
+def _personal_values() -> set[str]:
+    return {
+        row[f]
+        for table, fields in PII_FIELDS.items()
+        for row in _csv(table)
+        for f in fields
+        if len(row[f]) >= 3
+    }
+
+
+def test_customers_load_with_their_default_address_and_the_invalid_are_quarantined(con, landing):
+    load_all(con, landing)
+    rows_in, expected = _expected_customers()
+    assert 0 < len(expected) < rows_in
+    assert _audit(con, "customers") == (rows_in, len(expected), rows_in - len(expected))
+    got = con.execute(
+        "select customer_id, first_name, last_name, email, phone, street, postal_code, city, "
+        "country_code, created_at from raw.customers order by customer_id"
+    ).fetchall()
+    assert got == expected
+    reasons = _reasons(con, "customers")
+    assert len(reasons) == rows_in - len(expected)
+    for part, times in (
+        ("deleted in Shopify (_fivetran_deleted is true)", 1),
+        ("no default address in the customer_address table", 1),
+        ("missing id (every customer has one)", 1),
+        ("not a valid timestamp", 1),
+        ("created_at is not a time as the connector writes it (ISO 8601", 1),
+        ("appears more than once in the file with different values", 2),
+        ("duplicate key within the file", 1),
+    ):
+        assert sum(part in r for r in reasons) == times, (part, reasons)
+    # no name, e-mail, phone or address quoted in a reason
+    personal = _personal_values()
+    assert not [(v, r) for v in personal for r in reasons if v in r]
+
+
+def test_customer_personal_data_only_in_raws_pii_columns_and_forgotten_like_native(
+    con, landing, monkeypatch
+):
+    from returnlens.ingest.privacy import forget_customer
+
+    monkeypatch.setenv("RETURNLENS_PII_SALT", "a-test-salt-of-enough-length-0123456789")
+    load_all(con, landing)
+    extras = [x for (x,) in con.execute("select _extra from raw.customers").fetchall()]
+    assert extras and all(x for x in extras)
+    keys = {k for x in extras for k in json.loads(x)}
+    assert keys == {"state", "verified_email", "currency", "updated_at", "default_address_id"}
+    personal = _personal_values()
+    assert not [(v, x) for v in personal for x in extras if v in x]
+    # erased by forget-customer like a native customer: the loaded row and quarantined rows
+    anna = con.execute(
+        "select country_code, created_at from raw.customers where customer_id = '207119552'"
+    ).fetchall()
+    res = forget_customer(con, "207119552", overwrite_freed_space=False)
+    assert res.rows_erased["customers"] == 1
+    erased = con.execute(
+        "select first_name, last_name, email, phone, street, postal_code, city, _extra, "
+        "country_code, created_at from raw.customers where customer_id = '207119552'"
+    ).fetchall()
+    assert erased == [(None,) * 8 + anna[0]]
+    emma = [c for c in _csv("customer") if c["id"] == "207119557"]
+    res = forget_customer(con, "207119557", overwrite_freed_space=False)
+    assert res.quarantined_records_erased >= len(emma) == 2
+    records = [
+        r
+        for (r,) in con.execute(
+            "select raw_record from raw.quarantine_rows where entity = 'customers'"
+        ).fetchall()
+    ]
+    assert not [e for c in emma for e in (c["email"],) if any(e in r for r in records)]
+
+
+def test_forget_with_scrub_names_the_shopify_files_it_cannot_rewrite(con, landing, monkeypatch):
+    """`forget-customer --scrub-landing` rewrites native CSVs only: a connector's files that
+    delivered the customer's rows are named, so the shop erases them in Shopify and syncs."""
+    from returnlens.ingest.privacy import forget_customer
+
+    monkeypatch.setenv("RETURNLENS_PII_SALT", "a-test-salt-of-enough-length-0123456789")
+    load_all(con, landing)
+    ordered = {o["id"] for o in _csv("order") if o["customer_id"] == "207119552"}
+    res = forget_customer(con, "207119552", landing_dir=landing, overwrite_freed_space=False)
+    named = {Path(p).relative_to(landing).as_posix() for p in res.landing_files_not_scrubbed}
+    assert "shopify/customer.csv" in named
+    assert ("shopify/order.csv" in named) == bool(ordered)
+    assert res.landing_files_scrubbed == []
+    # a customer the files do not hold names no file
+    res = forget_customer(con, "no-such-customer", landing_dir=landing)
+    assert res.landing_files_not_scrubbed == []

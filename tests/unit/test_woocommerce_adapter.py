@@ -425,3 +425,39 @@ def test_a_changed_reporting_currency_reads_the_files_again(con, landing):
     assert con.execute("select order_id from raw.orders order by 1").fetchall() == [
         (i,) for i in usd
     ]
+
+
+def test_each_orders_file_is_read_once_however_many_refunds_files(con, landing):
+    """A refund's parent order is looked up in every orders_*.json of the folder: the orders
+    files are read once per load, not once per refunds file (that made a load quadratic in
+    the number of files). DuckDB's own file system log counts the opens; the refunds split
+    over several files still load exactly as the one file does."""
+    folder = landing / "woocommerce"
+    orders, refunds = _json(ORDERS_FILE), _json(REFUNDS_FILE)
+    (landing / ORDERS_FILE).unlink()
+    (landing / REFUNDS_FILE).unlink()
+    for i in range(3):
+        (folder / f"orders_2024-03-p{i + 1}.json").write_text(json.dumps(orders[i::3]))
+    for i in range(4):
+        (folder / f"refunds_2024-03-{'abcd'[i]}.json").write_text(json.dumps(refunds[i::4]))
+    con.execute("call enable_logging('FileSystem')")
+    load_entity(con, PLATFORM_TABLES["woocommerce"]["returns"].entity, landing)
+    opens = con.execute(
+        "select json_extract_string(message, '$.path') from duckdb_logs "
+        "where type = 'FileSystem' and json_extract_string(message, '$.op') = 'OPEN'"
+    ).fetchall()
+    opened = sorted(Path(p).name for (p,) in opens if Path(p).name.startswith("orders_"))
+    assert opened == [f"orders_2024-03-p{i + 1}.json" for i in range(3)]
+    by_id = {str(o["id"]): o for o in orders if o.get("type") != "shop_order_refund"}
+    items = [(r, li) for r in refunds for li in r["line_items"] or [None]]
+    valid = {(str(r["id"]), str(li["id"])) for r, li in items if li and _return_ok(r, li, by_id)}
+    assert 0 < len(valid) < len(items)
+    loaded = con.execute(
+        "select rma_id, json_extract_string(_extra, '$.refund_item_id') from raw.returns"
+    ).fetchall()
+    assert set(loaded) == valid and len(loaded) == len(valid)
+    audit = con.execute(
+        "select sum(rows_in), sum(rows_loaded), sum(rows_quarantined) from raw.load_audit "
+        "where entity = 'returns' and status = 'loaded'"
+    ).fetchall()
+    assert audit == [(len(items), len(valid), len(items) - len(valid))]

@@ -6,6 +6,12 @@
     product or batch is not in its export (quarantined or not delivered) are kept and
     flagged: has_known_customer, has_known_product, has_known_batch.
 #}
+{#
+    A table (issue 16): read by fct_order_lines, fct_returns, rpt_referential_integrity and
+    their tests; as a view each rebuilt the join of every order line with orders, products
+    and returns. No free text, customers only as customer_key.
+#}
+{{ config(materialized='table') }}
 with
 
 order_lines as (

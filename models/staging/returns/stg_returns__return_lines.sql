@@ -6,15 +6,10 @@
     is also a word of the reason vocabulary (the surnames Groot, Klein, Lang) is not masked,
     or "te groot" would lose its reason (macro customer_names_that_are_reason_words).
 
-    A returns platform names the order line its own way: Sendcloud `order_number-sku`,
-    bol.com `orderId-ean`, while the shop export keys lines by its own id (Shopify's line
-    item id, the native `order-line number`). A return line whose order_line_id is not an
-    order line of raw is matched by order and sku: the order by its id or by the number the
-    shop shows the customer (Shopify's `name` '#1001', WooCommerce's `number`, kept by the
-    adapters in `_extra`): as delivered first, then with a leading '#' ignored on both sides
-    (so '#1429' is the order named #1429 even when an order has the id 1429), the id before
-    the number; the line by its sku; two lines
-    of one order with the same sku: the first by line number. The delivered id is kept
+    A returns platform names the order line its own way (Sendcloud `order_number-sku`, bol.com
+    `orderId-ean`): a return line whose order_line_id is not an order line of raw takes the
+    order line matched by order and sku in stg_returns__order_line_matches (a table, so the
+    matching runs once per run, not on every scan of this view). The delivered id is kept
     (delivered_order_line_id); a return line that matches nothing keeps it and stays an
     orphan, counted in rpt_referential_integrity.
 
@@ -34,87 +29,9 @@ delivered as (
 
 ),
 
-order_lines as (
+order_line_matches as (
 
-    select
-        order_line_id,
-        order_id,
-        sku,
-        line_number
-    from {{ source('shop', 'order_lines') }}
-
-),
-
-order_references as (
-
-    {# every name an order goes by: its id, then the number the shop shows the customer #}
-    select
-        order_id,
-        order_id as order_reference,
-        1 as reference_rank
-    from {{ source('shop', 'orders') }}
-
-    union all
-
-    select
-        order_id,
-        {{ json_text('_extra', 'name') }} as order_reference,
-        2 as reference_rank
-    from {{ source('shop', 'orders') }}
-    where {{ json_text('_extra', 'name') }} is not null
-
-    union all
-
-    select
-        order_id,
-        {{ json_text('_extra', 'number') }} as order_reference,
-        2 as reference_rank
-    from {{ source('shop', 'orders') }}
-    where {{ json_text('_extra', 'number') }} is not null
-
-),
-
-delivered_without_order_line as (
-
-    select delivered.*
-    from delivered
-    left join order_lines on delivered.order_line_id = order_lines.order_line_id
-    where order_lines.order_line_id is null
-
-),
-
-order_lines_matched_by_sku as (
-
-    select
-        delivered_without_order_line.rma_id,
-        delivered_without_order_line.order_line_id as delivered_order_line_id,
-        order_lines.order_line_id,
-        order_lines.order_id,
-        row_number() over (
-            partition by
-                delivered_without_order_line.rma_id,
-                delivered_without_order_line.order_line_id
-            order by
-                {# as delivered ('#1429' is the name #1429, not order id 1429) before
-                   without the '#', then the id before the number #}
-                case
-                    when delivered_without_order_line.order_id = order_references.order_reference
-                        then 0
-                    else 1
-                end,
-                order_references.reference_rank,
-                order_lines.line_number,
-                order_lines.order_line_id
-        ) as match_rank
-    from delivered_without_order_line
-    inner join order_references
-        on
-            trim(leading '#' from delivered_without_order_line.order_id)
-            = trim(leading '#' from order_references.order_reference)
-    inner join order_lines
-        on
-            order_references.order_id = order_lines.order_id
-            and delivered_without_order_line.sku = order_lines.sku
+    select * from {{ ref('stg_returns__order_line_matches') }}
 
 ),
 
@@ -123,24 +40,31 @@ source as (
     select
         delivered.*,
         delivered.order_line_id as delivered_order_line_id,
-        coalesce(by_sku.order_line_id, delivered.order_line_id) as matched_order_line_id,
-        coalesce(by_sku.order_id, delivered.order_id) as matched_order_id,
-        by_sku.order_line_id is not null as is_order_line_matched_by_sku
+        coalesce(matches.order_line_id, delivered.order_line_id) as matched_order_line_id,
+        coalesce(matches.order_id, delivered.order_id) as matched_order_id,
+        matches.order_line_id is not null as is_order_line_matched_by_sku
     from delivered
-    left join order_lines_matched_by_sku as by_sku
+    left join order_line_matches as matches
         on
-            delivered.rma_id = by_sku.rma_id
-            and delivered.order_line_id = by_sku.delivered_order_line_id
-            and by_sku.match_rank = 1
+            delivered.rma_id = matches.rma_id
+            and delivered.order_line_id = matches.delivered_order_line_id
+
+),
+
+customer_ids_by_email as (
+
+    {{ customer_ids_by_email(source('shop', 'customers')) }}
 
 ),
 
 orders as (
 
     select
-        order_id,
-        customer_id
-    from {{ source('shop', 'orders') }}
+        raw_orders.order_id,
+        coalesce(customer_ids_by_email.customer_id, raw_orders.customer_id) as customer_id
+    from {{ source('shop', 'orders') }} as raw_orders
+    left join customer_ids_by_email
+        on raw_orders.customer_id = customer_ids_by_email.email_customer_id
 
 ),
 

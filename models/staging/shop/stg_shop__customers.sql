@@ -1,4 +1,12 @@
-{# No PII leaves raw: names, e-mail, phone and address are dropped, the id is hashed. #}
+{#
+    No PII leaves raw: names, e-mail, phone and address are dropped, the id is hashed.
+
+    A table, not a view: the customer hash (sha256 per row) is computed once per run here
+    instead of on every scan of the models and tests reading this model. It holds the
+    pseudonymous key only, no personal data (docs/security.md).
+#}
+{{ config(materialized='table') }}
+
 with
 
 source as (

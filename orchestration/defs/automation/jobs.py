@@ -33,8 +33,11 @@ daily_schedule = dg.ScheduleDefinition(
 SETTLE_SECONDS = float(os.environ.get("RETURNLENS_LANDING_SETTLE_SECONDS", "30"))
 
 
-def landing_stamps(landing: Path, settle_seconds: float = SETTLE_SECONDS) -> tuple[dict, list]:
-    """(settled files -> "size:mtime_ns", files still being written) under the landing folder."""
+def landing_stamps(landing: Path, settle_seconds: float | None = None) -> tuple[dict, list]:
+    """(settled files -> "size:mtime_ns", files still being written) under the landing folder;
+    a file is still being written when modified in the last `settle_seconds` (SETTLE_SECONDS
+    as it is when called)."""
+    settle_seconds = SETTLE_SECONDS if settle_seconds is None else settle_seconds
     stamps: dict[str, str] = {}
     busy: list[str] = []
     now = time.time()

@@ -4,9 +4,9 @@
 Tables written, typed as Fivetran's schema types them (ids bigint, amounts decimal, instants
 timestamp with time zone, flags boolean): `order`, `order_line`, `product`, `product_variant`,
 `product_option`, `inventory_item`, `return`, `return_line_item`, `refund`,
-`order_line_refund`. The native orders, order lines, products and returns are removed;
-customers, clickstream, NPS, forecasts, suppliers, batches and interventions stay native, with
-the ids Shopify gives their customers, orders and products.
+`order_line_refund`, `customer`, `customer_address`. The native orders, order lines, products,
+returns and customers are removed; clickstream, NPS, forecasts, suppliers, batches and
+interventions stay native, with the ids Shopify gives their customers, orders and products.
 
 Ids (Shopify's are whole numbers): an order is the number of the native order id
 (`O0000429` -> 429, `name` #1429), a customer likewise (`C0000328` -> 328), an order line
@@ -23,7 +23,9 @@ with the product's category and subcategory; options Size (unless one-size) and 
 -> OTHER: no such enum value), `customer_note` the reason text; a refunded line (refunded_at
 set) gets a refund at refunded_at with one refund line (restock_type `no_restock` for keep-it,
 else `return`; `subtotal` the refunded amount incl. VAT); `return.status` CLOSED when refunded
-or exchanged, OPEN when received, else REQUESTED.
+or exchanged, OPEN when received, else REQUESTED; a customer's `phone` in E.164 (the native
+spaces removed, as Shopify stores it), its address one `customer_address` row (id the
+customer's number, `is_default`, `address_1` the street) that `default_address_id` names.
 """
 
 from __future__ import annotations
@@ -210,13 +212,14 @@ def write_shopify(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         folder / "inventory_item.parquet",
     )
     _returns(con, folder)
+    _customers(con, out, folder, currency)
     remove(out / "shop", "orders_*.csv")
     remove(out / "shop", "order_lines_*.csv")
     remove(out / "shop", "products*.csv")
     remove(out / "returns", "returns_*.csv")
     _rekey_other_files(con, out)
     counts = {}
-    for table in ("order", "order_line", "product_variant", "return_line_item"):
+    for table in ("order", "order_line", "product_variant", "return_line_item", "customer"):
         path = ql(str(folder / f"{table}.parquet"))
         (counts[f"shopify {table}"],) = con.execute(
             f"select count(*) from read_parquet({path})"
@@ -299,6 +302,55 @@ def _returns(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         """,
         folder / "order_line_refund.parquet",
     )
+
+
+def _customers(con: duckdb.DuckDBPyConnection, out: Path, folder: Path, currency: str) -> None:
+    """The native customers as `customer` and `customer_address` (one default address each);
+    the native file is removed."""
+    con.execute(
+        f"create or replace temp table _customers as select * from "
+        f"{native(out, 'shop', 'customers*.csv')}"
+    )
+    write_parquet(
+        con,
+        f"""
+        select
+            {number("customer_id")} as id,
+            email,
+            first_name,
+            last_name,
+            nullif(replace(phone, ' ', ''), '') as phone,
+            'enabled' as state,
+            true as verified_email,
+            {ql(currency)} as currency,
+            {_ts("created_at")} as created_at,
+            {_ts("created_at")} as updated_at,
+            {number("customer_id")} as default_address_id,
+            false as _fivetran_deleted
+        from _customers order by id
+        """,
+        folder / "customer.parquet",
+    )
+    write_parquet(
+        con,
+        f"""
+        select
+            {number("customer_id")} as id,
+            {number("customer_id")} as customer_id,
+            first_name,
+            last_name,
+            first_name || ' ' || last_name as name,
+            street as address_1,
+            cast(null as varchar) as address_2,
+            city,
+            country_code,
+            postal_code as zip,
+            true as is_default
+        from _customers order by id
+        """,
+        folder / "customer_address.parquet",
+    )
+    remove(out / "shop", "customers*.csv")
 
 
 def _rekey_other_files(con: duckdb.DuckDBPyConnection, out: Path) -> None:

@@ -2,7 +2,8 @@
 `shopify_export/orders_export_1.csv`, one row per line item (docs/sources/shopify.md,
 "Generated layout": the admin export form), where the admin export's adapter reads it
 (returnlens/adapters/shopify_export.py). It replaces the native orders and order lines; products, customers, the returns portal's returns
-and the other sources stay native. Every order's rows carry `Name` and `Id`; the order-level
+and the other sources stay native, the returns and survey answers naming orders and lines by
+the export's keys (`Id`, `Id`-<position>). Every order's rows carry `Name` and `Id`; the order-level
 fields (e-mail, statuses, amounts, dates, addresses, payment, source, taxes) are on its first
 row only, as the export writes them; each row has its line item's fields and `Vendor`.
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.demo.layouts.common import native, number, remove
+from returnlens.demo.layouts.common import native, number, remove, rewrite_csv
 from returnlens.profile import load_profile
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
@@ -203,6 +204,20 @@ def write_shopify_export(out: Path, con: duckdb.DuckDBPyConnection) -> dict[str,
     )
     remove(out / "shop", "orders_*.csv")
     remove(out / "shop", "order_lines_*.csv")
+    # the returns portal and the survey tool name the order as the shop does: by its `Id`,
+    # the line by the adapter's `Id`-<position> (the native line number, rows in its order)
+    order_id = f"cast({number('f.order_id')} as varchar)"
+    rewrite_csv(
+        con,
+        out / "returns",
+        "returns_*.csv",
+        {
+            "order_id": order_id,
+            "order_line_id": f"{order_id} || '-' || "
+            "regexp_extract(f.order_line_id, '-([0-9]+)$', 1)",
+        },
+    )
+    rewrite_csv(con, out / "surveys", "nps_*.csv", {"order_id": order_id})
     (n,) = con.execute(
         f"select count(*) from read_csv({ql(str(path))}, header = true, all_varchar = true)"
     ).fetchone()
