@@ -6,6 +6,7 @@
 {% macro signal_var(name) -%}
     {%- set defaults = {
         "journey_lookback_days": 30,
+        "journey_late_event_days": 3,
         "quality_min_lines": 30,
         "quality_min_batch_lines": 15,
         "quality_batch_prior_lines": 100,

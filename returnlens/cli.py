@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from returnlens.cli_options import build_options, incremental_options
 from returnlens.config import settings
 from returnlens.demo.layouts import LAYOUT_HELP, LAYOUTS
 
@@ -93,19 +94,20 @@ def generate(
 @click.option(
     "--scale", default=1.0, show_default=True, help="Scale of the demo shop if generated."
 )
-def run(seed: int, scale: float) -> None:
+@incremental_options
+def run(seed: int, scale: float, full_refresh: bool, backfill_start, backfill_end) -> None:
     """Run the main job: load, build, check, publish, export (the demo shop if no data).
 
     With RETURNLENS_LANDING_DIR set, that folder must hold the shop's files. Without it, the
     default landing folder is read; when it is empty or absent, the demo shop runs from its own
-    folder (<data dir>/demo/landing), labelled as demo data.
+    folder (<data dir>/demo/landing), labelled as demo data (run daily/backfill: operations.md).
     """
     import os
 
     from returnlens.pipeline import LandingError, choose_landing, run_main_job, run_outcome
     from returnlens.summary import kpi_summary
 
-    cfg = settings()
+    build, cfg = build_options(full_refresh, backfill_start, backfill_end), settings()
     started = time.perf_counter()
     try:
         landing = choose_landing()
@@ -126,8 +128,7 @@ def run(seed: int, scale: float) -> None:
     if landing.path != cfg.landing_dir:  # the run's steps read the landing folder from here
         os.environ["RETURNLENS_LANDING_DIR"] = str(landing.path)
     click.echo("Running the main job (ingest -> dbt build -> quality gates -> publish -> exports)")
-    result = run_main_job()
-    outcome = run_outcome(result)
+    outcome = run_outcome(run_main_job(**build))
     elapsed = time.perf_counter() - started
     publish_id = outcome.metadata.get("serving__published_marts", {}).get("publish_id")
     click.echo("", err=not outcome.success)

@@ -152,8 +152,30 @@ def dev_landing_dir() -> str:
     return str(landing.path)
 
 
-def run_main_job(parse_dbt: bool = True, log_level: str = "INFO"):
-    """Execute the `main` job in this process against the persistent Dagster instance."""
+DBT_STEP = "returnlens_dbt_assets"
+
+
+def dbt_build_config(
+    full_refresh: bool = False, backfill_start: str | None = None, backfill_end: str | None = None
+) -> dict:
+    """The dbt step's run config: how the incremental models are built (docs/operations.md)."""
+    config: dict = {"full_refresh": full_refresh}
+    if backfill_start is not None or backfill_end is not None:
+        config |= {"backfill_start": backfill_start, "backfill_end": backfill_end}
+    return {"ops": {DBT_STEP: {"config": config}}}
+
+
+def run_main_job(
+    parse_dbt: bool = True,
+    log_level: str = "INFO",
+    *,
+    full_refresh: bool = False,
+    backfill_start: str | None = None,
+    backfill_end: str | None = None,
+):
+    """Execute the `main` job in this process against the persistent Dagster instance:
+    incremental models built incrementally, fully with `full_refresh`, and the orders of
+    backfill_start..backfill_end (ISO dates, inclusive) built again when given."""
     import dagster as dg
 
     from returnlens.dbt_runner import parse
@@ -169,7 +191,10 @@ def run_main_job(parse_dbt: bool = True, log_level: str = "INFO"):
         return job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": log_level}}},
+                **dbt_build_config(full_refresh, backfill_start, backfill_end),
+            },
         )
 
 

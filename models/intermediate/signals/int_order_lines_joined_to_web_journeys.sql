@@ -5,6 +5,10 @@
     are about the line's product (any sku of its product_id); category views when about any
     product of its category. Marketplace orders have no purchase session: has_web_journey is
     false and the behaviour columns are null for them.
+    Journeys of lines up to the finalisation horizon come from the incremental
+    int_web_events_aggregated_to_order_lines, the few after it (pending) are computed here by
+    the same macro; what a later delivery can change (returns, sizes, category) is joined
+    here at every run, so a late return updates its line without reading any web event.
 #}
 with
 
@@ -88,51 +92,53 @@ identified_events as (
 
 ),
 
-lines_joined_to_events as (
+finalised_journeys as (
 
-    select
-        line_facts.order_line_id,
-        events.session_id,
-        events.event_at,
-        events.event_at < line_facts.ordered_at as is_before_order,
-        events.event_type = 'product_view' as is_view,
-        events.product_id = line_facts.product_id as is_same_product,
-        events.category = line_facts.category as is_same_category,
-        events.event_type
-    from lines_with_orders as line_facts
-    inner join identified_events as events
-        on
-            line_facts.customer_key = events.customer_key
-            and line_facts.ordered_at >= events.event_at
-            and events.event_at >= {{ dbt.dateadd(
-                'day', -1 * signal_var('journey_lookback_days'), 'line_facts.ordered_at'
-            ) }}
-    where line_facts.has_web_journey
+    select * from {{ ref('int_web_events_aggregated_to_order_lines') }}
 
 ),
 
-events_aggregated_to_lines as (
+pending_lines as (
+
+    select line_facts.*
+    from lines_with_orders as line_facts
+    left join finalised_journeys
+        on line_facts.order_line_id = finalised_journeys.order_line_id
+    where line_facts.has_web_journey and finalised_journeys.order_line_id is null
+
+),
+
+pending_journeys as (
+
+    {{ aggregate_web_journeys('pending_lines', 'identified_events') }}
+
+),
+
+journeys as (
 
     select
         order_line_id,
-        count(distinct session_id) as sessions,
-        sum(case when is_view and is_same_product and is_before_order then 1 else 0 end)
-            as product_views,
-        sum(case when is_view and is_same_category and is_before_order then 1 else 0 end)
-            as category_views,
-        min(case when is_view and is_same_product and is_before_order then event_at end)
-            as first_product_view_at,
-        sum(
-            case
-                when event_type = 'size_guide_view' and is_same_product then 1 else 0
-            end
-        ) as size_guide_views,
-        sum(case when event_type = 'add_to_cart' and is_same_product then 1 else 0 end)
-            as cart_adds,
-        sum(case when event_type = 'remove_from_cart' and is_same_product then 1 else 0 end)
-            as cart_removes
-    from lines_joined_to_events
-    group by 1
+        sessions,
+        product_views,
+        category_views,
+        first_product_view_at,
+        size_guide_views,
+        cart_adds,
+        cart_removes
+    from finalised_journeys
+
+    union all
+
+    select
+        order_line_id,
+        sessions,
+        product_views,
+        category_views,
+        first_product_view_at,
+        size_guide_views,
+        cart_adds,
+        cart_removes
+    from pending_journeys
 
 ),
 
@@ -170,8 +176,10 @@ final as (
         line_facts.ordered_at,
         line_facts.ordered_date
     from lines_with_orders as line_facts
-    left join events_aggregated_to_lines as journeys
-        on line_facts.order_line_id = journeys.order_line_id
+    left join journeys
+        on
+            line_facts.order_line_id = journeys.order_line_id
+            and line_facts.has_web_journey
 
 )
 

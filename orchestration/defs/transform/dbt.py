@@ -9,6 +9,7 @@ target/run_results.json has every test. The GX suites remain blocking asset chec
 """
 
 import importlib.metadata
+import json
 import os
 import sys
 from functools import cached_property
@@ -26,6 +27,7 @@ from packaging import version
 
 from returnlens.config import PROJECT_ROOT, settings
 from returnlens.dbt_runner import DbtBuildFailed, build_outcomes, dbt_executable, ensure_manifest
+from returnlens.incremental import plan_build, record_built
 from returnlens.profile import dbt_vars_json, load_profile
 from returnlens.warehouse import dbt_out_of_memory
 
@@ -63,6 +65,16 @@ class LayerTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "dbt"
 
 
+class DbtBuildConfig(dg.Config):
+    """How a run builds the incremental models (returnlens.incremental; docs/operations.md):
+    normally incremental; `full_refresh` rebuilds them from scratch; `backfill_start` and
+    `backfill_end` (ISO dates, inclusive) rebuild the rows of the orders of that range."""
+
+    full_refresh: bool = False
+    backfill_start: str | None = None
+    backfill_end: str | None = None
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=LayerTranslator(
@@ -70,17 +82,36 @@ class LayerTranslator(DagsterDbtTranslator):
     ),
     pool="warehouse",
 )
-def returnlens_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def returnlens_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+):
     """Build seeds, models and data tests in one dbt invocation, with the shop profile's
     settings (reporting currency, return window, value sets) as dbt vars.
 
     dbt's unit tests are left out: they check the models' logic on hand-made rows, not the
     shop's data, so they run once per change in `make test`
     (tests/integration/test_dbt_unit_tests.py), not on every run (34 of them cost 13 s of
-    every run, issue 16)."""
-    profile = load_profile(settings().landing_dir)
+    every run, issue 16).
+
+    Incremental models are built incrementally unless the run config asks for a full refresh
+    or their definition changed since they were built (`returnlens.incremental.plan_build`)."""
+    cfg = settings()
+    profile = load_profile(cfg.landing_dir)
+    vars_json = dbt_vars_json(profile)
+    plan = plan_build(
+        dbt_project.manifest_path,
+        cfg.warehouse,
+        vars_json,
+        full_refresh=config.full_refresh,
+        backfill_start=config.backfill_start,
+        backfill_end=config.backfill_end,
+    )
+    for reason in plan.reasons:
+        context.log.info(f"incremental models: {reason}")
+    if plan.vars:
+        vars_json = json.dumps({**json.loads(vars_json), **plan.vars})
     invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars_json(profile)],
+        ["build", "--exclude-resource-type", "unit_test", "--vars", vars_json, *plan.args],
         context=context,
         raise_on_error=False,
     )
@@ -89,6 +120,7 @@ def returnlens_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource
         if isinstance(event, dg.Output | dg.AssetMaterialization):
             yield event
     run_results = invocation.target_path / "run_results.json"
+    record_built(cfg.warehouse, plan, run_results)
     counts, failed = build_outcomes(run_results)
     context.log.info(
         "dbt tests: "

@@ -1,0 +1,54 @@
+"""Options of `returnlens run` for the incremental models: full refresh and backfill."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from returnlens.incremental import BackfillError, backfill_vars
+
+
+def incremental_options(command):
+    """--full-refresh, --backfill-start and --backfill-end (docs/operations.md)."""
+    options = [
+        click.option(
+            "--full-refresh",
+            is_flag=True,
+            help="Rebuild the incremental models (the web journeys) from scratch instead of "
+            "adding the new days (docs/operations.md).",
+        ),
+        click.option(
+            "--backfill-start",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="With --backfill-end: build the journeys of the orders of these dates "
+            "(inclusive) again from the current landing data, e.g. after a re-delivered web "
+            "events file.",
+        ),
+        click.option(
+            "--backfill-end",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="Last order date of the backfill (inclusive).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_options(full_refresh: bool, start: dt.datetime | None, end: dt.datetime | None) -> dict:
+    """`run_main_job`'s arguments for the options: full_refresh, and the backfill's first and
+    last date as ISO strings (None without one); a usage error for a half or reversed range,
+    or one beside --full-refresh."""
+    first = start.date().isoformat() if start else None
+    last = end.date().isoformat() if end else None
+    try:
+        backfill_vars(first, last)
+    except BackfillError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if full_refresh and first:
+        raise click.UsageError(
+            "--full-refresh rebuilds every date already: leave out --backfill-start and "
+            "--backfill-end."
+        )
+    return {"full_refresh": full_refresh, "backfill_start": first, "backfill_end": last}

@@ -1,0 +1,260 @@
+"""Incremental dbt models: when to build them fully, and how to backfill a date range.
+
+The project's incremental models (today `int_web_events_aggregated_to_order_lines`, the
+finalised web journeys; append strategy, portable) keep their rows between runs, so a normal
+run only appends what is new. They must be rebuilt from scratch when what they hold no longer
+follows from their definition. `plan_build` decides, before the run's `dbt build`:
+
+- `--full-refresh` asked for (`returnlens run --full-refresh`, or the Dagster run config):
+  dbt's `--full-refresh`, every incremental model rebuilt;
+- a model's *definition* changed since its table was built: its table is dropped, so the build
+  creates it fully. The definition is a hash (`definitions`) of the model's and all its
+  ancestors' SQL checksums and configs, the macros they use (transitively), the project's
+  and the command line's vars (the backfill vars left out), and the dbt-core and adapter
+  versions:
+  a changed column, a changed look-back or a changed staging model upstream all count;
+- `--backfill-start D --backfill-end D` (ISO dates, inclusive): passed to dbt as the vars
+  `backfill_start`/`backfill_end`; the model's pre-hook (`delete_backfill_range`) deletes the
+  range's rows and the append builds them again from the current inputs.
+
+After a build, `record_built` stores the hash of each incremental model that dbt built
+successfully in `returnlens_state.incremental_models` of the warehouse itself (so the record
+travels with the file it describes: a restored or replaced warehouse is judged by its own).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from returnlens.config import PROJECT_ROOT
+
+STATE_SCHEMA = "returnlens_state"
+STATE_TABLE = f"{STATE_SCHEMA}.incremental_models"
+BACKFILL_VARS = ("backfill_start", "backfill_end")
+
+
+class BackfillError(ValueError):
+    """A backfill range that cannot be used; the message says what to pass instead."""
+
+
+def backfill_vars(start: str | dt.date | None, end: str | dt.date | None) -> dict[str, str]:
+    """The dbt vars of a backfill of the order dates start..end (inclusive), checked."""
+    if start is None and end is None:
+        return {}
+    if start is None or end is None:
+        raise BackfillError(
+            "A backfill needs both --backfill-start and --backfill-end (ISO dates, inclusive, "
+            f"e.g. 2026-10-01); got start={start}, end={end}."
+        )
+    try:
+        first = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
+        last = end if isinstance(end, dt.date) else dt.date.fromisoformat(str(end))
+    except ValueError as exc:
+        raise BackfillError(
+            f"A backfill range takes ISO dates (YYYY-MM-DD): {exc}. Pass e.g. "
+            "--backfill-start 2026-10-01 --backfill-end 2026-10-31."
+        ) from exc
+    if first > last:
+        raise BackfillError(
+            f"The backfill range is empty: --backfill-start {first} is after --backfill-end "
+            f"{last}. Swap them."
+        )
+    return {"backfill_start": first.isoformat(), "backfill_end": last.isoformat()}
+
+
+def incremental_models(manifest: dict) -> dict[str, dict]:
+    """unique_id -> node of the project's models materialised incrementally."""
+    return {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+    }
+
+
+def _ancestors(manifest: dict, unique_id: str) -> set[str]:
+    """The nodes (models, seeds, snapshots) a node is built from, transitively, itself too."""
+    seen: set[str] = set()
+    todo = [unique_id]
+    while todo:
+        uid = todo.pop()
+        if uid in seen or uid not in manifest["nodes"]:
+            continue
+        seen.add(uid)
+        todo.extend(manifest["nodes"][uid]["depends_on"].get("nodes", []))
+    return seen
+
+
+def _macros(manifest: dict, roots: Iterable[str]) -> list[str]:
+    """The macros `roots` use, transitively, with their SQL (dbt's own included: their code
+    changes with the dbt version, which the hash holds as well)."""
+    macros = manifest["macros"]
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        uid = todo.pop()
+        if uid in seen or uid not in macros:
+            continue
+        seen.add(uid)
+        todo.extend(macros[uid].get("depends_on", {}).get("macros", []))
+    return sorted(seen)
+
+
+def project_vars(project_dir: Path) -> dict:
+    """The `vars:` of the project's dbt_project.yml (the manifest does not keep them)."""
+    path = Path(project_dir) / "dbt_project.yml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    return (config or {}).get("vars") or {}
+
+
+def definitions(manifest: dict, vars_json: str, project_vars: dict | None = None) -> dict[str, str]:
+    """relation name -> the definition hash of each incremental model (module docstring)."""
+    cli_vars = {k: v for k, v in json.loads(vars_json or "{}").items() if k not in BACKFILL_VARS}
+    project_vars = project_vars or {}
+    shared = hashlib.sha256()
+    for package in ("dbt-core", "dbt-duckdb"):
+        shared.update(f"{package} {importlib.metadata.version(package)}\0".encode())
+    shared.update(json.dumps([project_vars, cli_vars], sort_keys=True, default=str).encode())
+    out = {}
+    for uid, node in incremental_models(manifest).items():
+        digest = shared.copy()
+        nodes = sorted(_ancestors(manifest, uid))
+        macro_roots: list[str] = []
+        for ancestor in nodes:
+            props = manifest["nodes"][ancestor]
+            config = {k: v for k, v in props["config"].items() if k not in ("meta", "docs")}
+            digest.update(
+                json.dumps([ancestor, props.get("checksum"), config], sort_keys=True).encode()
+            )
+            macro_roots += props["depends_on"].get("macros", [])
+        for macro in _macros(manifest, macro_roots):
+            digest.update(f"{macro}\0{manifest['macros'][macro]['macro_sql']}\0".encode())
+        out[node["relation_name"]] = digest.hexdigest()
+    return out
+
+
+@dataclass
+class BuildPlan:
+    """What the run's `dbt build` gets: extra arguments, vars, tables to drop first, and why."""
+
+    args: list[str] = field(default_factory=list)
+    vars: dict[str, str] = field(default_factory=dict)
+    drop: list[str] = field(default_factory=list)  # relations rebuilt fully (definition changed)
+    fresh: list[str] = field(default_factory=list)  # relations not built yet
+    definitions: dict[str, str] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)  # for the run log
+
+
+def _ensure_state(con) -> None:
+    con.execute(f"create schema if not exists {STATE_SCHEMA}")
+    con.execute(
+        f"create table if not exists {STATE_TABLE} (relation_name varchar primary key, "
+        "definition_hash varchar not null, built_at timestamp not null, "
+        "built_fully boolean not null)"
+    )
+
+
+def _schema_table(relation_name: str) -> tuple[str, str]:
+    """("schema", "table") of dbt's `"database"."schema"."table"` (the database is the file's
+    own, whatever it is called)."""
+    parts = [p.strip('"') for p in relation_name.split(".")]
+    return parts[-2], parts[-1]
+
+
+def _relation_exists(con, relation_name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            list(_schema_table(relation_name)),
+        ).fetchone()[0]
+    )
+
+
+def plan_build(
+    manifest_path: Path,
+    warehouse: Path,
+    vars_json: str,
+    *,
+    full_refresh: bool = False,
+    backfill_start: str | None = None,
+    backfill_end: str | None = None,
+    project_dir: Path = PROJECT_ROOT,
+) -> BuildPlan:
+    """Decide how the run builds the incremental models (module docstring) and drop the tables
+    of those whose definition changed. `BackfillError` for an unusable range."""
+    from returnlens.warehouse import connect, quote_ident
+
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    plan = BuildPlan(definitions=definitions(manifest, vars_json, project_vars(project_dir)))
+    plan.vars = backfill_vars(backfill_start, backfill_end)
+    if full_refresh:
+        plan.args.append("--full-refresh")
+        plan.reasons.append("full refresh asked for: every incremental model is rebuilt")
+        if plan.vars:
+            plan.reasons.append("the backfill range is moot in a full refresh")
+            plan.vars = {}
+        return plan
+    if not plan.definitions:
+        return plan
+    con = connect(warehouse)
+    try:
+        _ensure_state(con)
+        built = dict(
+            con.execute(f"select relation_name, definition_hash from {STATE_TABLE}").fetchall()
+        )
+        for relation, digest in plan.definitions.items():
+            if not _relation_exists(con, relation):
+                plan.fresh.append(relation)
+                plan.reasons.append(f"{relation}: not built yet, built fully")
+            elif built.get(relation) != digest:
+                schema, table = _schema_table(relation)
+                con.execute(f"drop table {quote_ident(schema)}.{quote_ident(table)}")
+                plan.drop.append(relation)
+                plan.reasons.append(
+                    f"{relation}: its definition (its SQL, an upstream model, a macro or a var) "
+                    "changed since it was built, rebuilt fully"
+                )
+            else:
+                plan.reasons.append(f"{relation}: incremental")
+    finally:
+        con.close()
+    if plan.vars:
+        plan.reasons.append(
+            f"backfill of the order dates {plan.vars['backfill_start']} to "
+            f"{plan.vars['backfill_end']}: those rows are deleted and built again"
+        )
+    return plan
+
+
+def record_built(warehouse: Path, plan: BuildPlan, run_results: Path) -> list[str]:
+    """Store the definition hash of each incremental model this build built successfully; the
+    relations recorded."""
+    from returnlens.warehouse import connect
+
+    if not plan.definitions or not run_results.exists():
+        return []
+    results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
+    ok = {r.get("relation_name") for r in results if r["status"] == "success"}
+    recorded = [rel for rel in plan.definitions if rel in ok]
+    if not recorded:
+        return []
+    con = connect(warehouse)
+    try:
+        _ensure_state(con)
+        for relation in recorded:
+            fully = "--full-refresh" in plan.args or relation in (*plan.drop, *plan.fresh)
+            con.execute(
+                f"insert or replace into {STATE_TABLE} values (?, ?, now()::timestamp, ?)",
+                [relation, plan.definitions[relation], fully],
+            )
+    finally:
+        con.close()
+    return recorded
