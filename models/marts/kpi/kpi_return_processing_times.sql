@@ -2,6 +2,11 @@
     How long returns take, per step, period grain (of the request date) and slice: mean,
     median and 90th percentile in hours and days over the return lines whose step has both
     timestamps. Percentiles cannot be rolled up, so each grain is computed from the lines.
+    Exact percentiles at bounded memory: the lines are ranked by a sort per period, slice and
+    step (row_number, which spills to disk), and each percentile interpolates between the two
+    ranked values it lies between (macros percentile_position, percentile_interpolate), bit
+    for bit percentile_cont's result; percentile_cont itself is a holistic aggregate that held
+    every group's durations in memory at once (out of memory at 10M order lines, issue 16).
 #}
 {%- set steps = [
     ("requested_to_received", "hours_requested_to_received"),
@@ -77,6 +82,74 @@ step_durations_in_periods as (
 
 ),
 
+durations_ranked as (
+
+    select
+        period_grain,
+        period_start_date,
+        slice_type,
+        slice_value,
+        step,
+        duration_hours,
+        row_number() over (
+            partition by period_grain, period_start_date, slice_type, slice_value, step
+            order by duration_hours
+        ) - 1 as duration_rank,
+        count(*) over (
+            partition by period_grain, period_start_date, slice_type, slice_value, step
+            order by duration_hours
+            rows between unbounded preceding and unbounded following
+        ) as return_lines_measured,
+        sum(duration_seconds) over (
+            partition by period_grain, period_start_date, slice_type, slice_value, step
+            order by duration_hours
+            rows between unbounded preceding and unbounded following
+        ) as duration_seconds_measured
+    from step_durations_in_periods
+
+),
+
+durations_positioned as (
+
+    select
+        *,
+        {{ percentile_position('return_lines_measured', 0.5) }} as median_position,
+        {{ percentile_position('return_lines_measured', 0.9) }} as p90_position
+    from durations_ranked
+
+),
+
+-- per period, slice and step only the (at most four) lines the percentiles lie between
+order_statistics as (
+
+    select
+        period_grain,
+        period_start_date,
+        slice_type,
+        slice_value,
+        step,
+        max(return_lines_measured) as return_lines_measured,
+        max(duration_seconds_measured) as duration_seconds_measured,
+        max(median_position) as median_position,
+        max(p90_position) as p90_position,
+        max(case when duration_rank = floor(median_position) then duration_hours end)
+            as median_lower_hours,
+        max(case when duration_rank = ceil(median_position) then duration_hours end)
+            as median_upper_hours,
+        max(case when duration_rank = floor(p90_position) then duration_hours end)
+            as p90_lower_hours,
+        max(case when duration_rank = ceil(p90_position) then duration_hours end)
+            as p90_upper_hours
+    from durations_positioned
+    where
+        duration_rank = floor(median_position)
+        or duration_rank = ceil(median_position)
+        or duration_rank = floor(p90_position)
+        or duration_rank = ceil(p90_position)
+    group by 1, 2, 3, 4, 5
+
+),
+
 durations_aggregated_to_periods as (
 
     select
@@ -85,12 +158,13 @@ durations_aggregated_to_periods as (
         slice_type,
         slice_value,
         step,
-        count(*) as return_lines_measured,
-        sum(duration_seconds) / (3600.0 * count(*)) as mean_hours,
-        {{ percentile('duration_hours', 0.5) }} as median_hours,
-        {{ percentile('duration_hours', 0.9) }} as p90_hours
-    from step_durations_in_periods
-    group by 1, 2, 3, 4, 5
+        return_lines_measured,
+        duration_seconds_measured / (3600.0 * return_lines_measured) as mean_hours,
+        {{ percentile_interpolate('median_lower_hours', 'median_upper_hours', 'median_position') }}
+            as median_hours,
+        {{ percentile_interpolate('p90_lower_hours', 'p90_upper_hours', 'p90_position') }}
+            as p90_hours
+    from order_statistics
 
 ),
 
