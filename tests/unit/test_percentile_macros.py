@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 MACROS = Path(__file__).resolve().parents[2] / "macros"
-FRACTIONS = (0.5, 0.9, 0.1, 0.25, 0.75, 0.99, 0.33, 0.999)
+FRACTIONS = (0.5, 0.9, 0.1, 0.99, 0.33)
 
 
 def _macros(name: str):
@@ -36,19 +36,19 @@ INTERPOLATE = _macros("percentile_interpolate")
 def values():
     con = duckdb.connect()
     con.execute("set threads = 1")
-    # 3,000 groups of 1 to ~200 values: ties (one decimal), negatives, a wide range, hours
+    # 2,000 groups of 1 to ~120 values: ties (one decimal), negatives, a wide range, hours
     con.execute(
         """
         create table v as
         select
-            i % 3000 as g,
+            i % 2000 as g,
             case
                 when i % 7 = 0 then round(cast(hash(i) % 1000 as double) / 10.0, 1)
                 when i % 11 = 0 then -cast(hash(i) % 100000000 as double) / 997.0
                 else cast(hash(i * 31) % 1209600 as double) / 3600.0
             end as x
-        from range(0, 300000) as r(i)
-        where hash(i * 17) % 3000 < i % 3000 + 5
+        from range(0, 120000) as r(i)
+        where hash(i * 17) % 2000 < i % 2000 + 5
         """
     )
     yield con
@@ -88,7 +88,7 @@ def _mismatches(con, fraction: float, interpolate) -> tuple[int, int]:
 @pytest.mark.parametrize("fraction", FRACTIONS)
 def test_duckdb_percentile_from_ranks_equals_percentile_cont_bit_for_bit(values, fraction):
     groups, different = _mismatches(values, fraction, INTERPOLATE.duckdb__percentile_interpolate)
-    assert groups > 2900
+    assert groups > 1900
     assert different == 0
 
 

@@ -39,6 +39,8 @@ step_durations as (
             channel,
             requested_date,
             '{{ step }}' as step,
+            -- the step as a number for the sort below (long strings sort slowly)
+            {{ loop.index }} as step_number,
             {{ duration_column }} as duration_hours,
             -- whole seconds (the hours are seconds / 3600): summed exactly, so the mean does
             -- not depend on the order parallel threads add doubles in
@@ -58,6 +60,7 @@ step_durations_sliced as (
             {{ slice_column }} as slice_value,
             requested_date,
             step,
+            step_number,
             duration_hours,
             duration_seconds
         from step_durations
@@ -75,6 +78,7 @@ step_durations_in_periods as (
         durations.slice_type,
         durations.slice_value,
         durations.step,
+        durations.step_number,
         durations.duration_hours,
         durations.duration_seconds
     from step_durations_sliced as durations
@@ -92,18 +96,14 @@ durations_ranked as (
         step,
         duration_hours,
         row_number() over (
-            partition by period_grain, period_start_date, slice_type, slice_value, step
+            partition by period_grain, period_start_date, slice_type, slice_value, step_number
             order by duration_hours
         ) - 1 as duration_rank,
         count(*) over (
-            partition by period_grain, period_start_date, slice_type, slice_value, step
-            order by duration_hours
-            rows between unbounded preceding and unbounded following
+            partition by period_grain, period_start_date, slice_type, slice_value, step_number
         ) as return_lines_measured,
         sum(duration_seconds) over (
-            partition by period_grain, period_start_date, slice_type, slice_value, step
-            order by duration_hours
-            rows between unbounded preceding and unbounded following
+            partition by period_grain, period_start_date, slice_type, slice_value, step_number
         ) as duration_seconds_measured
     from step_durations_in_periods
 
