@@ -9,8 +9,8 @@
     are found from cumulative counts, and only those hours' lines are ranked (row_number);
     each percentile interpolates between its two ranked values (macros percentile_position,
     percentile_interpolate), bit for bit percentile_cont's result. The price is time: at 10M
-    order lines ~5x percentile_cont's CPU (make bench BENCH=bench_percentiles), but it
-    completes within a 1 GiB limit where percentile_cont fails.
+    order lines ~6x percentile_cont's CPU (66 s vs 11 s, make bench BENCH=bench_percentiles),
+    but it completes within a 1 GiB memory limit (peak 1.21 GiB) where percentile_cont fails.
 #}
 {%- set steps = [
     ("requested_to_received", "hours_requested_to_received"),
