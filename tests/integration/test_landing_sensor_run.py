@@ -4,8 +4,8 @@ lands, and that run brings the supplier alert export up to date.
 Real components throughout: the code location's definitions, the sensor evaluated against a real
 Dagster instance in the test's own DAGSTER_HOME with its cursor carried from tick to tick, the
 job the sensor names executed in process with the run request's run config, tags and selection
-(as the daemon would launch it: once the main job's dbt build is incremental, this is the
-incremental run), real dbt, GX and DuckDB files, and the exports read from disk.
+(as the daemon would launch it), the run after the drop incremental (the pipeline's record of
+its incremental models says so), real dbt, GX and DuckDB files, and the exports read from disk.
 
 The demo shop (seed 11, scale 0.1: the e2e shop, whose alerts include the planted small-sizing
 suppliers) lands without its latest returns file; the first run publishes; then that file is
@@ -118,6 +118,16 @@ def latest_publish(serving: Path) -> tuple[str, object]:
         ).fetchone()
 
 
+def built_fully(warehouse: Path) -> dict[str, bool]:
+    """Incremental model -> whether the last run built it fully (the pipeline's record)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return dict(
+            con.execute(
+                "select relation_name, built_fully from returnlens_state.incremental_models"
+            ).fetchall()
+        )
+
+
 def settle(path: Path, seconds_ago: float = 120) -> None:
     """Make a file look fully copied (older than the sensor's settle time)."""
     then = time.time() - seconds_ago
@@ -196,6 +206,7 @@ def test_issue16_a_returns_file_landing_starts_a_run_that_updates_the_alert_expo
         assert len(first.run_requests) == 1, first.skip_message
         assert first.run_requests[0].tags[CHANGED_TAG] == str(len(source_files))
         launch(first.run_requests[0])
+        built_first = built_fully(cfg.warehouse)
         before = read_alert_export(export_dir)
         publish_before = latest_publish(cfg.serving)
         first_run_s = time.perf_counter() - started
@@ -218,10 +229,16 @@ def test_issue16_a_returns_file_landing_starts_a_run_that_updates_the_alert_expo
         assert (request.tags[CHANGED_TAG], request.tags[REMOVED_TAG]) == ("1", "0")
         started = time.perf_counter()
         launch(request)
+        built_second = built_fully(cfg.warehouse)
         after = read_alert_export(export_dir)
         publish_after = latest_publish(cfg.serving)
         second_run_s = time.perf_counter() - started
         print(f"first run {first_run_s:.0f} s, run after the drop {second_run_s:.0f} s")
+
+    # the first run built the incremental models fully, the run after the drop incrementally
+    assert built_first and set(built_first.values()) == {True}, built_first
+    assert built_second.keys() == built_first.keys()
+    assert set(built_second.values()) == {False}, built_second
 
     # the export is the new publish's
     assert publish_after[0] != publish_before[0] and publish_after[1] > publish_before[1]
