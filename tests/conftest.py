@@ -27,6 +27,7 @@ LONGEST_FIRST = (
     "integration/test_pii_scan.py",  # ~225: 2 runs with PII planted, byte scans
     "integration/test_layout_marts_others.py",  # ~245: 3 layout runs
     "integration/test_landing_sensor_run.py",  # ~150: 2 runs
+    "integration/test_incremental_runs.py",  # ~130: 2 runs without gates + a partial rebuild
     "integration/test_privacy_defects.py",  # ~130 with the session run
     "integration/test_alerts_at_scale.py",  # ~90
     "integration/test_referential_defects.py",  # ~85
