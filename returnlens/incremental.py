@@ -13,6 +13,13 @@ follows from their definition. `plan_build` decides, before the run's `dbt build
   and the command line's vars (the backfill vars left out), and the dbt-core and adapter
   versions:
   a changed column, a changed look-back or a changed staging model upstream all count;
+- what its rows were built from changed, as the model declares in its config
+  (`meta: {rebuild_fully_when: {redelivered: [entities], changed: {model: [columns]}}}`): a
+  file of a `redelivered` entity loaded again since the build (the loader replaced its rows: a
+  corrected export), a customer forgotten since the build (`forget-customer`), or a row of a
+  `changed` model's columns (e.g. a sku's category) changed or removed since the build (new
+  rows do not count: the build recorded the rows it saw in `returnlens_state`). Its table is
+  dropped, so the build creates it fully, and the reason names the file or model;
 - `--backfill-start D --backfill-end D` (ISO dates, inclusive): passed to dbt as the vars
   `backfill_start`/`backfill_end`; the model's pre-hook (`delete_backfill_range`) deletes the
   range's rows and the append builds them again from the current inputs.
@@ -161,6 +168,94 @@ def _ensure_state(con) -> None:
     )
 
 
+def _inputs_table(relation_name: str, model: str) -> str:
+    """The state table of the `model` rows an incremental relation was last built from."""
+    schema, table = _schema_table(relation_name)
+    return f'"{STATE_SCHEMA}"."{schema}__{table}__{model}"'
+
+
+def _declared_inputs(node: dict) -> dict:
+    """The model's `rebuild_fully_when` (module docstring), {} when it declares none."""
+    return (node["config"].get("meta") or {}).get("rebuild_fully_when") or {}
+
+
+def _relation_of(manifest: dict, model: str) -> str:
+    """The relation of a model `rebuild_fully_when.changed` names: a view, so that before the
+    build it shows the rows just loaded (a table still holds the last run's)."""
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node.get("name") == model:
+            if node["config"].get("materialized") != "view":
+                raise ValueError(
+                    f"rebuild_fully_when names the model {model!r}, which is materialised as "
+                    f"{node['config'].get('materialized')}: it is read before the build, when a "
+                    "table still holds the last run's rows; name a view (a staging model)."
+                )
+            return node["relation_name"]
+    raise ValueError(
+        f"rebuild_fully_when names the model {model!r}, which is not in the dbt project: "
+        "name a model of the project (its file name without .sql)."
+    )
+
+
+def _columns(columns: list[str]) -> str:
+    from returnlens.warehouse import quote_ident
+
+    return ", ".join(quote_ident(c) for c in columns)
+
+
+def _inputs_changed(con, manifest: dict, relation: str, node: dict, built_at) -> str | None:
+    """Why what the relation was built from changed since `built_at` (module docstring), or
+    None when nothing it declares changed."""
+    inputs = _declared_inputs(node)
+    entities = list(inputs.get("redelivered") or [])
+    if entities and _relation_exists(con, '"raw"."load_audit"'):
+        files = [
+            row[0]
+            for row in con.execute(
+                """
+                select distinct later.source_file
+                from raw.load_audit as later
+                where later.status = 'loaded' and later.finished_at > ?
+                    and list_contains(?, later.entity)
+                    and exists (
+                        select 1 from raw.load_audit as earlier
+                        where earlier.source_file = later.source_file
+                            and earlier.entity = later.entity and earlier.status = 'loaded'
+                            and earlier.finished_at < later.started_at
+                    )
+                order by 1
+                """,
+                [built_at, entities],
+            ).fetchall()
+        ]
+        if files:
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            return (
+                f"{len(files)} file(s) it is built from were delivered again since it was built "
+                f"(their rows replaced): {shown}"
+            )
+    if entities and _relation_exists(con, '"raw"."forgotten_customers"'):
+        forgotten = con.execute(
+            "select count(*) from raw.forgotten_customers where forgotten_at > ?", [built_at]
+        ).fetchone()[0]
+        if forgotten:
+            return f"{forgotten} customer(s) forgotten since it was built (forget-customer)"
+    for model, columns in (inputs.get("changed") or {}).items():
+        stored = _inputs_table(relation, model)
+        if not _relation_exists(con, stored):
+            return f"the rows of {model} it was built from were not recorded (built before)"
+        changed = con.execute(
+            f"select count(*) from (select {_columns(columns)} from {stored} except "
+            f"select {_columns(columns)} from {_relation_of(manifest, model)})"
+        ).fetchone()[0]
+        if changed:
+            return (
+                f"{changed} row(s) of {model} ({', '.join(columns)}) changed or removed since "
+                "it was built"
+            )
+    return None
+
+
 def _schema_table(relation_name: str) -> tuple[str, str]:
     """("schema", "table") of dbt's `"database"."schema"."table"` (the database is the file's
     own, whatever it is called)."""
@@ -207,23 +302,33 @@ def plan_build(
     con = connect(warehouse)
     try:
         _ensure_state(con)
-        built = dict(
-            con.execute(f"select relation_name, definition_hash from {STATE_TABLE}").fetchall()
-        )
+        built = {
+            relation: (digest, built_at)
+            for relation, digest, built_at in con.execute(
+                f"select relation_name, definition_hash, built_at from {STATE_TABLE}"
+            ).fetchall()
+        }
+        nodes = {n["relation_name"]: n for n in incremental_models(manifest).values()}
         for relation, digest in plan.definitions.items():
+            recorded_digest, built_at = built.get(relation, (None, None))
             if not _relation_exists(con, relation):
                 plan.fresh.append(relation)
                 plan.reasons.append(f"{relation}: not built yet, built fully")
-            elif built.get(relation) != digest:
-                schema, table = _schema_table(relation)
-                con.execute(f"drop table {quote_ident(schema)}.{quote_ident(table)}")
-                plan.drop.append(relation)
-                plan.reasons.append(
-                    f"{relation}: its definition (its SQL, an upstream model, a macro or a var) "
-                    "changed since it was built, rebuilt fully"
+                continue
+            if recorded_digest != digest:
+                why = (
+                    "its definition (its SQL, an upstream model, a macro or a var) changed "
+                    "since it was built"
                 )
             else:
+                why = _inputs_changed(con, manifest, relation, nodes[relation], built_at)
+            if why is None:
                 plan.reasons.append(f"{relation}: incremental")
+                continue
+            schema, table = _schema_table(relation)
+            con.execute(f"drop table {quote_ident(schema)}.{quote_ident(table)}")
+            plan.drop.append(relation)
+            plan.reasons.append(f"{relation}: {why}, rebuilt fully")
     finally:
         con.close()
     if plan.vars:
@@ -234,9 +339,13 @@ def plan_build(
     return plan
 
 
-def record_built(warehouse: Path, plan: BuildPlan, run_results: Path) -> list[str]:
-    """Store the definition hash of each incremental model this build built successfully; the
-    relations recorded."""
+def record_built(
+    warehouse: Path, plan: BuildPlan, run_results: Path, manifest_path: Path | None = None
+) -> list[str]:
+    """Store the definition hash of each incremental model this build built successfully, and
+    the rows of the models it declares it must be rebuilt for when they change (read from the
+    manifest at `manifest_path`); the relations recorded."""
+    from returnlens.ingest.raw_tables import utc_now
     from returnlens.warehouse import connect
 
     if not plan.definitions or not run_results.exists():
@@ -246,15 +355,28 @@ def record_built(warehouse: Path, plan: BuildPlan, run_results: Path) -> list[st
     recorded = [rel for rel in plan.definitions if rel in ok]
     if not recorded:
         return []
+    manifest = (
+        json.loads(Path(manifest_path).read_text(encoding="utf-8")) if manifest_path else None
+    )
+    nodes = (
+        {n["relation_name"]: n for n in incremental_models(manifest).values()} if manifest else {}
+    )
     con = connect(warehouse)
     try:
         _ensure_state(con)
         for relation in recorded:
             fully = "--full-refresh" in plan.args or relation in (*plan.drop, *plan.fresh)
+            # UTC, as the loader stamps its audit (compared with it by plan_build)
             con.execute(
-                f"insert or replace into {STATE_TABLE} values (?, ?, now()::timestamp, ?)",
-                [relation, plan.definitions[relation], fully],
+                f"insert or replace into {STATE_TABLE} values (?, ?, ?, ?)",
+                [relation, plan.definitions[relation], utc_now(), fully],
             )
+            changed = _declared_inputs(nodes[relation]).get("changed") if relation in nodes else {}
+            for model, columns in (changed or {}).items():
+                con.execute(
+                    f"create or replace table {_inputs_table(relation, model)} as select "
+                    f"distinct {_columns(columns)} from {_relation_of(manifest, model)}"
+                )
     finally:
         con.close()
     return recorded

@@ -87,7 +87,7 @@ def build(tmp_path: Path, warehouse: Path, m: dict, vars_json: str = VARS, **kwa
         con.execute("create table if not exists intermediate.journeys (id varchar)")
     results = tmp_path / "run_results.json"
     results.write_text(json.dumps({"results": [{"status": "success", "relation_name": RELATION}]}))
-    record_built(warehouse, plan, results)
+    record_built(warehouse, plan, results, path)
     return plan, bool(existed)
 
 
@@ -179,3 +179,118 @@ def test_full_refresh_is_passed_to_dbt(tmp_path, warehouse):
 def test_unusable_backfill_ranges_say_what_to_pass(start, end, message):
     with pytest.raises(BackfillError, match=message):
         backfill_vars(start, end)
+
+
+# --- what the rows of an incremental model were built from changed (not its definition) ----
+
+REDELIVERED = ["web_events", "orders"]
+PRODUCTS = '"warehouse"."staging"."products"'
+
+
+def with_inputs(m: dict) -> dict:
+    """The manifest with the journeys' declared inputs: re-delivered web events or orders, or
+    a changed sku -> product mapping of the products view, rebuild it."""
+    m["nodes"]["model.p.products"] = {
+        "resource_type": "model",
+        "checksum": {"name": "sha256", "checksum": "p"},
+        "config": {"materialized": "view"},
+        "depends_on": {"nodes": [], "macros": []},
+        "relation_name": PRODUCTS,
+        "name": "products",
+    }
+    journeys = m["nodes"]["model.p.journeys"]
+    journeys["depends_on"]["nodes"].append("model.p.products")
+    journeys["config"]["meta"] = {
+        "rebuild_fully_when": {
+            "redelivered": REDELIVERED,
+            "changed": {"products": ["sku", "category"]},
+        }
+    }
+    return m
+
+
+@pytest.fixture
+def raw_warehouse(warehouse) -> Path:
+    """The warehouse with the loader's raw tables (an audit and the erasure list) and a
+    products view over a raw table."""
+    from returnlens.ingest.raw_tables import ensure_raw_schema
+
+    with duckdb.connect(str(warehouse)) as con:
+        ensure_raw_schema(con, [])
+        con.execute("create schema staging")
+        con.execute("create table raw.products_rows (sku varchar, category varchar)")
+        con.execute("insert into raw.products_rows values ('A', 'shoes'), ('B', 'home')")
+        con.execute("create view staging.products as select * from raw.products_rows")
+    return warehouse
+
+
+def audit_load(warehouse: Path, entity: str, source_file: str, checksum: str) -> None:
+    """What the loader writes for a file it loaded (now, UTC)."""
+    from returnlens.ingest.raw_tables import utc_now
+
+    now = utc_now()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "insert into raw.load_audit (load_id, entity, source_file, checksum, started_at, "
+            "finished_at, status) values ('l', ?, ?, ?, ?, ?, 'loaded')",
+            [entity, source_file, checksum, now, now],
+        )
+
+
+def test_a_redelivered_input_file_rebuilds_fully(tmp_path, raw_warehouse):
+    audit_load(raw_warehouse, "web_events", "web/events_2026-01.jsonl", "c1")
+    build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    # a new file of a declared entity, and a re-delivered file of another entity: incremental
+    audit_load(raw_warehouse, "web_events", "web/events_2026-02.jsonl", "c2")
+    audit_load(raw_warehouse, "returns", "returns/returns_2026-01.csv", "r1")
+    audit_load(raw_warehouse, "returns", "returns/returns_2026-01.csv", "r2")
+    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    assert existed and plan.drop == [], plan.reasons
+    # January's events delivered again (its rows replaced): rebuilt, the file named
+    audit_load(raw_warehouse, "web_events", "web/events_2026-01.jsonl", "c1b")
+    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    assert plan.drop == [RELATION] and not existed
+    assert "web/events_2026-01.jsonl" in " ".join(plan.reasons)
+    assert recorded(raw_warehouse) == [(RELATION, True)]
+    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    assert existed and plan.drop == []
+
+
+def test_an_erasure_since_the_build_rebuilds_fully(tmp_path, raw_warehouse):
+    from returnlens.ingest.raw_tables import utc_now
+
+    build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    with duckdb.connect(str(raw_warehouse)) as con:
+        con.execute("insert into raw.forgotten_customers values ('h', ?)", [utc_now()])
+    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    assert plan.drop == [RELATION] and not existed
+    assert "forgotten" in " ".join(plan.reasons)
+
+
+@pytest.mark.parametrize(
+    ("change", "rebuilt"),
+    [
+        ("insert into raw.products_rows values ('C', 'garden')", False),  # a new product
+        ("update raw.products_rows set category = 'garden' where sku = 'B'", True),
+        ("delete from raw.products_rows where sku = 'A'", True),
+    ],
+    ids=["new product", "category changed", "product removed"],
+)
+def test_a_changed_dimension_row_rebuilds_fully(tmp_path, raw_warehouse, change, rebuilt):
+    build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    with duckdb.connect(str(raw_warehouse)) as con:
+        con.execute(change)
+    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    assert (plan.drop == [RELATION]) is rebuilt and existed is not rebuilt, plan.reasons
+    if rebuilt:
+        assert "products" in " ".join(plan.reasons)
+
+
+def test_a_model_built_before_its_inputs_were_recorded_rebuilds_once(tmp_path, raw_warehouse):
+    undeclared = with_inputs(manifest())
+    del undeclared["nodes"]["model.p.journeys"]["config"]["meta"]
+    build(tmp_path, raw_warehouse, undeclared)  # same definition, nothing recorded of its inputs
+    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    assert plan.drop == [RELATION] and not existed
+    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    assert existed and plan.drop == []

@@ -4,6 +4,12 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ delete_backfill_range('ordered_at') }}",
+        meta={
+            'rebuild_fully_when': {
+                'redelivered': ['orders', 'order_lines', 'web_events'],
+                'changed': {'stg_shop__products': ['sku', 'product_id', 'category']},
+            },
+        },
     )
 }}
 {#
@@ -16,8 +22,10 @@
     What can still change is left out: the line's returns, sizes and category come from
     fct_order_lines and dim_products at every run. Lines after the horizon are pending,
     computed at every run by the same macro (aggregate_web_journeys).
-    Append only (portable: DuckDB and Spark); `returnlens run --full-refresh` or a change of
-    this model's definition rebuilds it, `--backfill-start/--backfill-end` recomputes a range
+    Append only (portable: DuckDB and Spark); `returnlens run --full-refresh`, a change of
+    this model's definition, or a change of what its rows were built from (meta
+    rebuild_fully_when: an orders, order lines or web events file delivered again with its
+    rows replaced, a forgotten customer, a product's sku, id or category changed) rebuilds it, `--backfill-start/--backfill-end` recomputes a range
     (docs/operations.md).
 #}
 with

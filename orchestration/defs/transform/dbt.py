@@ -93,8 +93,9 @@ def returnlens_dbt_assets(
     (tests/integration/test_dbt_unit_tests.py), not on every run (34 of them cost 13 s of
     every run, issue 16).
 
-    Incremental models are built incrementally unless the run config asks for a full refresh
-    or their definition changed since they were built (`returnlens.incremental.plan_build`)."""
+    Incremental models are built incrementally unless the run config asks for a full refresh,
+    their definition changed since they were built, or what they declare they are built from
+    changed (a re-delivered file, an erasure, a changed product; `returnlens.incremental`)."""
     cfg = settings()
     profile = load_profile(cfg.landing_dir)
     vars_json = dbt_vars_json(profile)
@@ -120,7 +121,7 @@ def returnlens_dbt_assets(
         if isinstance(event, dg.Output | dg.AssetMaterialization):
             yield event
     run_results = invocation.target_path / "run_results.json"
-    record_built(cfg.warehouse, plan, run_results)
+    record_built(cfg.warehouse, plan, run_results, dbt_project.manifest_path)
     counts, failed = build_outcomes(run_results)
     context.log.info(
         "dbt tests: "
