@@ -22,8 +22,9 @@ def incremental_options(command):
             "--backfill-start",
             type=click.DateTime(formats=["%Y-%m-%d"]),
             help="With --backfill-end: build the journeys of the orders of these dates "
-            "(inclusive) again from the current landing data, e.g. after a re-delivered web "
-            "events file.",
+            "(inclusive) again from the current landing data, e.g. after a corrected web "
+            "events file: from its first event date to its last plus the 30-day look-back "
+            "(docs/operations.md).",
         ),
         click.option(
             "--backfill-end",

@@ -14,12 +14,13 @@ follows from their definition. `plan_build` decides, before the run's `dbt build
   versions:
   a changed column, a changed look-back or a changed staging model upstream all count;
 - what its rows were built from changed, as the model declares in its config
-  (`meta: {rebuild_fully_when: {redelivered: [entities], changed: {model: [columns]}}}`): a
-  file of a `redelivered` entity loaded again since the build (the loader replaced its rows: a
-  corrected export), a customer forgotten since the build (`forget-customer`), or a row of a
-  `changed` model's columns (e.g. a sku's category) changed or removed since the build (new
-  rows do not count: the build recorded the rows it saw in `returnlens_state`). Its table is
-  dropped, so the build creates it fully, and the reason names the file or model;
+  (`meta: {rebuild_fully_when: {forgotten_customers: true, changed: {model: [columns]}}}`): a
+  customer forgotten since the build (`forget-customer`), or a row of a `changed` model's
+  columns (e.g. a sku's category) changed or removed since the build (the build recorded the
+  rows it saw in `returnlens_state`; new rows do not count). Its table is dropped, so the
+  build creates it fully, and the reason names what changed. A file delivered again is not
+  such a change: a monthly file that grew by a day is delivered again every day; a changed
+  past delivery is what `--backfill-start/--backfill-end` is for (docs/operations.md);
 - `--backfill-start D --backfill-end D` (ISO dates, inclusive): passed to dbt as the vars
   `backfill_start`/`backfill_end`; the model's pre-hook (`delete_backfill_range`) deletes the
   range's rows and the append builds them again from the current inputs.
@@ -126,8 +127,11 @@ def definitions(manifest: dict, vars_json: str, project_vars: dict | None = None
     cli_vars = {k: v for k, v in json.loads(vars_json or "{}").items() if k not in BACKFILL_VARS}
     project_vars = project_vars or {}
     shared = hashlib.sha256()
-    for package in ("dbt-core", "dbt-duckdb"):
-        shared.update(f"{package} {importlib.metadata.version(package)}\0".encode())
+    for package in ("dbt-core", "dbt-duckdb", "dbt-spark"):
+        try:
+            shared.update(f"{package} {importlib.metadata.version(package)}\0".encode())
+        except importlib.metadata.PackageNotFoundError:
+            continue
     shared.update(json.dumps([project_vars, cli_vars], sort_keys=True, default=str).encode())
     out = {}
     for uid, node in incremental_models(manifest).items():
@@ -137,6 +141,7 @@ def definitions(manifest: dict, vars_json: str, project_vars: dict | None = None
         for ancestor in nodes:
             props = manifest["nodes"][ancestor]
             config = {k: v for k, v in props["config"].items() if k not in ("meta", "docs")}
+            config["rebuild_fully_when"] = _declared_inputs(props)
             digest.update(
                 json.dumps([ancestor, props.get("checksum"), config], sort_keys=True).encode()
             )
@@ -157,6 +162,8 @@ class BuildPlan:
     fresh: list[str] = field(default_factory=list)  # relations not built yet
     definitions: dict[str, str] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)  # for the run log
+    # when the build's inputs were read: an erasure after it counts for the next run
+    planned_at: dt.datetime = field(default_factory=lambda: _utc_now())
 
 
 def _ensure_state(con) -> None:
@@ -166,6 +173,12 @@ def _ensure_state(con) -> None:
         "definition_hash varchar not null, built_at timestamp not null, "
         "built_fully boolean not null)"
     )
+
+
+def _utc_now() -> dt.datetime:
+    from returnlens.ingest.raw_tables import utc_now
+
+    return utc_now()
 
 
 def _inputs_table(relation_name: str, model: str) -> str:
@@ -190,7 +203,8 @@ def _relation_of(manifest: dict, model: str) -> str:
                     f"{node['config'].get('materialized')}: it is read before the build, when a "
                     "table still holds the last run's rows; name a view (a staging model)."
                 )
-            return node["relation_name"]
+            # schema.table only: the warehouse file's own database, whatever it is called
+            return ".".join(f'"{part}"' for part in _schema_table(node["relation_name"]))
     raise ValueError(
         f"rebuild_fully_when names the model {model!r}, which is not in the dbt project: "
         "name a model of the project (its file name without .sql)."
@@ -207,34 +221,7 @@ def _inputs_changed(con, manifest: dict, relation: str, node: dict, built_at) ->
     """Why what the relation was built from changed since `built_at` (module docstring), or
     None when nothing it declares changed."""
     inputs = _declared_inputs(node)
-    entities = list(inputs.get("redelivered") or [])
-    if entities and _relation_exists(con, '"raw"."load_audit"'):
-        files = [
-            row[0]
-            for row in con.execute(
-                """
-                select distinct later.source_file
-                from raw.load_audit as later
-                where later.status = 'loaded' and later.finished_at > ?
-                    and list_contains(?, later.entity)
-                    and exists (
-                        select 1 from raw.load_audit as earlier
-                        where earlier.source_file = later.source_file
-                            and earlier.entity = later.entity and earlier.status = 'loaded'
-                            and earlier.finished_at < later.started_at
-                    )
-                order by 1
-                """,
-                [built_at, entities],
-            ).fetchall()
-        ]
-        if files:
-            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
-            return (
-                f"{len(files)} file(s) it is built from were delivered again since it was built "
-                f"(their rows replaced): {shown}"
-            )
-    if entities and _relation_exists(con, '"raw"."forgotten_customers"'):
+    if inputs.get("forgotten_customers") and _relation_exists(con, '"raw"."forgotten_customers"'):
         forgotten = con.execute(
             "select count(*) from raw.forgotten_customers where forgotten_at > ?", [built_at]
         ).fetchone()[0]
@@ -288,6 +275,9 @@ def plan_build(
     from returnlens.warehouse import connect, quote_ident
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    for node in incremental_models(manifest).values():  # a wrong declaration fails first
+        for model in _declared_inputs(node).get("changed") or {}:
+            _relation_of(manifest, model)
     plan = BuildPlan(definitions=definitions(manifest, vars_json, project_vars(project_dir)))
     plan.vars = backfill_vars(backfill_start, backfill_end)
     if full_refresh:
@@ -326,7 +316,13 @@ def plan_build(
                 plan.reasons.append(f"{relation}: incremental")
                 continue
             schema, table = _schema_table(relation)
-            con.execute(f"drop table {quote_ident(schema)}.{quote_ident(table)}")
+            kind = con.execute(
+                "select table_type from information_schema.tables "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            ).fetchone()[0]
+            what = "view" if kind == "VIEW" else "table"  # a model that was a view before
+            con.execute(f"drop {what} {quote_ident(schema)}.{quote_ident(table)}")
             plan.drop.append(relation)
             plan.reasons.append(f"{relation}: {why}, rebuilt fully")
     finally:
@@ -345,7 +341,6 @@ def record_built(
     """Store the definition hash of each incremental model this build built successfully, and
     the rows of the models it declares it must be rebuilt for when they change (read from the
     manifest at `manifest_path`); the relations recorded."""
-    from returnlens.ingest.raw_tables import utc_now
     from returnlens.warehouse import connect
 
     if not plan.definitions or not run_results.exists():
@@ -366,10 +361,11 @@ def record_built(
         _ensure_state(con)
         for relation in recorded:
             fully = "--full-refresh" in plan.args or relation in (*plan.drop, *plan.fresh)
-            # UTC, as the loader stamps its audit (compared with it by plan_build)
+            # the time the build was planned, in UTC as the erasure list is stamped: an
+            # erasure while dbt ran is seen by the next run
             con.execute(
                 f"insert or replace into {STATE_TABLE} values (?, ?, ?, ?)",
-                [relation, plan.definitions[relation], utc_now(), fully],
+                [relation, plan.definitions[relation], plan.planned_at, fully],
             )
             changed = _declared_inputs(nodes[relation]).get("changed") if relation in nodes else {}
             for model, columns in (changed or {}).items():

@@ -183,13 +183,12 @@ def test_unusable_backfill_ranges_say_what_to_pass(start, end, message):
 
 # --- what the rows of an incremental model were built from changed (not its definition) ----
 
-REDELIVERED = ["web_events", "orders"]
 PRODUCTS = '"warehouse"."staging"."products"'
 
 
 def with_inputs(m: dict) -> dict:
-    """The manifest with the journeys' declared inputs: re-delivered web events or orders, or
-    a changed sku -> product mapping of the products view, rebuild it."""
+    """The manifest with the journeys' declared inputs: a forgotten customer or a changed
+    sku -> category mapping of the products view rebuilds it."""
     m["nodes"]["model.p.products"] = {
         "resource_type": "model",
         "checksum": {"name": "sha256", "checksum": "p"},
@@ -202,7 +201,7 @@ def with_inputs(m: dict) -> dict:
     journeys["depends_on"]["nodes"].append("model.p.products")
     journeys["config"]["meta"] = {
         "rebuild_fully_when": {
-            "redelivered": REDELIVERED,
+            "forgotten_customers": True,
             "changed": {"products": ["sku", "category"]},
         }
     }
@@ -237,23 +236,44 @@ def audit_load(warehouse: Path, entity: str, source_file: str, checksum: str) ->
         )
 
 
-def test_a_redelivered_input_file_rebuilds_fully(tmp_path, raw_warehouse):
+def test_a_file_delivered_again_does_not_rebuild(tmp_path, raw_warehouse):
+    """A monthly file that grew by a day is loaded again every day: appended, not rebuilt (a
+    changed past delivery is what a backfill is for)."""
     audit_load(raw_warehouse, "web_events", "web/events_2026-01.jsonl", "c1")
     build(tmp_path, raw_warehouse, with_inputs(manifest()))
-    # a new file of a declared entity, and a re-delivered file of another entity: incremental
+    audit_load(raw_warehouse, "web_events", "web/events_2026-01.jsonl", "c1b")
     audit_load(raw_warehouse, "web_events", "web/events_2026-02.jsonl", "c2")
-    audit_load(raw_warehouse, "returns", "returns/returns_2026-01.csv", "r1")
-    audit_load(raw_warehouse, "returns", "returns/returns_2026-01.csv", "r2")
     plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
     assert existed and plan.drop == [], plan.reasons
-    # January's events delivered again (its rows replaced): rebuilt, the file named
-    audit_load(raw_warehouse, "web_events", "web/events_2026-01.jsonl", "c1b")
-    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
-    assert plan.drop == [RELATION] and not existed
-    assert "web/events_2026-01.jsonl" in " ".join(plan.reasons)
-    assert recorded(raw_warehouse) == [(RELATION, True)]
-    plan, existed = build(tmp_path, raw_warehouse, with_inputs(manifest()))
+
+
+def test_a_changed_list_of_declared_inputs_rebuilds_fully(tmp_path, raw_warehouse):
+    """The declared inputs are part of the definition: a column added to `changed` rebuilds
+    (and records its rows), it does not fail on the old record's columns."""
+    build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    wider = with_inputs(manifest())
+    wider["nodes"]["model.p.journeys"]["config"]["meta"]["rebuild_fully_when"]["changed"] = {
+        "products": ["sku", "category", "sku_again"]
+    }
+    with duckdb.connect(str(raw_warehouse)) as con:
+        con.execute(
+            "create or replace view staging.products as select *, sku as sku_again "
+            "from raw.products_rows"
+        )
+    plan, existed = build(tmp_path, raw_warehouse, wider)
+    assert plan.drop == [RELATION] and not existed and "definition" in " ".join(plan.reasons)
+    plan, existed = build(tmp_path, raw_warehouse, wider)
     assert existed and plan.drop == []
+
+
+def test_a_changed_input_that_is_a_table_is_refused_with_what_to_declare(tmp_path, raw_warehouse):
+    build(tmp_path, raw_warehouse, with_inputs(manifest()))
+    m = with_inputs(manifest())
+    m["nodes"]["model.p.products"]["config"]["materialized"] = "table"
+    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="name a view"):  # before anything is dropped
+        plan_build(tmp_path / "manifest.json", raw_warehouse, VARS)
+    assert recorded(raw_warehouse) == [(RELATION, True)]
 
 
 def test_an_erasure_since_the_build_rebuilds_fully(tmp_path, raw_warehouse):

@@ -6,7 +6,7 @@
         pre_hook="{{ delete_backfill_range('ordered_at') }}",
         meta={
             'rebuild_fully_when': {
-                'redelivered': ['orders', 'order_lines', 'web_events'],
+                'forgotten_customers': true,
                 'changed': {'stg_shop__products': ['sku', 'product_id', 'category']},
             },
         },
@@ -15,7 +15,8 @@
 {#
     The finalised web journeys of order lines (see int_order_lines_joined_to_web_journeys):
     one row per line with a purchase session ordered up to the finalisation horizon, the
-    latest web event loaded less signal_var journey_late_event_days. A journey is what
+    latest web event or order loaded (whichever is earlier) less signal_var
+    journey_late_event_days. A journey is what
     happened before the order, so once the events of its window are all in (web events arrive
     at most that many days late) it never changes; each run appends the lines not yet here
     (new days, late-delivered orders, a backfilled range) and reads only their events' window.
@@ -24,8 +25,8 @@
     computed at every run by the same macro (aggregate_web_journeys).
     Append only (portable: DuckDB and Spark); `returnlens run --full-refresh`, a change of
     this model's definition, or a change of what its rows were built from (meta
-    rebuild_fully_when: an orders, order lines or web events file delivered again with its
-    rows replaced, a forgotten customer, a product's sku, id or category changed) rebuilds it, `--backfill-start/--backfill-end` recomputes a range
+    rebuild_fully_when: a forgotten customer, a product's sku, id or category changed or
+    removed) rebuilds it, `--backfill-start/--backfill-end` recomputes a range
     (docs/operations.md).
 #}
 with
@@ -54,13 +55,30 @@ products as (
 
 ),
 
+latest_event as (
+
+    select max(event_at) as latest_event_at from events
+
+),
+
+latest_order as (
+
+    select max(ordered_at) as latest_ordered_at from order_lines
+
+),
+
+{# the latest web event or order, whichever is earlier: a device whose clock runs ahead
+   cannot finalise journeys whose events are still to come #}
 horizon as (
 
     select
         {{ dbt.dateadd(
-            'day', -1 * signal_var('journey_late_event_days'), 'max(event_at)'
+            'day',
+            -1 * signal_var('journey_late_event_days'),
+            'least(latest_event.latest_event_at, latest_order.latest_ordered_at)',
         ) }} as finalised_until
-    from events
+    from latest_event
+    cross join latest_order
 
 ),
 
