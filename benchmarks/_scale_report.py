@@ -71,6 +71,7 @@ def plot(entries: dict[str, dict], out: Path, budget_gib: float) -> None:
         if xs:
             right.plot(xs, ys, marker=marker, color=color, label=label)
     right.axhline(budget_gib, color="red", linestyle=":", label=f"budget {budget_gib:g} GiB")
+    right.set_ylim(top=max(right.get_ylim()[1], budget_gib * 1.3))  # the budget well in view
     right.set_title("peak memory, summed over the process tree")
     right.set_ylabel("GiB")
     for ax in (left, right):
