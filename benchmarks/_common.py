@@ -33,8 +33,11 @@ def peak_rss_gib() -> float:
     return max(own, children) / 1024 / 1024
 
 
-def record(name: str, figures: dict[str, Any], verdict: str) -> Path:
-    """Write benchmarks/results/<name>.json and append a row to the markdown summary."""
+def record(
+    name: str, figures: dict[str, Any], verdict: str, shown: dict[str, Any] | None = None
+) -> Path:
+    """Write benchmarks/results/<name>.json and append a row to the markdown summary (the
+    figures, or `shown` when they are too many for a row)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
@@ -47,7 +50,7 @@ def record(name: str, figures: dict[str, Any], verdict: str) -> Path:
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     if not SUMMARY.exists():
         SUMMARY.write_text("| benchmark | figures | verdict | measured at |\n|---|---|---|---|\n")
-    shown = ", ".join(f"{k}={v}" for k, v in figures.items())
+    shown = ", ".join(f"{k}={v}" for k, v in (figures if shown is None else shown).items())
     with SUMMARY.open("a", encoding="utf-8") as fh:
         fh.write(f"| {name} | {shown} | {verdict} | {payload['measured_at']} |\n")
     print(f"{name}: {shown} -> {verdict}")

@@ -31,6 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._bare import (
+    bare_dbt,
+    bare_ingest,
+    bare_publish,
+    latest_dbt_run,
+    published_marts,
+)
 from benchmarks._common import record
 
 SCALE = float(os.environ.get("BENCH_FIXED_SCALE", "0.05"))
@@ -150,78 +157,6 @@ def _timed_in_process(fn) -> tuple[float, float]:
     return time.perf_counter() - w, time.process_time() - c
 
 
-def _bare_ingest(landing: Path, db: Path) -> None:
-    import duckdb
-
-    readers = {".csv": "read_csv", ".json": "read_json", ".jsonl": "read_json"}
-    readers[".parquet"] = "read_parquet"
-    con = duckdb.connect(str(db))
-    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
-        for suffix, reader in readers.items():
-            files = sorted(str(f) for f in folder.glob(f"*{suffix}"))
-            if files:
-                name = f"{folder.name}_{suffix[1:]}"
-                con.execute(
-                    f"create table {name} as select * from {reader}(?, union_by_name = true)",
-                    [files],
-                )
-    con.close()
-
-
-def _bare_dbt(run_dir: Path, warehouse: Path) -> dict:
-    """Run the compiled SQL of the run's models and tests straight in DuckDB, in dbt's order."""
-    import duckdb
-
-    from returnlens.config import pii_salt
-
-    results = json.loads((run_dir / "run_results.json").read_text())["results"]
-    manifest = json.loads((run_dir / "manifest.json").read_text())["nodes"]
-    con = duckdb.connect()
-    # the compiled SQL names relations "warehouse"."<schema>"."<table>", as the run's file does
-    con.execute(f"attach '{warehouse}' as warehouse")
-    con.execute("use warehouse")
-    con.execute("set variable returnlens_pii_salt = ?", [pii_salt()])
-    models = tests = 0
-    w, c = time.perf_counter(), time.process_time()
-    for r in results:  # completion order: every node after the nodes it depends on
-        node = manifest.get(r["unique_id"], {})
-        sql = r.get("compiled_code") or node.get("compiled_code")
-        if not sql:
-            continue
-        if node["resource_type"] == "model":
-            kind = "view" if node["config"]["materialized"] == "view" else "table"
-            con.execute(f"create or replace {kind} {r['relation_name']} as {sql}")
-            models += 1
-        elif node["resource_type"] == "test":
-            con.execute(f"select count(*) from ({sql}) as t").fetchall()
-            tests += 1
-    wall, cpu = time.perf_counter() - w, time.process_time() - c
-    con.close()
-    return {"wall": wall, "cpu": cpu, "models": models, "tests": tests}
-
-
-def _bare_publish(warehouse: Path, marts: list[str], out: Path) -> None:
-    import duckdb
-
-    con = duckdb.connect(str(out))
-    con.execute(f"attach '{warehouse}' as build (read_only)")
-    con.execute("create schema marts")
-    for name in marts:
-        con.execute(f"create table marts.{name} as select * from build.marts.{name}")
-    con.execute("detach build")
-    con.execute("checkpoint")
-    parquet = out.with_name(out.stem + "_parquet")
-    parquet.mkdir()
-    for name in marts:
-        con.execute(f"copy marts.{name} to '{parquet / name}.parquet' (format parquet)")
-    con.close()
-
-
-def _latest_dbt_run(target: Path) -> Path:
-    runs = [p.parent for p in target.glob("*/run_results.json")]
-    return max(runs, key=lambda p: p.stat().st_mtime)
-
-
 def main() -> None:
     """Run the main job on a tiny shop, the bare baselines beside it, and record the figures."""
     with tempfile.TemporaryDirectory(prefix="bench_fixed_") as tmp_name:
@@ -246,24 +181,14 @@ def main() -> None:
         run = json.loads(run_json.read_text())
         imports = json.loads(imports)
 
-        ingest = _timed_in_process(lambda: _bare_ingest(tmp / "landing", tmp / "bare.duckdb"))
+        ingest = _timed_in_process(lambda: bare_ingest(tmp / "landing", tmp / "bare.duckdb"))
         copy = tmp / "bare_dbt.duckdb"
         shutil.copy(tmp / "data" / "warehouse.duckdb", copy)
         os.environ["RETURNLENS_DATA_DIR"] = env["RETURNLENS_DATA_DIR"]  # the same PII salt
-        dbt = _bare_dbt(_latest_dbt_run(ROOT / target), copy)
-        import duckdb
-
-        con = duckdb.connect(str(tmp / "data" / "serving.duckdb"), read_only=True)
-        marts = [
-            r[0]
-            for r in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'marts' "
-                "and table_name not like 'publish_%'"
-            ).fetchall()
-        ]
-        con.close()
+        dbt = bare_dbt(latest_dbt_run(ROOT / target), copy)
+        marts = published_marts(tmp / "data" / "serving.duckdb")
         publish = _timed_in_process(
-            lambda: _bare_publish(
+            lambda: bare_publish(
                 tmp / "data" / "warehouse.duckdb", marts, tmp / "bare_serving.duckdb"
             )
         )

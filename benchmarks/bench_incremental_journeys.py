@@ -20,7 +20,6 @@ run_results.json, and the first run's beside them.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -30,71 +29,12 @@ import time
 from pathlib import Path
 
 from benchmarks._common import record
+from benchmarks.landing_days import split_off_last_day
 
 SCALE = float(os.environ.get("BENCH_INCR_SCALE", "6.7"))
 SEED = int(os.environ.get("BENCH_INCR_SEED", "42"))
 JOURNEY_MODELS = ("int_web_events_aggregated_to_order_lines", "sig_purchase_journeys")
 TARGET = 0.1  # issue 16: an incremental one-day run at most 0.1x the full run
-
-
-def _split_csv(landing: Path, new_day: Path, pattern: str, name: str, is_new) -> None:
-    header, moved = None, []
-    for path in sorted(landing.glob(pattern)):
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            header, rows = reader.fieldnames, list(reader)
-        keep = [r for r in rows if not is_new(r)]
-        if len(keep) == len(rows):
-            continue
-        moved += [r for r in rows if is_new(r)]
-        if not keep:  # a month that starts on the day: no file yet
-            path.unlink()
-        for target, out in (((path, keep),) if keep else ()) + ((new_day / name, moved),):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("w", newline="", encoding="utf-8") as f:
-                writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
-                writer.writeheader()
-                writer.writerows(out)
-
-
-def split_off_last_day(landing: Path, new_day: Path) -> str:
-    """Move the last order day's rows into files of their own under new_day (the day)."""
-    day = ""
-    for path in (landing / "shop").glob("orders_*.csv"):
-        with path.open(newline="", encoding="utf-8") as f:
-            day = max([day, *(r["ordered_at"][:10] for r in csv.DictReader(f))])
-    held: set[str] = set()
-
-    def order_of_day(r: dict) -> bool:
-        if r["ordered_at"][:10] == day:
-            held.add(r["order_id"])
-            return True
-        return False
-
-    _split_csv(landing, new_day, "shop/orders_*.csv", f"shop/orders_{day}.csv", order_of_day)
-    _split_csv(
-        landing,
-        new_day,
-        "shop/order_lines_*.csv",
-        f"shop/order_lines_{day}.csv",
-        lambda r: r["order_id"] in held,
-    )
-    for pattern, name, column in (
-        ("returns/returns_*.csv", f"returns/returns_{day}.csv", "requested_at"),
-        ("surveys/nps_*.csv", f"surveys/nps_{day}.csv", "responded_at"),
-    ):
-        _split_csv(landing, new_day, pattern, name, lambda r, c=column: r[c][:10] >= day)
-    moved: list[str] = []
-    for path in sorted((landing / "web").glob("events_*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        new = [ln for ln in lines if day in ln and json.loads(ln)["event_at"][:10] == day]
-        if new:
-            moved += new
-            gone = set(new)
-            path.write_text("".join(ln for ln in lines if ln not in gone), encoding="utf-8")
-    (new_day / "web").mkdir(parents=True, exist_ok=True)
-    (new_day / "web" / f"events_{day}.jsonl").write_text("".join(moved), encoding="utf-8")
-    return day
 
 
 def model_times(run_results: Path) -> dict[str, float]:
@@ -150,7 +90,7 @@ def main() -> None:
         from returnlens.demo.generator import generate
 
         generate(landing, seed=SEED, scale=SCALE)
-    day = split_off_last_day(landing, new_day)
+    day = split_off_last_day(landing, new_day).isoformat()
     os.environ.update(
         RETURNLENS_DATA_DIR=str(workdir / "data"),
         RETURNLENS_LANDING_DIR=str(landing),

@@ -1,4 +1,4 @@
-"""Run a command and report its wall time and the peak resident memory summed over its whole
+"""Run a command and report its wall and CPU time and the peak resident memory summed over its whole
 process tree (the command and every descendant, e.g. the dbt subprocess), sampled from /proc.
 
     python benchmarks/peak_rss.py [--interval 0.2] [--json out.json] -- <command> [args...]
@@ -51,6 +51,36 @@ def tree_rss(root: int) -> tuple[int, dict[str, int]]:
     return total, by_name
 
 
+def _children_cpu() -> float:
+    import resource
+
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return c.ru_utime + c.ru_stime
+
+
+def measure(command: list[str], interval: float = 0.2, **popen) -> dict:
+    """Run command (Popen keyword arguments: env, cwd, stdout, ...) to its end; its wall time,
+    CPU time (the command and every descendant it waited for) and sampled peak resident memory
+    summed over its process tree."""
+    start, cpu = time.perf_counter(), _children_cpu()
+    proc = subprocess.Popen(command, **popen)
+    peak, peak_by_name, peak_at = 0, {}, 0.0
+    while proc.poll() is None:
+        total, by_name = tree_rss(proc.pid)
+        if total > peak:
+            peak, peak_by_name, peak_at = total, by_name, time.perf_counter() - start
+        time.sleep(interval)
+    return {
+        "command": command,
+        "returncode": proc.returncode,
+        "seconds": round(time.perf_counter() - start, 1),
+        "cpu_seconds": round(_children_cpu() - cpu, 1),
+        "peak_rss_gib": round(peak / 2**30, 3),
+        "peak_at_seconds": round(peak_at, 1),
+        "peak_by_process_gib": {k: round(v / 2**30, 3) for k, v in sorted(peak_by_name.items())},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interval", type=float, default=0.2)
@@ -58,27 +88,11 @@ def main() -> int:
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    start = time.perf_counter()
-    proc = subprocess.Popen(command)
-    peak, peak_by_name, peak_at = 0, {}, 0.0
-    while proc.poll() is None:
-        total, by_name = tree_rss(proc.pid)
-        if total > peak:
-            peak, peak_by_name, peak_at = total, by_name, time.perf_counter() - start
-        time.sleep(args.interval)
-    elapsed = time.perf_counter() - start
-    result = {
-        "command": command,
-        "returncode": proc.returncode,
-        "seconds": round(elapsed, 1),
-        "peak_rss_gib": round(peak / 2**30, 3),
-        "peak_at_seconds": round(peak_at, 1),
-        "peak_by_process_gib": {k: round(v / 2**30, 3) for k, v in sorted(peak_by_name.items())},
-    }
+    result = measure(command, args.interval)
     print(json.dumps(result, indent=2), file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return proc.returncode
+    return result["returncode"]
 
 
 if __name__ == "__main__":

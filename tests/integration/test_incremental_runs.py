@@ -20,9 +20,7 @@ tests/unit/test_incremental_plan.py).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 import os
 import shutil
 import subprocess
@@ -31,6 +29,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from benchmarks.landing_days import read_csv, split_off_last_day, write_csv
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,79 +46,6 @@ ENV_VARS = (
     "RETURNLENS_SERVING",
     "DAGSTER_HOME",
 )
-
-
-def read_csv(path: Path) -> tuple[list[str], list[dict]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def split_off_last_day(landing: Path, new_day: Path) -> dt.date:
-    """Move the last order day's rows out of the monthly files into files of their own under
-    new_day/ (same folders, named <entity>_<day>): orders, their lines, web events of that
-    day; returns and NPS answers of that day and later. Returns the day."""
-    order_files = sorted((landing / "shop").glob("orders_*.csv"))
-    day = max(
-        dt.date.fromisoformat(r["ordered_at"][:10]) for f in order_files for r in read_csv(f)[1]
-    )
-    held_orders: set[str] = set()
-
-    def split(pattern: str, name: str, is_new) -> None:
-        header, moved = None, []
-        for path in sorted(landing.glob(pattern)):
-            header, rows = read_csv(path)
-            keep = [r for r in rows if not is_new(r)]
-            moved += [r for r in rows if is_new(r)]
-            if not keep:  # a month that starts on the day: no file yet
-                path.unlink()
-            elif len(keep) < len(rows):
-                write_csv(path, header, keep)
-        assert moved, f"nothing of {day} in {pattern}"
-        (new_day / name).parent.mkdir(parents=True, exist_ok=True)
-        write_csv(new_day / name, header, moved)
-
-    def order_of_day(r: dict) -> bool:
-        if r["ordered_at"][:10] == day.isoformat():
-            held_orders.add(r["order_id"])
-            return True
-        return False
-
-    split("shop/orders_*.csv", f"shop/orders_{day}.csv", order_of_day)
-    split(
-        "shop/order_lines_*.csv",
-        f"shop/order_lines_{day}.csv",
-        lambda r: r["order_id"] in held_orders,
-    )
-    split(
-        "returns/returns_*.csv",
-        f"returns/returns_{day}.csv",
-        lambda r: r["requested_at"][:10] >= day.isoformat(),
-    )
-    split(
-        "surveys/nps_*.csv",
-        f"surveys/nps_{day}.csv",
-        lambda r: r["responded_at"][:10] >= day.isoformat(),
-    )
-    kept_events, moved_events = defaultdict(list), []
-    for path in sorted((landing / "web").glob("events_*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            is_new = json.loads(line)["event_at"][:10] == day.isoformat()
-            (moved_events if is_new else kept_events[path]).append(line)
-        path.write_text("".join(f"{line}\n" for line in kept_events[path]), encoding="utf-8")
-    assert moved_events
-    (new_day / "web").mkdir(parents=True, exist_ok=True)
-    (new_day / f"web/events_{day}.jsonl").write_text(
-        "".join(f"{line}\n" for line in moved_events), encoding="utf-8"
-    )
-    return day
 
 
 def landing_rows(landing: Path, pattern: str) -> list[dict]:
