@@ -121,7 +121,7 @@ def returnlens_dbt_assets(
             yield event
     run_results = invocation.target_path / "run_results.json"
     record_built(cfg.warehouse, plan, run_results)
-    counts, failed = build_outcomes(run_results)
+    counts, failed = build_outcomes(run_results, cfg.warehouse)
     context.log.info(
         "dbt tests: "
         + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none")
