@@ -205,7 +205,7 @@ def main() -> None:
             "cpu": sum(s["cpu"] for s in chosen),
         }
 
-    ingest_steps = group(("adapters__", "ingest_", "raw__load_audit"))
+    ingest_steps = group(("adapters__", "platform_adapters", "ingest_", "raw__load_audit"))
     table = {
         "start + imports + definitions (to the first step)": (
             (run["before_first_step_wall"], run["before_first_step_cpu"]),

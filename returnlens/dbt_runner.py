@@ -204,21 +204,88 @@ class DbtBuildFailed(Exception):
     """`dbt build` failed: the message names the failing models and tests."""
 
 
-def build_outcomes(run_results: Path) -> tuple[Counter, list[str]]:
+def build_outcomes(run_results: Path, warehouse: Path | None = None) -> tuple[Counter, list[str]]:
     """Counts of the tests' statuses (data and unit tests) and the nodes that failed or errored,
-    from dbt's run_results.json (none when dbt wrote none)."""
+    from dbt's run_results.json (none when dbt wrote none). With the `warehouse` dbt built, a
+    failed batched test (`not_null_columns` and the like) also names the model's failing
+    columns or checks (`failed_checks`)."""
     if not run_results.exists():
         return Counter(), []
     results = json.loads(run_results.read_text())["results"]
     counts = Counter(
         r["status"] for r in results if r["unique_id"].split(".")[0] in ("test", "unit_test")
     )
+    checks = failed_checks(run_results, warehouse) if warehouse is not None else {}
     # a failing test's message is a count ("Got 3 results, ..."); an error's may quote data,
     # so it stays in dbt's own log
     failed = [
         f"{_node_name(r['unique_id'])}: {r['status']}"
         + (f" ({r['message']})" if r["status"] == "fail" and r.get("message") else "")
+        + (f": {checks[r['unique_id']]}" if r["unique_id"] in checks else "")
         for r in results
         if r["status"] in ("fail", "error")
     ]
     return counts, failed
+
+
+# tests/dbt/generic/: one test node per model for all its checks of a kind; each returns one
+# row per failing check (its column or name, and the number of rows failing it), and how the
+# failure reads
+BATCHED_TESTS = {
+    "not_null_columns": "nulls in {model}.{check} ({rows})",
+    "expressions_are_true": "{model}: `{check}` false in {rows}",
+    "accepted_values_columns": "values outside the accepted ones in {model}.{check} ({rows})",
+}
+
+
+def _batched_kind(unique_id: str) -> str | None:
+    name = unique_id.split(".")[2] if unique_id.count(".") >= 2 else ""
+    return next((kind for kind in BATCHED_TESTS if name.startswith(kind)), None)
+
+
+def failed_checks(run_results: Path, warehouse: Path) -> dict[str, str]:
+    """For each failed batched test (`BATCHED_TESTS`): which checks of which model failed, e.g.
+    "nulls in stg_shop__orders.channel (1 row)". One node checks all of a model's columns, so
+    dbt's own message ("Got 1 result") names none; the test's compiled SQL is run again on the
+    warehouse, and it returns check names and counts only (never a value)."""
+    import duckdb
+
+    from returnlens.config import pii_salt
+    from returnlens.warehouse import connect
+
+    results = json.loads(Path(run_results).read_text())["results"]
+    failed = [
+        r
+        for r in results
+        if r["status"] == "fail" and _batched_kind(r["unique_id"]) and r.get("compiled_code")
+    ]
+    if not failed:
+        return {}
+    manifest = Path(run_results).with_name("manifest.json")
+    nodes = json.loads(manifest.read_text())["nodes"] if manifest.exists() else {}
+    described = {}
+    try:
+        con = connect(warehouse, read_only=True)
+    except duckdb.Error as error:  # dbt's own message still names the test
+        return {r["unique_id"]: f"checks not named ({type(error).__name__})" for r in failed}
+    try:
+        # the staging views hash customer ids with the run's salt, as dbt's connections do
+        con.execute("set variable returnlens_pii_salt = ?", [pii_salt()])
+        for r in failed:
+            uid, kind = r["unique_id"], _batched_kind(r["unique_id"])
+            attached = (nodes.get(uid) or {}).get("attached_node") or ""
+            model = attached.rsplit(".", 1)[-1] or uid.split(".")[2].removeprefix(f"{kind}_")
+            try:
+                rows = con.execute(r["compiled_code"]).fetchall()
+            except duckdb.Error as error:
+                described[uid] = f"checks not named ({type(error).__name__})"
+                continue
+            described[uid] = "; ".join(
+                BATCHED_TESTS[kind].format(
+                    model=model, check=check, rows=f"{n} row{'s' if n != 1 else ''}"
+                )
+                for check, n in rows
+            )
+    finally:
+        con.close()
+    return described

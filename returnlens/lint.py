@@ -19,6 +19,9 @@ Then, on that manifest and catalog:
   A column of a model whose contract is enforced and that carries a `not_null` constraint
   counts as tested: the warehouse checks it on every build, as the `not_null` data test did
   (the marts' not-null checks are constraints since issue 16: 494 data tests fewer per run).
+  So does every column that a model's batched test lists (tests/dbt/generic/:
+  `not_null_columns`, `expressions_are_true`, `accepted_values_columns`: all of a model's
+  checks of one kind in one test node, issue 16).
 
 The figures are printed; the lint fails naming the models and columns that miss docs, the items
 dbt-score scores too low with the rules they break, and the public columns without a test.
@@ -336,12 +339,38 @@ def enforced_not_null_columns(target: Path) -> list[tuple[str, str]]:
     ]
 
 
+# tests/dbt/generic/: one node per model for all its checks of a kind, and the argument
+# listing them; an entry names its column by this key (or is the column name)
+BATCHED_TESTS = {
+    "not_null_columns": ("columns", "name"),
+    "expressions_are_true": ("expressions", "column"),
+    "accepted_values_columns": ("columns", "name"),
+}
+
+
+def batched_test_columns(target: Path) -> list[tuple[str, str]]:
+    """(model unique id, column) of every column a batched test (`BATCHED_TESTS`) checks: it
+    fails with a row naming each of its columns that fails, as a test per column would."""
+    manifest = json.loads((Path(target) / "manifest.json").read_text(encoding="utf-8"))
+    found = []
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] != "test" or meta.get("name") not in BATCHED_TESTS:
+            continue
+        argument, key = BATCHED_TESTS[meta["name"]]
+        for entry in (meta.get("kwargs") or {}).get(argument) or []:
+            column = entry.get(key) if isinstance(entry, dict) else entry
+            if column:  # an expression on the whole row names no column
+                found.append((node["attached_node"], column.lower()))
+    return found
+
+
 def coverage(target: Path, project_dir: Path, public: list[str]) -> tuple[Coverage, Coverage]:
     """dbt-coverage: docs coverage of all models' columns, test coverage of `public` models'."""
     from dbt_coverage import Catalog, CoverageType, compute_coverage, load_files
 
     catalog = load_files(Path(project_dir), Path(target))
-    for uid, column in enforced_not_null_columns(target):
+    for uid, column in enforced_not_null_columns(target) + batched_test_columns(target):
         table = catalog.models.get(uid)
         if table is not None and column in table.columns:
             table.columns[column].tests = (table.columns[column].tests or 0) + 1

@@ -224,7 +224,9 @@ def test_every_export_is_an_exposure_with_the_marts_it_reads(manifest):
 def test_a_failing_dbt_test_fails_the_dbt_step_and_is_named(pipeline_run, tmp_path, monkeypatch):
     """dbt's tests are not Dagster asset checks (one event each made the event storage the
     largest fixed cost of a run), but they still gate the build: a raw order delivered twice
-    under one id fails dbt's uniqueness test on staging and the step fails naming the test."""
+    under one id fails dbt's uniqueness test on staging and the step fails naming the test.
+    The second copy has no channel: the model's one `not_null_columns` test (all its not-null
+    columns in one dbt node) fails, and the message names the model, the column and the count."""
     import dagster as dg
 
     from orchestration.defs.transform.dbt import defs as dbt_defs
@@ -232,7 +234,9 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_is_named(pipeline_run, tmp_pa
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_run.warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("insert into raw.orders select * from raw.orders limit 1")
+        con.execute(
+            "insert into raw.orders select * replace (null as channel) from raw.orders limit 1"
+        )
     monkeypatch.setenv("RETURNLENS_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(pipeline_run.landing))
     definitions = dbt_defs()
@@ -252,6 +256,15 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_is_named(pipeline_run, tmp_pa
         error = error.cause
     message = "\n".join(messages)
     assert "unique_stg_shop__orders_order_id: fail" in message
+    assert "test not_null_columns_stg_shop__orders: fail" in message
+    # the model's own null count, read from the table dbt built (the copy of the order fans
+    # out over its exchange-rate rows, so it is not simply 1)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select count(*) from staging.stg_shop__orders where channel is null"
+        ).fetchone()[0]
+    assert rows >= 1
+    assert f"nulls in stg_shop__orders.channel ({rows} row{'s' if rows != 1 else ''})" in message
     assert "nothing downstream ran or was published" in message
     # no asset-check events for dbt tests: the run's events are about models and steps
     assert not [e for e in result.all_events if e.event_type_value.startswith("ASSET_CHECK")]

@@ -4,6 +4,7 @@ same KPIs computed directly from the landing files (independently of the dbt mod
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 
@@ -92,14 +93,23 @@ def test_main_job_succeeds_and_publishes(pipeline_run):
 
 def test_the_build_reuses_the_runs_parse(pipeline_run):
     """The run parses once: the build's own parse starts from the run's partial_parse.msgpack
-    (same vars, profile and env) instead of parsing the whole project again (issue 16)."""
+    (same vars, profile and env) instead of parsing the whole project again (issue 16). dbt
+    rewrites the msgpack only when it parsed anything, so the build's copy must not carry the
+    build's own invocation id; and its log (at info, issue 16) says nothing of a full parse."""
     from returnlens.dbt_runner import target_dir
 
     builds = sorted(target_dir().glob(f"returnlens_dbt_assets-{pipeline_run.result.run_id[:7]}-*"))
     assert len(builds) == 1, builds
+    invocation = json.loads((builds[0] / "run_results.json").read_text())["metadata"]
+    assert (
+        invocation["invocation_id"].encode()
+        not in (builds[0] / "partial_parse.msgpack").read_bytes()
+    )
     log = "".join(p.read_text() for p in builds[0].glob("dbt.log*"))
-    assert "Partial parsing enabled" in log
-    assert "Unable to do partial parsing" not in log
+    assert "Running with dbt=" in log and "Unable to do partial parsing" not in log
+    # errors and warnings stay in the log; the debug lines (every SQL statement) do not
+    # (text or JSON lines, as DBT_LOG_FORMAT says)
+    assert not re.search(r'\[debug\s*\]|"level":\s*"debug"', log)
 
 
 def test_every_landing_row_is_loaded_or_quarantined(pipeline_run):

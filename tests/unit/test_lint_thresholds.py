@@ -66,3 +66,42 @@ def test_public_models_are_the_public_ones_else_the_marts():
     )
     models["fct_a"] = ("models/marts/core/fct_a.sql", "public")
     assert public_models(_manifest(models)) == (["model.returnlens.fct_a"], "access: public")
+
+
+def test_a_batched_test_counts_for_each_column_it_names(tmp_path):
+    """One `not_null_columns` / `expressions_are_true` / `accepted_values_columns` node checks
+    several columns: each named column counts as tested, a whole-row expression names none,
+    and the batched test of another name counts for nothing."""
+    import json
+
+    from returnlens.lint import batched_test_columns
+
+    def test(name, kwargs, model="fct_a"):
+        return {
+            "resource_type": "test",
+            "attached_node": f"model.returnlens.{model}",
+            "test_metadata": {"name": name, "kwargs": kwargs},
+        }
+
+    nodes = {
+        "test.returnlens.a": test(
+            "not_null_columns", {"columns": ["ID", {"name": "x", "where": "y"}]}
+        ),
+        "test.returnlens.b": test(
+            "expressions_are_true",
+            {"expressions": [{"column": "amount", "expression": ">= 0"}, {"expression": "a <= b"}]},
+            model="kpi_c",
+        ),
+        "test.returnlens.c": test(
+            "accepted_values_columns", {"columns": [{"name": "kind", "values": ["p"]}]}
+        ),
+        "test.returnlens.d": test("not_null", {"column_name": "other"}),
+        "model.returnlens.fct_a": {"resource_type": "model"},
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps({"nodes": nodes}))
+    assert sorted(batched_test_columns(tmp_path)) == [
+        ("model.returnlens.fct_a", "id"),
+        ("model.returnlens.fct_a", "kind"),
+        ("model.returnlens.fct_a", "x"),
+        ("model.returnlens.kpi_c", "amount"),
+    ]

@@ -1,0 +1,45 @@
+{#
+    Fails for every listed column that holds a null: one row per such column, naming it
+    (column_name) with the number of rows where it is null (null_rows). All of a model's
+    not-null checks in one scan and one dbt node: a `not_null` test per column cost ~50 ms of
+    dbt per column on every run (174 of them, issue 16). An entry is a column name, or
+    {name: <column>, where: <condition>} for a column that must be filled only where the
+    condition holds (`where` of a plain not_null test).
+#}
+{% test not_null_columns(model, columns) %}
+
+    {%- set checks = [] %}
+    {%- for column in columns %}
+        {%- if column is mapping %}
+            {%- do checks.append((column["name"], column.get("where"))) %}
+        {%- else %}
+            {%- do checks.append((column, none)) %}
+        {%- endif %}
+    {%- endfor %}
+
+    with null_counts as (
+        select
+            {%- for name, condition in checks %}
+            sum(
+                case
+                    when {{ name }} is null
+                        {%- if condition %} and ({{ condition }}){% endif %} then 1
+                    else 0
+                end
+            ) as null_rows_{{ loop.index }}{{ "," if not loop.last }}
+            {%- endfor %}
+        from {{ model }}
+    )
+
+    {%- for name, condition in checks %}
+    select
+        '{{ name }}' as column_name,
+        null_rows_{{ loop.index }} as null_rows
+    from null_counts
+    where null_rows_{{ loop.index }} > 0
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+{% endtest %}
