@@ -114,7 +114,6 @@ def linted_copy(tmp_path_factory):
     project = copy_dbt_project(root / "project")
     add_probe_models(project)
     work = root / "work"
-    started = time.perf_counter()
     proc = subprocess.run(
         [
             RETURNLENS,
@@ -132,14 +131,12 @@ def linted_copy(tmp_path_factory):
         # the lint must not depend on, or touch, an installation's data folder
         env={**os.environ, "RETURNLENS_DATA_DIR": str(root / "no_data")},
     )
-    elapsed = time.perf_counter() - started
     figures = json.loads((root / "lint.json").read_text()) if proc.returncode in (0, 1) else None
     return {
         "project": project,
         "proc": proc,
         "figures": figures,
         "work": work,
-        "elapsed": elapsed,
         "data_dir": root / "no_data",
     }
 
@@ -319,12 +316,6 @@ def test_dbt_unit_tests_pass_on_the_empty_lint_warehouse(linted_copy, tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert set(statuses) == declared_unit_tests(project)
     assert len(statuses) >= 30
-
-
-def test_lint_is_fast_enough_for_make_test(linted_copy):
-    """`make test` runs the lint first: the empty build and the measuring stay well under a
-    minute here (2 shared cores)."""
-    assert linted_copy["elapsed"] < 90, linted_copy["elapsed"]
 
 
 # ---- make docs -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ tests/unit/test_incremental_plan.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ SEED, SCALE = 11, 0.05
 LATE_DAYS = 42  # the late return's order is this many days older than the new day
 JOURNEYS = "intermediate.int_web_events_aggregated_to_order_lines"
 REBUILT = "config.materialized:incremental+"
+LATE_EVENT_DAYS = 2  # web events of these days before the new day arrive with it (allowed: 3)
 ENV_VARS = (
     "RETURNLENS_DUCKDB_THREADS",
     "RETURNLENS_DATA_DIR",
@@ -264,6 +266,23 @@ def rebuilt_relations(target: Path) -> set[str]:
     }
 
 
+def hold_back_late_events(landing: Path, new_day: Path, day: dt.date) -> int:
+    """Web events of the LATE_EVENT_DAYS days before the new day, of every other session,
+    delivered late with the new day (a clickstream export that lags): run a sees those days
+    in part, so their journeys must stay pending until the events are in. The number moved."""
+    late_days = {(day - dt.timedelta(days=n)).isoformat() for n in range(1, LATE_EVENT_DAYS + 1)}
+    moved = []
+    for path in sorted((landing / "web").glob("events_*.jsonl")):
+        keep = []
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            event = json.loads(line)
+            is_late = event["event_at"][:10] in late_days and event["session_id"][-1] in "02468"
+            (moved if is_late else keep).append(line)
+        path.write_text("".join(keep), encoding="utf-8")
+    (new_day / "web" / f"events_{day}_late.jsonl").write_text("".join(moved), encoding="utf-8")
+    return len(moved)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Runs a (partial landing, full), b (new day + late return, incremental), c (rebuild)."""
@@ -273,6 +292,7 @@ def runs(tmp_path_factory):
     landing, new_day = root / "landing", root / "new_day"
     generate(landing, seed=SEED, scale=SCALE)
     day = split_off_last_day(landing, new_day)
+    result_late_events = hold_back_late_events(landing, new_day, day)
     late = late_return(landing, new_day, day)
     saved = {k: os.environ.get(k) for k in ENV_VARS}
     for k in ENV_VARS:
@@ -286,7 +306,7 @@ def runs(tmp_path_factory):
     os.environ["RETURNLENS_DUCKDB_THREADS"] = "1"
     warehouse = root / "data" / "warehouse.duckdb"
     try:
-        result = {"day": day, "late": late}
+        result = {"day": day, "late": late, "late_events": result_late_events}
         result["a_success"] = run_job()
         result["a"] = observed(warehouse, late)
         result["a_expected"] = expected_cohort(landing, late["_cohort"]) | {
@@ -326,6 +346,9 @@ def test_runs_succeed_and_take_the_incremental_path(runs):
     rows_a, horizon_a = runs["a"]["finalised"]
     rows_b, horizon_b = runs["b"]["finalised"]
     assert rows_b > rows_a and horizon_b > horizon_a
+    # the days whose events came late were still pending after run a
+    assert runs["late_events"] > 0
+    assert horizon_a.date() < runs["day"] - dt.timedelta(days=LATE_EVENT_DAYS)
     # some journeys were still pending after b (after the horizon), computed at the run
     assert rows_b < runs["b"]["band"]["order_lines"]
 
