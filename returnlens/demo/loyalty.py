@@ -128,7 +128,9 @@ def _subset(od, lm, rt, keep_o: np.ndarray) -> None:
     new_o = np.cumsum(keep_o) - 1
     new_i = np.cumsum(keep_i) - 1
     new_l = np.cumsum(keep_l) - 1
-    for name, value in list(vars(od).items()):
+    # by name: a list of the (name, array) pairs would hold every old array until the loop ends
+    for name in list(vars(od)):
+        value = getattr(od, name)
         if not isinstance(value, np.ndarray) or name == "purchased":
             continue
         if name.startswith("ln_"):
@@ -142,7 +144,8 @@ def _subset(od, lm, rt, keep_o: np.ndarray) -> None:
     od.ln_item = new_i[od.ln_item]
     od.it_first_line = np.cumsum(od.it_k) - od.it_k
     od.n = int(keep_o.sum())
-    for name, value in list(vars(lm).items()):
+    for name in list(vars(lm)):
+        value = getattr(lm, name)
         if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n_l:
             setattr(lm, name, value[keep_l])
     rt.returned, rt.q_r = rt.returned[keep_l], rt.q_r[keep_l]

@@ -72,6 +72,7 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     key = key[o]
     pos = np.minimum(np.searchsorted(od.purchased, key), len(od.purchased) - 1)
     clash = np.bincount(bv_sess[known_v[o[od.purchased[pos] == key]]], minlength=n_b) > 0
+    del known_v, key, o, pos, units, sku_w
     b_cust = np.where(b_known & ~clash, b_cust, -1)
     nev_b = 1 + b_views + b_atc
 
@@ -86,6 +87,7 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     dev_web = pick(rng, W.DEVICE_SHARE_WEB, n_s)
     dev_app = pick(rng, W.DEVICE_SHARE_APP, n_s)
     s_dev = np.where(app, dev_app, dev_web).astype(np.int8)
+    del app, dev_app, dev_web, o_w
     s_traffic = pick(rng, W.TRAFFIC_SHARE, n_s).astype(np.int8)
     rank_order = np.argsort(s_start, kind="stable")
     nev_sorted = s_nev[rank_order]
@@ -93,6 +95,7 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     s_off = np.empty(n_s, np.int64)
     s_off[rank_order] = off_sorted
     n_ev = int(nev_sorted.sum())
+    del s_nev
     ev_ts = np.empty(n_ev, np.int64)
     ev_type = np.empty(n_ev, np.int8)
     ev_sku = np.full(n_ev, -1, np.int32)
@@ -112,6 +115,7 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     local = group_arange(v_o)
     t = np.where(long[rep], ts_i[rep] - u[rep], ts_i[rep] - d[rep] + (d[rep] * j) // n[rep])
     put(base[o_of_item[rep]] + 1 + local, t, EV["product_view"], sku0[rep])
+    del rep, j, local, t
     sg = np.flatnonzero(od.it_sg[wi])
     local = group_arange(g_o)
     t = ts_i[sg] - np.maximum(2, s_last[sg] * 6 // 10)
@@ -123,6 +127,7 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     t = ts_i[lrep] - np.maximum(6, s_last[lrep] // 2) + jl
     oo = o_of_item[lrep]
     put(base[oo] + 1 + v_o[oo] + g_o[oo] + local, t, EV["add_to_cart"], od.ln_sku[lines])
+    del lrep, jl, local, lines, t, oo
     r_o = np.flatnonzero(rm)
     first_item = starts[r_o]
     p = od.it_prod[wi[first_item]]
@@ -135,12 +140,14 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     put(end - 2, ts_o - 2, EV["checkout"])
     put(end - 1, ts_o, EV["purchase"])
 
+    del ts_i, d, n, long, u, m, s_first, o_of_item, v_o, g_o, l_o, k_i, sg
     # research sessions
     base = s_off[n_w : n_w + len(li)]
     put(base, sess_r_start, EV["session_start"])
     rep = np.repeat(np.arange(len(li)), r_views)
     j = group_arange(r_views)
     put(base[rep] + 1 + j, t0[rep] + 90 * j, EV["product_view"], sku0[li][rep])
+    del rep, j, sku0
 
     # browse sessions
     base = s_off[n_w + len(li) :]
@@ -161,10 +168,11 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
         ev_ts=ev_ts,
         ev_type=ev_type,
         ev_sku=ev_sku,
-        ev_session=np.repeat(np.arange(n_s, dtype=np.int32), nev_sorted),
-        ev_cust=np.repeat(s_cust[rank_order].astype(np.int32), nev_sorted),
-        ev_dev=np.repeat(s_dev[rank_order], nev_sorted),
-        ev_traffic=np.repeat(s_traffic[rank_order], nev_sorted),
+        # per session in start order; an event's session is found from its offset when written
+        # (`returnlens.demo.sources.web`): four arrays of the events' length fewer in memory
+        sess_cust_sorted=s_cust[rank_order].astype(np.int32),
+        sess_dev_sorted=s_dev[rank_order],
+        sess_traffic_sorted=s_traffic[rank_order],
         sess_start_sorted=s_start[rank_order],
         sess_off_sorted=off_sorted,
     )
