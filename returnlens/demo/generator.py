@@ -165,17 +165,21 @@ def generate(
     write_forecasts(wr, cat, fc)
     if "interventions" not in shape.absent:
         interventions.write_interventions(wr, planted)
-    # line-level arrays are written: free them before the (large) clickstream is built
-    for name in [k for k in vars(od) if k.startswith("ln_") and k != "ln_sku"]:
-        delattr(od, name)
+    # line-level arrays are written: free them (and what the sessions and the orders file do
+    # not read) before the (large) clickstream is built
+    _keep_only(od, SESSIONS_READ | ORDERS_READ)
     del lm, rt, nps, fc
-    gc.collect()  # the model's arrays held in reference cycles (~0.3 GB at 10M lines) go now
+    gc.collect()  # arrays the model left in reference cycles go now, not at some later point
     if "web" in shape.absent:  # no web tracking: no events and no session ids on the orders
         write_orders(wr, cust, od, None, 9, layout, drng)
     else:
         web = sessions(rngs["web"], cat, cust, od)
+        _keep_only(od, ORDERS_READ)
         ws = id_width(web.n_sessions, 9)
         write_orders(wr, cust, od, web, ws, layout, drng)
+        # the orders are written: only the clickstream's arrays stay for the events
+        del od, cust
+        web.web_orders = web.order_session = None
         fmt = web_format_for(scale, web_format)
         write_events(wr, web, cat, layout.wc, ws, layout.labels, layout.bounds, fmt)
         truth["counts"]["sessions"] = int(web.n_sessions)
@@ -195,6 +199,20 @@ def generate(
         "rows": dict(wr.rows),
         "elapsed_s": round(time.perf_counter() - started, 2),
     }
+
+
+# the orders model's arrays `model.web.sessions` and `sources.shop.write_orders` read
+SESSIONS_READ = frozenset(
+    {"ts", "customer", "channel", "purchased", "ln_sku", "it_order", "it_prod", "it_k"}
+    | {"it_d", "it_views", "it_sg", "it_web", "it_first_line"}
+)
+ORDERS_READ = frozenset(("ts", "customer", "channel", "shipped", "delivered", "total_c"))
+
+
+def _keep_only(od, names: frozenset[str]) -> None:
+    """Drop the arrays of the orders model `od` not named in `names` (memory)."""
+    for name in [k for k, v in vars(od).items() if isinstance(v, np.ndarray) and k not in names]:
+        delattr(od, name)
 
 
 def _plain(x):
