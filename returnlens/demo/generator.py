@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -132,17 +133,6 @@ def generate(
         kept = keep_it.plant(krng, cat, cust, od, rt)
     nps = surveys(rngs["surveys"], od, rt) if "surveys" not in shape.absent else None
     fc = forecasts(rngs["planning"], cat) if "planning" not in shape.absent else []
-    truth = ground_truth(seed, scale, dirty, cat, cust, od, lm, rt)
-    if cat.custom or not plant_signals:  # the default shop's truth keeps its bytes
-        truth["planted"] = planted_facts(cat, plant_signals)
-    if not shape.is_demo:
-        truth["shop"] = shop_facts(shape)
-    if planted:
-        truth["interventions"] = interventions.truth(planted)
-    if lost is not None:
-        truth["loyalty"] = lost
-    if kept is not None:
-        truth["keep_it"] = kept
     drng = rngs["dirty"] if dirty else None
     wr = Writer(out, threads=max(1, min(2, os.cpu_count() or 1)))
     labels, bounds = month_bounds("2025-09", "2026-12")
@@ -153,18 +143,33 @@ def generate(
         labels=labels,
         bounds=bounds,
     )
-    # everything but orders and web events (which need the session ids)
-    if "purchasing" not in shape.absent:
-        write_purchasing(wr, cat)
-    write_products(wr, cat, drng)
-    write_customers(wr, cust, layout, drng)
-    write_order_lines(wr, cat, od, layout, drng)
-    dirty_facts = write_returns(wr, cat, od, rt, layout, drng)
-    if nps is not None:
-        write_surveys(wr, nps, layout, drng)
-    write_forecasts(wr, cat, fc)
-    if "interventions" not in shape.absent:
-        interventions.write_interventions(wr, planted)
+    # the ground truth (numpy, reading the model) is computed in a thread while the files are
+    # written (DuckDB): both release the GIL, so two cores work; neither changes the model
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        truth_job = pool.submit(ground_truth, seed, scale, dirty, cat, cust, od, lm, rt)
+        # everything but orders and web events (which need the session ids)
+        if "purchasing" not in shape.absent:
+            write_purchasing(wr, cat)
+        write_products(wr, cat, drng)
+        write_customers(wr, cust, layout, drng)
+        write_order_lines(wr, cat, od, layout, drng)
+        dirty_facts = write_returns(wr, cat, od, rt, layout, drng)
+        if nps is not None:
+            write_surveys(wr, nps, layout, drng)
+        write_forecasts(wr, cat, fc)
+        if "interventions" not in shape.absent:
+            interventions.write_interventions(wr, planted)
+        truth = truth_job.result()
+    if cat.custom or not plant_signals:  # the default shop's truth keeps its bytes
+        truth["planted"] = planted_facts(cat, plant_signals)
+    if not shape.is_demo:
+        truth["shop"] = shop_facts(shape)
+    if planted:
+        truth["interventions"] = interventions.truth(planted)
+    if lost is not None:
+        truth["loyalty"] = lost
+    if kept is not None:
+        truth["keep_it"] = kept
     # line-level arrays are written: free them (and what the sessions and the orders file do
     # not read) before the (large) clickstream is built
     _keep_only(od, SESSIONS_READ | ORDERS_READ)
@@ -176,12 +181,14 @@ def generate(
         web = sessions(rngs["web"], cat, cust, od)
         _keep_only(od, ORDERS_READ)
         ws = id_width(web.n_sessions, 9)
-        write_orders(wr, cust, od, web, ws, layout, drng)
-        # the orders are written: only the clickstream's arrays stay for the events
-        del od, cust
-        web.web_orders = web.order_session = None
         fmt = web_format_for(scale, web_format)
-        write_events(wr, web, cat, layout.wc, ws, layout.labels, layout.bounds, fmt)
+        # the orders (DuckDB) are written while the events are (Arrow, two threads)
+        wr.rows.setdefault("orders", 0)  # the summary's order of entities stays as it was
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            orders_job = pool.submit(write_orders, wr, cust, od, web, ws, layout, drng)
+            del od, cust  # the thread holds them until the orders are written
+            write_events(wr, web, cat, layout.wc, ws, layout.labels, layout.bounds, fmt)
+            orders_job.result()
         truth["counts"]["sessions"] = int(web.n_sessions)
     truth["row_counts"] = dict(wr.rows)
     if dirty:
