@@ -90,12 +90,20 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     del app, dev_app, dev_web, o_w
     s_traffic = pick(rng, W.TRAFFIC_SHARE, n_s).astype(np.int8)
     rank_order = np.argsort(s_start, kind="stable")
+    # what is returned per session in start order, taken now so the rest can go
+    sess_start_sorted = s_start[rank_order]
+    sess_cust_sorted = s_cust[rank_order].astype(np.int32)
+    sess_dev_sorted, sess_traffic_sorted = s_dev[rank_order], s_traffic[rank_order]
+    del s_start, s_cust, s_dev, s_traffic
     nev_sorted = s_nev[rank_order]
     off_sorted = np.cumsum(nev_sorted) - nev_sorted
     s_off = np.empty(n_s, np.int64)
     s_off[rank_order] = off_sorted
     n_ev = int(nev_sorted.sum())
-    del s_nev
+    session_id = np.empty(n_s, np.int64)
+    session_id[rank_order] = np.arange(n_s)
+    order_session = session_id[:n_w].copy()
+    del s_nev, nev_sorted, rank_order, session_id
     ev_ts = np.empty(n_ev, np.int64)
     ev_type = np.empty(n_ev, np.int8)
     ev_sku = np.full(n_ev, -1, np.int32)
@@ -113,7 +121,16 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     j = group_arange(m)
     o_of_item = np.repeat(np.arange(n_w), np.diff(np.r_[starts, len(wi)]))
     local = group_arange(v_o)
-    t = np.where(long[rep], ts_i[rep] - u[rep], ts_i[rep] - d[rep] + (d[rep] * j) // n[rep])
+    # ts - d + d * j // n (a long decision: ts - u), in place: integers, the same values
+    d_r = d[rep]
+    t = d_r * j
+    t //= n[rep]
+    t -= d_r
+    del d_r
+    t += ts_i[rep]
+    lng = long[rep]
+    t[lng] = ts_i[rep[lng]] - u[rep[lng]]
+    del lng
     put(base[o_of_item[rep]] + 1 + local, t, EV["product_view"], sku0[rep])
     del rep, j, local, t
     sg = np.flatnonzero(od.it_sg[wi])
@@ -158,21 +175,19 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     last_view = np.cumsum(b_views)[ba] - 1
     put(base[ba] + 1 + b_views[ba], bv_t[last_view] + 30, EV["add_to_cart"], bv_sku[last_view])
 
-    session_id = np.empty(n_s, np.int64)
-    session_id[rank_order] = np.arange(n_s)
     return SimpleNamespace(
         n_sessions=n_s,
         n_events=n_ev,
         web_orders=web_o,
-        order_session=session_id[:n_w],
+        order_session=order_session,
         ev_ts=ev_ts,
         ev_type=ev_type,
         ev_sku=ev_sku,
         # per session in start order; an event's session is found from its offset when written
         # (`returnlens.demo.sources.web`): four arrays of the events' length fewer in memory
-        sess_cust_sorted=s_cust[rank_order].astype(np.int32),
-        sess_dev_sorted=s_dev[rank_order],
-        sess_traffic_sorted=s_traffic[rank_order],
-        sess_start_sorted=s_start[rank_order],
+        sess_cust_sorted=sess_cust_sorted,
+        sess_dev_sorted=sess_dev_sorted,
+        sess_traffic_sorted=sess_traffic_sorted,
+        sess_start_sorted=sess_start_sorted,
         sess_off_sorted=off_sorted,
     )
