@@ -34,6 +34,7 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     s_last = np.where(long, u, d // n)
     sku0 = od.ln_sku[od.it_first_line[wi]]
     span = np.maximum.reduceat(s_first, starts) + 30
+    del s_first
     ts_o = od.ts[web_o]
     sess_p_start = ts_o - span
 
@@ -45,6 +46,7 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     rm = rng.random(n_w) < W.REMOVE_FROM_CART_PROB
     rm_o = 2 * rm
     nev_p = 1 + v_o + g_o + l_o + rm_o + 2
+    del rm_o
 
     # research sessions: one per long decision, views start at ordered_at - decision time
     li = np.flatnonzero(long)
@@ -104,7 +106,8 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     session_id[rank_order] = np.arange(n_s)
     order_session = session_id[:n_w].copy()
     del s_nev, nev_sorted, rank_order, session_id
-    ev_ts = np.empty(n_ev, np.int64)
+    # epoch seconds of 2025-2026 fit 32 bits: half the memory of the largest array
+    ev_ts = np.empty(n_ev, np.int32)
     ev_type = np.empty(n_ev, np.int8)
     ev_sku = np.full(n_ev, -1, np.int32)
 
@@ -157,7 +160,7 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     put(end - 2, ts_o - 2, EV["checkout"])
     put(end - 1, ts_o, EV["purchase"])
 
-    del ts_i, d, n, long, u, m, s_first, o_of_item, v_o, g_o, l_o, k_i, sg
+    del ts_i, d, n, long, u, m, o_of_item, v_o, g_o, l_o, k_i, sg
     # research sessions
     base = s_off[n_w : n_w + len(li)]
     put(base, sess_r_start, EV["session_start"])
