@@ -17,8 +17,16 @@ from returnlens.ingest.contracts import EVENT_TYPES
 EV = {e: i for i, e in enumerate(EVENT_TYPES)}
 
 
+# the orders model's arrays only the sessions read: `sessions` drops them from `od` once read
+CONSUMED = ("it_order", "it_prod", "it_k", "it_d", "it_views", "it_sg", "it_web", "it_first_line")
+CONSUMED += ("ln_sku", "purchased")
+
+
 def sessions(rng, cat, cust, od) -> SimpleNamespace:
-    """Sessions and events consistent with the drawn hesitation features."""
+    """Sessions and events consistent with the drawn hesitation features.
+
+    Drops the orders model's item arrays (`CONSUMED`) from `od` once read: nothing after the
+    sessions needs them, and they are ~0.6 GB at 10M order lines."""
     web_o = np.flatnonzero(cat.shape.channel_arch[od.channel] != MARKETPLACE)
     n_w = len(web_o)
     wi = np.flatnonzero(od.it_web)
@@ -47,6 +55,13 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     rm_o = 2 * rm
     nev_p = 1 + v_o + g_o + l_o + rm_o + 2
     del rm_o
+    # what the events still read of the item arrays; then `od` gives them up (see docstring)
+    sg_w = od.it_sg[wi]
+    first_line_w = od.it_first_line[wi]
+    prod_rm = od.it_prod[wi[starts[np.flatnonzero(rm)]]]
+    ln_sku, purchased = od.ln_sku, od.purchased
+    for name in CONSUMED:
+        delattr(od, name)
 
     # research sessions: one per long decision, views start at ordered_at - decision time
     li = np.flatnonzero(long)
@@ -72,9 +87,9 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     key = b_cust[bv_sess[known_v]].astype(np.int64) * len(cat.p_cat) + cat.s_prod[bv_sku[known_v]]
     o = np.argsort(key)
     key = key[o]
-    pos = np.minimum(np.searchsorted(od.purchased, key), len(od.purchased) - 1)
-    clash = np.bincount(bv_sess[known_v[o[od.purchased[pos] == key]]], minlength=n_b) > 0
-    del known_v, key, o, pos, units, sku_w
+    pos = np.minimum(np.searchsorted(purchased, key), len(purchased) - 1)
+    clash = np.bincount(bv_sess[known_v[o[purchased[pos] == key]]], minlength=n_b) > 0
+    del known_v, key, o, pos, units, sku_w, purchased
     b_cust = np.where(b_known & ~clash, b_cust, -1)
     nev_b = 1 + b_views + b_atc
 
@@ -136,21 +151,21 @@ def sessions(rng, cat, cust, od) -> SimpleNamespace:
     del lng
     put(base[o_of_item[rep]] + 1 + local, t, EV["product_view"], sku0[rep])
     del rep, j, local, t
-    sg = np.flatnonzero(od.it_sg[wi])
+    sg = np.flatnonzero(sg_w)
     local = group_arange(g_o)
     t = ts_i[sg] - np.maximum(2, s_last[sg] * 6 // 10)
     put(base[o_of_item[sg]] + 1 + v_o[o_of_item[sg]] + local, t, EV["size_guide_view"], sku0[sg])
     lrep = np.repeat(np.arange(len(wi)), k_i)
     jl = group_arange(k_i)
     local = group_arange(l_o)
-    lines = od.it_first_line[wi][lrep] + jl
+    lines = first_line_w[lrep] + jl
     t = ts_i[lrep] - np.maximum(6, s_last[lrep] // 2) + jl
     oo = o_of_item[lrep]
-    put(base[oo] + 1 + v_o[oo] + g_o[oo] + local, t, EV["add_to_cart"], od.ln_sku[lines])
-    del lrep, jl, local, lines, t, oo
+    put(base[oo] + 1 + v_o[oo] + g_o[oo] + local, t, EV["add_to_cart"], ln_sku[lines])
+    del lrep, jl, local, lines, t, oo, ln_sku, first_line_w, sg_w
     r_o = np.flatnonzero(rm)
     first_item = starts[r_o]
-    p = od.it_prod[wi[first_item]]
+    p = prod_rm
     alt = cat.p_off[p] + (rng.random(len(r_o)) * cat.p_nsku[p]).astype(np.int64)
     t = ts_o[r_o] - np.maximum(6, s_last[first_item] // 2) - 3
     at = base[r_o] + 1 + v_o[r_o] + g_o[r_o] + l_o[r_o]
