@@ -185,6 +185,7 @@ def plant(rng: np.random.Generator, cat, od, lm) -> tuple[list[dict], SimpleName
             p0,
             prof0,
         )
+        del p0, prof0, treated, in_cat  # line-length arrays: memory
     small = np.flatnonzero(cat.sup_small)
     if len(small):
         s, size_start = _least_gap(lm, day, delivered, small, cat.sup_cat, SIZE_STARTS)
@@ -205,6 +206,7 @@ def plant(rng: np.random.Generator, cat, od, lm) -> tuple[list[dict], SimpleName
             drop = 1 - (1 - s_old) * s_new / ((1 - s_new) * s_old)
         plan.too_small_drop = np.where(helped, drop, 0.0)
         lm.profile = np.where(helped, new_profile, lm.profile)
+        del keep, s_old, s_new, drop, new_profile  # line-length arrays: memory
         record(
             "INT-SIZE",
             size_start,
@@ -217,6 +219,7 @@ def plant(rng: np.random.Generator, cat, od, lm) -> tuple[list[dict], SimpleName
             p0,
             prof0,
         )
+        del p0, prof0, helped
     home = shape.of("home")
     home_sups = np.flatnonzero(np.isin(cat.sup_cat, home)) if home else []
     if len(home_sups):

@@ -67,10 +67,11 @@ def _spared(od, lm) -> np.ndarray:
     return np.bincount(od.ln_order[lm.defect], minlength=od.n) > 0
 
 
-def truth(od, lm, rt) -> dict:
-    """The planted gap, computed on the shop before the drop (see the module docstring)."""
+def truth(od, lm, rt, sorted_key=None) -> dict:
+    """The planted gap, computed on the shop before the drop (see the module docstring);
+    `sorted_key`: `_sorted_key(od)` if already computed."""
     slow = _slow_rmas(rt)
-    o, sk, span = _sorted_key(od)
+    o, sk, span = sorted_key or _sorted_key(od)
     spared = np.concatenate([[0], np.cumsum(_spared(od, lm)[o])])  # spared orders before a position
     order = rt.rma_order[slow]
     cust, ts, refunded = od.customer[order], od.ts[order], rt.refunded[slow]
@@ -102,10 +103,10 @@ def truth(od, lm, rt) -> dict:
 def plant(rng: np.random.Generator, od, lm, rt) -> dict:
     """Drop the orders of customers lost after a slow refund, in place (see the module
     docstring); returns the ground truth's "loyalty" block plus the dropped order count."""
-    facts = truth(od, lm, rt)
+    o, sk, span = _sorted_key(od)
+    facts = truth(od, lm, rt, (o, sk, span))
     slow = _slow_rmas(rt)
     lost = slow[rng.random(len(slow)) < LOST_AFTER_SLOW_REFUND]
-    o, sk, span = _sorted_key(od)
     order = rt.rma_order[lost]
     cover = _covered(
         sk, span, od.customer[order], rt.refunded[lost], rt.refunded[lost] + LOST_DAYS * DAY
@@ -128,7 +129,9 @@ def _subset(od, lm, rt, keep_o: np.ndarray) -> None:
     new_o = np.cumsum(keep_o) - 1
     new_i = np.cumsum(keep_i) - 1
     new_l = np.cumsum(keep_l) - 1
-    for name, value in list(vars(od).items()):
+    # by name: a list of the (name, array) pairs would hold every old array until the loop ends
+    for name in list(vars(od)):
+        value = getattr(od, name)
         if not isinstance(value, np.ndarray) or name == "purchased":
             continue
         if name.startswith("ln_"):
@@ -142,7 +145,8 @@ def _subset(od, lm, rt, keep_o: np.ndarray) -> None:
     od.ln_item = new_i[od.ln_item]
     od.it_first_line = np.cumsum(od.it_k) - od.it_k
     od.n = int(keep_o.sum())
-    for name, value in list(vars(lm).items()):
+    for name in list(vars(lm)):
+        value = getattr(lm, name)
         if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n_l:
             setattr(lm, name, value[keep_l])
     rt.returned, rt.q_r = rt.returned[keep_l], rt.q_r[keep_l]

@@ -73,3 +73,23 @@ def test_parquet_web_events_are_the_json_lines_events_and_load_cleanly(tmp_path)
         assert {f.status for f in res.files} == {"loaded"}
     finally:
         con.close()
+
+
+def test_events_find_their_session_in_any_chunk():
+    """The writer finds each event's session from the sessions' offsets, per chunk of events:
+    the same sessions as repeating every session over its events, for any cut of the events
+    (a cut inside a session, on a session's first event, a single event, the whole stream)."""
+    import numpy as np
+
+    from returnlens.demo.sources.web import _sessions_of
+
+    events = [1, 3, 1, 1, 5, 2, 1, 4]  # events per session, in start order
+    expected = [s for s, n in enumerate(events) for _ in range(n)]  # by hand: one per event
+    offsets = [sum(events[:s]) for s in range(len(events))]
+    web = type("Web", (), {"sess_off_sorted": np.array(offsets, np.int64)})
+    total = sum(events)
+    for a in range(total):
+        for b in range(a + 1, total + 1):
+            got = _sessions_of(web, a, b)
+            assert got.tolist() == expected[a:b], (a, b)
+            assert got.dtype == np.int32

@@ -79,6 +79,7 @@ def orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespace
     day = np.repeat(np.arange(N_DAYS), counts)
     hour = pick(rng, W.HOUR_DEMAND, n_o)
     ts = np.sort(T0 + day * DAY + hour * HOUR + rng.integers(0, HOUR, n_o))
+    del hour  # here and below: temporaries of the orders', items' or lines' length (memory)
     day = (ts - T0) // DAY
     cal_month = day_calendar(np.arange(N_DAYS))[1][day]
     customer = draw_customers(rng, cust, n_o)
@@ -129,6 +130,7 @@ def orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespace
     logd = np.log10(d_s / 60)
     lam = np.maximum(W.VIEW_LAMBDA[0] + W.VIEW_LAMBDA[1] * logd, 0.05)
     views = 1 + np.minimum(rng.poisson(lam), W.VIEW_CAP - 1)
+    del mu, lam, it_month, size_row, base_size, nsize
     size_guide = sized & (rng.random(n_it) < W.SIZE_GUIDE_PROB)
     web = shape.channel_arch[channel[it_order]] != MARKETPLACE
     size_guide &= web
@@ -140,6 +142,7 @@ def orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespace
     ln_prod = it_prod[ln_item]
     ln_order = it_order[ln_item]
     ln_sku = cat.p_off[ln_prod] + (start[ln_item] + j) * cat.p_ncol[ln_prod] + colour[ln_item]
+    del j, start, colour
     lines_per_order = np.bincount(ln_order, minlength=n_o)
     first_line = np.cumsum(lines_per_order) - lines_per_order
     ln_number = np.arange(n_l) - first_line[ln_order] + 1
@@ -167,6 +170,7 @@ def orders(rng: np.random.Generator, cat: SimpleNamespace, cust: SimpleNamespace
     has_disc = rng.random(n_l) < W.DISCOUNT_PROB_BY_MONTH[ln_month]
     pct = W.DISCOUNT_PCTS[rng.integers(0, len(W.DISCOUNT_PCTS), n_l)]
     disc_c = np.where(has_disc, np.round(qty * unit_c * pct), 0).astype(np.int64)
+    del has_disc, pct
     net_c = qty * unit_c - disc_c
     total_c = np.bincount(ln_order, weights=net_c, minlength=n_o).round().astype(np.int64)
     day_l = day[ln_order]

@@ -26,6 +26,13 @@ PARQUET_FROM_SCALE = 5
 WEB_FORMATS = ("jsonl", "parquet")
 
 QUADS = np.array([list(f"{i:04d}".encode()) for i in range(10_000)], np.uint8)
+# the same four ASCII digits as one 4-byte word: a gather of words is ~2.5x faster than of rows
+QUAD_WORDS = QUADS.view(np.uint32).ravel()
+
+
+def _quads(v: np.ndarray) -> np.ndarray:
+    """The last four decimal digits of each of `v` (ASCII) as an (n, 4) block."""
+    return QUAD_WORDS[v % 10_000].view(np.uint8).reshape(-1, 4)
 
 
 def _digits(out: np.ndarray, col: int, values: np.ndarray, width: int) -> None:
@@ -33,11 +40,11 @@ def _digits(out: np.ndarray, col: int, values: np.ndarray, width: int) -> None:
     v = values.astype(np.int64)
     end = col + width
     while end - col >= 4:
-        out[:, end - 4 : end] = QUADS[v % 10_000]
+        out[:, end - 4 : end] = _quads(v)
         v //= 10_000
         end -= 4
     if end > col:
-        out[:, col:end] = QUADS[v % 10_000][:, 4 - (end - col) :]
+        out[:, col:end] = _quads(v)[:, 4 - (end - col) :]
 
 
 def _fixed(template: bytes, n: int) -> np.ndarray:
@@ -121,9 +128,16 @@ def web_format_for(scale: float, asked: str | None = None) -> str:
     return asked
 
 
-def _text(block: np.ndarray) -> pa.Array:
-    """An (n, width) block of ASCII as an Arrow string array."""
-    return _binary(block).cast(pa.large_string())
+def _text(block: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """An (n, width) block of ASCII as an Arrow string array, without copying; null where
+    `valid` is False (a null's slot keeps its bytes, which no writer reads)."""
+    n, width = block.shape
+    offsets = np.arange(0, n * width + 1, width, dtype=np.int64)
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    nulls = 0 if valid is None else n - int(np.count_nonzero(valid))
+    return pa.Array.from_buffers(
+        pa.large_string(), n, [bitmap, pa.py_buffer(offsets), pa.py_buffer(block)], nulls
+    )
 
 
 def _coded(codes: np.ndarray, values: list[str]) -> pa.Array:
@@ -149,12 +163,11 @@ class _EventColumns:
         _digits(sessions, 1, session + 1, self.ws)
         custs = _fixed(b"C" + b"0" * self.wc, n)
         _digits(custs, 1, np.maximum(cust, 0) + 1, self.wc)
-        known = pa.array(cust >= 0)
         return pa.table(
             {
                 "event_id": _text(ids),
                 "session_id": _text(sessions),
-                "customer_id": pc.if_else(known, _text(custs), pa.nulls(n, pa.large_string())),
+                "customer_id": _text(custs, cust >= 0),
                 "event_type": _coded(etype, list(EVENT_TYPES)),
                 "event_at": pa.array(ts.astype(np.int64) * 1_000_000, pa.timestamp("us")),
                 "sku": _coded(sku, self.skus),
@@ -162,6 +175,18 @@ class _EventColumns:
                 "traffic_source": _coded(traffic, list(TRAFFIC_SOURCES)),
             }
         )
+
+
+def _sessions_of(web, a: int, b: int) -> np.ndarray:
+    """The session (index in start order) of each of the events a..b-1: sessions hold
+    consecutive events from their offsets `sess_off_sorted` on."""
+    off = web.sess_off_sorted
+    s_lo = int(np.searchsorted(off, a, "right")) - 1
+    s_hi = int(np.searchsorted(off, b, "left"))
+    cuts = np.empty(s_hi - s_lo + 1, np.int64)
+    cuts[:-1] = off[s_lo:s_hi]
+    cuts[0], cuts[-1] = a, b
+    return np.repeat(np.arange(s_lo, s_hi, dtype=np.int32), np.diff(cuts))
 
 
 def write_events(wr: Writer, web, cat, wc, ws, labels, bounds, fmt: str = "jsonl") -> None:
@@ -192,15 +217,16 @@ def write_events(wr: Writer, web, cat, wc, ws, labels, bounds, fmt: str = "jsonl
             ts = web.ev_ts[a:b]
             keep = np.flatnonzero((ts >= lo_t) & (ts < hi_t))
             if keep.size:
+                session = _sessions_of(web, a, b)[keep]
                 yield (
                     a + 1 + keep,
-                    web.ev_session[a:b][keep],
-                    web.ev_cust[a:b][keep],
+                    session,
+                    web.sess_cust_sorted[session],
                     web.ev_type[a:b][keep],
                     ts[keep],
                     web.ev_sku[a:b][keep],
-                    web.ev_dev[a:b][keep],
-                    web.ev_traffic[a:b][keep],
+                    web.sess_dev_sorted[session],
+                    web.sess_traffic_sorted[session],
                 )
 
     def write_month(job) -> int:
