@@ -10,6 +10,9 @@ warehouse's view definitions, which hold only `getvariable(...)`. The salt is re
 The first connection also gets the database's `memory_limit`, `threads` and `temp_directory`
 (spill folder) from the memory budget, as every DuckDB database Returnlens opens
 (`returnlens.warehouse.duckdb_config`). These are per database: dbt's threads share them.
+dbt's database also does not preserve insertion order: no model promises a row order (none
+ends in ORDER BY), so a table's rows are written as the threads finish them instead of being
+held back in scan order (issue 16: memory at 10M order lines).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Plugin(BasePlugin):
         """The connection dbt opens first (also used for some statements)."""
         for name, value in duckdb_config().items():
             conn.execute(f"set {name} = ?", [value])
+        conn.execute("set preserve_insertion_order = false")
         conn.execute(f"set variable {SALT_VARIABLE} = ?", [pii_salt()])
 
     def configure_cursor(self, cursor) -> None:

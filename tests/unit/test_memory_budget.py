@@ -103,6 +103,17 @@ def test_every_kind_of_connection_gets_the_budget_settings(budget, tmp_path):
         assert shown(con) == expected
 
 
+def test_dbt_builds_tables_without_preserving_insertion_order(budget):
+    """No model promises a row order (none ends in ORDER BY; marts are compared by
+    order-independent checksums), so dbt's database may write a table's rows as its threads
+    finish instead of buffering them in scan order (issue 16: memory at 10M order lines)."""
+    budget(None)
+    with duckdb.connect() as con:
+        Plugin(name="returnlens", plugin_config={}).configure_connection(con)
+        setting = "select current_setting('preserve_insertion_order')"
+        assert con.execute(setting).fetchall() == [(False,)]
+
+
 def test_a_load_over_a_tiny_budget_fails_naming_the_setting(budget, demo_landing, tmp_path):
     """A real load of the demo shop's files within 32 MiB (DuckDB gets 8 MiB of it)."""
     budget("32MiB")

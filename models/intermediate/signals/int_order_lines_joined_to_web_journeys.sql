@@ -100,11 +100,23 @@ finalised_journeys as (
 
 pending_lines as (
 
-    select line_facts.*
-    from lines_with_orders as line_facts
+    {# the columns the journeys macro reads, from the order lines themselves: a second reader
+       of lines_with_orders (or of the order_lines and orders CTEs) made DuckDB materialise
+       all their rows (10M wide lines), which ran out of memory under the default budget
+       (issue 16); lines_with_orders has one row per line (dim_products.sku is unique), so
+       these are the same lines #}
+    select
+        order_lines.order_line_id,
+        order_lines.customer_key,
+        order_lines.product_id,
+        order_lines.category,
+        order_lines.ordered_at
+    from {{ ref('fct_order_lines') }} as order_lines
+    inner join {{ ref('stg_shop__orders') }} as orders
+        on order_lines.order_id = orders.order_id
     left join finalised_journeys
-        on line_facts.order_line_id = finalised_journeys.order_line_id
-    where line_facts.has_web_journey and finalised_journeys.order_line_id is null
+        on order_lines.order_line_id = finalised_journeys.order_line_id
+    where orders.session_id is not null and finalised_journeys.order_line_id is null
 
 ),
 

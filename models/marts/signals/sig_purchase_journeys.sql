@@ -47,7 +47,10 @@ final as (
         cast(ordered_at as timestamp) as ordered_at,
         cast(first_product_view_at as timestamp) as first_product_view_at
     from journeys
-    where exists (select 1 from web_events)
+    {# a count (one row), not exists(): DuckDB planned the uncorrelated exists as a cross
+       product that buffered all 10M journey rows, out of memory under the default budget
+       (issue 16) #}
+    where (select count(*) from web_events) > 0
 
 )
 
