@@ -89,9 +89,9 @@ def returnlens_dbt_assets(
     settings (reporting currency, return window, value sets) as dbt vars.
 
     dbt's unit tests are left out: they check the models' logic on hand-made rows, not the
-    shop's data, so they run once per change in `make test`
-    (tests/integration/test_dbt_unit_tests.py), not on every run (34 of them cost 13 s of
-    every run, issue 16).
+    shop's data, so they run once per change in `make test` (tests/integration/test_dbt_lint.py,
+    test_dbt_unit_tests_pass_on_the_empty_lint_warehouse), not on every run (34 of them cost
+    13 s of every run, issue 16).
 
     Incremental models are built incrementally unless the run config asks for a full refresh,
     their definition changed since they were built, or what they declare they are built from
