@@ -11,9 +11,14 @@ from urllib.parse import quote, urlencode
 
 import duckdb
 
-from returnlens.config import Settings, format_bytes, settings
+from returnlens.config import SettingError, Settings, format_bytes, parse_bytes, settings
 
 BUDGET_SETTING = "RETURNLENS_MEMORY_BUDGET"
+DBT_THREADS_SETTING = "RETURNLENS_DBT_THREADS"
+# What one of the largest models may need of DuckDB's memory per million order lines: at 10M
+# order lines one model at a time fitted the default 2.4 GiB, two side by side did not
+# (fct_returns and rpt_referential_integrity both ran out of memory, issue 16).
+BYTES_PER_MILLION_LINES = 240 << 20
 
 
 def duckdb_config(cfg: Settings | None = None) -> dict[str, str]:
@@ -25,6 +30,40 @@ def duckdb_config(cfg: Settings | None = None) -> dict[str, str]:
         "threads": str(cfg.duckdb_threads),
         "temp_directory": str(cfg.spill_dir),
     }
+
+
+def dbt_threads(cfg: Settings, warehouse: Path) -> tuple[int, str]:
+    """How many models dbt builds at a time, and why (for the run log).
+
+    dbt's threads share one DuckDB database and its memory limit. Two at a time hide dbt's own
+    per-model work behind the other model's SQL (most of a small run), but two of the largest
+    models side by side may not fit where each fits alone: two threads only while each would
+    have BYTES_PER_MILLION_LINES per million order lines loaded (raw.order_lines), else one.
+    RETURNLENS_DBT_THREADS overrides."""
+    override = os.environ.get(DBT_THREADS_SETTING)
+    if override:
+        if not override.isdigit() or int(override) < 1:
+            raise SettingError(
+                f"{DBT_THREADS_SETTING}={override!r} is not a number of threads: set it to a "
+                "whole number of at least 1 (how many models dbt builds at a time), or unset it."
+            )
+        return int(override), f"{DBT_THREADS_SETTING}={override}"
+    lines = 0
+    if Path(warehouse).exists():
+        with connect(warehouse) as con:
+            exists = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = 'raw' and table_name = 'order_lines'"
+            ).fetchone()[0]
+            if exists:
+                lines = con.execute("select count(*) from raw.order_lines").fetchone()[0]
+    limit = parse_bytes(cfg.duckdb_memory_limit, "RETURNLENS_DUCKDB_MEMORY_LIMIT")
+    need = lines * BYTES_PER_MILLION_LINES // 1_000_000
+    threads = 2 if limit // 2 >= need else 1
+    return threads, (
+        f"{lines:,} order lines need ~{format_bytes(need)} of DuckDB's {format_bytes(limit)} per "
+        f"model: {threads} model(s) at a time ({DBT_THREADS_SETTING} overrides)"
+    )
 
 
 def connect(

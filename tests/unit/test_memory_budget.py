@@ -165,3 +165,48 @@ def test_dbt_models_that_ran_out_of_memory_are_named_with_the_setting(budget, tm
     results[0]["message"] = "Binder Error: column x not found"
     run_results.write_text(json.dumps({"results": results}))
     assert dbt_out_of_memory(run_results) is None
+
+
+def _warehouse_with_order_lines(path, lines: int):
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw")
+        con.execute(
+            f"create table raw.order_lines as select range as order_line_id from range({lines})"
+        )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("budget_gib", "lines", "threads"),
+    [
+        (4, 0, 2),  # nothing loaded yet (no raw.order_lines)
+        (4, 1_000_000, 2),  # 1M order lines: two models at a time fit
+        (4, 9_700_000, 1),  # 10M: two of the largest models side by side ran out of 2.4 GiB
+        (8, 9_700_000, 2),  # a larger budget: each of two models has what one had at 4 GiB
+        (2, 3_000_000, 1),
+    ],
+)
+def test_dbt_builds_one_model_at_a_time_when_two_would_not_fit(
+    budget, monkeypatch, tmp_path, budget_gib, lines, threads
+):
+    """Measured at 10M order lines under the default budget: dbt's two threads built
+    fct_returns and rpt_referential_integrity side by side in one DuckDB database and both ran
+    out of its 2.4 GiB (each fits alone). The threads follow the order lines loaded."""
+    from returnlens.warehouse import dbt_threads
+
+    monkeypatch.delenv("RETURNLENS_DBT_THREADS", raising=False)
+    monkeypatch.setenv("RETURNLENS_MEMORY_BUDGET", f"{budget_gib}GiB")
+    warehouse = tmp_path / "w.duckdb"
+    if lines:
+        _warehouse_with_order_lines(warehouse, lines)
+    assert dbt_threads(settings(), warehouse)[0] == threads
+
+
+def test_dbt_threads_can_be_set(budget, monkeypatch, tmp_path):
+    from returnlens.warehouse import dbt_threads
+
+    monkeypatch.setenv("RETURNLENS_DBT_THREADS", "1")
+    assert dbt_threads(settings(), tmp_path / "none.duckdb")[0] == 1
+    monkeypatch.setenv("RETURNLENS_DBT_THREADS", "x")
+    with pytest.raises(SettingError, match="RETURNLENS_DBT_THREADS"):
+        dbt_threads(settings(), tmp_path / "none.duckdb")
