@@ -269,9 +269,15 @@ def plan_build(
     backfill_start: str | None = None,
     backfill_end: str | None = None,
     project_dir: Path = PROJECT_ROOT,
+    selected: set[str] | None = None,
 ) -> BuildPlan:
     """Decide how the run builds the incremental models (module docstring) and drop the tables
-    of those whose definition changed. `BackfillError` for an unusable range."""
+    of those whose definition changed. `BackfillError` for an unusable range.
+
+    `selected`: the unique ids the build selects (a subset materialised from the Dagster UI),
+    None for all. An incremental model outside it is left as it is, even when its definition
+    changed: the build would not create it again, and its readers in the selection read it;
+    the next run that selects it rebuilds it."""
     from returnlens.warehouse import connect, quote_ident
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
@@ -279,6 +285,15 @@ def plan_build(
         for model in _declared_inputs(node).get("changed") or {}:
             _relation_of(manifest, model)
     plan = BuildPlan(definitions=definitions(manifest, vars_json, project_vars(project_dir)))
+    if selected is not None:
+        relations = {n["relation_name"]: uid for uid, n in incremental_models(manifest).items()}
+        for relation, uid in relations.items():
+            if uid not in selected:
+                del plan.definitions[relation]
+                plan.reasons.append(
+                    f"{relation}: not selected in this run, left as it is (a run that selects "
+                    "it rebuilds it if it must)"
+                )
     plan.vars = backfill_vars(backfill_start, backfill_end)
     if full_refresh:
         plan.args.append("--full-refresh")

@@ -376,3 +376,50 @@ def test_a_late_return_updates_its_cohort_after_an_incremental_run(runs):
         assert runs[run]["band"] == web, run
     assert b["cohort"]["orders_with_return"] == a["cohort"]["orders_with_return"] + 1
     assert b["cohort"]["units_returned"] == a["cohort"]["units_returned"] + quantity
+
+
+def test_a_subset_materialisation_leaves_an_unselected_incremental_table(
+    pipeline_run, tmp_path, monkeypatch
+):
+    """Materialising a subset from the Dagster UI after the journeys' definition changed (here:
+    the recorded hash no longer matches) must not drop the journeys table it does not build;
+    the next materialisation that selects the journeys rebuilds them fully, to the same rows."""
+    import dagster as dg
+
+    from orchestration.defs.transform.dbt import defs as dbt_defs
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_run.warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        rows = con.execute(f"select count(*) from {JOURNEYS}").fetchone()[0]
+        con.execute("update returnlens_state.incremental_models set definition_hash = 'older'")
+    assert rows > 0
+    monkeypatch.setenv("RETURNLENS_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(pipeline_run.landing))
+    definitions = dbt_defs()
+    (assets,) = definitions.assets
+    journeys = next(k for k in assets.keys if k.path[-1] == JOURNEYS.split(".")[-1])
+
+    def materialise(selection):
+        with dg.DagsterInstance.ephemeral() as instance:
+            return dg.materialize(
+                [assets],
+                resources=definitions.resources,
+                instance=instance,
+                raise_on_error=False,
+                selection=selection,
+            )
+
+    assert materialise(dg.AssetSelection.groups("seeds")).success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"select count(*) from {JOURNEYS}").fetchone()[0] == rows
+        assert con.execute(
+            "select definition_hash from returnlens_state.incremental_models"
+        ).fetchall() == [("older",)]
+    assert materialise(dg.AssetSelection.assets(journeys)).success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"select count(*) from {JOURNEYS}").fetchone()[0] == rows
+        assert con.execute(
+            "select built_fully, definition_hash <> 'older' from "
+            "returnlens_state.incremental_models"
+        ).fetchall() == [(True, True)]

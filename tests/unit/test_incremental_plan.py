@@ -127,6 +127,24 @@ def test_a_changed_definition_rebuilds_fully(tmp_path, warehouse, change):
     assert existed and plan.drop == []
 
 
+def test_a_run_that_does_not_select_the_model_leaves_its_table(tmp_path, warehouse):
+    """A materialisation of a subset (the Dagster UI) builds only what it selects: an
+    incremental table outside the selection whose definition changed must stay as it is (its
+    readers in the selection read it), and be rebuilt by the next run that selects it."""
+    build(tmp_path, warehouse, manifest())
+    changed = copy.deepcopy(manifest())
+    changed["nodes"]["model.p.stg"]["checksum"].update(checksum="a2")
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(changed))
+    plan = plan_build(path, warehouse, VARS, selected={"model.p.unrelated"})
+    assert plan.drop == [] and plan.fresh == [] and plan.definitions == {}
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("select count(*) from intermediate.journeys").fetchone()[0] == 0
+    assert any("not selected" in r for r in plan.reasons)
+    plan, existed = build(tmp_path, warehouse, changed, selected={"model.p.journeys"})
+    assert plan.drop == [RELATION] and not existed
+
+
 def test_unrelated_models_and_backfill_vars_do_not_rebuild(tmp_path, warehouse):
     build(tmp_path, warehouse, manifest())
     changed = manifest()

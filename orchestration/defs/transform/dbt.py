@@ -23,13 +23,14 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY
 from packaging import version
 
 from returnlens.config import PROJECT_ROOT, settings
 from returnlens.dbt_runner import DbtBuildFailed, build_outcomes, dbt_executable, ensure_manifest
 from returnlens.incremental import plan_build, record_built
 from returnlens.profile import dbt_vars_json, load_profile
-from returnlens.warehouse import dbt_out_of_memory
+from returnlens.warehouse import dbt_out_of_memory, dbt_threads
 
 dbt_project = DbtProject(
     project_dir=PROJECT_ROOT,
@@ -75,6 +76,18 @@ class DbtBuildConfig(dg.Config):
     backfill_end: str | None = None
 
 
+def _selected_unique_ids(context: dg.AssetExecutionContext) -> set[str] | None:
+    """The dbt unique ids of the assets this step materialises when it is a subset (chosen in
+    the Dagster UI), None when it builds them all."""
+    assets_def = context.assets_def  # within a subset, the subset's own definition
+    if assets_def.keys_by_output_name == assets_def.node_keys_by_output_name:
+        return None
+    return {
+        assets_def.get_asset_spec(key).metadata[DAGSTER_DBT_UNIQUE_ID_METADATA_KEY]
+        for key in context.selected_asset_keys
+    }
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=LayerTranslator(
@@ -106,11 +119,14 @@ def returnlens_dbt_assets(
         full_refresh=config.full_refresh,
         backfill_start=config.backfill_start,
         backfill_end=config.backfill_end,
+        selected=_selected_unique_ids(context),
     )
     for reason in plan.reasons:
         context.log.info(f"incremental models: {reason}")
     if plan.vars:
         vars_json = json.dumps({**json.loads(vars_json), **plan.vars})
+    threads, why = dbt_threads(cfg, cfg.warehouse)
+    context.log.info(f"dbt threads: {why}")
     invocation = dbt.cli(
         [
             "build",
@@ -124,6 +140,8 @@ def returnlens_dbt_assets(
             os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
             "--vars",
             vars_json,
+            "--threads",
+            str(threads),
             *plan.args,
         ],
         context=context,
