@@ -235,6 +235,8 @@ BATCHED_TESTS = {
     "not_null_columns": "nulls in {model}.{check} ({rows})",
     "expressions_are_true": "{model}: `{check}` false in {rows}",
     "accepted_values_columns": "values outside the accepted ones in {model}.{check} ({rows})",
+    "relationships_columns": "values missing from the parent in {model}.{check} ({rows})",
+    "unique_columns": "values repeated in {model}.{check} ({rows})",
 }
 
 

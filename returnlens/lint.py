@@ -20,8 +20,9 @@ Then, on that manifest and catalog:
   counts as tested: the warehouse checks it on every build, as the `not_null` data test did
   (the marts' not-null checks are constraints since issue 16: 494 data tests fewer per run).
   So does every column that a model's batched test lists (tests/dbt/generic/:
-  `not_null_columns`, `expressions_are_true`, `accepted_values_columns`: all of a model's
-  checks of one kind in one test node, issue 16).
+  `not_null_columns`, `expressions_are_true`, `accepted_values_columns`,
+  `relationships_columns`, `unique_columns`: all of a model's checks of one kind in one test
+  node, issue 16).
 
 The figures are printed; the lint fails naming the models and columns that miss docs, the items
 dbt-score scores too low with the rules they break, and the public columns without a test.
@@ -345,6 +346,8 @@ BATCHED_TESTS = {
     "not_null_columns": ("columns", "name"),
     "expressions_are_true": ("expressions", "column"),
     "accepted_values_columns": ("columns", "name"),
+    "relationships_columns": ("columns", "name"),
+    "unique_columns": ("columns", "name"),
 }
 
 

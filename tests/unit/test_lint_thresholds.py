@@ -69,8 +69,8 @@ def test_public_models_are_the_public_ones_else_the_marts():
 
 
 def test_a_batched_test_counts_for_each_column_it_names(tmp_path):
-    """One `not_null_columns` / `expressions_are_true` / `accepted_values_columns` node checks
-    several columns: each named column counts as tested, a whole-row expression names none,
+    """One `not_null_columns` / `expressions_are_true` / `accepted_values_columns` /
+    `relationships_columns` / `unique_columns` node checks several columns: each named column counts as tested, a whole-row expression names none,
     and the batched test of another name counts for nothing."""
     import json
 
@@ -96,12 +96,19 @@ def test_a_batched_test_counts_for_each_column_it_names(tmp_path):
             "accepted_values_columns", {"columns": [{"name": "kind", "values": ["p"]}]}
         ),
         "test.returnlens.d": test("not_null", {"column_name": "other"}),
+        "test.returnlens.e": test(
+            "relationships_columns",
+            {"columns": [{"name": "Supplier_ID", "to": "ref('dim_s')", "field": "supplier_id"}]},
+        ),
+        "test.returnlens.f": test("unique_columns", {"columns": ["code"]}, model="kpi_c"),
         "model.returnlens.fct_a": {"resource_type": "model"},
     }
     (tmp_path / "manifest.json").write_text(json.dumps({"nodes": nodes}))
     assert sorted(batched_test_columns(tmp_path)) == [
         ("model.returnlens.fct_a", "id"),
         ("model.returnlens.fct_a", "kind"),
+        ("model.returnlens.fct_a", "supplier_id"),
         ("model.returnlens.fct_a", "x"),
         ("model.returnlens.kpi_c", "amount"),
+        ("model.returnlens.kpi_c", "code"),
     ]
