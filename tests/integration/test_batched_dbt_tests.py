@@ -100,6 +100,8 @@ def _tiny_project(root: Path) -> Path:
     (root / "seeds").mkdir(parents=True)
     (root / "models").mkdir()
     shutil.copytree(PROJECT_ROOT / "tests" / "dbt" / "generic", root / "tests" / "generic")
+    (root / "macros").mkdir()
+    shutil.copy(PROJECT_ROOT / "macros" / "failing_check_counts.sql", root / "macros")
     (root / "dbt_project.yml").write_text(
         "name: probe\nversion: '1.0'\nprofile: probe\nconfig-version: 2\n"
         "seed-paths: [seeds]\nmodel-paths: [models]\ntest-paths: [tests]\nmacro-paths: [macros]\n"

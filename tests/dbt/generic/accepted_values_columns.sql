@@ -24,15 +24,6 @@
         from {{ model }}
     )
 
-    {%- for column in columns %}
-    select
-        '{{ column["name"] }}' as column_name,
-        failing_rows_{{ loop.index }} as failing_rows
-    from failing_counts
-    where failing_rows_{{ loop.index }} > 0
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ failing_check_counts(columns | map(attribute='name') | list, 'column_name', 'failing_rows') }}
 
 {% endtest %}

@@ -31,15 +31,6 @@
         from {{ model }}
     )
 
-    {%- for label, condition, where in checks %}
-    select
-        '{{ label | replace("'", "''") }}' as check_name,
-        failing_rows_{{ loop.index }} as failing_rows
-    from failing_counts
-    where failing_rows_{{ loop.index }} > 0
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ failing_check_counts(checks | map(attribute=0) | list, 'check_name', 'failing_rows') }}
 
 {% endtest %}

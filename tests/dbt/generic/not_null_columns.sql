@@ -17,7 +17,7 @@
         {%- endif %}
     {%- endfor %}
 
-    with null_counts as (
+    with failing_counts as (
         select
             {%- for name, condition in checks %}
             sum(
@@ -31,15 +31,6 @@
         from {{ model }}
     )
 
-    {%- for name, condition in checks %}
-    select
-        '{{ name }}' as column_name,
-        null_rows_{{ loop.index }} as null_rows
-    from null_counts
-    where null_rows_{{ loop.index }} > 0
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ failing_check_counts(checks | map(attribute=0) | list, 'column_name', 'null_rows') }}
 
 {% endtest %}
