@@ -14,6 +14,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,7 @@ def run_suites(
     `parameters[suite]` fill `{"$PARAMETER": name}` placeholders in that suite's kwargs.
     """
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
@@ -195,6 +197,7 @@ def run_suites(
     source = context.data_sources.add_or_update_sql(
         name="warehouse", connection_string=sqlalchemy_url(warehouse), create_temp_table=False
     )
+    run_id = RunIdentifier(run_name="returnlens", run_time=datetime.now(UTC))
     results: list[GateResult] = []
     added: set[str] = set()
     try:
@@ -232,11 +235,22 @@ def run_suites(
             validation = context.validation_definitions.add(
                 gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
             )
+            # First only whether each expectation holds (no example queries); a suite with a
+            # failure is validated again in full, for its counts and examples (issue 16).
             result = validation.run(
                 expectation_parameters=parameters.get(spec["name"], {}),
-                result_format={"result_format": "SUMMARY"},
+                result_format=first_pass_format(spec),
+                run_id=run_id,
             )
             outcomes = [_outcome(r) for r in result.results]
+            if not all(o.success for o in outcomes):
+                # the same run id: this result replaces the first one in the Data Docs
+                result = validation.run(
+                    expectation_parameters=parameters.get(spec["name"], {}),
+                    result_format=FULL_FORMAT,
+                    run_id=run_id,
+                )
+                outcomes = [_outcome(r) for r in result.results]
             results.append(GateResult(spec["name"], relation, outcomes))
     finally:
         _close_engine(source.get_execution_engine())
@@ -246,6 +260,24 @@ def run_suites(
             datasource_engine.dispose()
     context.build_data_docs()
     return results
+
+
+# A suite's first validation asks only whether each expectation holds: GX then runs no query
+# for examples of unexpected values (one per column expectation, a scan each when all is well).
+QUICK_FORMAT = {"result_format": "BOOLEAN_ONLY"}
+# The counts of a not-null expectation are kept in the gate history even when it passes (the
+# null-share gate of the next run starts from them): BASIC keeps them, without examples.
+COUNTS_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
+# A suite with a failure or a warning is validated again with counts and examples.
+FULL_FORMAT = {"result_format": "SUMMARY"}
+COUNTED_WHEN_PASSED = ("expect_column_values_to_not_be_null",)
+
+
+def first_pass_format(spec: dict) -> dict:
+    """The result format of a suite's first validation: counts where the history needs them."""
+    if any(exp["type"] in COUNTED_WHEN_PASSED for exp in spec["expectations"]):
+        return COUNTS_FORMAT
+    return QUICK_FORMAT
 
 
 def data_docs_index(docs_dir: Path | None = None) -> Path:

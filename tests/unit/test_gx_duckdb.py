@@ -169,3 +169,45 @@ def test_suites_of_one_call_keep_their_own_parameters_and_order(tmp_path, wareho
         ("a_suite", True),
     ]
     assert results[1].failures[0].observed == 1000
+
+
+def test_a_failing_suite_is_validated_again_in_full_and_documented_once(tmp_path, warehouse):
+    """Suites are first validated for pass/fail only; one with a failure (here only a warning)
+    is validated again for counts and examples, and the Data Docs keep that one result."""
+    suite = _suite(
+        tmp_path,
+        [
+            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "q", "min_value": 1, "max_value": 9},
+                "severity": "warning",
+            },
+        ],
+    )
+    result = gates.run_suite(suite, warehouse, docs_dir=tmp_path / "docs")
+    assert result.passed and not result.failures
+    (warning,) = result.warnings
+    assert warning.unexpected_count == 100  # q = 0 for ids 0, 10, ..., 990
+    assert warning.examples == [0] * 10
+    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
+    assert len(pages) == 1, pages
+    page = pages[0].read_text()
+    assert "100 unexpected values found" in page and "Sampled Unexpected Values" in page
+
+
+def test_a_passing_not_null_expectation_keeps_its_count_for_the_history(tmp_path, warehouse):
+    """The null-share gate of the next run starts from this count, also when all is well."""
+    suite = _suite(
+        tmp_path,
+        [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "maybe", "mostly": 0.5},
+            },
+            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+        ],
+    )
+    result = gates.run_suite(suite, warehouse, docs_dir=tmp_path)
+    assert result.passed and not result.warnings
+    assert [o.unexpected_count for o in result.outcomes] == [250, 0]  # every 4th of 1,000
