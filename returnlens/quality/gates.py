@@ -14,6 +14,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,7 @@ def run_suites(
     `parameters[suite]` fill `{"$PARAMETER": name}` placeholders in that suite's kwargs.
     """
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
@@ -192,9 +194,19 @@ def run_suites(
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
-    source = context.data_sources.add_or_update_sql(
-        name="warehouse", connection_string=sqlalchemy_url(warehouse), create_temp_table=False
-    )
+    sources: dict[bool, Any] = {}  # materialized? -> datasource, added when first needed
+
+    def source_for(spec: dict) -> Any:
+        materialize = materialized(spec)
+        if materialize not in sources:
+            sources[materialize] = context.data_sources.add_or_update_sql(
+                name="warehouse_results" if materialize else "warehouse",
+                connection_string=sqlalchemy_url(warehouse),
+                create_temp_table=materialize,
+            )
+        return sources[materialize]
+
+    run_id = RunIdentifier(run_name="returnlens", run_time=datetime.now(UTC))
     results: list[GateResult] = []
     added: set[str] = set()
     try:
@@ -210,10 +222,10 @@ def run_suites(
             if spec["name"] in added:  # the same suite twice: validate it again
                 context.validation_definitions.delete(spec["name"])
                 context.suites.delete(spec["name"])
-                source.delete_asset(spec["name"])
+                source_for(spec).delete_asset(spec["name"])
             added.add(spec["name"])
             # A query asset, because GX's column reflection ignores schema_name on DuckDB.
-            asset = source.add_query_asset(name=spec["name"], query=query)
+            asset = source_for(spec).add_query_asset(name=spec["name"], query=query)
             batch = asset.add_batch_definition_whole_table("whole_table")
             suite = gx.ExpectationSuite(name=spec["name"], meta=spec.get("meta", {}))
             for exp in spec["expectations"]:
@@ -232,20 +244,74 @@ def run_suites(
             validation = context.validation_definitions.add(
                 gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
             )
-            result = validation.run(
-                expectation_parameters=parameters.get(spec["name"], {}),
-                result_format={"result_format": "SUMMARY"},
-            )
+            # First only whether each expectation holds (no example queries); a suite with a
+            # failure is validated again in full, for its counts and examples (issue 16).
+            try:
+                result = validation.run(
+                    expectation_parameters=parameters.get(spec["name"], {}),
+                    result_format=first_pass_format(spec),
+                    run_id=run_id,
+                )
+            except Exception as error:  # reported as the suite's failure
+                # a materialized query that cannot run fails before GX catches anything
+                if not materialized(spec):
+                    raise
+                # DuckDB refuses every later statement of the aborted transaction otherwise
+                connection = getattr(source_for(spec).get_execution_engine(), "_connection", None)
+                if connection is not None:
+                    connection.rollback()
+                results.append(GateResult(spec["name"], relation, _not_evaluated(spec, error)))
+                continue
             outcomes = [_outcome(r) for r in result.results]
+            if not all(o.success for o in outcomes):
+                # the same run id: this result replaces the first one in the Data Docs
+                result = validation.run(
+                    expectation_parameters=parameters.get(spec["name"], {}),
+                    result_format=FULL_FORMAT,
+                    run_id=run_id,
+                )
+                outcomes = [_outcome(r) for r in result.results]
             results.append(GateResult(spec["name"], relation, outcomes))
     finally:
-        _close_engine(source.get_execution_engine())
-        # the datasource's own engine (used to test the connection) pools a connection too
-        datasource_engine = getattr(source, "_engine", None)
-        if datasource_engine is not None:
-            datasource_engine.dispose()
+        for source in sources.values():
+            _close_engine(source.get_execution_engine())
+            # the datasource's own engine (used to test the connection) pools a connection too
+            datasource_engine = getattr(source, "_engine", None)
+            if datasource_engine is not None:
+                datasource_engine.dispose()
     context.build_data_docs()
     return results
+
+
+def materialized(spec: dict) -> bool:
+    """Whether GX first stores the suite's query result in a temporary table.
+
+    A suite with a `meta.query` on a mart reconciles layers or checks a report: a handful of
+    rows computed from whole tables (raw order lines joined with orders, say). Without a
+    temporary table GX computes that query again for every metric query and for its column
+    reflection (three times for fct_order_lines__reconciliation). Suites on a table, and the
+    row-level queries of raw suites (a row per order), are read where they are.
+    """
+    query = spec["meta"].get("query")
+    return bool(query) and not spec["meta"]["relation"].startswith("raw.")
+
+
+# A suite's first validation asks only whether each expectation holds: GX then runs no query
+# for examples of unexpected values (one per column expectation, a scan each when all is well).
+QUICK_FORMAT = {"result_format": "BOOLEAN_ONLY"}
+# The counts of a not-null expectation are kept in the gate history even when it passes (the
+# null-share gate of the next run starts from them): BASIC keeps them, without examples.
+COUNTS_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
+# A suite with a failure or a warning is validated again with counts and examples.
+FULL_FORMAT = {"result_format": "SUMMARY"}
+COUNTED_WHEN_PASSED = ("expect_column_values_to_not_be_null",)
+
+
+def first_pass_format(spec: dict) -> dict:
+    """The result format of a suite's first validation: counts where the history needs them."""
+    if any(exp["type"] in COUNTED_WHEN_PASSED for exp in spec["expectations"]):
+        return COUNTS_FORMAT
+    return QUICK_FORMAT
 
 
 def data_docs_index(docs_dir: Path | None = None) -> Path:
@@ -263,6 +329,22 @@ def _close_engine(engine: Any) -> None:
         connection.close()
         engine._connection = None
     engine.close()
+
+
+def _not_evaluated(spec: dict, error: BaseException) -> list[ExpectationOutcome]:
+    """Every expectation of a suite whose data could not be read, failed with the reason."""
+    reason = (str(error).strip().splitlines() or [repr(error)])[0]
+    return [
+        ExpectationOutcome(
+            expectation=exp["type"],
+            column=exp.get("kwargs", {}).get("column"),
+            severity=str(exp.get("severity", "critical")).lower(),
+            success=False,
+            error=reason,
+            setting=exp.get("meta", {}).get("setting"),
+        )
+        for exp in spec["expectations"]
+    ]
 
 
 def _outcome(r: Any) -> ExpectationOutcome:

@@ -117,3 +117,32 @@ def test_a_mart_empty_because_the_shop_lacks_its_input_passes_the_volume_check(
     assert rows == 0 and params["previous_row_count"] > 0
     assert params["previous_row_count_min"] == 0
     assert result.passed, result.summary()
+
+
+def test_a_return_line_lost_between_layers_fails_the_reconciliation(warehouse_copy, tmp_path):
+    """The reconciliation suites read their query's result from a temporary table (computed
+    once, not once per metric): a line missing in the mart still fails with count and value."""
+    con = duckdb.connect(str(warehouse_copy))
+    rma, line = con.execute(
+        "select rma_id, order_line_id from marts.fct_returns "
+        "where refund_amount_original > 0 order by rma_id, order_line_id limit 1"
+    ).fetchall()[0]
+    lost = con.execute(
+        "delete from marts.fct_returns where rma_id = ? and order_line_id = ? "
+        "returning refund_amount_original",
+        [rma, line],
+    ).fetchall()
+    con.close()
+    result, _, _ = run_gate(
+        EXPECTATIONS_DIR / "fct_returns__reconciliation.json", warehouse_copy, "bad", tmp_path
+    )
+    assert not result.passed
+    by_column = {f.column: f for f in result.failures}
+    assert set(by_column) == {"missing_return_lines", "refund_difference_eur"}
+    assert by_column["missing_return_lines"].examples == [len(lost)]
+    assert by_column["missing_return_lines"].unexpected_count == 1  # the one result row
+    refund = sum(float(r[0]) for r in lost)
+    # a decimal difference: GX's example is its text
+    assert [float(v) for v in by_column["refund_difference_eur"].examples] == [
+        pytest.approx(refund)
+    ]

@@ -169,3 +169,123 @@ def test_suites_of_one_call_keep_their_own_parameters_and_order(tmp_path, wareho
         ("a_suite", True),
     ]
     assert results[1].failures[0].observed == 1000
+
+
+def test_a_failing_suite_is_validated_again_in_full_and_documented_once(tmp_path, warehouse):
+    """Suites are first validated for pass/fail only; one with a failure (here only a warning)
+    is validated again for counts and examples, and the Data Docs keep that one result."""
+    suite = _suite(
+        tmp_path,
+        [
+            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "q", "min_value": 1, "max_value": 9},
+                "severity": "warning",
+            },
+        ],
+    )
+    result = gates.run_suite(suite, warehouse, docs_dir=tmp_path / "docs")
+    assert result.passed and not result.failures
+    (warning,) = result.warnings
+    assert warning.unexpected_count == 100  # q = 0 for ids 0, 10, ..., 990
+    assert warning.examples == [0] * 10
+    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
+    assert len(pages) == 1, pages
+    page = pages[0].read_text()
+    assert "100 unexpected values found" in page and "Sampled Unexpected Values" in page
+
+
+def test_a_passing_not_null_expectation_keeps_its_count_for_the_history(tmp_path, warehouse):
+    """The null-share gate of the next run starts from this count, also when all is well."""
+    suite = _suite(
+        tmp_path,
+        [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "maybe", "mostly": 0.5},
+            },
+            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+        ],
+    )
+    result = gates.run_suite(suite, warehouse, docs_dir=tmp_path)
+    assert result.passed and not result.warnings
+    assert [o.unexpected_count for o in result.outcomes] == [250, 0]  # every 4th of 1,000
+
+
+def test_a_materialized_query_suite_fails_on_bad_data_and_releases_the_file(tmp_path, warehouse):
+    """A mart suite with a query (a reconciliation) is validated on a temporary table of its
+    result: failures keep their counts and values, and the DuckDB file is free afterwards."""
+    import subprocess
+    import sys
+
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute("create table marts.t as select * from raw.t where id % 100 <> 7")  # 10 lost
+    con.close()
+    path = tmp_path / "recon.json"
+    spec = {
+        "name": "t__reconciliation",
+        "meta": {
+            "relation": "marts.t",
+            "query": "select (select count(*) from raw.t) - (select count(*) from marts.t) "
+            "as missing_rows, (select count(*) from marts.t) as mart_rows",
+        },
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "missing_rows", "min_value": 0, "max_value": 0},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "mart_rows", "min_value": 1},
+            },
+        ],
+    }
+    path.write_text(json.dumps(spec))
+    assert gates.materialized(spec)
+    result = gates.run_suite(path, warehouse, docs_dir=tmp_path)
+    assert not result.passed
+    (failure,) = result.failures
+    assert failure.column == "missing_rows"
+    assert failure.unexpected_count == 1 and failure.examples == [10]
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; duckdb.connect({str(warehouse)!r}).close()"],
+        capture_output=True,
+        text=True,
+    )
+    assert probe.returncode == 0, probe.stderr
+
+
+def test_a_materialized_query_that_cannot_run_fails_its_suite_only(tmp_path, warehouse):
+    """Its temporary table cannot be created (a table is missing): that suite fails naming the
+    table, and the next suites of the step still run on the same connection."""
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute("create table marts.t as select * from raw.t")
+    con.close()
+    check = [
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "missing_rows", "min_value": 0, "max_value": 0},
+        }
+    ]
+    paths = []
+    for name, query in [
+        ("broken__reconciliation", "select (select count(*) from marts.nope) as missing_rows"),
+        ("sound__reconciliation", "select 1000 - (select count(*) from marts.t) as missing_rows"),
+    ]:
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(
+            json.dumps(
+                {
+                    "name": name,
+                    "meta": {"relation": "marts.t", "query": query},
+                    "expectations": check,
+                }
+            )
+        )
+    broken, sound = gates.run_suites(paths, warehouse, docs_dir=tmp_path)
+    assert not broken.passed
+    assert "nope" in broken.failures[0].error and "could not be evaluated" in broken.summary()
+    assert sound.passed, sound.summary()
