@@ -192,9 +192,10 @@ def jsonl_scan(path: Path, present: list[str]) -> str:
     return f"read_json({ql(str(path))}, format = 'newline_delimited', columns = {{{cols}}})"
 
 
-def parquet_scan(path: Path) -> str:
-    """`read_parquet`; columns are cast to text by the staging select."""
-    return f"read_parquet({ql(str(path))})"
+def parquet_scan(path: Path, numbered: bool = False) -> str:
+    """`read_parquet`; columns are cast to text by the staging select. `numbered`: with the
+    0-based `file_row_number` of each row."""
+    return f"read_parquet({ql(str(path))}{', file_row_number = true' if numbered else ''})"
 
 
 # The Parquet types each contract type is read from: their values cast to text exactly and are

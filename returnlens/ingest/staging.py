@@ -197,13 +197,25 @@ def group_select(entity: Entity, group: list[PendingFile], native: bool = False)
         else "cast(null as varchar)"
     )
     # row_number() over () follows the scan's order (insertion order is preserved); one scan per
-    # file (a streaming row number each), glued with union all, avoids a window over the batch
+    # file (a streaming row number each), glued with union all, avoids a window over the batch.
+    # A Parquet file numbers its rows itself (`file_row_number`): the streaming window would
+    # read it on one thread (measured: 1.3-1.4x the wall time of the parallel read)
     return "\nunion all\n".join(
         f"select {cols}, {extra} as _extra, {ql(p.name)} as _source_file, "
-        f"{p.order} as _file_order, row_number() over () as _file_row_number "
+        f"{p.order} as _file_order, {_row_number(p)} as _file_row_number "
         f"from {_scan(p)}"
         for p in group
     )
+
+
+def _parquet_numbered(p: PendingFile) -> bool:
+    """A Parquet file read with the reader's own row numbers (unless a column has that name)."""
+    return p.spec.format == "parquet" and "file_row_number" not in p.present
+
+
+def _row_number(p: PendingFile) -> str:
+    """The 1-based position of a row in its file."""
+    return "file_row_number + 1" if _parquet_numbered(p) else "row_number() over ()"
 
 
 def rescanner(entity: Entity, source: str, good: list[PendingFile]) -> Callable[[list[str]], str]:
@@ -219,14 +231,15 @@ def rescanner(entity: Entity, source: str, good: list[PendingFile]) -> Callable[
 
 
 def _scan(p: PendingFile) -> str:
-    """The scan of one file, by the path DuckDB reads it by (never expanded as a glob)."""
+    """The scan of one file, by the path DuckDB reads it by (never expanded as a glob); a
+    Parquet scan also gives each row's `file_row_number` (see `_row_number`)."""
     path = p.read_path or p.path
     if p.spec.format == "csv":
         return csv_scan(path, p.spec, p.present)
     if p.spec.format == "jsonl":
         return jsonl_scan(path, p.present)
     if p.spec.format == "parquet":
-        return parquet_scan(path)
+        return parquet_scan(path, _parquet_numbered(p))
     return p.scan or ""
 
 
