@@ -357,11 +357,28 @@ def register_xlsx(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> list
     return list(frame.columns)
 
 
-def select_columns(entity: Entity, present: list[str], types: dict[str, str] | None = None) -> str:
+def temporal(entity: Entity, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The date and timestamp columns among `names` (native columns a select keeps as they are:
+    their JSON in a raw record is their text)."""
+    return tuple(c.name for c in entity.columns if c.name in names and c.type in TEMPORAL)
+
+
+TEMPORAL = ("date", "timestamp")
+
+
+def select_columns(
+    entity: Entity,
+    present: list[str],
+    types: dict[str, str] | None = None,
+    as_is: tuple[str, ...] = (),
+) -> str:
     """Contract columns as text (null when absent in the file). `types`: a Parquet file's
-    column types; an instant (timestamp with time zone) is written as its UTC time."""
+    column types; an instant (timestamp with time zone) is written as its UTC time. `as_is`:
+    columns taken as they are (a Parquet date or timestamp of exactly the contract's type)."""
 
     def text(name: str) -> str:
+        if name in as_is:
+            return qi(name)
         if types and types.get(name) == UTC_INSTANT:
             return f"cast(timezone('UTC', {qi(name)}) as varchar)"
         return f"cast({qi(name)} as varchar)"

@@ -39,6 +39,7 @@ from returnlens.ingest.readers import (
     redacted,
     register_xlsx,
     select_columns,
+    temporal,
 )
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
@@ -184,11 +185,11 @@ def group_select(entity: Entity, group: list[PendingFile], native: bool = False)
     `native`: also the columns a Parquet file holds in exactly the contract's type, as they are
     (`__n_<name>`, see `native_columns`)."""
     first = group[0]
-    cols = select_columns(entity, first.present, first.types)
-    if native:
-        cols += "".join(
-            f", {qi(n)} as {qi('__n_' + n)}" for n in native_columns(entity, first.types)
-        )
+    kept = native_columns(entity, first.types) if native else ()
+    # a native date or timestamp is not written out as text for every row: its text is only
+    # needed in a failing row's raw record, where to_json writes it as that same text
+    cols = select_columns(entity, first.present, first.types, as_is=temporal(entity, kept))
+    cols += "".join(f", {qi(n)} as {qi('__n_' + n)}" for n in kept)
     extra = (
         "cast(to_json(struct_pack("
         + ", ".join(f"{qi(x)} := cast({qi(x)} as varchar)" for x in first.extras)

@@ -286,3 +286,11 @@ def test_parquet_row_numbers_are_positions_in_the_file_across_row_groups(con, la
         *(("web/events_2026-01.parquet", i) for i in bad),
         ("web/events_2026-02.parquet", 3),
     }
+    # a failing row's raw record holds the timestamp as text, as the file's value writes it
+    records = con.execute(
+        "select file_row_number, raw_record from raw.quarantine_rows "
+        "where source_file = 'web/events_2026-01.parquet'"
+    ).fetchall()
+    assert {n: json.loads(r)["event_at"] for n, r in records} == {
+        i: rows[i - 1]["event_at"].strftime("%Y-%m-%d %H:%M:%S") for i in bad
+    }
