@@ -247,7 +247,7 @@ def sample_departs(
     departs = " or ".join(
         f"({qi(c.name)} is not null and {ld._typed_expr(c, spec)} is null)" for c in cols
     )
-    scan = csv_scan(read_path, spec, present)
+    scan = csv_scan(read_path, spec, present, sample=True)
     try:
         (n,) = con.execute(
             f"select count(*) from (select {select_columns(entity, present)} from {scan} "

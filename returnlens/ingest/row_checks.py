@@ -196,10 +196,16 @@ def _from_excel_only(dialects: Dialects | None, expr: str) -> str:
     return f"case when _file_order not in ({', '.join(map(str, skip))}) then {expr} end"
 
 
-def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | None = None) -> str:
+def check_reason_sql(
+    entity: Entity,
+    typed: str = "__t_",
+    dialects: Dialects | None = None,
+    native: tuple[str, ...] = (),
+) -> str:
     """SQL expression naming every contract violation of a staged row, '' when none.
 
-    Non-text columns are expected beside their text as `<typed><name>` (see `typed_select`).
+    Non-text columns are expected beside their text as `<typed><name>` (see `typed_select`);
+    `native` ones hold a value of the type as delivered, so they have no text to judge.
     Reasons name the column and the problem, never the value (it stays in the raw record).
     Excel's artefacts are looked for only in files of formats a spreadsheet writes.
     """
@@ -210,11 +216,12 @@ def check_reason_sql(entity: Entity, typed: str = "__t_", dialects: Dialects | N
         if c.required:
             parts.append(f"case when {col} is null then 'missing required {c.name}' end")
         if c.type != "varchar":
-            reason = _by_dialect(dialects, lambda spec, c=c: _bad_value_reason(c, spec))
-            parts.append(
-                f"case when {col} is not null and {val} is null "
-                f"then {ql(f'bad {c.type} in {c.name}: ')} || ({reason}) end"
-            )
+            if c.name not in native:  # a native column (Parquet, of the type): nothing to parse
+                reason = _by_dialect(dialects, lambda spec, c=c: _bad_value_reason(c, spec))
+                parts.append(
+                    f"case when {col} is not null and {val} is null "
+                    f"then {ql(f'bad {c.type} in {c.name}: ')} || ({reason}) end"
+                )
         else:
             parts.append(_from_excel_only(dialects, _artefact_reason(c)))
         if c.allowed is not None:
@@ -389,7 +396,7 @@ def contract_select(
     afterwards on the written rows (`duplicates_select`), so the files are read once.
     `native`: columns `source` also holds typed, as `__n_<name>` (`group_select`)."""
     typed = typed_select(entity, dialects=dialects, native=native)
-    check = check_reason_sql(entity, dialects=dialects)
+    check = check_reason_sql(entity, dialects=dialects, native=native)
     if pre_reason is not None:
         check = f"concat_ws('; ', nullif({qi(pre_reason)}, ''), nullif({check}, ''))"
     values = ", ".join(

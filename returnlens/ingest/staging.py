@@ -39,6 +39,7 @@ from returnlens.ingest.readers import (
     redacted,
     register_xlsx,
     select_columns,
+    temporal,
 )
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
@@ -184,11 +185,11 @@ def group_select(entity: Entity, group: list[PendingFile], native: bool = False)
     `native`: also the columns a Parquet file holds in exactly the contract's type, as they are
     (`__n_<name>`, see `native_columns`)."""
     first = group[0]
-    cols = select_columns(entity, first.present, first.types)
-    if native:
-        cols += "".join(
-            f", {qi(n)} as {qi('__n_' + n)}" for n in native_columns(entity, first.types)
-        )
+    kept = native_columns(entity, first.types) if native else ()
+    # a native date or timestamp is not written out as text for every row: its text is only
+    # needed in a failing row's raw record, where to_json writes it as that same text
+    cols = select_columns(entity, first.present, first.types, as_is=temporal(entity, kept))
+    cols += "".join(f", {qi(n)} as {qi('__n_' + n)}" for n in kept)
     extra = (
         "cast(to_json(struct_pack("
         + ", ".join(f"{qi(x)} := cast({qi(x)} as varchar)" for x in first.extras)
@@ -197,13 +198,25 @@ def group_select(entity: Entity, group: list[PendingFile], native: bool = False)
         else "cast(null as varchar)"
     )
     # row_number() over () follows the scan's order (insertion order is preserved); one scan per
-    # file (a streaming row number each), glued with union all, avoids a window over the batch
+    # file (a streaming row number each), glued with union all, avoids a window over the batch.
+    # A Parquet file numbers its rows itself (`file_row_number`): the streaming window would
+    # read it on one thread (measured: 1.3-1.4x the wall time of the parallel read)
     return "\nunion all\n".join(
         f"select {cols}, {extra} as _extra, {ql(p.name)} as _source_file, "
-        f"{p.order} as _file_order, row_number() over () as _file_row_number "
+        f"{p.order} as _file_order, {_row_number(p)} as _file_row_number "
         f"from {_scan(p)}"
         for p in group
     )
+
+
+def _parquet_numbered(p: PendingFile) -> bool:
+    """A Parquet file read with the reader's own row numbers (unless a column has that name)."""
+    return p.spec.format == "parquet" and "file_row_number" not in p.present
+
+
+def _row_number(p: PendingFile) -> str:
+    """The 1-based position of a row in its file."""
+    return "file_row_number + 1" if _parquet_numbered(p) else "row_number() over ()"
 
 
 def rescanner(entity: Entity, source: str, good: list[PendingFile]) -> Callable[[list[str]], str]:
@@ -219,14 +232,15 @@ def rescanner(entity: Entity, source: str, good: list[PendingFile]) -> Callable[
 
 
 def _scan(p: PendingFile) -> str:
-    """The scan of one file, by the path DuckDB reads it by (never expanded as a glob)."""
+    """The scan of one file, by the path DuckDB reads it by (never expanded as a glob); a
+    Parquet scan also gives each row's `file_row_number` (see `_row_number`)."""
     path = p.read_path or p.path
     if p.spec.format == "csv":
         return csv_scan(path, p.spec, p.present)
     if p.spec.format == "jsonl":
         return jsonl_scan(path, p.present)
     if p.spec.format == "parquet":
-        return parquet_scan(path)
+        return parquet_scan(path, _parquet_numbered(p))
     return p.scan or ""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -112,3 +113,51 @@ def test_a_file_hashed_right_after_it_was_written_is_hashed_again_next_time(tmp_
         assert _load(con, path).status == "loaded"
         again = _load(con, path)
     assert (again.status, again.unchanged_by) == ("unchanged", "checksum")
+
+
+PROC_IO = Path("/proc/self/io")
+
+
+def _bytes_read() -> int:
+    """Bytes this process (all its threads, DuckDB's too) has read by system calls so far."""
+    for line in PROC_IO.read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+@pytest.mark.skipif(not PROC_IO.exists(), reason="counts reads in /proc/self/io (Linux)")
+def test_an_unchanged_file_is_not_read_at_all_and_a_touched_one_only_hashed(con, suppliers):
+    """Counted in the bytes the process reads: a rerun does not read (nor hash) a file of
+    unchanged size and times; a new mtime has it hashed once (read whole) but not reloaded;
+    new content of the same size under a new mtime is hashed and loaded."""
+    rows = 60_000
+    suppliers.write_text(
+        HEADER + "".join(f"S{i:06d},Supplier {i},NL,{i % 40}\n" for i in range(rows))
+    )
+    _shift_mtime(suppliers, -60)  # written well before the run (not "racy")
+    size = suppliers.stat().st_size
+    assert _load(con, suppliers).rows_loaded == rows
+
+    before = _bytes_read()
+    again = _load(con, suppliers)
+    assert (again.status, again.unchanged_by) == ("unchanged", "size+mtime")
+    assert _bytes_read() - before < size // 10  # a stat and the warehouse's own pages
+
+    _shift_mtime(suppliers, 60)
+    before = _bytes_read()
+    touched = _load(con, suppliers)
+    assert (touched.status, touched.unchanged_by) == ("unchanged", "checksum")
+    assert _bytes_read() - before >= size  # hashed: read once, whole
+    assert _loads(con) == 1
+
+    text = suppliers.read_text().replace("S000007,Supplier 7,NL,7", "S000007,Supplier 7,NL,8")
+    suppliers.write_text(text)
+    assert suppliers.stat().st_size == size
+    _shift_mtime(suppliers, 60)
+    before = _bytes_read()
+    changed = _load(con, suppliers)
+    assert changed.status == "loaded" and _bytes_read() - before >= size
+    assert con.execute(
+        "select lead_time_days from raw.suppliers where supplier_id = 'S000007'"
+    ).fetchall() == [(8,)]

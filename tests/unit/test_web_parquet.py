@@ -257,3 +257,40 @@ def test_parquet_dates_load_as_they_are_or_checked_as_text(con, tmp_path):
     ]
     ((reason,),) = con.execute("select reason from raw.quarantine_rows").fetchall()
     assert reason.startswith("bad date in week_start_date")
+
+
+def test_parquet_row_numbers_are_positions_in_the_file_across_row_groups(con, landing):
+    """Row numbers come from the Parquet reader's own positions (read in parallel over row
+    groups): every row's number is its position in the file, also with a column of the file
+    named like the reader's position column (kept in _extra)."""
+    rows = [_event(i) for i in range(1, 41)]
+    bad = {5, 23, 38}  # 1-based positions of rows with an unknown event type
+    rows = [r if i not in bad else {**r, "event_type": "teleport"} for i, r in enumerate(rows, 1)]
+    pq.write_table(_table(rows), landing / "web" / "events_2026-01.parquet", row_group_size=4)
+    named = [{**_event(i), "file_row_number": str(900 + i)} for i in range(50, 55)]
+    named[2]["event_type"] = "teleport"
+    pq.write_table(_table(named), landing / "web" / "events_2026-02.parquet", row_group_size=2)
+
+    res = load_entity(con, entity("web_events"), landing)
+
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (45, 41, 4)
+    positions = {r["event_id"]: i for i, r in enumerate(rows, 1) if i not in bad}
+    positions |= {r["event_id"]: i for i, r in enumerate(named, 1) if i != 3}
+    assert (
+        dict(con.execute("select event_id, _file_row_number from raw.web_events").fetchall())
+        == positions
+    )
+    extra = con.execute("select _extra from raw.web_events where event_id = 'E0051'").fetchall()
+    assert json.loads(extra[0][0]) == {"file_row_number": "951"}
+    assert set(_quarantine(con)) == {
+        *(("web/events_2026-01.parquet", i) for i in bad),
+        ("web/events_2026-02.parquet", 3),
+    }
+    # a failing row's raw record holds the timestamp as text, as the file's value writes it
+    records = con.execute(
+        "select file_row_number, raw_record from raw.quarantine_rows "
+        "where source_file = 'web/events_2026-01.parquet'"
+    ).fetchall()
+    assert {n: json.loads(r)["event_at"] for n, r in records} == {
+        i: rows[i - 1]["event_at"].strftime("%Y-%m-%d %H:%M:%S") for i in bad
+    }
