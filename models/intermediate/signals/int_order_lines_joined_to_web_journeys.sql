@@ -46,6 +46,28 @@ product_size_counts as (
 
 ),
 
+{# the sizes of a product in one order, for bracketing: distinct rows, then counted (a
+   distinct count over a window is DuckDB-only; a grouped distinct count ran out of memory at
+   10M order lines under the default budget, issue 16) #}
+sizes_in_orders as (
+
+    select
+        order_id,
+        product_id,
+        count(size) as sizes_in_order
+    from (
+        select distinct
+            order_lines.order_id,
+            order_lines.product_id,
+            products.size
+        from order_lines
+        left join products
+            on order_lines.sku = products.sku
+    ) as sizes_of_lines
+    group by 1, 2
+
+),
+
 lines_with_orders as (
 
     select
@@ -63,16 +85,16 @@ lines_with_orders as (
         order_lines.ordered_date,
         orders.session_id is not null as has_web_journey,
         coalesce(product_size_counts.sizes, 0) > 1 as is_sized_product,
-        count(distinct products.size) over (
-            partition by order_lines.order_id, order_lines.product_id
-        ) as sizes_in_order
+        sizes_in_orders.sizes_in_order
     from order_lines
     inner join orders
         on order_lines.order_id = orders.order_id
-    left join products
-        on order_lines.sku = products.sku
     left join product_size_counts
         on order_lines.product_id = product_size_counts.product_id
+    left join sizes_in_orders
+        on
+            order_lines.order_id = sizes_in_orders.order_id
+            and order_lines.product_id is not distinct from sizes_in_orders.product_id
 
 ),
 
