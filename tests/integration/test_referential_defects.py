@@ -762,3 +762,29 @@ def test_the_text_of_a_return_without_a_known_order_is_mapped_but_never_publishe
             [named["last_name"].lower()],
         )
         assert leaked == [(0,)], relation
+    # nor is it on disk outside raw: the tables of the intermediate layer that map reasons
+    # (tables since issue 16) keep no text of a writer who is unknown; the views compute it
+    tables = query(
+        warehouse,
+        "select schema_name, table_name, list(column_name order by column_name) "
+        "from duckdb_columns() where schema_name not in ('raw', 'main') "
+        "and data_type = 'VARCHAR' and not internal and table_name in "
+        "(select table_name from duckdb_tables() where schema_name = duckdb_columns.schema_name) "
+        "group by all order by all",
+    )
+    assert ("intermediate", "int_return_lines_mapped_to_reasons") in {t[:2] for t in tables}
+    on_disk = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for schema, table, columns in tables:
+            hit = " or ".join(f'contains(lower("{c}"), ?)' for c in columns)
+            (n,) = con.execute(
+                f'select count(*) from "{schema}"."{table}" where {hit}',
+                [named["last_name"].lower()] * len(columns),
+            ).fetchone()
+            on_disk += [f"{schema}.{table}"] if n else []
+    assert on_disk == [], f"the unknown writer's text is stored in {on_disk}"
+    assert query(
+        warehouse,
+        "select reason, reason_text, reason_text_normalised, is_writer_known "
+        "from intermediate.int_return_lines_mapped_to_reasons where rma_id = 'R9999'",
+    ) == [("size_too_small", None, None, False)]

@@ -12,7 +12,13 @@
                   in rpt_return_states
     open_step says what an open return waits for: the status's step where the seed gives
     one, else the timestamps' (received: inspection; inspected: refund; else receipt).
+
+    A table (issue 16): read by fct_returns, rpt_return_states, rpt_unmapped_return_statuses
+    and a data test, each of which rebuilt the states (and, before the reasons were a table,
+    the whole reason mapping) on every scan. Texts of known writers only, as in
+    int_return_lines_mapped_to_reasons; customers only as keys.
 #}
+{{ config(materialized='table') }}
 {%- set max_age_days = var('return_window_days') + var('open_return_slack_days', 30) %}
 with
 
