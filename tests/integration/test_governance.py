@@ -268,3 +268,51 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_is_named(pipeline_run, tmp_pa
     assert "nothing downstream ran or was published" in message
     # no asset-check events for dbt tests: the run's events are about models and steps
     assert not [e for e in result.all_events if e.event_type_value.startswith("ASSET_CHECK")]
+
+
+def test_a_subset_materialisation_leaves_an_unselected_incremental_table(
+    pipeline_run, tmp_path, monkeypatch
+):
+    """Materialising a subset from the Dagster UI after the journeys' definition changed (here:
+    the recorded hash no longer matches) must not drop the journeys table it does not build;
+    the next materialisation that selects the journeys rebuilds them fully, to the same rows."""
+    import dagster as dg
+
+    from orchestration.defs.transform.dbt import defs as dbt_defs
+
+    journeys_table = "intermediate.int_web_events_aggregated_to_order_lines"
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_run.warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        rows = con.execute(f"select count(*) from {journeys_table}").fetchone()[0]
+        con.execute("update returnlens_state.incremental_models set definition_hash = 'older'")
+    assert rows > 0
+    monkeypatch.setenv("RETURNLENS_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(pipeline_run.landing))
+    definitions = dbt_defs()
+    (assets,) = definitions.assets
+    journeys = next(k for k in assets.keys if k.path[-1] == journeys_table.split(".")[-1])
+
+    def materialise(selection):
+        with dg.DagsterInstance.ephemeral() as instance:
+            return dg.materialize(
+                [assets],
+                resources=definitions.resources,
+                instance=instance,
+                raise_on_error=False,
+                selection=selection,
+            )
+
+    assert materialise(dg.AssetSelection.groups("seeds")).success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"select count(*) from {journeys_table}").fetchone()[0] == rows
+        assert con.execute(
+            "select definition_hash from returnlens_state.incremental_models"
+        ).fetchall() == [("older",)]
+    assert materialise(dg.AssetSelection.assets(journeys)).success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"select count(*) from {journeys_table}").fetchone()[0] == rows
+        assert con.execute(
+            "select built_fully, definition_hash <> 'older' from "
+            "returnlens_state.incremental_models"
+        ).fetchall() == [(True, True)]
