@@ -97,18 +97,24 @@ def test_a_missing_table_is_a_failure_not_a_pass(tmp_path, warehouse):
     assert any("nope" in (o.error or "") for o in result.failures), result.summary()
 
 
-def test_a_validation_releases_the_duckdb_file(tmp_path, warehouse):
-    """dbt runs in another process right after the gates: GX must not keep DuckDB's lock."""
+def _assert_released(warehouse) -> None:
+    """Another process can open the DuckDB file: GX holds no lock on it."""
     import subprocess
     import sys
 
-    gates.run_suite(_suite(tmp_path, GOOD), warehouse, docs_dir=tmp_path)
     probe = subprocess.run(
         [sys.executable, "-c", f"import duckdb; duckdb.connect({str(warehouse)!r}).close()"],
         capture_output=True,
         text=True,
     )
     assert probe.returncode == 0, probe.stderr
+
+
+def test_a_validation_releases_the_duckdb_file(tmp_path, warehouse):
+    """dbt runs in another process right after the gates: GX must not keep DuckDB's lock."""
+
+    gates.run_suite(_suite(tmp_path, GOOD), warehouse, docs_dir=tmp_path)
+    _assert_released(warehouse)
 
 
 def test_parameters_fill_placeholders_and_data_docs_are_built(tmp_path, warehouse):
@@ -216,8 +222,6 @@ def test_a_passing_not_null_expectation_keeps_its_count_for_the_history(tmp_path
 def test_a_materialized_query_suite_fails_on_bad_data_and_releases_the_file(tmp_path, warehouse):
     """A mart suite with a query (a reconciliation) is validated on a temporary table of its
     result: failures keep their counts and values, and the DuckDB file is free afterwards."""
-    import subprocess
-    import sys
 
     con = duckdb.connect(str(warehouse))
     con.execute("create schema marts")
@@ -249,12 +253,7 @@ def test_a_materialized_query_suite_fails_on_bad_data_and_releases_the_file(tmp_
     (failure,) = result.failures
     assert failure.column == "missing_rows"
     assert failure.unexpected_count == 1 and failure.examples == [10]
-    probe = subprocess.run(
-        [sys.executable, "-c", f"import duckdb; duckdb.connect({str(warehouse)!r}).close()"],
-        capture_output=True,
-        text=True,
-    )
-    assert probe.returncode == 0, probe.stderr
+    _assert_released(warehouse)
 
 
 def test_a_materialized_query_that_cannot_run_fails_its_suite_only(tmp_path, warehouse):
