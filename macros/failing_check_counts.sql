@@ -1,4 +1,24 @@
 {#
+    The CTE failing_counts of a batched generic test (tests/dbt/generic/): one scan of the
+    model counting, for the n-th condition, the rows where it holds (a failing row) as
+    <count_column>_<n>.
+#}
+{% macro failing_counts(model, conditions, count_column) %}
+    with failing_counts as (
+        select
+            {%- for condition in conditions %}
+            sum(
+                case
+                    when {{ condition }} then 1
+                    else 0
+                end
+            ) as {{ count_column }}_{{ loop.index }}{{ "," if not loop.last }}
+            {%- endfor %}
+        from {{ model }}
+    )
+{% endmacro %}
+
+{#
     The result of a batched generic test (tests/dbt/generic/): from the CTE failing_counts,
     whose column <count_column>_<n> counts the failing rows of the n-th check, one row per
     check that fails, with its label and its count; no rows when all pass.

@@ -7,22 +7,16 @@
 #}
 {% test accepted_values_columns(model, columns) %}
 
-    with failing_counts as (
-        select
-            {%- for column in columns %}
-            sum(
-                case
-                    when {{ column["name"] }} not in (
-                        {%- for value in column["values"] -%}
-                            '{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}
-                        {%- endfor -%}
-                    ) then 1
-                    else 0
-                end
-            ) as failing_rows_{{ loop.index }}{{ "," if not loop.last }}
-            {%- endfor %}
-        from {{ model }}
-    )
+    {%- set conditions = [] %}
+    {%- for column in columns %}
+        {%- set quoted = [] %}
+        {%- for value in column["values"] %}
+            {%- do quoted.append("'" ~ (value | replace("'", "''")) ~ "'") %}
+        {%- endfor %}
+        {%- do conditions.append(column["name"] ~ " not in (" ~ quoted | join(", ") ~ ")") %}
+    {%- endfor %}
+
+    {{ failing_counts(model, conditions, 'failing_rows') }}
 
     {{ failing_check_counts(columns | map(attribute='name') | list, 'column_name', 'failing_rows') }}
 

@@ -18,18 +18,14 @@
         {%- do checks.append((label | trim, condition | trim, entry.get("where"))) %}
     {%- endfor %}
 
-    with failing_counts as (
-        select
-            {%- for label, condition, where in checks %}
-            sum(
-                case
-                    when {% if where %}({{ where }}) and {% endif %}not ({{ condition }}) then 1
-                    else 0
-                end
-            ) as failing_rows_{{ loop.index }}{{ "," if not loop.last }}
-            {%- endfor %}
-        from {{ model }}
-    )
+    {%- set conditions = [] %}
+    {%- for label, condition, where in checks %}
+        {%- do conditions.append(
+            (("(" ~ where ~ ") and ") if where else "") ~ "not (" ~ condition ~ ")"
+        ) %}
+    {%- endfor %}
+
+    {{ failing_counts(model, conditions, 'failing_rows') }}
 
     {{ failing_check_counts(checks | map(attribute=0) | list, 'check_name', 'failing_rows') }}
 

@@ -17,19 +17,14 @@
         {%- endif %}
     {%- endfor %}
 
-    with failing_counts as (
-        select
-            {%- for name, condition in checks %}
-            sum(
-                case
-                    when {{ name }} is null
-                        {%- if condition %} and ({{ condition }}){% endif %} then 1
-                    else 0
-                end
-            ) as null_rows_{{ loop.index }}{{ "," if not loop.last }}
-            {%- endfor %}
-        from {{ model }}
-    )
+    {%- set conditions = [] %}
+    {%- for name, condition in checks %}
+        {%- do conditions.append(
+            name ~ " is null" ~ ((" and (" ~ condition ~ ")") if condition else "")
+        ) %}
+    {%- endfor %}
+
+    {{ failing_counts(model, conditions, 'null_rows') }}
 
     {{ failing_check_counts(checks | map(attribute=0) | list, 'column_name', 'null_rows') }}
 
