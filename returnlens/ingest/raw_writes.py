@@ -2,7 +2,8 @@
 
 Judged rows are written to the entity's table in one pass, failing ones marked and moved to
 `raw.quarantine_rows` before the transaction commits (`insert_rows`, `move_quarantined`); what
-earlier deliveries of the same files left is removed first (`delete_previous`). The counts the
+earlier deliveries of the same files left is removed first (`delete_previous`, which sets aside
+what `returnlens/ingest/carry_over.py` needs to keep unchanged rows' `_loaded_at`). The counts the
 audit records are counted in the tables after writing (`written_counts`), not assumed. None of
 these functions begins or commits a transaction: the caller (`returnlens/ingest/loader.py`,
 `returnlens/ingest/quarantine.py`) does.
@@ -17,6 +18,7 @@ from datetime import datetime
 import duckdb
 
 from returnlens.ingest import dialect
+from returnlens.ingest.carry_over import set_aside_previous
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.raw_tables import AUDIT_COLUMNS, utc_now
 from returnlens.ingest.readers import IDENTIFIER, redacted
@@ -152,7 +154,9 @@ def move_quarantined(
 
 
 def delete_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> None:
-    """Remove what earlier deliveries of these files left in raw and in quarantine."""
+    """Remove what earlier deliveries of these files left in raw and in quarantine, keeping
+    what `carry_over` then needs of the raw rows (`returnlens/ingest/carry_over.py`)."""
+    set_aside_previous(con, entity, files)
     placeholders = ", ".join("?" for _ in files)
     con.execute(f"delete from {entity.table} where _source_file in ({placeholders})", files)
     con.execute(
