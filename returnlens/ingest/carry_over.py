@@ -1,4 +1,4 @@
-"""Re-delivered files: unchanged rows keep their `_loaded_at`; changed and removed rows are recorded.
+"""Re-delivered files: unchanged rows keep their `_loaded_at`, changed and removed ones are kept.
 
 A re-delivered landing file (same path, new content) replaces every row it left in raw
 (`raw_writes.delete_previous`). So that `_loaded_at > T` means "new or changed since T", and so
@@ -59,12 +59,14 @@ def set_aside_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: li
     """Keep what `carry_over` needs of the rows earlier deliveries of these files left in raw
     (temp table `_previous_rows`); call before they are deleted, in the same transaction."""
     (loaded,) = con.execute(
-        "select count(*) from raw.load_audit where entity = $entity "
-        "and status in ('loaded', 'replayed') and source_file in (select unnest($files::varchar[]))",
+        "select count(*) from raw.load_audit where entity = $entity and status in "
+        "('loaded', 'replayed') and source_file in (select unnest($files::varchar[]))",
         {"entity": entity.name, "files": files},
     ).fetchall()[0]
     keys = ", ".join(qi(k) for k in entity.key)
-    affects = "".join(f", {qi(column)} as {qi('_a_' + target)}" for target, column in entity.affects)
+    affects = "".join(
+        f", {qi(column)} as {qi('_a_' + target)}" for target, column in entity.affects
+    )
     con.execute(
         f"create or replace temp table {PREVIOUS} as "
         f"select {keys}, {content_hash(entity)} as _h, _loaded_at, _source_file{affects} "

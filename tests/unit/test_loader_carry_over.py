@@ -25,8 +25,7 @@ ORDERS_HEADER = (
     "delivered_at,order_total_eur,currency\n"
 )
 CUSTOMERS_HEADER = (
-    "customer_id,first_name,last_name,email,phone,street,postal_code,city,country_code,"
-    "created_at\n"
+    "customer_id,first_name,last_name,email,phone,street,postal_code,city,country_code,created_at\n"
 )
 RETURNS_HEADER = (
     "rma_id,order_id,order_line_id,sku,quantity,reason_code,reason_text,requested_at,"
@@ -89,9 +88,7 @@ def _last_load(con, name: str) -> tuple[str, int, int, int]:
     ).fetchall()[0]
 
 
-def test_redelivered_orders_keep_unchanged_rows_and_retract_changed_and_removed_ones(
-    con, landing
-):
+def test_redelivered_orders_keep_unchanged_rows_and_retract_changed_and_removed_ones(con, landing):
     path = landing / "shop" / "orders_2026-01.csv"
     unchanged = "O1,C1,S1,2026-01-03 10:00:00,web,NL,,,10.00,\n"
     changed_before = "O2,C2,,2026-01-04 11:00:00,app,DE,,,20.00,SEK\n"
@@ -278,3 +275,23 @@ def test_an_entity_without_a_key_or_with_unknown_affects_is_refused():
         Entity(
             "shop", "things", "things*.csv", "csv", ("id",), "Things.", affects=(("sku", "nope"),)
         )
+
+
+def test_a_row_moved_to_another_file_of_the_same_batch_is_unchanged(con, landing):
+    january = landing / "shop" / "orders_2026-01.csv"
+    february = landing / "shop" / "orders_2026-02.csv"
+    late = "O2,C2,,2026-01-31 23:30:00,web,NL,,,20.00,\n"
+    january.write_text(ORDERS_HEADER + "O1,C1,,2026-01-03 10:00:00,web,NL,,,10.00,\n" + late)
+    february.write_text(ORDERS_HEADER + "O3,C3,,2026-02-01 09:00:00,web,NL,,,30.00,\n")
+    load_entity(con, entity("orders"), landing)
+    first = _stamps(con, "raw.orders", "order_id")
+    # the shop moves O2 into February's file (by its local date): both files change, O2 does not
+    january.write_text(ORDERS_HEADER + "O1,C1,,2026-01-03 10:00:00,web,NL,,,10.00,\n")
+    february.write_text(ORDERS_HEADER + late + "O3,C3,,2026-02-01 09:00:00,web,NL,,,30.00,\n")
+    res = load_entity(con, entity("orders"), landing)
+    assert [f.status for f in res.files] == ["loaded", "loaded"]
+    assert _stamps(con, "raw.orders", "order_id") == first
+    assert con.execute("select _source_file from raw.orders where order_id = 'O2'").fetchall() == [
+        ("shop/orders_2026-02.csv",)
+    ]
+    assert _retracted(con) == []
