@@ -7,13 +7,15 @@ that a removed row leaves a trace, the loader's batch transaction also:
 1. before the delete (`set_aside_previous`): keeps, in temp table `_previous_rows`, each old
    row's key, a hash of its contract columns, its `_loaded_at` and `_source_file`, and the
    columns its entity `affects` (`Entity.affects`, `returnlens/ingest/contracts.py`);
-2. once the new rows are written, quarantined and erased (`apply_forgotten`) (`carry_over`):
-   gives every new row whose key and content hash equal an old row's that row's `_loaded_at`,
-   and writes every old row whose (key, hash) is gone to `raw.retracted_rows`, with the cause
-   (`changed`: its key is delivered again; `removed`: it is not, or its new row was
-   quarantined) and what it affects: order, RMA, response, sku, batch, currency, event date and
-   the customer as the salted hash the facts key customers by (sha256 of salt and id, as
-   `macros/hash_customer_id.sql`), never personal data.
+2. while the new rows are written (`carried_join`, in `raw_writes.insert_rows`): a row whose
+   key and content hash equal an old row's gets that row's `_loaded_at`;
+3. once they are quarantined and erased (`apply_forgotten`) (`carry_over`): does the same for
+   the rows erasure made equal to their old rows, and writes every old row whose (key, hash)
+   is gone to `raw.retracted_rows`, with the cause (`changed`: its key is delivered again;
+   `removed`: it is not, or its new row was quarantined) and what it affects: order, RMA,
+   response, sku, batch, currency, event date and the customer as the salted hash the facts
+   key customers by (sha256 of salt and id, as `macros/hash_customer_id.sql`), never personal
+   data.
 
 **Content** is the contract's columns: not `_extra` (columns the contract does not know, which
 no model reads), `_source_file` or `_file_row_number`; a row moved to another line, or to
@@ -28,10 +30,12 @@ built again, nothing is lost or exposed). **Keys**: every entity has one (`Entit
 empty key: the loader's duplicate check needs it too), and a key is unique in raw, so an old row
 matches at most one new row.
 
-Only files loaded before (an audit row `loaded` or `replayed`; rows reach raw only with one)
-are read for old rows: a first delivery costs one query on the audit. The salt is read only
-when a retracted row names a customer. A rollback of the batch undoes all of it, temp table
-included.
+**Cost**: only files loaded before (an audit row `loaded` or `replayed`; rows reach raw only
+with one) are read for old rows, so a first delivery costs one query on the audit. Re-delivering
+a 1M-row orders file with 1.5 % of its rows changed or removed took 2.2 s of CPU instead of 1.2
+(stamping rows as they are written; an update of every unchanged row afterwards took 3.0 s). The
+salt is read only when a retracted row names a customer. A rollback of the batch undoes all of
+it, temp tables included.
 """
 
 from __future__ import annotations
@@ -45,19 +49,23 @@ from returnlens.ingest.contracts import RETRACTED_AFFECTS, Entity
 from returnlens.warehouse import quote_ident as qi
 
 PREVIOUS = "_previous_rows"
+CURRENT = "_current_rows"
 RETRACTED = "_retracted_rows"
 IN_FILES = "_source_file in (select unnest($files::varchar[]))"
 
 
 def content_hash(entity: Entity, alias: str = "") -> str:
-    """A hash of a row's contract columns (64 bits; compared only between rows of one key)."""
+    """A hash of a row's contract columns, each cast to its contract type (so a row being
+    inserted hashes as it will be stored); 64 bits, compared only between rows of one key."""
     prefix = f"{alias}." if alias else ""
-    return "hash(" + ", ".join(prefix + qi(c.name) for c in entity.columns) + ")"
+    cast = ", ".join(f"cast({prefix}{qi(c.name)} as {c.type})" for c in entity.columns)
+    return f"hash({cast})"
 
 
-def set_aside_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> None:
-    """Keep what `carry_over` needs of the rows earlier deliveries of these files left in raw
-    (temp table `_previous_rows`); call before they are deleted, in the same transaction."""
+def set_aside_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> int:
+    """Keep what the carry-over needs of the rows earlier deliveries of these files left in raw
+    (temp table `_previous_rows`); call before they are deleted, in the same transaction.
+    Returns the number of rows set aside."""
     (loaded,) = con.execute(
         "select count(*) from raw.load_audit where entity = $entity and status in "
         "('loaded', 'replayed') and source_file in (select unnest($files::varchar[]))",
@@ -73,6 +81,18 @@ def set_aside_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: li
         f"from {entity.table} where {IN_FILES if loaded else 'false'}",
         {"files": files} if loaded else {},
     )
+    return con.execute(f"select count(*) from {PREVIOUS}").fetchall()[0][0]
+
+
+def carried_join(entity: Entity, alias: str = "s") -> tuple[str, str]:
+    """For `raw_writes.insert_rows`: the join of the rows being inserted (`alias`) to the rows
+    set aside, and the `_loaded_at` of a row (the set-aside row's when its key and content are
+    unchanged, else the batch's, bound as the first parameter). Stamping rows as they are
+    written costs a join; updating every unchanged row afterwards cost about twice as much CPU
+    (the update is merged into the table at commit)."""
+    same_key = " and ".join(f"p.{qi(k)} = {alias}.{qi(k)}" for k in entity.key)
+    join = f"left join {PREVIOUS} as p on p._h = {content_hash(entity, alias)} and {same_key}"
+    return join, "coalesce(p._loaded_at, cast(? as timestamp))"
 
 
 def _affects_select(entity: Entity) -> str:
@@ -100,46 +120,71 @@ def carry_over(
     load_id: str,
     loaded_at: datetime,
 ) -> tuple[int, int]:
-    """After the batch's rows are written, quarantined and erased: keep unchanged rows'
-    `_loaded_at` and record retracted rows (see the module docstring).
+    """After the batch's rows are written (unchanged ones already stamped by `carried_join`),
+    quarantined and erased: stamp the rows erasure made equal to their old rows, and record
+    the retracted rows (see the module docstring).
 
-    Returns (rows that kept their earlier `_loaded_at`, rows retracted).
+    Only the rows stamped with the batch's time are compared again (new, changed, or erased
+    since they were written: usually few). Every row set aside was kept when as many rows of
+    the files carry an earlier stamp (keys are unique: one kept row per row set aside); only
+    otherwise are all rows compared, to find the retracted ones. Returns (rows that kept their
+    earlier `_loaded_at`, rows retracted).
     """
-    if not con.execute(f"select count(*) from {PREVIOUS}").fetchall()[0][0]:
+    (previous,) = con.execute(f"select count(*) from {PREVIOUS}").fetchall()[0]
+    if not previous:
         con.execute(f"drop table {PREVIOUS}")
         return 0, 0
-    same_key = " and ".join(f"t.{qi(k)} = p.{qi(k)}" for k in entity.key)
-    same_row = f"{same_key} and {content_hash(entity, 't')} = p._h"
-    new_rows = f"{entity.table} as t where t.{IN_FILES}"
-    (kept,) = con.execute(
-        f"update {entity.table} as t set _loaded_at = p._loaded_at from {PREVIOUS} as p "
-        f"where t.{IN_FILES} and {same_row}",
-        {"files": files},
-    ).fetchall()[0]
+    keys = ", ".join(f"t.{qi(k)}" for k in entity.key)
+    same_key = " and ".join(f"c.{qi(k)} = p.{qi(k)}" for k in entity.key)
+    rows = f"select {content_hash(entity, 't')} as _h, {keys}, t._source_file, t._file_row_number "
+    rows += f"from {entity.table} as t where t.{IN_FILES}"
+    at = {"files": files, "at": loaded_at}
+    con.execute(f"create or replace temp table {CURRENT} as {rows} and t._loaded_at = $at", at)
     con.execute(
-        f"""
-        create or replace temp table {RETRACTED} as
-        select p.*,
-            case when exists (select 1 from {new_rows} and {same_key}) then 'changed'
-                else 'removed' end as _cause
-        from {PREVIOUS} as p
-        where not exists (select 1 from {new_rows} and {same_row})
-        """,
-        {"files": files},
+        f"update {entity.table} as t set _loaded_at = m._loaded_at from ("
+        f"select c._source_file, c._file_row_number, p._loaded_at from {CURRENT} as c "
+        f"join {PREVIOUS} as p on c._h = p._h and {same_key}) as m "
+        "where t._source_file = m._source_file and t._file_row_number = m._file_row_number"
     )
-    (retracted,) = con.execute(f"select count(*) from {RETRACTED}").fetchall()[0]
-    if retracted:
-        params: dict = {"entity": entity.name, "load_id": load_id, "at": loaded_at}
-        if any(target == "customer_hash" for target, _ in entity.affects):
-            params["salt"] = pii_salt()
+    (kept,) = con.execute(
+        f"select count(*) from {entity.table} where {IN_FILES} and _loaded_at <> $at", at
+    ).fetchall()[0]
+    retracted = 0
+    if kept < previous:  # some rows set aside are gone (or an earlier stamp equals this one)
+        con.execute(f"create or replace temp table {CURRENT} as {rows}", {"files": files})
         con.execute(
-            "insert into raw.retracted_rows (entity, load_id, retracted_at, source_file, cause, "
-            f"{', '.join(RETRACTED_AFFECTS)}) "
-            "select $entity, $load_id, cast($at as timestamp), r._source_file, r._cause, "
-            f"{_affects_select(entity)} from {RETRACTED} as r "
-            "order by r._source_file, r._loaded_at",
-            params,
+            f"""
+            create or replace temp table {RETRACTED} as
+            select p.*,
+                case when exists (select 1 from {CURRENT} as c where {same_key}) then 'changed'
+                    else 'removed' end as _cause
+            from {PREVIOUS} as p
+            where not exists (select 1 from {CURRENT} as c where c._h = p._h and {same_key})
+            """
         )
-    con.execute(f"drop table {RETRACTED}")
+        (retracted,) = con.execute(f"select count(*) from {RETRACTED}").fetchall()[0]
+        _record_retracted(con, entity, load_id, loaded_at, retracted)
+        con.execute(f"drop table {RETRACTED}")
+    con.execute(f"drop table {CURRENT}")
     con.execute(f"drop table {PREVIOUS}")
     return kept, retracted
+
+
+def _record_retracted(
+    con: duckdb.DuckDBPyConnection, entity: Entity, load_id: str, at: datetime, n: int
+) -> None:
+    """Write the rows of `_retracted_rows` to `raw.retracted_rows` (the salt is read only when
+    there are some and they name a customer)."""
+    if not n:
+        return
+    params: dict = {"entity": entity.name, "load_id": load_id, "at": at}
+    if any(target == "customer_hash" for target, _ in entity.affects):
+        params["salt"] = pii_salt()
+    con.execute(
+        "insert into raw.retracted_rows (entity, load_id, retracted_at, source_file, cause, "
+        f"{', '.join(RETRACTED_AFFECTS)}) "
+        "select $entity, $load_id, cast($at as timestamp), r._source_file, r._cause, "
+        f"{_affects_select(entity)} from {RETRACTED} as r "
+        "order by r._source_file, r._loaded_at",
+        params,
+    )

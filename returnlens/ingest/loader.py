@@ -285,13 +285,13 @@ def _write_batch(
     try:
         counts: dict[str, tuple[int, int]] = {}
         if good:
-            delete_previous(con, entity, files)
+            previous = delete_previous(con, entity, files)
             try:
                 dialects = {p.order: p.spec for p in good}
                 pre = ADAPTER_REASON if entity.adapter is not None else None
                 native = native_columns(entity, good[0].types) if source != "_stage" else ()
                 select = contract_select(entity, source, dialects, pre, native)
-                insert_rows(con, entity, select, loaded_at)
+                insert_rows(con, entity, select, loaded_at, previous)
             except duckdb.Error:
                 if source == "_stage":
                     raise
