@@ -295,3 +295,21 @@ def test_a_row_moved_to_another_file_of_the_same_batch_is_unchanged(con, landing
         ("shop/orders_2026-02.csv",)
     ]
     assert _retracted(con) == []
+
+
+def test_a_clock_that_stamps_two_loads_alike_still_retracts_exactly_what_changed(
+    con, landing, monkeypatch
+):
+    from returnlens.ingest import loader
+
+    monkeypatch.setattr(loader, "utc_now", lambda: datetime(2026, 3, 1, 12, 0))
+    path = landing / "shop" / "orders_2026-02.csv"
+    kept = "O1,C1,,2026-02-03 10:00:00,web,NL,,,10.00,\n"
+    path.write_text(ORDERS_HEADER + kept + "O2,C2,,2026-02-04 10:00:00,web,NL,,,20.00,\n")
+    load_entity(con, entity("orders"), landing)
+    path.write_text(ORDERS_HEADER + kept + "O2,C2,,2026-02-04 10:00:00,web,NL,,,21.00,\n")
+    load_entity(con, entity("orders"), landing)
+    assert _retracted(con) == [
+        ("orders", "shop/orders_2026-02.csv", "changed", "O2", None, None, None, None,
+         customer_hash("C2"), None, date(2026, 2, 4)),
+    ]  # fmt: skip
