@@ -67,7 +67,9 @@ def render_source(source: str) -> str:
         "|---|---|---|",
         "| `_source_file` | varchar | Landing file the row was loaded from. |",
         "| `_file_row_number` | bigint | Row number within that file (from 1, header excluded). |",
-        "| `_loaded_at` | timestamp | When the loader wrote the row (UTC). |",
+        "| `_loaded_at` | timestamp | When the loader first wrote the row with its present "
+        "content (UTC); a re-delivery keeps it for unchanged rows (changed and removed ones: "
+        "`raw.retracted_rows`). |",
         "| `_extra` | varchar | JSON object of columns the contract does not know; null if none. |",
         "",
     ]

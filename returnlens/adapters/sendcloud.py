@@ -181,6 +181,7 @@ ENTITY = Entity(
     pattern="returns_*.json",
     format="json",
     key=entity("returns").key,
+    affects=entity("returns").affects,
     columns=entity("returns").columns,
     optional=True,
     adapter="sendcloud",

@@ -118,6 +118,7 @@ def _entity(name: str, table: str, reads: tuple[str, ...], description: str) -> 
         format=main_fmt,
         also=tuple(FileSpec(p, f) for p, f in others),
         key=entity(name).key,
+        affects=entity(name).affects,
         columns=entity(name).columns,
         optional=True,
         adapter=PLATFORM,

@@ -351,6 +351,7 @@ def _entity(name: str, description: str) -> Entity:
         pattern=PATTERN,
         format="csv",
         key=entity(name).key,
+        affects=entity(name).affects,
         columns=entity(name).columns,
         optional=True,
         adapter=PLATFORM,

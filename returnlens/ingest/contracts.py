@@ -89,6 +89,23 @@ class FileSpec:
         return self.decimal_separator == "." and self.thousands_separator is None
 
 
+# What a raw row is about, as `raw.retracted_rows` records it when a re-delivery changes or drops
+# the row (returnlens/ingest/carry_over.py): enough to find the orders, days and dimensions to
+# build again, no personal data. A customer is recorded only as the salted hash the facts key
+# customers by (`customer_hash`, macros/hash_customer_id.sql); `event_date` is the date of the
+# row's event (order, request, answer, rate...).
+RETRACTED_AFFECTS = (
+    "order_id",
+    "rma_id",
+    "response_id",
+    "sku",
+    "batch_id",
+    "customer_hash",
+    "currency",
+    "event_date",
+)
+
+
 @dataclass(frozen=True)
 class Entity:
     """One entity of a source: a set of files with the same columns, loaded into raw.<table>."""
@@ -119,6 +136,38 @@ class Entity:
     # other files of the source folder the adapter joins into these rows (globs, e.g. the
     # Shopify `refund` table for returns): accounted for, not loaded as rows of their own
     reads: tuple[str, ...] = ()
+    # what a row of it affects downstream: (column of raw.retracted_rows (RETRACTED_AFFECTS),
+    # column of this entity) pairs, recorded for each row a re-delivery changes or removes.
+    # Not part of the contract's fingerprint (repr): it does not change how rows are judged.
+    affects: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        """Refuse an entity the loader cannot load: no key, or affects naming unknown columns."""
+        where = f"{self.source}/{self.name}"
+        if not self.key:
+            raise ValueError(
+                f"{where} has no key: the loader finds duplicate rows and re-delivered rows by "
+                "the key; declare the column(s) that identify a row in `key`"
+            )
+        names = {c.name for c in self.columns}
+        for target, column in self.affects:
+            if target not in RETRACTED_AFFECTS:
+                raise ValueError(
+                    f"{where}: affects names {target!r}, not a column of raw.retracted_rows; "
+                    f"use one of {RETRACTED_AFFECTS}"
+                )
+            if column not in names:
+                raise ValueError(
+                    f"{where}: affects names column {column!r}, which the entity does not have; "
+                    "name one of its columns"
+                )
+            if column != "customer_id" and target == "customer_hash":
+                raise ValueError(f"{where}: customer_hash is the hash of customer_id only")
+            if any(c.pii for c in self.columns if c.name == column):
+                raise ValueError(
+                    f"{where}: affects names {column!r}, personal data; raw.retracted_rows "
+                    "holds none"
+                )
 
     @property
     def table(self) -> str:
@@ -200,6 +249,7 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="customers*.csv",
         format="csv",
         key=("customer_id",),
+        affects=(("customer_hash", "customer_id"),),
         description="Customer accounts from the shop system. Holds personal data (PII).",
         columns=(
             Column("customer_id", "varchar", "Shop's customer number, e.g. C0000042."),
@@ -220,6 +270,7 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="products*.csv",
         format="csv",
         key=("sku",),
+        affects=(("sku", "sku"),),
         description="Product variants (one row per sku: product x size x colour).",
         columns=(
             Column("sku", "varchar", "Stock keeping unit of the variant, e.g. AP00012-M-BLK."),
@@ -246,6 +297,12 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="orders_*.csv",
         format="csv",
         key=("order_id",),
+        affects=(
+            ("order_id", "order_id"),
+            ("customer_hash", "customer_id"),
+            ("currency", "currency"),
+            ("event_date", "ordered_at"),
+        ),
         description="Orders, one file per month of order date.",
         columns=(
             Column("order_id", "varchar", "Order number."),
@@ -282,6 +339,7 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="order_lines_*.csv",
         format="csv",
         key=("order_line_id",),
+        affects=(("order_id", "order_id"), ("sku", "sku"), ("batch_id", "batch_id")),
         description="Order lines with the production batch shipped, one file per month.",
         columns=(
             Column("order_line_id", "varchar", "Order line id (order id + line number)."),
@@ -313,6 +371,11 @@ ENTITIES: tuple[Entity, ...] = (
         # large clickstreams come as Parquet (the demo generator's format from scale 5)
         also=(FileSpec("events_*.parquet", "parquet"),),
         key=("event_id",),
+        affects=(
+            ("customer_hash", "customer_id"),
+            ("sku", "sku"),
+            ("event_date", "event_at"),
+        ),
         description=(
             "Clickstream events from the shop's web tracking, JSON lines or Parquet, one file "
             "per month."
@@ -343,6 +406,12 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="returns_*.csv",
         format="csv",
         key=("rma_id", "order_line_id"),
+        affects=(
+            ("rma_id", "rma_id"),
+            ("order_id", "order_id"),
+            ("sku", "sku"),
+            ("event_date", "requested_at"),
+        ),
         description=(
             "Returns portal export: one row per returned order line of a return (RMA). "
             "received_at, inspected_at and refunded_at may be left empty; a shop that fills "
@@ -420,6 +489,12 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="nps_*.csv",
         format="csv",
         key=("response_id",),
+        affects=(
+            ("response_id", "response_id"),
+            ("order_id", "order_id"),
+            ("customer_hash", "customer_id"),
+            ("event_date", "responded_at"),
+        ),
         description=(
             "NPS survey responses, one file per month; the survey tool's Excel export "
             "(nps_*.xlsx, first sheet, header row) is accepted beside the CSV."
@@ -449,6 +524,7 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="forecasts_*.parquet",
         format="parquet",
         key=("sku", "week_start_date", "forecast_version"),
+        affects=(("sku", "sku"), ("event_date", "week_start_date")),
         description="Weekly gross demand forecasts per sku from the planning tool (Parquet).",
         columns=(
             Column("sku", "varchar", "Variant forecast."),
@@ -470,6 +546,8 @@ ENTITIES: tuple[Entity, ...] = (
         format="csv",
         optional=True,
         key=("supplier_id",),
+        # suppliers reach only models rebuilt fully: a retracted row records no more
+        affects=(),
         description="Suppliers the shop buys from.",
         columns=(
             Column("supplier_id", "varchar", "Supplier id."),
@@ -485,6 +563,7 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="batches*.csv",
         format="csv",
         key=("batch_id",),
+        affects=(("batch_id", "batch_id"), ("event_date", "received_date")),
         description="Production batches received from suppliers.",
         columns=(
             Column("batch_id", "varchar", "Batch id."),
@@ -501,6 +580,7 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="interventions*.csv",
         format="csv",
         key=("intervention_id",),
+        affects=(("event_date", "start_date"),),
         description=(
             "Changes the shop made to lower returns (a clearer return form, a fixed size guide, "
             "new packaging), one row each, kept by hand or exported from a change log. "
@@ -546,6 +626,7 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="exchange_rates*.csv",
         format="csv",
         key=("rate_date", "currency"),
+        affects=(("currency", "currency"), ("event_date", "rate_date")),
         description=(
             "Daily exchange rates into the shop's reporting currency (shop.reporting_currency), "
             "one row per day and currency, for orders in another currency (values.currency of "

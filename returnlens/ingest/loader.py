@@ -4,8 +4,8 @@ The new or changed files of an entity are read in batches with DuckDB's native r
 (Excel through pandas, registered in DuckDB), and in one transaction per batch each file's
 earlier rows are replaced: every row is checked against the contract and written in one scan of
 the files, rows repeating a key are then found on the written rows (the files are read again
-only for the text of such rows), and rows that did not pass go to `raw.quarantine_rows` with the
-raw text and the reason; a file
+only for the text of such rows), rows that did not pass go to `raw.quarantine_rows` with the
+raw text and the reason, and unchanged rows keep their `_loaded_at` (`carry_over.py`); a file
 that cannot be read at all is recorded whole in `raw.quarantine_files`. `raw.load_audit` records,
 for every file, rows in = rows loaded + rows quarantined (checked against what was written, not
 assumed); a file that failed whole is audited with the rows it holds (lines minus the header for
@@ -47,8 +47,8 @@ field values; the raw record of a quarantined row keeps its text in `raw.quarant
 **The modules** of a load, in the order a batch passes through them: `landing.py` (which file is
 whose delivery), `staging.py` (read files as text rows; `readers.py`, `dialect.py` and
 `read_failures.py` underneath), `row_checks.py` (judge every row), `raw_writes.py` (write rows,
-quarantine and audit) over the tables of `raw_tables.py`; this module decides what to load and
-holds each batch's transaction, and `results.py` is what it reports.
+quarantine and audit; `carry_over.py`) over the tables of `raw_tables.py`; this module decides
+what to load and holds each batch's transaction, and `results.py` is what it reports.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ from returnlens.adapters import (
     adapter_fingerprint,
     stage_platform_files,
 )
+from returnlens.ingest.carry_over import carry_over
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 from returnlens.ingest.erasure import apply_forgotten, erase_forgotten_free_text
 from returnlens.ingest.landing import entity_files, inventory, relative_name
@@ -284,13 +285,13 @@ def _write_batch(
     try:
         counts: dict[str, tuple[int, int]] = {}
         if good:
-            delete_previous(con, entity, files)
+            previous = delete_previous(con, entity, files)
             try:
                 dialects = {p.order: p.spec for p in good}
                 pre = ADAPTER_REASON if entity.adapter is not None else None
                 native = native_columns(entity, good[0].types) if source != "_stage" else ()
                 select = contract_select(entity, source, dialects, pre, native)
-                insert_rows(con, entity, select, loaded_at)
+                insert_rows(con, entity, select, loaded_at, previous)
             except duckdb.Error:
                 if source == "_stage":
                     raise
@@ -312,6 +313,7 @@ def _write_batch(
             mark_duplicates(con, entity, {p.name: p.order for p in good}, rescan)
             move_quarantined(con, entity, files, load_id, loaded_at)
             apply_forgotten(con, entity, files)
+            carry_over(con, entity, files, load_id, loaded_at)  # unchanged rows keep _loaded_at
             counts = written_counts(con, entity, files, load_id)
         _settle(batch)
         for p in batch:

@@ -2,8 +2,9 @@
 
 `raw.load_audit` (one row per file and load: rows in = rows loaded + rows quarantined, status,
 error, the contract and dialect it was loaded under), `raw.quarantine_rows` (rows that broke the
-contract, with the reason and the raw text), `raw.quarantine_files` (files that failed whole) and
-`raw.forgotten_customers` (erasure requests); each entity's table carries the loader's columns
+contract, with the reason and the raw text), `raw.quarantine_files` (files that failed whole),
+`raw.forgotten_customers` (erasure requests) and `raw.retracted_rows` (rows a re-delivery
+changed or removed); each entity's table carries the loader's columns
 (`LOADER_COLUMNS`). `ensure_raw_schema` creates them and migrates tables made by earlier
 versions in place.
 """
@@ -98,6 +99,27 @@ create table if not exists raw.forgotten_customers (
 """
 
 
+# Rows a re-delivered file no longer holds as they were (changed, removed, or now quarantined),
+# one per row, with what the row was about (returnlens/ingest/carry_over.py); no personal data.
+RETRACTED_DDL = """
+create table if not exists raw.retracted_rows (
+    entity varchar,
+    load_id varchar,
+    retracted_at timestamp,  -- the stamp the re-delivery's rows are loaded with
+    source_file varchar,
+    cause varchar,  -- changed (its key is delivered again) or removed
+    order_id varchar,
+    rma_id varchar,
+    response_id varchar,
+    sku varchar,
+    batch_id varchar,
+    customer_hash varchar,
+    currency varchar,
+    event_date date
+)
+"""
+
+
 def utc_now() -> datetime:
     """The time the loader stamps on raw rows: UTC, without a time zone."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -119,6 +141,7 @@ def ensure_raw_schema(
     con.execute(QUARANTINE_FILES_DDL)
     con.execute(FORGOTTEN_DDL)
     con.execute(FINGERPRINTS_DDL)
+    con.execute(RETRACTED_DDL)
     for ent in entities:
         cols = [f"{qi(c.name)} {c.type}" for c in ent.columns]
         cols += [f"{name} {typ}" for name, typ in LOADER_COLUMNS]

@@ -2,7 +2,8 @@
 
 Judged rows are written to the entity's table in one pass, failing ones marked and moved to
 `raw.quarantine_rows` before the transaction commits (`insert_rows`, `move_quarantined`); what
-earlier deliveries of the same files left is removed first (`delete_previous`). The counts the
+earlier deliveries of the same files left is removed first (`delete_previous`, which sets aside
+what `returnlens/ingest/carry_over.py` needs to keep unchanged rows' `_loaded_at`). The counts the
 audit records are counted in the tables after writing (`written_counts`), not assumed. None of
 these functions begins or commits a transaction: the caller (`returnlens/ingest/loader.py`,
 `returnlens/ingest/quarantine.py`) does.
@@ -17,6 +18,7 @@ from datetime import datetime
 import duckdb
 
 from returnlens.ingest import dialect
+from returnlens.ingest.carry_over import carried_join, set_aside_previous
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.raw_tables import AUDIT_COLUMNS, utc_now
 from returnlens.ingest.readers import IDENTIFIER, redacted
@@ -26,22 +28,30 @@ from returnlens.warehouse import quote_ident as qi
 
 
 def insert_rows(
-    con: duckdb.DuckDBPyConnection, entity: Entity, select: str, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    select: str,
+    loaded_at: datetime,
+    previous: int = 0,
 ) -> None:
     """Write every judged row into raw in one pass (the fast path: one scan, one write).
 
     Failing rows are written too, marked by a null `_loaded_at` with the reason and raw text in
     `_extra`; `move_quarantined` moves them to quarantine before the transaction commits, so no
-    reader ever sees them.
+    reader ever sees them. When earlier deliveries' rows were set aside (`previous` of them,
+    `delete_previous`), a row whose key and content are unchanged keeps its `_loaded_at`
+    (`carry_over.carried_join`).
     """
     names = ", ".join(qi(c.name) for c in entity.columns)
+    picked = ", ".join(f"s.{qi(c.name)}" for c in entity.columns)
+    join, stamp = carried_join(entity) if previous else ("", "cast(? as timestamp)")
     con.execute(
         f"insert into {entity.table} ({names}, _source_file, _file_row_number, _loaded_at, "
-        f"_extra) select {names}, _source_file, _file_row_number, "
-        "case when _reason = '' then cast(? as timestamp) end, "
-        "case when _reason = '' then _extra "
-        "else cast(json_object('reason', _reason, 'record', json(_raw_record)) as varchar) end "
-        f"from ({select})",
+        f"_extra) select {picked}, s._source_file, s._file_row_number, "
+        f"case when s._reason = '' then {stamp} end, "
+        "case when s._reason = '' then s._extra "
+        "else cast(json_object('reason', s._reason, 'record', json(s._raw_record)) as varchar) end "
+        f"from ({select}) as s {join}",
         [loaded_at],
     )
 
@@ -151,14 +161,18 @@ def move_quarantined(
     con.execute(f"delete from {entity.table} where {marked}", files)
 
 
-def delete_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> None:
-    """Remove what earlier deliveries of these files left in raw and in quarantine."""
+def delete_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> int:
+    """Remove what earlier deliveries of these files left in raw and in quarantine, setting
+    aside what the carry-over needs of the raw rows (`returnlens/ingest/carry_over.py`).
+    Returns the number of raw rows set aside (for `insert_rows`)."""
+    previous = set_aside_previous(con, entity, files)
     placeholders = ", ".join("?" for _ in files)
     con.execute(f"delete from {entity.table} where _source_file in ({placeholders})", files)
     con.execute(
         f"delete from raw.quarantine_rows where entity = ? and source_file in ({placeholders})",
         [entity.name, *files],
     )
+    return previous
 
 
 def audit(
