@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from returnlens.ingest.contracts import entity
@@ -11,13 +10,6 @@ from returnlens.ingest.loader import load_entity
 pytestmark = pytest.mark.unit
 
 SUPPLIERS_HEADER = "supplier_id,supplier_name,country_code,lead_time_days\n"
-
-
-@pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
 
 
 @pytest.fixture()

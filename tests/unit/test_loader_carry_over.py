@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 
-import duckdb
 import pytest
 
 from returnlens.adapters import adapter_entities
@@ -52,13 +51,6 @@ RETRACTED_COLUMNS = [
 def customer_hash(customer_id: str) -> str:
     """The facts' customer key: hex SHA-256 of salt || id (macros/hash_customer_id.sql)."""
     return hashlib.sha256((SALT + customer_id).encode()).hexdigest()
-
-
-@pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
 
 
 @pytest.fixture()

@@ -20,13 +20,6 @@ HEADER = "supplier_id,supplier_name,country_code,lead_time_days\n"
 
 
 @pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
-
-
-@pytest.fixture()
 def suppliers(tmp_path, monkeypatch):
     folder = tmp_path / "landing" / "purchasing"
     folder.mkdir(parents=True)

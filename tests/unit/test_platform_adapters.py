@@ -13,7 +13,6 @@ import json
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from returnlens.adapters import ADAPTERS
@@ -43,13 +42,6 @@ SENDCLOUD_REFUND_TYPES = {"money", "credit", "exchange"}
 def _seed(name: str) -> list[dict[str, str]]:
     with (SEEDS / f"{name}.csv").open(newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-@pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
 
 
 def _landing(tmp_path: Path, platform: str) -> Path:

@@ -79,13 +79,6 @@ def _order_ok(o: dict | None) -> bool:
 
 
 @pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
-
-
-@pytest.fixture()
 def landing(tmp_path) -> Path:
     root = tmp_path / "landing"
     shutil.copytree(FIXTURE, root / "shopify")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from returnlens.ingest.contracts import entity
@@ -32,13 +31,6 @@ def _line(i: int, **overrides) -> dict:
 
 def _write(path, rows) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
-@pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
 
 
 @pytest.fixture()

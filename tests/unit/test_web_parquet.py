@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -64,13 +63,6 @@ def _table(rows: list[dict], types: dict[str, pa.DataType] | None = None) -> pa.
 
 def _write(path, rows, types=None) -> None:
     pq.write_table(_table(rows, types), path)
-
-
-@pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
 
 
 @pytest.fixture()

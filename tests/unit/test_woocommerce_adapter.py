@@ -16,7 +16,6 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from returnlens.adapters import PLATFORM_TABLES
@@ -117,13 +116,6 @@ def _return_ok(r: dict, li: dict, orders: dict) -> bool:
         and _exact(li["total"])
         and _exact(li["total_tax"])
     )
-
-
-@pytest.fixture()
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
 
 
 @pytest.fixture()
