@@ -23,7 +23,7 @@ from returnlens.config import settings
 from returnlens.ingest.contracts import ENTITIES
 from returnlens.ingest.landing import inventory
 from returnlens.ingest.loader import landing_files
-from returnlens.profile import landing_entities
+from returnlens.profile import ProfileError, landing_entities
 
 main_job = dg.define_asset_job(
     name="main",
@@ -113,8 +113,13 @@ def landing_stamps(landing: Path, settle_seconds: float | None = None) -> tuple[
 def returns_deliveries(landing: Path) -> set[str]:
     """The landing files (relative names) that are returns deliveries and nothing else: files of
     the returns entity as the shop profile shapes it (its folder and declared deliveries) or of
-    a platform adapter loading raw.returns, that no other entity also reads."""
-    entities = (*landing_entities(landing), *adapter_entities())
+    a platform adapter loading raw.returns, that no other entity also reads. None of them when the
+    shop profile cannot be read: the main job then runs and its ingest reports the profile."""
+    try:
+        shaped = landing_entities(landing)
+    except ProfileError:
+        return set()
+    entities = (*shaped, *adapter_entities())
     returns: set[str] = set()
     other: set[str] = set()
     for e in entities:
