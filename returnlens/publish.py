@@ -195,8 +195,9 @@ def publish(
                     f"partial publish keeps the other marts as published, so {serving} stays "
                     "as it was. Run the main job (`make run`) to publish every mart."
                 )
-            for table in ("publish_log", "publish_gate_results"):
-                con.execute(f"drop table if exists {PUBLISHED_SCHEMA}.{table}")
+            # a table no longer public (nor a mart any more) leaves serving as in a full publish
+            for table in ("publish_log", "publish_gate_results", *(set(previous) - set(names))):
+                con.execute(f"drop table if exists {PUBLISHED_SCHEMA}.{quote_ident(table)}")
         for name in copied:
             q = quote_ident(name)
             con.execute(

@@ -62,6 +62,25 @@ def publish_log(serving: Path) -> dict:
     return dict(zip(names, row, strict=True))
 
 
+def parquet_state(serving: Path) -> dict:
+    """The Parquet export as docs/bi.md says to read it: the manifest, and per table of the
+    folder it names the file's inode and the publish id in the file's metadata."""
+    root = serving.with_name(serving.stem + "_parquet")
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    folder = root / manifest["folder"]
+    files = {}
+    with duckdb.connect() as con:
+        for name, entry in manifest["tables"].items():
+            path = folder / entry["file"]
+            (embedded,) = con.execute(
+                "select value::varchar from parquet_kv_metadata(?) "
+                "where key::varchar = 'publish_id'",
+                [str(path)],
+            ).fetchone()
+            files[name] = {"inode": path.stat().st_ino, "publish_id": embedded}
+    return {"manifest": manifest, "files": files}
+
+
 def incremental_state(warehouse: Path) -> dict[str, tuple]:
     """Incremental relation -> (its record in the pipeline's state, its rows)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -144,6 +163,7 @@ def runs(tmp_path_factory):
                 "kpi": rows(cfg.serving, f"marts.{KPI}"),
                 "alerts": rows(cfg.serving, f"marts.{ALERTS}"),
                 "incremental": incremental_state(cfg.warehouse),
+                "parquet": parquet_state(cfg.serving),
             }
             shutil.copy2(waiting, held_back)
             settle(held_back, 600)
@@ -156,6 +176,7 @@ def runs(tmp_path_factory):
                 "kpi": rows(cfg.serving, f"marts.{KPI}"),
                 "alerts": rows(cfg.serving, f"marts.{ALERTS}"),
                 "incremental": incremental_state(cfg.warehouse),
+                "parquet": parquet_state(cfg.serving),
             }
             # the same landing through the main job: what the alert mart must equal
             launch("main")
@@ -231,3 +252,19 @@ def test_returns_alerts_leaves_the_incremental_tables_untouched(runs):
     before, after = runs["before"]["incremental"], runs["after"]["incremental"]
     assert before, "no incremental model recorded after the main run"
     assert after == before
+
+
+def test_the_parquet_export_keeps_the_other_marts_files(runs):
+    before, after = runs["before"]["parquet"], runs["after"]["parquet"]
+    first, second = before["manifest"]["publish_id"], after["manifest"]["publish_id"]
+    assert first != second and after["manifest"]["folder"] != before["manifest"]["folder"]
+    tables = after["manifest"]["tables"]
+    assert tables.keys() == before["manifest"]["tables"].keys()
+    # the KPI mart: the earlier version's file itself (a hard link), of the first publish
+    assert after["files"][KPI] == before["files"][KPI]
+    assert after["files"][KPI]["publish_id"] == tables[KPI]["publish_id"] == first
+    # the alerts and the publish log: written by this publish
+    for name in (ALERTS, "publish_log"):
+        assert after["files"][name]["publish_id"] == tables[name]["publish_id"] == second
+        assert after["files"][name]["inode"] != before["files"][name]["inode"]
+    assert tables[ALERTS]["published_at"] > tables[KPI]["published_at"]
