@@ -319,7 +319,8 @@ def _published_marts(serving: Path) -> dict[str, str]:
 
 
 def _copy_file(source: Path, target: Path) -> None:
-    """Copy a closed DuckDB file (a copy-on-write clone where the file system can)."""
+    """Copy a closed DuckDB file (a copy-on-write clone where the file system can, else a
+    copy in the kernel)."""
     with source.open("rb") as src, target.open("wb") as dst:
         try:
             import fcntl
@@ -328,7 +329,7 @@ def _copy_file(source: Path, target: Path) -> None:
             return
         except (ImportError, OSError):
             pass
-        shutil.copyfileobj(src, dst, 16 * 1024 * 1024)
+    shutil.copyfile(source, target)
 
 
 def _current_version(root: Path) -> Path | None:
