@@ -10,6 +10,13 @@ is refused. `marts.publish_log` also says which publish it is (`publish_id`) and
 data is the generated demo shop (`is_demo`: the landing folder holds the generator's
 `ground_truth.json`).
 
+A partial publish (`refresh`: the marts a run rebuilt, e.g. the `returns_alerts` job) copies the
+serving file to the temp file instead, replaces only those marts in it from the warehouse and
+keeps every other mart as it was published before; the swap is the same `os.replace`.
+`marts.publish_log.refreshed_at` (JSON, mart -> when the publish that last copied it ran) says
+which marts this publish refreshed and how old the others are; a full publish sets every mart to
+its own time.
+
 Optionally every mart is also written as Parquet, published as a whole (see docs/bi.md):
 
     <serving stem>_parquet/
@@ -21,7 +28,10 @@ A version folder is written under a temporary name, renamed into `versions/` com
 changed afterwards; then `manifest.json` (written to a temp file and `os.replace`d) and the
 `current` symlink (a new link `os.replace`d onto the old one) are switched to it. A reader that
 reads the manifest once and then only files of its folder sees one publish, never two mixed;
-every file also carries the publish id in its Parquet key-value metadata (`publish_id`). Old
+every file also carries the id of the publish that wrote it in its Parquet key-value metadata
+(`publish_id`): after a partial publish the marts it did not refresh are hard links to the
+previous version's files (their own publish id, `publish_id`/`published_at` per table in the
+manifest). Old
 versions are removed once they are not among the newest RETURNLENS_PARQUET_KEEP (default 3)
 and were superseded more than RETURNLENS_PARQUET_GRACE_SECONDS ago (default 3600), so a slow
 reader of an older version can finish.
@@ -43,7 +53,13 @@ from pathlib import Path
 
 from returnlens.config import settings
 from returnlens.dbt_runner import public_models
-from returnlens.warehouse import connect, quote_ident, quote_literal, within_budget
+from returnlens.warehouse import (
+    connect,
+    connect_reader,
+    quote_ident,
+    quote_literal,
+    within_budget,
+)
 
 PUBLISHED_SCHEMA = "marts"
 # written by the demo generator at the landing root; a shop's own deliveries never hold it
@@ -70,6 +86,7 @@ class PublishResult:
     parquet_dir: Path | None
     publish_id: str = ""
     is_demo: bool = False
+    refreshed: list[str] | None = None  # the marts this publish copied (all but in a partial)
 
 
 def is_demo_landing(landing: Path) -> bool:
@@ -104,12 +121,15 @@ def publish(
     parquet: bool | None = None,
     is_demo: bool | None = None,
     models: Iterable[str] | None = None,
+    refresh: Iterable[str] | None = None,
 ) -> PublishResult:
     """Copy the public marts into a fresh serving file and swap it in.
 
     `models` defaults to the dbt project's `access: public` models (the manifest); a table of
     the `marts` schema that is not one of them is not published. `is_demo` defaults to whether
-    the configured landing folder is the generated demo shop.
+    the configured landing folder is the generated demo shop. `refresh`: publish only these
+    marts (of `models`) and keep the others as the serving file holds them (module docstring);
+    None publishes them all.
     """
     cfg = settings()
     warehouse = warehouse or cfg.warehouse
@@ -123,6 +143,10 @@ def publish(
     published_at = datetime.now(UTC).replace(tzinfo=None)
     publish_id = new_publish_id(published_at)
     tables: dict[str, int] = {}
+    previous: dict[str, str] = {}  # mart -> when it was last published (a partial publish)
+    if refresh is not None:
+        previous = _published_marts(serving)
+        _copy_file(serving, tmp)
     con = connect(tmp)
     try:
         con.execute(f"attach {quote_literal(str(warehouse))} as build (read_only)")
@@ -160,15 +184,34 @@ def publish(
                 PUBLISHED_SCHEMA,
                 ", ".join(unpublished),
             )
-        con.execute(f"create schema {PUBLISHED_SCHEMA}")
-        for name in names:
+        if refresh is None:
+            con.execute(f"create schema {PUBLISHED_SCHEMA}")
+            copied = names
+        else:
+            copied = sorted(set(refresh) & set(names))
+            if absent := sorted(set(names) - set(copied) - set(previous)):
+                raise RuntimeError(
+                    f"{serving}: public mart(s) {', '.join(absent)} not published yet; a "
+                    f"partial publish keeps the other marts as published, so {serving} stays "
+                    "as it was. Run the main job (`make run`) to publish every mart."
+                )
+            # a table no longer public (nor a mart any more) leaves serving as in a full publish
+            for table in ("publish_log", "publish_gate_results", *(set(previous) - set(names))):
+                con.execute(f"drop table if exists {PUBLISHED_SCHEMA}.{quote_ident(table)}")
+        for name in copied:
             q = quote_ident(name)
             con.execute(
-                f"create table {PUBLISHED_SCHEMA}.{q} as select * from build.{PUBLISHED_SCHEMA}.{q}"
+                f"create or replace table {PUBLISHED_SCHEMA}.{q} as "
+                f"select * from build.{PUBLISHED_SCHEMA}.{q}"
             )
+        for name in names:
+            q = quote_ident(name)
             tables[name] = con.execute(f"select count(*) from {PUBLISHED_SCHEMA}.{q}").fetchall()[
                 0
             ][0]
+        stamp = published_at.isoformat()
+        refreshed_at = {name: previous.get(name, stamp) for name in names}
+        refreshed_at.update({name: stamp for name in copied})
         con.execute(
             f"create table {PUBLISHED_SCHEMA}.publish_gate_results as "
             "select run_id, suite, relation, row_count, passed, failed, warnings, summary, "
@@ -183,10 +226,10 @@ def publish(
         con.execute(
             f"create table {PUBLISHED_SCHEMA}.publish_log ("
             "published_at timestamp, run_id varchar, tables varchar, gates_passed boolean, "
-            "gate_results varchar, publish_id varchar, is_demo boolean)"
+            "gate_results varchar, publish_id varchar, is_demo boolean, refreshed_at varchar)"
         )
         con.execute(
-            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 published_at,
                 run_id,
@@ -195,11 +238,15 @@ def publish(
                 json.dumps(gates, sort_keys=True),
                 publish_id,
                 is_demo,
+                json.dumps(refreshed_at, sort_keys=True),
             ],
         )
         con.execute("checkpoint")
         root = parquet_root(serving)
-        version = _write_parquet(con, root, names, publish_id) if parquet else None
+        version = None
+        if parquet:
+            current = _current_version(root) if refresh is not None else None
+            version = _write_parquet(con, root, names, publish_id, current, set(copied))
         log_rows = {
             name: con.execute(f"select count(*) from {PUBLISHED_SCHEMA}.{name}").fetchall()[0][0]
             for name in ("publish_log", "publish_gate_results")
@@ -212,7 +259,7 @@ def publish(
     parquet_dir = None
     if version is not None:
         parquet_dir = _switch_parquet(
-            root, version, publish_id, published_at, {**tables, **log_rows}, is_demo
+            root, version, publish_id, published_at, {**tables, **log_rows}, is_demo, refreshed_at
         )
     os.replace(tmp, serving)
     if version is not None:
@@ -227,7 +274,72 @@ def publish(
                 root,
                 exc,
             )
-    return PublishResult(serving, tables, published_at, gates, parquet_dir, publish_id, is_demo)
+    return PublishResult(
+        serving, tables, published_at, gates, parquet_dir, publish_id, is_demo, copied
+    )
+
+
+def _published_marts(serving: Path) -> dict[str, str]:
+    """Mart -> when it was last published, from the serving file's publish log (a file of an
+    older version without `refreshed_at`: every mart at the log's time). An error naming what
+    to do when there is no serving file to publish into."""
+    if not serving.is_file():
+        raise RuntimeError(
+            f"{serving}: no serving database yet, so a partial publish has nothing to keep; run "
+            "the main job (`make run`) to publish every mart first."
+        )
+    con = connect_reader(serving)
+    try:
+        marts = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() "
+                "where database_name = 'reader' and schema_name = ?",
+                [PUBLISHED_SCHEMA],
+            ).fetchall()
+        ]
+        columns = {
+            r[0]
+            for r in con.execute(
+                "select column_name from duckdb_columns() where database_name = 'reader' "
+                "and schema_name = ? and table_name = 'publish_log'",
+                [PUBLISHED_SCHEMA],
+            ).fetchall()
+        }
+        row = con.execute(
+            "select published_at, "
+            + ("refreshed_at" if "refreshed_at" in columns else "null")
+            + f" from {PUBLISHED_SCHEMA}.publish_log order by published_at desc limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    at = row[0].isoformat() if row else ""
+    known = json.loads(row[1]) if row and row[1] else {}
+    return {m: known.get(m, at) for m in marts if m not in ("publish_log", "publish_gate_results")}
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """Copy a closed DuckDB file (a copy-on-write clone where the file system can, else a
+    copy in the kernel)."""
+    with source.open("rb") as src, target.open("wb") as dst:
+        try:
+            import fcntl
+
+            fcntl.ioctl(dst.fileno(), 0x40049409, src.fileno())  # FICLONE
+            return
+        except (ImportError, OSError):
+            pass
+    shutil.copyfile(source, target)
+
+
+def _current_version(root: Path) -> Path | None:
+    """The version folder the Parquet manifest points at, None without one."""
+    try:
+        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    folder = root / manifest.get("folder", "")
+    return folder if folder.is_dir() and folder != root else None
 
 
 def parquet_root(serving: Path) -> Path:
@@ -235,14 +347,31 @@ def parquet_root(serving: Path) -> Path:
     return serving.with_name(serving.stem + "_parquet")
 
 
-def _write_parquet(con, root: Path, names: list[str], publish_id: str) -> Path:
-    """Write every published table into a new, complete version folder (not yet current)."""
+def _write_parquet(
+    con,
+    root: Path,
+    names: list[str],
+    publish_id: str,
+    current: Path | None = None,
+    refreshed: set[str] | None = None,
+) -> Path:
+    """Write every published table into a new, complete version folder (not yet current).
+    With `current` (a partial publish), a mart not in `refreshed` is a hard link to its file
+    in that version (versions never change), or a copy where links are not possible."""
     versions = root / "versions"
     staging = versions / f".{publish_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     meta = f"kv_metadata {{publish_id: {quote_literal(publish_id)}}}"
     for name in [*names, "publish_log", "publish_gate_results"]:
+        kept = None if current is None else current / f"{name}.parquet"
+        keep = kept is not None and name in names and name not in (refreshed or set())
+        if keep and kept.is_file():
+            try:
+                os.link(kept, staging / kept.name)
+            except OSError:
+                shutil.copy2(kept, staging / kept.name)
+            continue
         target = quote_literal(str(staging / f"{name}.parquet"))
         con.execute(
             f"copy {PUBLISHED_SCHEMA}.{quote_ident(name)} to {target} (format parquet, {meta})"
@@ -259,11 +388,29 @@ def _switch_parquet(
     published_at: datetime,
     tables: dict[str, int],
     is_demo: bool,
+    refreshed_at: dict[str, str] | None = None,
 ) -> Path:
-    """Point `manifest.json` and the `current` link at a complete version folder, atomically."""
+    """Point `manifest.json` and the `current` link at a complete version folder, atomically.
+    Each table names the publish that wrote its file and when (`refreshed_at`)."""
+    previous, previous_id = {}, ""
+    try:
+        old = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+        previous, previous_id = old.get("tables", {}), old.get("publish_id", "")
+    except (OSError, ValueError):
+        pass
     _migrate_flat_layout(root)
     folder = version.relative_to(root).as_posix()
-    files = {name: {"file": f"{name}.parquet", "rows": rows} for name, rows in tables.items()}
+    stamp = published_at.isoformat()
+    files = {}
+    for name, rows in tables.items():
+        at = (refreshed_at or {}).get(name, stamp)
+        kept = at != stamp and name in previous
+        files[name] = {
+            "file": f"{name}.parquet",
+            "rows": rows,
+            "publish_id": previous[name].get("publish_id", previous_id) if kept else publish_id,
+            "published_at": at,
+        }
     manifest = {
         "publish_id": publish_id,
         "published_at": published_at.isoformat(),

@@ -66,9 +66,43 @@ def test_gx_suites_are_blocking_checks_and_publish_depends_on_the_marts(definiti
 
 def test_main_job_schedule_and_sensor_exist(definitions):
     job = definitions.resolve_job_def("main")
+    assert definitions.resolve_job_def("returns_alerts") is not None
     assert job.executor_def.name == "in_process"
     assert definitions.resolve_schedule_def("daily_main").cron_schedule == "0 6 * * *"
     assert definitions.resolve_sensor_def("landing_files_sensor") is not None
+
+
+def test_the_returns_alerts_job_selects_the_path_from_returns_to_the_alerts(definitions):
+    """What the alert job builds and gates (issue 16), named by hand: the returns loads, the
+    models between source returns and sig_quality_alerts, their gates; no KPI mart, no
+    incremental journeys, no orders load."""
+    job = definitions.resolve_job_def("returns_alerts")
+    assert job.executor_def.name == "in_process"
+    layer = job.asset_layer
+    keys = {k.to_user_string() for k in layer.selected_asset_keys}
+    assert {
+        "raw/returns",
+        "adapters/bol/returns",
+        "adapters/shopify/returns",
+        "staging/stg_returns__return_lines",
+        "marts/fct_returns",
+        "marts/sig_quality_alerts",
+        "serving/published_marts",
+        "exports/signal_exports",
+    } <= keys
+    assert not keys & {
+        "raw/orders",
+        "raw/order_lines",
+        "adapters/shopify/orders",
+        "marts/kpi_weekly_returns_by_category",
+        "marts/sig_purchase_journeys",
+        "intermediate/int_web_events_aggregated_to_order_lines",
+        "marts/sig_review_queue",
+    }
+    assert len([k for k in keys if k.split("/")[0] in ("staging", "intermediate", "marts")]) == 24
+    checks = {c.name for c in layer.asset_graph.asset_check_keys}
+    assert {"gx_raw_returns", "gx_sig_quality_alerts", "gx_fct_returns"} <= checks
+    assert not checks & {"gx_raw_orders", "gx_kpi_weekly_returns_by_category"}
 
 
 def test_shopify_loads_each_raw_table_in_its_asset_group_before_the_raw_asset(definitions):

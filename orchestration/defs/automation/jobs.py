@@ -1,4 +1,11 @@
-"""The main job, its daily schedule and the landing-folder sensor."""
+"""The main job, its daily schedule, the returns alert job and the landing-folder sensor.
+
+`returns_alerts` (issue 16, fresh quality feedback) rebuilds only what a new returns file
+changes in the supplier quality alerts: the returns loads, the raw returns gate, the dbt models
+on the path from source `returns` to `sig_quality_alerts`, the gates of those models, a publish
+of those marts (the other marts stay as published before) and the exports. The sensor starts it
+when every new or changed landing file is a returns delivery, and `main` for anything else.
+"""
 
 import hashlib
 import json
@@ -7,17 +14,59 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from dagster_dbt import build_dbt_asset_selection
 
+from orchestration.defs.adapters.assets import adapter_key
+from orchestration.defs.transform.dbt import returnlens_dbt_assets
 from returnlens.adapters import adapter_entities
 from returnlens.config import settings
 from returnlens.ingest.contracts import ENTITIES
 from returnlens.ingest.landing import inventory
 from returnlens.ingest.loader import landing_files
+from returnlens.profile import ProfileError, landing_entities
 
 main_job = dg.define_asset_job(
     name="main",
     selection=dg.AssetSelection.all(),
     description="Load the landing zone, build and test the marts, run the gates, publish.",
+    executor_def=dg.in_process_executor,
+)
+
+# the raw table a returns delivery loads into, and the mart the alert job brings up to date
+RETURNS_ENTITY = "returns"
+ALERTS_MART = "sig_quality_alerts"
+
+# every model between the returns source and the alerts, and nothing else: an unselected model
+# (incremental or not) is left as it is in the warehouse
+ALERT_MODELS = sorted(
+    build_dbt_asset_selection(
+        [returnlens_dbt_assets], dbt_select=f"source:returns.{RETURNS_ENTITY}+,+{ALERTS_MART}"
+    ).resolve([returnlens_dbt_assets])
+)
+
+returns_alerts_job = dg.define_asset_job(
+    name="returns_alerts",
+    selection=(
+        dg.AssetSelection.assets(
+            ["raw", RETURNS_ENTITY],
+            *(
+                adapter_key(e.source, e.name)
+                for e in adapter_entities()
+                if e.name == RETURNS_ENTITY
+            ),
+            # the landing inventory erases forgotten customers' free text in the new rows too
+            ["raw", "load_audit"],
+            # as keys, so that their gates (the GX suites on them) are selected with them
+            *ALERT_MODELS,
+            ["serving", "published_marts"],
+            ["exports", "signal_exports"],
+        )
+    ),
+    description=(
+        "A returns file landed: load the returns, rebuild the models from the returns source "
+        f"to {ALERTS_MART}, gate them, publish those marts (the others stay as published) and "
+        "write the exports. The next main run brings every other mart up to date."
+    ),
     executor_def=dg.in_process_executor,
 )
 
@@ -61,6 +110,24 @@ def landing_stamps(landing: Path, settle_seconds: float | None = None) -> tuple[
     return stamps, busy
 
 
+def returns_deliveries(landing: Path) -> set[str]:
+    """The landing files (relative names) that are returns deliveries and nothing else: files of
+    the returns entity as the shop profile shapes it (its folder and declared deliveries) or of
+    a platform adapter loading raw.returns, that no other entity also reads. None of them when the
+    shop profile cannot be read: the main job then runs and its ingest reports the profile."""
+    try:
+        shaped = landing_entities(landing)
+    except ProfileError:
+        return set()
+    entities = (*shaped, *adapter_entities())
+    returns: set[str] = set()
+    other: set[str] = set()
+    for e in entities:
+        names = {str(p.relative_to(landing)) for p in landing_files(e, landing)}
+        (returns if e.name == RETURNS_ENTITY else other).update(names)
+    return returns - other
+
+
 def _read_cursor(cursor: str | None) -> dict[str, str]:
     """The file stamps the last run request saw; an empty or unreadable cursor means none."""
     if not cursor:
@@ -72,9 +139,15 @@ def _read_cursor(cursor: str | None) -> dict[str, str]:
     return value if isinstance(value, dict) else {}
 
 
-@dg.sensor(job=main_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    jobs=[main_job, returns_alerts_job],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def landing_files_sensor(context: dg.SensorEvaluationContext):
-    """Start the main job when a landing file is new or changed (by name, size and mtime).
+    """Start a run when a landing file is new or changed (by name, size and mtime): the
+    `returns_alerts` job when every new or changed file is a returns delivery and none was
+    removed, else the main job.
 
     The cursor is the JSON map of file -> size:mtime seen at the last run request, so the run's
     tags name what changed; files modified in the last RETURNLENS_LANDING_SETTLE_SECONDS are left
@@ -96,12 +169,15 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     cursor = {**{f: seen[f] for f in busy if f in seen}, **stamps}
     context.update_cursor(json.dumps(cursor, sort_keys=True))
     fingerprint = hashlib.sha256(json.dumps(cursor, sort_keys=True).encode()).hexdigest()
+    only_returns = not removed and set(changed) <= returns_deliveries(landing)
+    job = returns_alerts_job if only_returns else main_job
     context.log.info(
-        f"{len(changed)} new or changed, {len(removed)} removed landing file(s): "
-        + ", ".join(changed[:10])
+        f"{len(changed)} new or changed, {len(removed)} removed landing file(s), job "
+        f"{job.name}: " + ", ".join(changed[:10])
     )
     return dg.RunRequest(
         run_key=fingerprint,
+        job_name=job.name,
         tags={
             "returnlens/changed_files": str(len(changed)),
             "returnlens/removed_files": str(len(removed)),
@@ -111,7 +187,9 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Job, schedule and sensor."""
+    """Jobs, schedule and sensor."""
     return dg.Definitions(
-        jobs=[main_job], schedules=[daily_schedule], sensors=[landing_files_sensor]
+        jobs=[main_job, returns_alerts_job],
+        schedules=[daily_schedule],
+        sensors=[landing_files_sensor],
     )

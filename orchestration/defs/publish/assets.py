@@ -1,4 +1,10 @@
-"""Publish the marts to the serving database once every gate passed."""
+"""Publish the marts to the serving database once every gate passed.
+
+A run that rebuilds every mart (the main job) publishes them all; a run that rebuilds some
+(`returns_alerts`, a subset chosen in the UI) publishes those and keeps the others as they were
+published before (`returnlens.publish`, partial publish): a mart the run did not rebuild has
+not been gated by it.
+"""
 
 import dagster as dg
 
@@ -26,7 +32,16 @@ def _mart_keys() -> list[dg.AssetKey]:
 def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Write serving.tmp.duckdb, then replace serving.duckdb with it."""
     cfg = settings()
-    result = publish(cfg.warehouse, cfg.serving, run_id=context.run.run_id)
+    marts = _mart_keys()
+    in_run = context.job_def.asset_layer.selected_asset_keys
+    refresh = None
+    if not set(marts) <= in_run:
+        refresh = [k.path[-1] for k in marts if k in in_run]
+        context.log.info(
+            f"partial publish: {len(refresh)} of {len(marts)} marts rebuilt by this run "
+            f"({', '.join(refresh)}); the others stay as published before"
+        )
+    result = publish(cfg.warehouse, cfg.serving, run_id=context.run.run_id, refresh=refresh)
     demo = " (DEMO DATA: the generated demo shop)" if result.is_demo else ""
     context.log.info(
         f"published {len(result.tables)} marts to {result.serving} as publish "
@@ -38,6 +53,8 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "publish_id": result.publish_id,
             "is_demo": result.is_demo,
             "tables": dg.MetadataValue.json(result.tables),
+            "refreshed": dg.MetadataValue.json(result.refreshed or []),
+            "partial": refresh is not None,
             "published_at": result.published_at.isoformat(),
             "gates": dg.MetadataValue.json(result.gates),
             "parquet_dir": str(result.parquet_dir) if result.parquet_dir else "not written",

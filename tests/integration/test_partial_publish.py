@@ -1,0 +1,101 @@
+"""A partial publish (issue 16, `returns_alerts`): the refreshed marts come from the warehouse, the
+others stay as the serving file and the Parquet export held them. Real DuckDB files and the real
+publish; hand-made marts whose every row says which build it comes from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from returnlens.publish import publish
+
+pytestmark = pytest.mark.integration
+
+MARTS = ("mart_a", "mart_b")
+
+
+def _build(warehouse: Path, build_no: int) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists marts")
+        for i, name in enumerate(MARTS):
+            con.execute(
+                f"create or replace table marts.{name} as "
+                f"select {build_no} as build_no, range as id from range({build_no + i + 2})"
+            )
+
+
+def _served(serving: Path) -> dict:
+    with duckdb.connect(str(serving), read_only=True) as con:
+        marts = {
+            name: con.execute(f"select distinct build_no from marts.{name}").fetchall()
+            for name in MARTS
+        }
+        published_at, tables, refreshed = con.execute(
+            "select published_at, tables, refreshed_at from marts.publish_log"
+        ).fetchone()
+    return {
+        "marts": marts,
+        "published_at": published_at.isoformat(),
+        "tables": json.loads(tables),
+        "refreshed_at": json.loads(refreshed),
+    }
+
+
+def test_a_partial_publish_keeps_the_other_marts_as_published(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    root = tmp_path / "serving_parquet"
+    _build(warehouse, 1)
+    first = publish(warehouse, serving, parquet=True, models=MARTS)
+    _build(warehouse, 2)  # both marts rebuilt, only mart_a refreshed
+    second = publish(warehouse, serving, parquet=True, models=MARTS, refresh=["mart_a"])
+
+    served = _served(serving)
+    assert served["marts"] == {"mart_a": [(2,)], "mart_b": [(1,)]}
+    assert served["tables"] == {"mart_a": 4, "mart_b": 4}  # rows of build 2 and of build 1
+    assert served["refreshed_at"] == {
+        "mart_a": second.published_at.isoformat(),
+        "mart_b": first.published_at.isoformat(),
+    }
+    assert second.refreshed == ["mart_a"]
+
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["publish_id"] == second.publish_id
+    folder = root / manifest["folder"]
+    old_folder = root / "versions" / first.publish_id
+    tables = manifest["tables"]
+    assert (tables["mart_a"]["publish_id"], tables["mart_b"]["publish_id"]) == (
+        second.publish_id,
+        first.publish_id,
+    )
+    # mart_b is the first version's file itself; mart_a was written again
+    assert (folder / "mart_b.parquet").samefile(old_folder / "mart_b.parquet")
+    assert not (folder / "mart_a.parquet").samefile(old_folder / "mart_a.parquet")
+    with duckdb.connect() as con:
+        for name, build_no in (("mart_a", 2), ("mart_b", 1)):
+            assert con.execute(
+                "select distinct build_no from read_parquet(?)", [str(folder / f"{name}.parquet")]
+            ).fetchall() == [(build_no,)]
+
+    # a full publish afterwards refreshes both
+    third = publish(warehouse, serving, parquet=True, models=MARTS)
+    served = _served(serving)
+    assert served["marts"] == {"mart_a": [(2,)], "mart_b": [(2,)]}
+    assert set(served["refreshed_at"].values()) == {third.published_at.isoformat()}
+
+
+def test_a_partial_publish_needs_every_other_mart_published(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    _build(warehouse, 1)
+    with pytest.raises(RuntimeError, match=r"no serving database yet.*main job"):
+        publish(warehouse, serving, parquet=False, models=MARTS, refresh=["mart_a"])
+    assert not serving.exists()
+    publish(warehouse, serving, parquet=False, models=["mart_a"])  # mart_b never published
+    before = serving.stat().st_mtime_ns
+    with pytest.raises(RuntimeError, match=r"mart_b not published yet.*main job"):
+        publish(warehouse, serving, parquet=False, models=MARTS, refresh=["mart_a"])
+    assert serving.stat().st_mtime_ns == before
