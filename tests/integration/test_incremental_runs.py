@@ -32,6 +32,7 @@ import duckdb
 import pytest
 
 from benchmarks.landing_days import read_csv, split_off_last_day, write_csv
+from tests.integration.pipeline_env import environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -294,18 +295,17 @@ def runs(tmp_path_factory):
     day = split_off_last_day(landing, new_day)
     result_late_events = hold_back_late_events(landing, new_day, day)
     late = late_return(landing, new_day, day)
-    saved = {k: os.environ.get(k) for k in ENV_VARS}
-    for k in ENV_VARS:
-        os.environ.pop(k, None)
-    os.environ["RETURNLENS_DATA_DIR"] = str(root / "data")
-    os.environ["RETURNLENS_LANDING_DIR"] = str(landing)
-    os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
+    warehouse = root / "data" / "warehouse.duckdb"
     # one DuckDB thread: a sum of doubles then adds in one order, so two builds of the same
     # data agree to the last bit (with two threads sig_intervention_effects' weighted sums
     # differed by one ulp between two full builds)
-    os.environ["RETURNLENS_DUCKDB_THREADS"] = "1"
-    warehouse = root / "data" / "warehouse.duckdb"
-    try:
+    with environment(
+        ENV_VARS,
+        RETURNLENS_DATA_DIR=str(root / "data"),
+        RETURNLENS_LANDING_DIR=str(landing),
+        DAGSTER_HOME=str(root / "dagster_home"),
+        RETURNLENS_DUCKDB_THREADS="1",
+    ):
         result = {"day": day, "late": late, "late_events": result_late_events}
         result["a_success"] = run_job()
         result["a"] = observed(warehouse, late)
@@ -329,12 +329,6 @@ def runs(tmp_path_factory):
         result["rebuilt"] = rebuilt_relations(root / "dbt" / "target")
         result["differences"] = differences(warehouse, root / "after_incremental", result["marts"])
         yield result
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_runs_succeed_and_take_the_incremental_path(runs):

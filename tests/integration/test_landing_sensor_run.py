@@ -28,6 +28,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.integration.pipeline_env import SensorTicks
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SEED = 11
@@ -163,20 +165,10 @@ def test_issue16_a_returns_file_landing_starts_a_run_that_updates_the_alert_expo
     from orchestration.definitions import defs
 
     definitions = defs()
-    sensor = definitions.resolve_sensor_def(SENSOR)
     export_dir = default_export_dir()
 
     with dg.DagsterInstance.get() as instance:
-        cursor = None
-
-        def tick():
-            nonlocal cursor
-            ctx = dg.build_sensor_context(
-                instance=instance, cursor=cursor, definitions=definitions, sensor_name=SENSOR
-            )
-            data = sensor.evaluate_tick(ctx)
-            cursor = data.cursor if data.cursor is not None else cursor
-            return data
+        tick = SensorTicks(instance, definitions, SENSOR)
 
         def launch(request):
             """The run the daemon would launch for the request: its job, config, tags and

@@ -13,7 +13,6 @@ main run on the same landing afterwards, "unchanged" from the state before the a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.integration.pipeline_env import SensorTicks, environment
 from tests.integration.test_landing_sensor_run import (
     assert_alert_counts_match_files,
     evidence_from_files,
@@ -108,14 +108,13 @@ def runs(tmp_path_factory):
     shutil.move(held_back, waiting)
     for path in landing.rglob("*"):
         settle(path, 3600)
-    saved = {k: os.environ.get(k) for k in ENV_VARS}
-    for k in ENV_VARS:
-        os.environ.pop(k, None)
-    os.environ["RETURNLENS_DATA_DIR"] = str(root / "data")
-    os.environ["RETURNLENS_LANDING_DIR"] = str(landing)
-    os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
-    os.environ["RETURNLENS_DUCKDB_THREADS"] = "1"  # double sums agree to the last bit
-    try:
+    with environment(
+        ENV_VARS,
+        RETURNLENS_DATA_DIR=str(root / "data"),
+        RETURNLENS_LANDING_DIR=str(landing),
+        DAGSTER_HOME=str(root / "dagster_home"),
+        RETURNLENS_DUCKDB_THREADS="1",  # double sums agree to the last bit
+    ):
         from orchestration.definitions import defs
         from returnlens.config import settings
         from returnlens.exports import default_export_dir
@@ -124,19 +123,13 @@ def runs(tmp_path_factory):
         ensure_dagster_home()
         cfg = settings()
         definitions = defs()
-        sensor = definitions.resolve_sensor_def(SENSOR)
         export_dir = default_export_dir()
         out: dict = {"landing": landing, "serving": cfg.serving, "export_dir": export_dir}
         with dg.DagsterInstance.get() as instance:
-            cursor = None
+            ticks = SensorTicks(instance, definitions, SENSOR)
 
             def tick():
-                nonlocal cursor
-                ctx = dg.build_sensor_context(
-                    instance=instance, cursor=cursor, definitions=definitions, sensor_name=SENSOR
-                )
-                data = sensor.evaluate_tick(ctx)
-                cursor = data.cursor if data.cursor is not None else cursor
+                data = ticks()
                 assert len(data.run_requests) == 1, data.skip_message
                 return data.run_requests[0]
 
@@ -201,12 +194,6 @@ def runs(tmp_path_factory):
             requests["a removed returns file"] = tick().job_name
             out["requests"] = requests
         yield out
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_the_sensor_requests_returns_alerts_for_returns_files_only(runs):
