@@ -99,18 +99,42 @@ def new_publish_id(published_at: datetime) -> str:
     return f"{published_at.strftime(PUBLISH_ID_FORMAT)}-{uuid.uuid4().hex[:8]}"
 
 
+def _has_gate_history(con) -> bool:
+    return (
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'build' "
+            "and schema_name = 'quality' and table_name = 'gate_runs'"
+        ).fetchall()[0][0]
+        > 0
+    )
+
+
 def _gate_results(con, run_id: str | None) -> dict[str, bool]:
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = 'build' "
-        "and schema_name = 'quality' and table_name = 'gate_runs'"
-    ).fetchall()[0][0]
-    if not exists or run_id is None:
+    if run_id is None or not _has_gate_history(con):
         return {}
     rows = con.execute(
         "select suite, bool_and(passed) from build.quality.gate_runs where run_id = ? group by 1",
         [run_id],
     ).fetchall()
     return dict(rows)
+
+
+def _failed_since(con, evaluated: set[str]) -> list[str]:
+    """Suites not evaluated in this run whose latest run (of any job) failed them: what a partial
+    publish reads besides its own models was last judged a failure and not judged again."""
+    if not _has_gate_history(con):
+        return []
+    rows = con.execute(
+        "with per_run as ("
+        "    select suite, run_id, bool_and(passed) as passed, max(evaluated_at) as evaluated"
+        "    from build.quality.gate_runs group by suite, run_id"
+        "), latest as ("
+        "    select suite, passed, row_number() over"
+        "        (partition by suite order by evaluated desc, run_id desc) as recency"
+        "    from per_run"
+        ") select suite from latest where recency = 1 and not passed order by suite"
+    ).fetchall()
+    return [suite for (suite,) in rows if suite not in evaluated]
 
 
 @within_budget("The publish")
@@ -156,6 +180,14 @@ def publish(
             raise GateFailedError(
                 f"run {run_id}: gate(s) {', '.join(failed)} failed; nothing is published and "
                 f"{serving} stays as it was."
+            )
+        stale = _failed_since(con, set(gates)) if refresh is not None else []
+        if stale:
+            raise GateFailedError(
+                f"run {run_id}: gate(s) {', '.join(stale)} failed in an earlier run and have not "
+                "passed since; this run rebuilt only some marts and did not check what they read "
+                f"besides, so nothing is published and {serving} stays as it was. Fix the data "
+                "those gates judge and run the main job."
             )
         built = {
             r[0]

@@ -99,3 +99,47 @@ def test_a_partial_publish_needs_every_other_mart_published(tmp_path, monkeypatc
     with pytest.raises(RuntimeError, match=r"mart_b not published yet.*main job"):
         publish(warehouse, serving, parquet=False, models=MARTS, refresh=["mart_a"])
     assert serving.stat().st_mtime_ns == before
+
+
+def _gate(warehouse: Path, run_id: str, suite: str, passed: bool, minute: int) -> None:
+    """A gate outcome as the gates record it (quality.gate_runs), at 2026-01-01 00:<minute>."""
+    from returnlens.quality.history import ensure_history
+
+    with duckdb.connect(str(warehouse)) as con:
+        ensure_history(con)
+        con.execute(
+            "insert into quality.gate_runs (run_id, suite, passed, evaluated_at) "
+            "values (?, ?, ?, make_timestamp(2026, 1, 1, 0, ?, 0))",
+            [run_id, suite, passed, minute],
+        )
+
+
+def test_a_partial_publish_is_refused_while_a_gate_it_does_not_run_last_failed(
+    tmp_path, monkeypatch
+):
+    """The alert job runs only its own models' gates: what it reads besides (raw orders, the
+    dimensions) was last judged by the main run. When that judgement was a failure (main
+    published nothing), the alerts built on it must not be published either."""
+    from returnlens.publish import GateFailedError
+
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    _build(warehouse, 1)
+    _gate(warehouse, "main-1", "raw_orders", True, 1)
+    _gate(warehouse, "main-1", "mart_a", True, 1)
+    publish(warehouse, serving, parquet=False, models=MARTS, run_id="main-1")
+    _gate(warehouse, "main-2", "raw_orders", False, 2)  # main-2 blocked: nothing published
+    _build(warehouse, 2)
+    _gate(warehouse, "alerts-3", "mart_a", True, 3)
+    before = serving.stat().st_mtime_ns
+    with pytest.raises(GateFailedError, match=r"raw_orders.*main job"):
+        publish(
+            warehouse, serving, parquet=False, models=MARTS, run_id="alerts-3", refresh=["mart_a"]
+        )
+    assert serving.stat().st_mtime_ns == before
+    assert _served(serving)["marts"]["mart_a"] == [(1,)]
+    # once a later run passes that gate again, the partial publish goes ahead
+    _gate(warehouse, "main-4", "raw_orders", True, 4)
+    _gate(warehouse, "alerts-5", "mart_a", True, 5)
+    publish(warehouse, serving, parquet=False, models=MARTS, run_id="alerts-5", refresh=["mart_a"])
+    assert _served(serving)["marts"]["mart_a"] == [(2,)]
