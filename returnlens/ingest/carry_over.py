@@ -17,9 +17,10 @@ that a removed row leaves a trace, the loader's batch transaction also:
    key customers by (sha256 of salt and id, as `macros/hash_customer_id.sql`), never personal
    data.
 
-**Content** is the contract's columns: not `_extra` (columns the contract does not know, which
-no model reads), `_source_file` or `_file_row_number`; a row moved to another line, or to
-another file of the same batch, is unchanged. **Erasure**: hashes are compared after the new
+**Content** is the contract's columns and `_extra` (the columns the contract does not know:
+models read some of them, e.g. a Sendcloud return's label cost, a Shopify order's name), not
+`_source_file` or `_file_row_number`; a row moved to another line, or to another file of the
+same batch, is unchanged. **Erasure**: hashes are compared after the new
 rows are erased, so a forgotten customer's row delivered again (with their personal data or
 the tombstones of a scrubbed file) equals their erased old row: it stays erased, keeps its
 `_loaded_at` and is not retracted. One case still counts as a change: a return's free text is
@@ -56,10 +57,11 @@ IN_FILES = "_source_file in (select unnest($files::varchar[]))"
 
 def content_hash(entity: Entity, alias: str = "") -> str:
     """A hash of a row's contract columns, each cast to its contract type (so a row being
-    inserted hashes as it will be stored); 64 bits, compared only between rows of one key."""
+    inserted hashes as it will be stored), and of its `_extra`; 64 bits, compared only between
+    rows of one key."""
     prefix = f"{alias}." if alias else ""
     cast = ", ".join(f"cast({prefix}{qi(c.name)} as {c.type})" for c in entity.columns)
-    return f"hash({cast})"
+    return f"hash({cast}, {prefix}_extra)"
 
 
 def set_aside_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> int:

@@ -305,3 +305,18 @@ def test_a_clock_that_stamps_two_loads_alike_still_retracts_exactly_what_changed
         ("orders", "shop/orders_2026-02.csv", "changed", "O2", None, None, None, None,
          customer_hash("C2"), None, date(2026, 2, 4)),
     ]  # fmt: skip
+
+
+def test_a_row_whose_only_change_is_a_column_the_contract_does_not_know_is_changed(con, landing):
+    """Columns outside the contract are kept in `_extra`, and models read some of them (a
+    Sendcloud return's label cost, a Shopify order's name): a change there is a change."""
+    path = landing / "shop" / "orders_2026-01.csv"
+    header = ORDERS_HEADER.rstrip("\n") + ",label_cost\n"
+    path.write_text(header + "O1,C1,,2026-01-03 10:00:00,web,NL,,,10.00,,4.50\n")
+    load_entity(con, entity("orders"), landing)
+    first = _stamps(con, "raw.orders", "order_id")
+    path.write_text(header + "O1,C1,,2026-01-03 10:00:00,web,NL,,,10.00,,6.95\n")
+    load_entity(con, entity("orders"), landing)
+    second = _stamps(con, "raw.orders", "order_id")
+    assert second["O1"] > first["O1"]
+    assert [(r[2], r[3]) for r in _retracted(con)] == [("changed", "O1")]
