@@ -278,7 +278,8 @@ def publish(
         version = None
         if parquet:
             current = _current_version(root) if refresh is not None else None
-            version = _write_parquet(con, root, names, publish_id, current, set(copied))
+            linked = _linkable(root, refreshed_at, set(copied)) if current is not None else set()
+            version = _write_parquet(con, root, names, publish_id, current, linked)
         log_rows = {
             name: con.execute(f"select count(*) from {PUBLISHED_SCHEMA}.{name}").fetchall()[0][0]
             for name in ("publish_log", "publish_gate_results")
@@ -291,7 +292,14 @@ def publish(
     parquet_dir = None
     if version is not None:
         parquet_dir = _switch_parquet(
-            root, version, publish_id, published_at, {**tables, **log_rows}, is_demo, refreshed_at
+            root,
+            version,
+            publish_id,
+            published_at,
+            {**tables, **log_rows},
+            is_demo,
+            refreshed_at,
+            linked,
         )
     os.replace(tmp, serving)
     if version is not None:
@@ -379,17 +387,32 @@ def parquet_root(serving: Path) -> Path:
     return serving.with_name(serving.stem + "_parquet")
 
 
+def _linkable(root: Path, refreshed_at: dict[str, str], copied: set[str]) -> set[str]:
+    """The marts a partial publish keeps whose file in the current Parquet version holds what
+    serving holds (the manifest's `published_at` is serving's `refreshed_at`): a publish with
+    the Parquet export switched off left serving newer than the export."""
+    try:
+        tables = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["tables"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {
+        name
+        for name, at in refreshed_at.items()
+        if name not in copied and (tables.get(name) or {}).get("published_at") == at
+    }
+
+
 def _write_parquet(
     con,
     root: Path,
     names: list[str],
     publish_id: str,
     current: Path | None = None,
-    refreshed: set[str] | None = None,
+    linked: set[str] | None = None,
 ) -> Path:
     """Write every published table into a new, complete version folder (not yet current).
-    With `current` (a partial publish), a mart not in `refreshed` is a hard link to its file
-    in that version (versions never change), or a copy where links are not possible."""
+    With `current` (a partial publish), a mart in `linked` is a hard link to its file in that
+    version (versions never change), or a copy where links are not possible."""
     versions = root / "versions"
     staging = versions / f".{publish_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
@@ -397,7 +420,7 @@ def _write_parquet(
     meta = f"kv_metadata {{publish_id: {quote_literal(publish_id)}}}"
     for name in [*names, "publish_log", "publish_gate_results"]:
         kept = None if current is None else current / f"{name}.parquet"
-        keep = kept is not None and name in names and name not in (refreshed or set())
+        keep = kept is not None and name in names and name in (linked or set())
         if keep and kept.is_file():
             try:
                 os.link(kept, staging / kept.name)
@@ -421,9 +444,11 @@ def _switch_parquet(
     tables: dict[str, int],
     is_demo: bool,
     refreshed_at: dict[str, str] | None = None,
+    linked: set[str] | None = None,
 ) -> Path:
     """Point `manifest.json` and the `current` link at a complete version folder, atomically.
-    Each table names the publish that wrote its file and when (`refreshed_at`)."""
+    Each table names the publish that wrote its file (`linked`: files of the previous version)
+    and when its content was published (`refreshed_at`)."""
     previous, previous_id = {}, ""
     try:
         old = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
@@ -436,7 +461,7 @@ def _switch_parquet(
     files = {}
     for name, rows in tables.items():
         at = (refreshed_at or {}).get(name, stamp)
-        kept = at != stamp and name in previous
+        kept = name in (linked or set()) and name in previous
         files[name] = {
             "file": f"{name}.parquet",
             "rows": rows,

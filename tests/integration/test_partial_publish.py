@@ -143,3 +143,32 @@ def test_a_partial_publish_is_refused_while_a_gate_it_does_not_run_last_failed(
     _gate(warehouse, "alerts-5", "mart_a", True, 5)
     publish(warehouse, serving, parquet=False, models=MARTS, run_id="alerts-5", refresh=["mart_a"])
     assert _served(serving)["marts"]["mart_a"] == [(2,)]
+
+
+def test_a_partial_publish_does_not_keep_a_parquet_file_older_than_serving(tmp_path, monkeypatch):
+    """The Parquet export was switched off for a publish (RETURNLENS_PUBLISH_PARQUET=0) and on
+    again: a mart the partial publish keeps must be written from serving, not linked from the
+    older Parquet version."""
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    root = tmp_path / "serving_parquet"
+    _build(warehouse, 1)
+    publish(warehouse, serving, parquet=True, models=MARTS)
+    _build(warehouse, 2)
+    publish(warehouse, serving, parquet=False, models=MARTS)  # serving has build 2, Parquet 1
+    _build(warehouse, 3)
+    third = publish(warehouse, serving, parquet=True, models=MARTS, refresh=["mart_a"])
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    folder = root / manifest["folder"]
+    with duckdb.connect() as con:
+        served = {
+            name: con.execute(
+                "select distinct build_no from read_parquet(?)", [str(folder / f"{name}.parquet")]
+            ).fetchall()
+            for name in MARTS
+        }
+    assert served == {"mart_a": [(3,)], "mart_b": [(2,)]}  # as serving holds them
+    assert manifest["tables"]["mart_b"]["publish_id"] == third.publish_id  # written by this one
+    assert (
+        manifest["tables"]["mart_b"]["published_at"] == _served(serving)["refreshed_at"]["mart_b"]
+    )
