@@ -147,30 +147,27 @@ def runs(tmp_path_factory):
                 assert outcome.exports == "written", outcome.failed_steps
                 return time.perf_counter() - started
 
+            def snapshot() -> dict:
+                """What the alert run may change and what it must leave as it was."""
+                return {
+                    "export": read_alert_export(export_dir),
+                    "log": publish_log(cfg.serving),
+                    "kpi": rows(cfg.serving, f"marts.{KPI}"),
+                    "alerts": rows(cfg.serving, f"marts.{ALERTS}"),
+                    "incremental": incremental_state(cfg.warehouse),
+                    "parquet": parquet_state(cfg.serving),
+                }
+
             first = tick()
             out["first_job"] = first.job_name
             launch(first.job_name, first)
-            out["before"] = {
-                "export": read_alert_export(export_dir),
-                "log": publish_log(cfg.serving),
-                "kpi": rows(cfg.serving, f"marts.{KPI}"),
-                "alerts": rows(cfg.serving, f"marts.{ALERTS}"),
-                "incremental": incremental_state(cfg.warehouse),
-                "parquet": parquet_state(cfg.serving),
-            }
+            out["before"] = snapshot()
             shutil.copy2(waiting, held_back)
             settle(held_back, 600)
             second = tick()
             out["second_job"] = second.job_name
             out["alert_run_s"] = launch(second.job_name, second)
-            out["after"] = {
-                "export": read_alert_export(export_dir),
-                "log": publish_log(cfg.serving),
-                "kpi": rows(cfg.serving, f"marts.{KPI}"),
-                "alerts": rows(cfg.serving, f"marts.{ALERTS}"),
-                "incremental": incremental_state(cfg.warehouse),
-                "parquet": parquet_state(cfg.serving),
-            }
+            out["after"] = snapshot()
             # the same landing through the main job: what the alert mart must equal
             launch("main")
             out["full"] = {
