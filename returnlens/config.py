@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,3 +187,23 @@ def _installation_salt(path: Path) -> str:
             "every customer key); see docs/security.md."
         )
     return value
+
+
+@contextlib.contextmanager
+def environment(names: Iterable[str], **values: str) -> Iterator[None]:
+    """Unset every variable of `names`, set `values` (each one of `names`) for the block, and
+    restore all of `names` as they were afterwards, also when the block fails."""
+    names = tuple(names)
+    assert set(values) <= set(names), f"{sorted(set(values) - set(names))} not restored"
+    saved = {k: os.environ.get(k) for k in names}
+    for k in names:
+        os.environ.pop(k, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import secrets
 import tempfile
 import time
@@ -41,7 +40,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from returnlens.config import PROJECT_ROOT
+from returnlens.config import PROJECT_ROOT, environment
 from returnlens.dbt_runner import location_args
 
 DOCS_COVERAGE_MIN = 100.0  # % of model columns with a description
@@ -178,21 +177,6 @@ class LintResult:
         return json.dumps(doc, indent=2, sort_keys=True)
 
 
-@contextlib.contextmanager
-def _environ(**values: str):
-    """Set environment variables for the duration of the block, then restore them."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _dbt_failure(step: str, res) -> DbtBuildError:
     """A readable error for a failed dbt invocation: the step and the failing nodes."""
     detail = str(res.exception) if res.exception else ""
@@ -237,7 +221,7 @@ def build_artifacts(project_dir: Path, work_dir: Path) -> Path:
         "RETURNLENS_PII_SALT": secrets.token_hex(32),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    with _environ(**env), contextlib.chdir(project_dir):
+    with environment(env, **env), contextlib.chdir(project_dir):
         res = dbtRunner().invoke(["parse", *common, *dbt_vars])
         if not res.success:
             raise _dbt_failure("parse", res)

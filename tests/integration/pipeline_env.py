@@ -1,32 +1,9 @@
-"""Helpers for integration tests that run the real pipeline in their own folders: the
-environment a module's runs use, and the landing sensor ticked as the Dagster daemon would."""
+"""The landing sensor ticked as the Dagster daemon would, for integration tests that run the real
+pipeline in their own folders (their environment: `returnlens.config.environment`)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-
 import dagster as dg
-
-
-@contextmanager
-def environment(names: Sequence[str], **values: str) -> Iterator[None]:
-    """Unset every variable of `names`, set `values` (each one of `names`) for the block, and
-    restore all of `names` as they were afterwards, also when the block fails."""
-    assert set(values) <= set(names), f"{sorted(set(values) - set(names))} not restored"
-    saved = {k: os.environ.get(k) for k in names}
-    for k in names:
-        os.environ.pop(k, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 class SensorTicks:

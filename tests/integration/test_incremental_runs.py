@@ -32,7 +32,7 @@ import duckdb
 import pytest
 
 from benchmarks.landing_days import read_csv, split_off_last_day, write_csv
-from tests.integration.pipeline_env import environment
+from returnlens.config import environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

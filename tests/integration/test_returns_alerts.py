@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.integration.pipeline_env import SensorTicks, environment
+from returnlens.config import environment
+from tests.integration.pipeline_env import SensorTicks
 from tests.integration.test_landing_sensor_run import (
     assert_alert_counts_match_files,
     evidence_from_files,
