@@ -147,8 +147,9 @@ def dbt_out_of_memory(run_results: Path) -> MemoryBudgetExceeded | None:
     hit = [r for r in results if r["status"] == "error" and is_out_of_memory(r.get("message"))]
     if not hit:
         return None
-    names = ", ".join(r["unique_id"].split(".")[-1] for r in hit)
-    return MemoryBudgetExceeded(budget_message(f"dbt (model(s) {names})", hit[0]["message"]))
+    # a node's name: `model.returnlens.<name>`, `test.returnlens.<name>.<hash>`
+    names = ", ".join(r["unique_id"].split(".")[2] for r in hit)
+    return MemoryBudgetExceeded(budget_message(f"dbt ({names})", hit[0]["message"]))
 
 
 @contextlib.contextmanager

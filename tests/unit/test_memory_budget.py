@@ -160,7 +160,7 @@ def test_dbt_models_that_ran_out_of_memory_are_named_with_the_setting(budget, tm
     run_results.write_text(json.dumps({"results": results}))
     error = dbt_out_of_memory(run_results)
     assert isinstance(error, MemoryBudgetExceeded)
-    assert str(error).startswith("dbt (model(s) kpi_return_processing_times) ran out of memory")
+    assert str(error).startswith("dbt (kpi_return_processing_times) ran out of memory")
     assert "Raise RETURNLENS_MEMORY_BUDGET" in str(error) and "3.7 GiB/3.7 GiB used" in str(error)
     results[0]["message"] = "Binder Error: column x not found"
     run_results.write_text(json.dumps({"results": results}))

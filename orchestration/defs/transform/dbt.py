@@ -27,10 +27,11 @@ from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY
 from packaging import version
 
 from returnlens.config import PROJECT_ROOT, settings
+from returnlens.dbt_retry import merge_run_results, retry_after_out_of_memory
 from returnlens.dbt_runner import DbtBuildFailed, build_outcomes, dbt_executable, ensure_manifest
 from returnlens.incremental import plan_build, record_built
 from returnlens.profile import dbt_vars_json, load_profile
-from returnlens.warehouse import dbt_out_of_memory, dbt_threads
+from returnlens.warehouse import dbt_out_of_memory, dbt_threads, within_budget
 
 dbt_project = DbtProject(
     project_dir=PROJECT_ROOT,
@@ -125,15 +126,16 @@ def returnlens_dbt_assets(
     profile = load_profile(cfg.landing_dir)
     vars_json = dbt_vars_json(profile)
     selected = _selected_unique_ids(context)
-    plan = plan_build(
-        dbt_project.manifest_path,
-        cfg.warehouse,
-        vars_json,
-        full_refresh=config.full_refresh,
-        backfill_start=config.backfill_start,
-        backfill_end=config.backfill_end,
-        selected=selected,
-    )
+    with within_budget("The dbt step's plan of the incremental models"):
+        plan = plan_build(
+            dbt_project.manifest_path,
+            cfg.warehouse,
+            vars_json,
+            full_refresh=config.full_refresh,
+            backfill_start=config.backfill_start,
+            backfill_end=config.backfill_end,
+            selected=selected,
+        )
     # A subset (the returns_alerts job) runs the tests of the models it builds; a test that
     # also reads a model it does not build (a relationship to a dimension, another mart's
     # relationship to a built fact) is left to the next run that builds both: dbt's cautious
@@ -145,34 +147,56 @@ def returnlens_dbt_assets(
         vars_json = json.dumps({**json.loads(vars_json), **plan.vars})
     threads, why = dbt_threads(cfg, cfg.warehouse)
     context.log.info(f"dbt threads: {why}")
-    invocation = dbt.cli(
-        [
-            "build",
-            "--exclude-resource-type",
-            "unit_test",
-            # dbt's file log (dbt.log beside run_results.json) at info, not debug: the debug
-            # lines (every SQL statement, every adapter call) cost ~13 % of dbt's CPU per run
-            # (issue 16); info keeps each node's start and result, errors and warnings.
-            # DBT_LOG_LEVEL_FILE=debug brings the SQL back for a run that needs it.
-            "--log-level-file",
-            os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
-            "--vars",
-            vars_json,
-            "--threads",
-            str(threads),
-            *subset_args,
-            *plan.args,
-        ],
-        context=context,
-        raise_on_error=False,
-    )
-    for event in invocation.stream():
-        # models and seeds materialise; the tests' observations are summed up below instead
-        if isinstance(event, dg.Output | dg.AssetMaterialization):
-            yield event
+
+    def build(*more_args: str):
+        return dbt.cli(
+            [
+                "build",
+                "--exclude-resource-type",
+                "unit_test",
+                # dbt's file log (dbt.log beside run_results.json) at info, not debug: the debug
+                # lines (every SQL statement, every adapter call) cost ~13 % of dbt's CPU per
+                # run (issue 16); info keeps each node's start and result, errors and warnings.
+                # DBT_LOG_LEVEL_FILE=debug brings the SQL back for a run that needs it.
+                "--log-level-file",
+                os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
+                "--vars",
+                vars_json,
+                "--threads",
+                str(threads),
+                *subset_args,
+                *plan.args,
+                *more_args,
+            ],
+            context=context,
+            raise_on_error=False,
+        )
+
+    invocation = build()
+    yield from _materializations(invocation)
     run_results = invocation.target_path / "run_results.json"
-    record_built(cfg.warehouse, plan, run_results, dbt_project.manifest_path)
-    counts, failed = build_outcomes(run_results, cfg.warehouse)
+    # the whole project only: a retry leaves out what finished by name, and a subset's tests are
+    # selected only through its models (excluding a finished model would drop its tests)
+    retry = (
+        retry_after_out_of_memory(run_results)
+        if selected is None and not invocation.is_successful()
+        else None
+    )
+    if retry is not None:
+        context.log.warning(
+            f"dbt ran out of DuckDB memory in {', '.join(retry.out_of_memory)}: building the "
+            f"{retry.unfinished} node(s) that did not finish once more, in a fresh dbt process "
+            "(a fresh DuckDB database; returnlens.dbt_retry, docs/operations.md)"
+        )
+        first_results = run_results
+        # every node is selected by name (fqn:*), so the tests of a finished model that did not
+        # finish stay in: no indirect selection, which would drop them with their model
+        invocation = build("--exclude", " ".join(retry.finished), "--indirect-selection", "empty")
+        yield from _materializations(invocation)
+        run_results = merge_run_results(first_results, invocation.target_path / "run_results.json")
+    with within_budget("The dbt step's record of what it built"):
+        record_built(cfg.warehouse, plan, run_results, dbt_project.manifest_path)
+        counts, failed = build_outcomes(run_results, cfg.warehouse)
     context.log.info(
         "dbt tests: "
         + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none")
@@ -187,6 +211,14 @@ def returnlens_dbt_assets(
             + (f"; and {len(failed) - 20} more" if len(failed) > 20 else "")
             + f". Every result is in {run_results}; nothing downstream ran or was published."
         )
+
+
+def _materializations(invocation):
+    """The events of a dbt invocation the step yields: models and seeds materialise; the
+    tests' observations are summed up after the build instead."""
+    for event in invocation.stream():
+        if isinstance(event, dg.Output | dg.AssetMaterialization):
+            yield event
 
 
 @dg.definitions
