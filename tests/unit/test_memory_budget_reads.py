@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from returnlens.ingest.loader import load_all
+from returnlens.ingest.privacy import scrub_landing
+from returnlens.ingest.raw_tables import ensure_raw_schema
 from returnlens.warehouse import MemoryBudgetExceeded, connect
 
 pytestmark = pytest.mark.unit
@@ -117,3 +119,39 @@ def test_a_read_out_of_memory_fails_the_load_and_blames_no_file(
         assert (loaded.status, loaded.rows_in, loaded.rows_loaded) == ("loaded", rows, rows)
         assert con.execute(f"select count(*) from {table}").fetchall() == [(rows,)]
         assert con.execute("select count(*) from raw.quarantine_rows").fetchall() == [(0,)]
+
+
+def test_a_landing_scrub_out_of_memory_fails_instead_of_skipping_the_file(monkeypatch, tmp_path):
+    """Forgetting a customer rewrites the landing CSV files holding them; a file whose read ran
+    out of memory was skipped as "never loaded" and reported neither scrubbed nor not scrubbed,
+    so the customer's data stayed in it unsaid."""
+    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path / "data"))
+    for var in ("RETURNLENS_MEMORY_BUDGET", "RETURNLENS_DUCKDB_THREADS", LIMIT):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "landing" / "shop" / "customers.csv"
+    path.parent.mkdir(parents=True)
+    header = "customer_id,first_name,last_name,email,phone,street,postal_code,city,country_code"
+    lines = [
+        f"C{i:07d},Ann{i},Berg,ann.{i}@mail.example.nl,+31 6 {i:08d},Dorpsstraat {i},"
+        f"1234 AB,Utrecht,NL"
+        for i in range(1, 40_001)
+    ]  # ~3.5 MiB: the CSV reader's buffer exceeds a 2 MiB limit
+    path.write_text("\n".join([header, *lines]) + "\n")
+    before = path.read_bytes()
+    with connect(tmp_path / "w.duckdb") as con:
+        ensure_raw_schema(con)
+        monkeypatch.setenv(LIMIT, "2MiB")  # the scrub's own DuckDB database gets it
+        with pytest.raises(MemoryBudgetExceeded) as err:
+            scrub_landing(con, "C0000007", "ab" * 32, tmp_path / "landing")
+        message = str(err.value)
+        assert f"{LIMIT}=2MiB limits each DuckDB database" in message
+        assert "shop/customers.csv" in message and "ann.7@" not in message
+        assert path.read_bytes() == before
+
+        monkeypatch.delenv(LIMIT)
+        assert scrub_landing(con, "C0000007", "ab" * 32, tmp_path / "landing") == ([str(path)], [])
+    with path.open(newline="") as fh:
+        rows = {r["customer_id"]: r for r in csv.DictReader(fh)}
+    assert len(rows) == len(lines)
+    assert rows["C0000007"]["email"] != "ann.7@mail.example.nl"
+    assert rows["C0000008"]["email"] == "ann.8@mail.example.nl"
