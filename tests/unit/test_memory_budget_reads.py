@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -155,3 +156,38 @@ def test_a_landing_scrub_out_of_memory_fails_instead_of_skipping_the_file(monkey
     assert len(rows) == len(lines)
     assert rows["C0000007"]["email"] != "ann.7@mail.example.nl"
     assert rows["C0000008"]["email"] == "ann.8@mail.example.nl"
+
+
+def test_a_platform_file_out_of_memory_fails_the_load_and_blames_no_file(monkeypatch, tmp_path):
+    """A platform adapter's read (bol.com JSON through `read_text` and the JSON functions) that
+    runs out of memory: its own catch takes only unreadable files, so the load fails naming the
+    setting, and the page loads whole once the limit is lifted (items counted with `json`)."""
+    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path / "data"))
+    for var in ("RETURNLENS_MEMORY_BUDGET", "RETURNLENS_DUCKDB_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    landing = tmp_path / "landing"
+    shutil.copytree(Path(__file__).parents[1] / "data" / "platforms" / "bol", landing)
+    (path,) = (landing / "bol").glob("*.json")
+    name = path.relative_to(landing).as_posix()
+    items = sum(len(r["returnItems"]) for r in json.loads(path.read_text())["returns"])
+    warehouse = tmp_path / "w.duckdb"
+
+    monkeypatch.setenv(LIMIT, "4MiB")  # staging this page needs over 20 MiB
+    with connect(warehouse) as con, pytest.raises(MemoryBudgetExceeded) as err:
+        load_all(con, landing)
+    assert f"{LIMIT}=4MiB limits each DuckDB database" in str(err.value)
+
+    monkeypatch.delenv(LIMIT)
+    with connect(warehouse) as con:
+        statuses = con.execute(
+            "select status from raw.load_audit where source_file = ?", [name]
+        ).fetchall()
+        assert ("failed",) not in statuses
+        assert con.execute("select count(*) from raw.quarantine_files").fetchall() == [(0,)]
+        assert con.execute("select count(*) from raw.quarantine_rows").fetchall() == [(0,)]
+        assert con.execute("select count(*) from raw.returns").fetchall() == [(0,)]
+        results = load_all(con, landing)
+        (page,) = [f for e in results for f in e.files if f.source_file == name]
+        assert (page.status, page.rows_in) == ("loaded", items)
+        assert page.rows_loaded + page.rows_quarantined == items
+        assert con.execute("select count(*) from raw.returns").fetchall() == [(page.rows_loaded,)]
