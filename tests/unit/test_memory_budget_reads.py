@@ -64,6 +64,17 @@ def _batches(landing: Path) -> tuple[Path, list[str]]:
     return path, ids
 
 
+def _declared_batches(landing: Path) -> tuple[Path, list[str]]:
+    """The same CSV file, its dialect declared in the shop profile: no dialect sample is read
+    first, so the read that runs out of memory is the load's own."""
+    landing.mkdir()
+    (landing / "returnlens.yml").write_text(
+        "version: 1\ndeliveries:\n  production_batches:\n"
+        '    - pattern: "batches*.csv"\n      format: csv\n      delimiter: ","\n'
+    )
+    return _batches(landing)
+
+
 def _rows_in(path: Path) -> int:
     """Rows of a landing file, counted without DuckDB (JSON lines: lines; CSV: records)."""
     if path.suffix == ".jsonl":
@@ -77,6 +88,7 @@ def _rows_in(path: Path) -> int:
     [
         pytest.param(_web_events, "raw.web_events", "24MiB", id="jsonl"),
         pytest.param(_batches, "raw.production_batches", "2MiB", id="csv"),
+        pytest.param(_declared_batches, "raw.production_batches", "2MiB", id="declared-csv"),
     ],
 )
 def test_a_read_out_of_memory_fails_the_load_and_blames_no_file(
