@@ -7,6 +7,8 @@ delimiter and number and date dialect. Files of one layout are read together, as
 file glued with `union all` (`group_select`); `stage` reads a batch into the temp table `_stage`
 one layout, then one file, at a time, so a file that cannot be read is found and failed alone.
 Every value is read as text: the contract is checked afterwards (`returnlens/ingest/row_checks.py`).
+A read that runs out of DuckDB's memory is no fault of the file: the load fails naming the memory
+setting and the file (`MemoryBudgetExceeded`), and nothing is recorded against the file.
 """
 
 from __future__ import annotations
