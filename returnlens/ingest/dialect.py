@@ -63,6 +63,7 @@ from returnlens.ingest.readers import (
     csv_scan,
     select_columns,
 )
+from returnlens.warehouse import is_out_of_memory
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
@@ -253,7 +254,9 @@ def sample_departs(
             f"select count(*) from (select {select_columns(entity, present)} from {scan} "
             f"limit {SAMPLE_ROWS}) where {departs}"
         ).fetchone()
-    except duckdb.Error:
+    except duckdb.Error as exc:
+        if is_out_of_memory(exc):
+            raise  # not "the sample keeps the default dialect": the memory limit's, not the file's
         return False  # the read itself fails: the load reports why
     return n > 0
 

@@ -262,6 +262,7 @@ def scrub_landing(
     Excel workbooks: the caller must say so).
     """
     from returnlens.ingest import dialect
+    from returnlens.ingest.read_failures import raise_if_out_of_memory
     from returnlens.ingest.readers import LandingFileError, ReadPaths, csv_header, csv_scan
 
     scrubbed: list[str] = []
@@ -297,7 +298,15 @@ def scrub_landing(
                             if not dialect.utf8_failure(spec, str(exc)):
                                 raise
                             spec = dataclasses.replace(spec, encoding="cp1252")
-                except (duckdb.Error, OSError, UnicodeDecodeError, ValueError, LandingFileError):
+                except (
+                    duckdb.Error,
+                    OSError,
+                    UnicodeDecodeError,
+                    ValueError,
+                    LandingFileError,
+                ) as exc:
+                    # out of memory: the file may well hold the customer (never skipped unsaid)
+                    raise_if_out_of_memory(exc, f"Scrubbing the landing file {path}")
                     continue  # a file the loader cannot read was never loaded: nothing in raw
                 if not hits:
                     continue

@@ -5,7 +5,8 @@ Only called on the failure path, so reading a file's bytes here costs nothing on
 workbook named .csv, not the declared encoding, another delimiter, a line with too many fields,
 a field longer than the reader's limit, cut off mid-row) in words a shop can act on; messages name
 line numbers and column names, never field values. `count_rows()` counts the rows of a file that
-failed whole, without parsing it, so the audit's conservation holds.
+failed whole, without parsing it, so the audit's conservation holds. `raise_if_out_of_memory()`
+keeps DuckDB running out of memory out of all that: it is the memory limit's fault, not the file's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from pathlib import Path
 
 from returnlens.ingest.contracts import Entity, FileSpec
 from returnlens.ingest.readers import DELIMITER_NAMES, PY_ENCODINGS, excel_bytes
+from returnlens.warehouse import MemoryBudgetExceeded, budget_message, is_out_of_memory
+
+
+def raise_if_out_of_memory(error: BaseException, step: str) -> None:
+    """Fail the load with `MemoryBudgetExceeded` (naming the memory setting and `step`, which
+    names the file) when `error` is DuckDB running out of memory: the file is not at fault, so
+    it must not be failed, quarantined or judged by what the reader said then."""
+    if is_out_of_memory(error):
+        raise MemoryBudgetExceeded(budget_message(step, error)) from error
 
 
 def other_delimiter(path: Path, spec: FileSpec) -> str | None:

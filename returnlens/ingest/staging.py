@@ -7,6 +7,8 @@ delimiter and number and date dialect. Files of one layout are read together, as
 file glued with `union all` (`group_select`); `stage` reads a batch into the temp table `_stage`
 one layout, then one file, at a time, so a file that cannot be read is found and failed alone.
 Every value is read as text: the contract is checked afterwards (`returnlens/ingest/row_checks.py`).
+A read that runs out of DuckDB's memory is no fault of the file: the load fails naming the memory
+setting and the file (`MemoryBudgetExceeded`), and nothing is recorded against the file.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ import duckdb
 from returnlens.ingest import dialect
 from returnlens.ingest.contracts import Entity, FileSpec
 from returnlens.ingest.raw_tables import utc_now
-from returnlens.ingest.read_failures import count_rows, delimiter_advice, diagnose
+from returnlens.ingest.read_failures import (
+    count_rows,
+    delimiter_advice,
+    diagnose,
+    raise_if_out_of_memory,
+)
 from returnlens.ingest.readers import (
     LandingFileError,
     ReadPaths,
@@ -83,7 +90,9 @@ def _read_error(entity: Entity, p: PendingFile, exc: BaseException) -> str:
     """The message of a file that cannot be read: the cause in plain words and the fix.
 
     The reader's own text is used only for its category and numbers (it quotes row content).
+    A read that ran out of memory is no fault of the file: the load fails naming the setting.
     """
+    raise_if_out_of_memory(exc, _reading(p))
     text = str(exc)
     why = diagnose(p.path, p.spec, text)
     if why is None and p.spec.format == "csv":
@@ -95,6 +104,11 @@ def _read_error(entity: Entity, p: PendingFile, exc: BaseException) -> str:
         f"{_describe_format(entity, p.spec)} as described in docs/contracts/{entity.source}.md "
         "and deliver it again (under the same name: it replaces the failed delivery)."
     )
+
+
+def _reading(p: PendingFile) -> str:
+    """The loader's step that reads `p`, for an out-of-memory message."""
+    return f"The loader (reading {p.name})"
 
 
 def _missing_columns_error(entity: Entity, p: PendingFile, missing: list[str]) -> str:
@@ -172,6 +186,9 @@ def prepare(
             p.detect_values = dialect.sample_departs(con, entity, p.read_path, p.spec, p.present)
     except LandingFileError as exc:
         p.error = str(exc)
+    except duckdb.Error as exc:  # a Parquet footer, a dialect sample: named, never the file's
+        raise_if_out_of_memory(exc, _reading(p))
+        raise
 
 
 def _read_layout(entity: Entity, p: PendingFile, paths: ReadPaths) -> None:
