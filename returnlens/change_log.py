@@ -82,9 +82,13 @@ def log_node(manifest: dict) -> dict | None:
 
 
 def is_consumer(node: dict) -> bool:
-    """Whether an incremental model reads the change log (uses its macros)."""
-    macros = node["depends_on"].get("macros", [])
-    return any(m in macros for m in CONSUMER_MACROS)
+    """Whether an incremental model reads the change log: it uses its macros, or refs it (a
+    reader declares `-- depends_on: {{ ref(...) }}`, since dbt records no ref made only on an
+    incremental build)."""
+    depends_on = node["depends_on"]
+    return any(m in depends_on.get("macros", []) for m in CONSUMER_MACROS) or any(
+        n.split(".")[-1] == LOG_MODEL for n in depends_on.get("nodes", [])
+    )
 
 
 def relation_key(relation_name: str) -> str:
