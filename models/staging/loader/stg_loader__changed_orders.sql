@@ -142,6 +142,8 @@ customers_loaded as (
 
 ),
 
+{%- if needs.customers %}
+
 {# forgotten since (their e-mail is nulled) or changed or removed by a re-delivery #}
 customer_hashes as (
 
@@ -160,6 +162,7 @@ customer_hashes as (
     where entity = 'customers' and customer_hash is not null
 
 ),
+{%- endif %}
 
 batches_changed as (
 
@@ -308,8 +311,9 @@ orders_of_changes as (
             orders.currency_code = rates_changed.currency
             and orders.ordered_date >= rates_changed.rate_date
             and orders.ordered_date <= cast(
-                {{ dbt.dateadd('day', var('exchange_rate_max_age_days'), 'rates_changed.rate_date') }}
-                as date
+                {{ dbt.dateadd(
+                    'day', var('exchange_rate_max_age_days'), 'rates_changed.rate_date'
+                ) }} as date
             )
     where rates_changed.currency <> {{ reporting_currency }}
     {%- if needs.customers %}
@@ -382,17 +386,29 @@ rma_orders as (
 
 ),
 
+listed_orders as (
+
+    select distinct order_id from listed
+
+),
+
 rmas_listed as (
 
     select rma_orders.rma_id
     from rma_orders
-    inner join (select distinct order_id from listed) as listed_orders
+    inner join listed_orders
         on rma_orders.order_id = listed_orders.order_id
 
     union all
 
     select rma_id from retracted
     where entity = 'returns'
+
+),
+
+rmas as (
+
+    select distinct rma_id from rmas_listed
 
 ),
 
@@ -405,11 +421,21 @@ rma_shared as (
         cast(null as date) as responded_date,
         'rma_shared' as cause
     from rma_orders
-    inner join (select distinct rma_id from rmas_listed) as rmas
+    inner join rmas
         on rma_orders.rma_id = rmas.rma_id
-    left join (select distinct order_id from listed) as listed_orders
+    left join listed_orders
         on rma_orders.order_id = listed_orders.order_id
     where listed_orders.order_id is null and rma_orders.order_id is not null
+
+),
+
+changes as (
+
+    select * from listed
+
+    union all
+
+    select * from rma_shared
 
 ),
 
@@ -422,16 +448,10 @@ final as (
         cast(changes.requested_date as date) as requested_date,
         cast(changes.responded_date as date) as responded_date,
         cast(changes.cause as {{ dbt.type_string() }}) as cause
-    from (
-        select * from listed
-        union all
-        select * from rma_shared
-    ) as changes
+    from changes
     left join orders
         on changes.order_id = orders.order_id
-    {%- if not is_logged %}
-    where false
-    {%- endif %}
+    where {{ 'true' if is_logged else 'false' }}
 
 )
 
