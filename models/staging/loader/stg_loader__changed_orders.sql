@@ -39,6 +39,7 @@
     increment 3), fct_order_lines and fct_returns have no edge to it, so dbt may rebuild them
     before it in the same run; afterwards they read the log and run after it.
 #}
+-- depends_on: {{ source('loader', 'forgotten_customers') }}
 {%- set change_seq = var('change_seq', none) -%}
 {%- set changed_after = var('changed_after', none) -%}
 {%- set reporting_currency = "'" ~ var('reporting_currency') ~ "'" -%}
@@ -52,9 +53,10 @@
     {%- set seq = 0 -%}
     {%- set since = "cast('9999-12-31 00:00:00' as timestamp)" -%}
 {%- endif -%}
-{#- the lookups in the facts built before only when a customer or an RMA needs them -#}
-{%- set previous_lines = none -%}
-{%- set previous_returns = none -%}
+{#- the facts built before (none at parse time and before a first build), read only when a
+    customer or an RMA needs them -#}
+{%- set previous_lines = previous_relation('fct_order_lines') -%}
+{%- set previous_returns = previous_relation('fct_returns') -%}
 {%- set needs = {'customers': 0, 'rmas': 0} -%}
 {%- if execute and is_logged -%}
     {%- set counted = run_query(
@@ -67,8 +69,6 @@
     {%- do needs.update({
         'customers': counted.rows[0][0] | int, 'rmas': counted.rows[0][1] | int
     }) -%}
-    {%- set previous_lines = previous_relation('fct_order_lines') -%}
-    {%- set previous_returns = previous_relation('fct_returns') -%}
 {%- endif %}
 
 with
