@@ -8,7 +8,8 @@ build is full). Between a and b a customer is forgotten. Run b: a new day (an or
 line), a late return for a February order, the March order lines re-delivered with one line
 removed and one quantity changed (its order shares an RMA with another order), the customers
 export re-delivered with a new customer whose e-mail an e-mail-keyed order names, a late SEK
-rate, and a production batch's row changed. Run b2: no new file.
+rate, a production batch's row changed, a return withdrawn from a re-delivered returns file
+and a late NPS answer. Run b2: no new file.
 
 The expected rows are written out by hand from the landing rows below, never read from the
 models.
@@ -163,6 +164,16 @@ def deliver_day_b(landing: Path) -> None:
     rates = [{"rate_date": "2026-03-04", "currency": "SEK", "reporting_currency_per_unit": "0.09"}]
     write(landing / "exchange_rates" / "exchange_rates_2026-03-04.csv", "exchange_rates", rates)
     write(landing / "purchasing" / "batches.csv", "production_batches", [batch(90)])
+    returns = [
+        return_line("R3", "O2-1", "2026-03-12"),
+        return_line("R3", "O9-1", "2026-03-12"),
+    ]  # R1 withdrawn
+    write(landing / "returns" / "returns_2026-03.csv", "returns", returns)
+    answer = {
+        "response_id": "N1", "customer_id": "C5", "order_id": "O5", "touchpoint": "post_delivery",
+        "responded_at": "2026-04-02 08:00:00", "score": 9, "rating": "", "comment": "",
+    }  # fmt: skip
+    write(landing / "surveys" / "nps_2026-04.csv", "nps_responses", [answer])
 
 
 def run(landing: Path, warehouse: Path, target: Path) -> dict:
@@ -255,6 +266,10 @@ def test_run_b_lists_each_changed_order_with_its_cause_and_dates(runs):
         ("O9", "rma_shared", d("2026-03-09"), None, None),
         # batch B1 changed: O1-1 was picked from it
         ("O1", "batch_loaded", d("2026-03-01"), None, None),
+        # R1 (O1-1) withdrawn from the re-delivered returns file: its old request date
+        ("O1", "return_retracted", d("2026-03-01"), d("2026-03-10"), None),
+        # a late NPS answer about O5
+        ("O5", "nps_response_loaded", d("2026-03-20"), None, d("2026-04-02")),
         # the new customer C3 has the e-mail O3 is keyed by
         ("O3", "customer_loaded", d("2026-03-03"), None, None),
         # the SEK rate of 03-04 converts orders of 03-04 to 03-11: O4, not O5 (03-20)
