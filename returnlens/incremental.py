@@ -397,12 +397,13 @@ def _plan_change_log(con, plan, log_relation, log_record, built, full_refresh) -
     consumed = {r: built[r][2] for r in plan.consumers if r in built and built[r][2] is not None}
     if any(r in plan.definitions for r in plan.consumers):
         plan.vars["consumed"] = {relation_key(r): seq for r, seq in consumed.items()}
+    if log_relation not in plan.definitions:
+        return  # not selected: left as it is, its readers in the run read what it holds
+    # before the log's build: rows every reader has read (without readers, the last run's)
     keep_after = min([*consumed.values(), plan.log_seq], default=None)
     pruned = prune(con, log_relation, keep_after if plan.log_seq is not None else None)
     if pruned:
         plan.reasons.append(f"{log_relation}: {pruned} row(s) every reader has read, pruned")
-    if log_relation not in plan.definitions:
-        return  # not selected: its readers in the run read what it holds
     plan.log = LogPlan(log_relation, (plan.log_seq or 0) + 1, watermark(con))
     plan.vars["change_seq"] = plan.log.seq
     if log_record and log_record[3] is not None:

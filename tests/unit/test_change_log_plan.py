@@ -179,6 +179,23 @@ def test_without_readers_the_log_keeps_only_the_last_run(tmp_path, warehouse):
     assert log_seqs(warehouse) == [3]
 
 
+def test_a_run_that_does_not_build_the_log_leaves_its_rows(tmp_path, warehouse):
+    """A subset (the returns_alerts job) that neither builds nor reads the log prunes nothing:
+    the rows of the log's last run stay for the next run's readers."""
+    build(tmp_path, warehouse, manifest(consumer=False), built=(LOG,))
+    other = manifest(consumer=False)
+    other["nodes"]["model.returnlens.other"] = {
+        "resource_type": "model",
+        "name": "other",
+        "checksum": {"name": "sha256", "checksum": "o"},
+        "config": {"materialized": "incremental", "incremental_strategy": "append"},
+        "depends_on": {"nodes": [], "macros": []},
+        "relation_name": '"warehouse"."intermediate"."other"',
+    }
+    plan = build(tmp_path, warehouse, other, built=(), selected={"model.returnlens.other"})
+    assert "change_seq" not in plan.vars and log_seqs(warehouse) == [1]
+
+
 def test_a_reader_of_a_log_rebuilt_fully_without_it_is_rebuilt_fully_next(tmp_path, warehouse):
     build(tmp_path, warehouse)
     build(
