@@ -46,7 +46,6 @@ from pathlib import Path
 import yaml
 
 from returnlens.change_log import (
-    LOG_VARS,
     LogPlan,
     current_salt_fingerprint,
     is_consumer,
@@ -54,6 +53,7 @@ from returnlens.change_log import (
     prune,
     relation_key,
     watermark,
+    write_reads,
 )
 from returnlens.config import PROJECT_ROOT
 
@@ -137,8 +137,7 @@ def project_vars(project_dir: Path) -> dict:
 
 def definitions(manifest: dict, vars_json: str, project_vars: dict | None = None) -> dict[str, str]:
     """relation name -> the definition hash of each incremental model (module docstring)."""
-    left_out = (*BACKFILL_VARS, *LOG_VARS)
-    cli_vars = {k: v for k, v in json.loads(vars_json or "{}").items() if k not in left_out}
+    cli_vars = {k: v for k, v in json.loads(vars_json or "{}").items() if k not in BACKFILL_VARS}
     project_vars = project_vars or {}
     shared = hashlib.sha256()
     for package in ("dbt-core", "dbt-duckdb", "dbt-spark"):
@@ -182,6 +181,8 @@ class BuildPlan:
     log: LogPlan | None = None  # the change log's build in this run (returnlens.change_log)
     log_seq: int | None = None  # the log's last recorded seq (what a consumer reads up to)
     consumers: list[str] = field(default_factory=list)  # relations reading the change log
+    # what the log and its readers read in this run: schema.table -> (seq, changed_after)
+    log_reads: dict[str, tuple] = field(default_factory=dict)
 
 
 def _ensure_state(con) -> None:
@@ -393,29 +394,29 @@ def _drop(con, relation: str) -> None:
 
 
 def _plan_change_log(con, plan, log_relation, log_record, built, full_refresh) -> None:
-    """The change log's vars, consumers' seqs and pruning (returnlens.change_log)."""
+    """The change log's seqs for this run, its readers' and pruning (returnlens.change_log)."""
     consumed = {r: built[r][2] for r in plan.consumers if r in built and built[r][2] is not None}
-    if any(r in plan.definitions for r in plan.consumers):
-        plan.vars["consumed"] = {relation_key(r): seq for r, seq in consumed.items()}
-    if log_relation not in plan.definitions:
-        return  # not selected: left as it is, its readers in the run read what it holds
-    # before the log's build: rows every reader has read (without readers, the last run's)
-    keep_after = min([*consumed.values(), plan.log_seq], default=None)
-    pruned = prune(con, log_relation, keep_after if plan.log_seq is not None else None)
-    if pruned:
-        plan.reasons.append(f"{log_relation}: {pruned} row(s) every reader has read, pruned")
-    plan.log = LogPlan(log_relation, (plan.log_seq or 0) + 1, watermark(con))
-    plan.vars["change_seq"] = plan.log.seq
-    if log_record and log_record[3] is not None:
-        plan.vars["changed_after"] = log_record[3].isoformat(sep=" ")
-    if full_refresh or log_relation in (*plan.drop, *plan.fresh):
-        # rebuilt fully, its earlier rows are gone: a reader outside the run has read up to a
-        # seq the log no longer continues from, and is rebuilt fully when next selected
-        outside = [r for r in plan.consumers if r not in plan.definitions]
-        for relation in outside:
-            con.execute(
-                f"update {STATE_TABLE} set change_seq = null where relation_name = ?", [relation]
-            )
+    plan.log_reads = {
+        relation_key(r): (seq, None) for r, seq in consumed.items() if r in plan.definitions
+    }
+    if log_relation in plan.definitions:
+        # before the log's build: rows every reader has read (without readers, the last run's)
+        keep_after = min([*consumed.values(), plan.log_seq], default=None)
+        pruned = prune(con, log_relation, keep_after if plan.log_seq is not None else None)
+        if pruned:
+            plan.reasons.append(f"{log_relation}: {pruned} row(s) every reader has read, pruned")
+        plan.log = LogPlan(log_relation, (plan.log_seq or 0) + 1, watermark(con))
+        after = log_record[3] if log_record else None
+        plan.log_reads[relation_key(log_relation)] = (plan.log.seq, after)
+        if full_refresh or log_relation in (*plan.drop, *plan.fresh):
+            # rebuilt fully, its earlier rows are gone: a reader outside the run has read up to
+            # a seq the log no longer continues from, and is rebuilt fully when next selected
+            for relation in (r for r in plan.consumers if r not in plan.definitions):
+                con.execute(
+                    f"update {STATE_TABLE} set change_seq = null where relation_name = ?",
+                    [relation],
+                )
+    write_reads(con, plan.log_reads)
 
 
 def record_built(

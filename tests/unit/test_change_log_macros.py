@@ -3,8 +3,8 @@ the seq the model last read) and the dispatched pre-hook `delete_changed(key, ki
 a DELETE of those keys on an incremental build; Spark: the same on Delta, else a compile error
 naming --full-refresh).
 
-The macros are rendered with Jinja as dbt renders them (dbt's context stubbed: var, this, ref,
-is_incremental, config, adapter.dispatch); the SQL runs in DuckDB on a log and a fact table
+The macros are rendered with Jinja as dbt renders them (dbt's context stubbed: this, ref,
+is_incremental, config, adapter.dispatch, and change_log_read, the seq the model last read); the SQL runs in DuckDB on a log and a fact table
 written here, and the expected keys are read off those rows by hand.
 """
 
@@ -51,7 +51,11 @@ def macros(*, consumed=None, incremental=True, adapter="duckdb", file_format=Non
             return THIS_SQL
 
     env.globals.update(
-        var=lambda name, default=None: {"consumed": consumed}.get(name, default),
+        change_log_read=lambda key: (
+            {"change_seq": consumed[key], "changed_after": None}
+            if consumed and key in consumed
+            else None
+        ),
         this=This(schema=THIS.schema, identifier=THIS.identifier),
         ref=lambda name: "log" if name == "stg_loader__changed_orders" else name,
         is_incremental=lambda: incremental,

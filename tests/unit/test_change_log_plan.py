@@ -1,12 +1,13 @@
 """The change log's bookkeeping in `plan_build`/`record_built` (returnlens.change_log).
 
 A hand-made manifest (the change log and one model reading it through macro changed_orders)
-and a real DuckDB file with raw tables stamped by hand: the vars each run gets (change_seq one
-more per build of the log, changed_after the latest stamp the log saw at its previous build,
-consumed the seq each reader read), that those vars do not count as a definition change, the
-pruning of rows every reader has read, and a full rebuild after a change of the PII salt,
-whose fingerprint (never the salt) is recorded. Expected values are the stamps and seqs these
-tests write.
+and a real DuckDB file with raw tables stamped by hand: what each run reads, as written to
+returnlens_state.change_log_reads (the log: change_seq one more per build, changed_after the
+latest stamp it saw at its previous build; a reader: the seq it read), that none of it is a
+dbt var (a var changing at every run makes dbt parse the whole project again) nor a definition
+change, the pruning of rows every reader has read, and a full rebuild after a change of the
+PII salt, whose fingerprint (never the salt) is recorded. Expected values are the stamps and
+seqs these tests write.
 """
 
 from __future__ import annotations
@@ -89,10 +90,9 @@ def build(tmp_path, warehouse, m=None, vars_json=VARS, built=(LOG, FACTS), **kwa
             "(change_seq bigint, order_id varchar)"
         )
         con.execute("create table if not exists intermediate.facts (order_id varchar)")
-        if LOG in built and "change_seq" in plan.vars:
+        if LOG in built and plan.log is not None:
             con.execute(
-                "insert into staging.stg_loader__changed_orders values (?, 'O')",
-                [plan.vars["change_seq"]],
+                "insert into staging.stg_loader__changed_orders values (?, 'O')", [plan.log.seq]
             )
     results = tmp_path / "run_results.json"
     results.write_text(
@@ -110,6 +110,13 @@ def state(warehouse: Path) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in rows}
 
 
+def reads(warehouse: Path) -> dict[str, tuple]:
+    """What the run's log and readers read, as the macro change_log_read finds it."""
+    with duckdb.connect(str(warehouse)) as con:
+        rows = con.execute("from returnlens_state.change_log_reads").fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
 def log_seqs(warehouse: Path) -> list[int]:
     with duckdb.connect(str(warehouse)) as con:
         return [
@@ -124,16 +131,19 @@ def test_each_build_of_the_log_gets_the_next_seq_and_the_stamp_it_saw_before(tmp
     stamp(warehouse, "insert into raw.orders values ('O1', ?)", [T1])
     first = build(tmp_path, warehouse)
     # the first build lists nothing (everything is built fully): no changed_after
-    assert first.vars["change_seq"] == 1 and "changed_after" not in first.vars
+    assert reads(warehouse) == {"staging.stg_loader__changed_orders": (1, None)}
     assert state(warehouse)[LOG] == (1, T1, True) and state(warehouse)[FACTS][0] == 1
     # a late erasure and a retracted row are later than every load: the latest of the three
     stamp(warehouse, "insert into raw.orders values ('O2', ?)", [T2])
     stamp(warehouse, "insert into raw.forgotten_customers values ('h', ?)", [T2 + dt.timedelta(1)])
     second = build(tmp_path, warehouse)
-    assert second.vars["change_seq"] == 2
-    assert second.vars["changed_after"] == T1.isoformat(sep=" ")
-    assert second.vars["consumed"] == {"intermediate.facts": 1}
-    assert second.drop == [] and second.fresh == []  # the vars are no definition change
+    assert reads(warehouse) == {
+        "staging.stg_loader__changed_orders": (2, T1),
+        "intermediate.facts": (1, None),
+    }
+    assert second.drop == [] and second.fresh == []  # no definition change
+    # nothing of it is a dbt var: the vars stay as they were, and dbt's partial parse holds
+    assert first.vars == second.vars == {}
     assert state(warehouse)[LOG] == (2, T2 + dt.timedelta(1), False)
     assert state(warehouse)[FACTS][:1] == (2,)
 
@@ -141,16 +151,8 @@ def test_each_build_of_the_log_gets_the_next_seq_and_the_stamp_it_saw_before(tmp
 def test_a_log_built_on_an_empty_raw_lists_everything_loaded_afterwards(tmp_path, warehouse):
     build(tmp_path, warehouse)
     assert state(warehouse)[LOG][:2] == (1, EPOCH)
-    assert build(tmp_path, warehouse).vars["changed_after"] == EPOCH.isoformat(sep=" ")
-
-
-def test_the_log_vars_on_the_command_line_do_not_rebuild(tmp_path, warehouse):
     build(tmp_path, warehouse)
-    with_vars = json.dumps(
-        {"shop_name": "x", "change_seq": 9, "changed_after": "2026-01-01", "consumed": {"a": 1}}
-    )
-    plan = build(tmp_path, warehouse, vars_json=with_vars)
-    assert plan.drop == [] and plan.fresh == [], plan.reasons
+    assert reads(warehouse)["staging.stg_loader__changed_orders"] == (2, EPOCH)
 
 
 def test_rows_every_reader_has_read_are_pruned_and_an_unselected_reader_keeps_its_rows(
@@ -161,12 +163,12 @@ def test_rows_every_reader_has_read_are_pruned_and_an_unselected_reader_keeps_it
     build(tmp_path, warehouse, built=(LOG,))
     assert log_seqs(warehouse) == [2] and state(warehouse)[FACTS][0] == 1
     # seq 3 without facts: seq 2 stays until facts has read it
-    plan = build(tmp_path, warehouse, selected={"model.returnlens.stg_loader__changed_orders"})
+    build(tmp_path, warehouse, selected={"model.returnlens.stg_loader__changed_orders"})
     assert log_seqs(warehouse) == [2, 3]
-    assert "consumed" not in plan.vars  # no reader of the log in this run
+    assert "intermediate.facts" not in reads(warehouse)  # no reader of the log in this run
     assert state(warehouse)[FACTS][0] == 1
-    plan = build(tmp_path, warehouse)
-    assert plan.vars["consumed"] == {"intermediate.facts": 1}
+    build(tmp_path, warehouse)
+    assert reads(warehouse)["intermediate.facts"] == (1, None)
     assert log_seqs(warehouse) == [2, 3, 4] and state(warehouse)[FACTS][0] == 4
     build(tmp_path, warehouse)
     assert log_seqs(warehouse) == [5]
@@ -193,7 +195,7 @@ def test_a_run_that_does_not_build_the_log_leaves_its_rows(tmp_path, warehouse):
         "relation_name": '"warehouse"."intermediate"."other"',
     }
     plan = build(tmp_path, warehouse, other, built=(), selected={"model.returnlens.other"})
-    assert "change_seq" not in plan.vars and log_seqs(warehouse) == [1]
+    assert plan.log is None and log_seqs(warehouse) == [1]
 
 
 def test_a_reader_of_a_log_rebuilt_fully_without_it_is_rebuilt_fully_next(tmp_path, warehouse):

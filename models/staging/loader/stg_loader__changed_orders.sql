@@ -6,10 +6,11 @@
     )
 }}
 {#
-    The change log: per run (var change_seq), the orders whose facts the run must build again
-    because what they are built from changed since the log's last build (var changed_after,
-    the latest _loaded_at, retracted_at and forgotten_at the log had seen then; both passed by
-    returnlens.incremental.plan_build, docs/plans/incremental-facts.md section 2). One row per
+    The change log: per run (change_seq), the orders whose facts the run must build again
+    because what they are built from changed since the log's last build (changed_after, the
+    latest _loaded_at, retracted_at and forgotten_at the log had seen then; both written by
+    returnlens.incremental.plan_build for the run and read by macro change_log_read,
+    docs/plans/incremental-facts.md section 2). One row per
     order, cause and dates; the dates are the ones the causing row has, old (a retracted row)
     or new, and the order's current order date where the causing row has none, so that a model
     aggregating by day rebuilds the days an order left as well as those it is in now:
@@ -34,20 +35,21 @@
     - rma_shared: an order sharing an RMA with a listed one (a return's parcel costs are
       split over the RMA's lines), or with a retracted return.
 
-    Without the vars (dbt run by hand, a first build) the run appends nothing. Order ids and
+    Without them (a warehouse the pipeline never planned, a first build) the run appends
+    nothing; a dbt run by hand repeats the last planned run's seq and changes (harmless: a
+    reader builds an order again). Order ids and
     dates only: no customer id, hash or personal data. Until the facts consume the log (plan
     increment 3), fct_order_lines and fct_returns have no edge to it, so dbt may rebuild them
     before it in the same run; afterwards they read the log and run after it.
 #}
 -- depends_on: {{ source('loader', 'forgotten_customers') }}
-{%- set change_seq = var('change_seq', none) -%}
-{%- set changed_after = var('changed_after', none) -%}
+{%- set run = change_log_read(this.schema ~ '.' ~ this.identifier) -%}
 {%- set reporting_currency = "'" ~ var('reporting_currency') ~ "'" -%}
-{%- set is_logged = change_seq is not none and changed_after is not none -%}
+{%- set is_logged = run is not none and run.changed_after is not none -%}
 {%- if is_logged -%}
     {#- a number and a timestamp, checked, never pasted into SQL as given -#}
-    {%- set seq = change_seq | int -%}
-    {%- set after = modules.datetime.datetime.fromisoformat(changed_after | string) -%}
+    {%- set seq = run.change_seq | int -%}
+    {%- set after = modules.datetime.datetime.fromisoformat(run.changed_after | string) -%}
     {%- set since = "cast('" ~ after.isoformat(sep=' ') ~ "' as timestamp)" -%}
 {%- else -%}
     {%- set seq = 0 -%}
