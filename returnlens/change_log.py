@@ -97,7 +97,8 @@ def is_consumer(node: dict) -> bool:
 
 def relation_key(relation_name: str) -> str:
     """`schema.table` of dbt's `"database"."schema"."table"`: how macro changed_orders names
-    `this` in var consumed (the database is the file's own, whatever it is called)."""
+    `this` in returnlens_state.change_log_reads (the database is the file's own, whatever it is
+    called)."""
     parts = [p.strip('"') for p in relation_name.split(".")]
     return f"{parts[-2]}.{parts[-1]}"
 
