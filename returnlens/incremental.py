@@ -29,8 +29,8 @@ After a build, `record_built` stores the hash of each incremental model that dbt
 successfully in `returnlens_state.incremental_models` of the warehouse itself (so the record
 travels with the file it describes: a restored or replaced warehouse is judged by its own),
 with the fingerprint of the PII salt it was built with (a changed salt rebuilds it fully) and,
-for the change log and the models reading it, the seq they were built to; the change log's
-vars and pruning are `returnlens.change_log`'s.
+for the change log and the models reading it, the seq they were built to; what the change
+log and its readers read in a run, and its pruning, are `returnlens.change_log`'s.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class BuildPlan:
     """What the run's `dbt build` gets: extra arguments, vars, tables to drop first, and why."""
 
     args: list[str] = field(default_factory=list)
-    vars: dict[str, object] = field(default_factory=dict)
+    vars: dict[str, str] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)  # relations rebuilt fully (definition changed)
     fresh: list[str] = field(default_factory=list)  # relations not built yet
     definitions: dict[str, str] = field(default_factory=dict)
