@@ -37,10 +37,10 @@
 
     Without them (a warehouse the pipeline never planned, a first build) the run appends
     nothing; a dbt run by hand repeats the last planned run's seq and changes (harmless: a
-    reader builds an order again). Order ids and
-    dates only: no customer id, hash or personal data. Until the facts consume the log (plan
-    increment 3), fct_order_lines and fct_returns have no edge to it, so dbt may rebuild them
-    before it in the same run; afterwards they read the log and run after it.
+    reader builds an order again). Order ids and dates only: no customer id, hash or personal
+    data. Until the facts read the log (plan increment 3), fct_order_lines and fct_returns have
+    no edge to it, so dbt may rebuild them before it in the same run; afterwards they read the
+    log and run after it.
 #}
 -- depends_on: {{ source('loader', 'forgotten_customers') }}
 {%- set run = change_log_read(this.schema ~ '.' ~ this.identifier) -%}
