@@ -27,7 +27,10 @@ follows from their definition. `plan_build` decides, before the run's `dbt build
 
 After a build, `record_built` stores the hash of each incremental model that dbt built
 successfully in `returnlens_state.incremental_models` of the warehouse itself (so the record
-travels with the file it describes: a restored or replaced warehouse is judged by its own).
+travels with the file it describes: a restored or replaced warehouse is judged by its own),
+with the fingerprint of the PII salt it was built with (a changed salt rebuilds it fully) and,
+for the change log and the models reading it, the seq they were built to; what the change
+log and its readers read in a run, and its pruning, are `returnlens.change_log`'s.
 """
 
 from __future__ import annotations
@@ -42,6 +45,16 @@ from pathlib import Path
 
 import yaml
 
+from returnlens.change_log import (
+    LogPlan,
+    current_salt_fingerprint,
+    is_consumer,
+    log_node,
+    prune,
+    relation_key,
+    watermark,
+    write_reads,
+)
 from returnlens.config import PROJECT_ROOT
 
 STATE_SCHEMA = "returnlens_state"
@@ -164,6 +177,12 @@ class BuildPlan:
     reasons: list[str] = field(default_factory=list)  # for the run log
     # when the build's inputs were read: an erasure after it counts for the next run
     planned_at: dt.datetime = field(default_factory=lambda: _utc_now())
+    salt_fingerprint: str | None = None  # of the salt the build hashes customer ids with
+    log: LogPlan | None = None  # the change log's build in this run (returnlens.change_log)
+    log_seq: int | None = None  # the log's last recorded seq (what a consumer reads up to)
+    consumers: list[str] = field(default_factory=list)  # relations reading the change log
+    # what the log and its readers read in this run: schema.table -> (seq, changed_after)
+    log_reads: dict[str, tuple] = field(default_factory=dict)
 
 
 def _ensure_state(con) -> None:
@@ -173,6 +192,12 @@ def _ensure_state(con) -> None:
         "definition_hash varchar not null, built_at timestamp not null, "
         "built_fully boolean not null)"
     )
+    for column, kind in (
+        ("change_seq", "bigint"),
+        ("changed_until", "timestamp"),
+        ("salt_fingerprint", "varchar"),
+    ):
+        con.execute(f"alter table {STATE_TABLE} add column if not exists {column} {kind}")
 
 
 def _utc_now() -> dt.datetime:
@@ -278,7 +303,7 @@ def plan_build(
     None for all. An incremental model outside it is left as it is, even when its definition
     changed: the build would not create it again, and its readers in the selection read it;
     the next run that selects it rebuilds it."""
-    from returnlens.warehouse import connect, quote_ident
+    from returnlens.warehouse import connect
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     for node in incremental_models(manifest).values():  # a wrong declaration fails first
@@ -301,21 +326,26 @@ def plan_build(
         if plan.vars:
             plan.reasons.append("the backfill range is moot in a full refresh")
             plan.vars = {}
-        return plan
     if not plan.definitions:
         return plan
+    plan.salt_fingerprint = current_salt_fingerprint()
     con = connect(warehouse)
     try:
         _ensure_state(con)
         built = {
-            relation: (digest, built_at)
-            for relation, digest, built_at in con.execute(
-                f"select relation_name, definition_hash, built_at from {STATE_TABLE}"
+            row[0]: row[1:]
+            for row in con.execute(
+                f"select relation_name, definition_hash, built_at, change_seq, changed_until, "
+                f"salt_fingerprint from {STATE_TABLE}"
             ).fetchall()
         }
         nodes = {n["relation_name"]: n for n in incremental_models(manifest).values()}
-        for relation, digest in plan.definitions.items():
-            recorded_digest, built_at = built.get(relation, (None, None))
+        plan.consumers = [r for r, n in nodes.items() if is_consumer(n)]
+        log = log_node(manifest)
+        log_record = built.get(log["relation_name"]) if log else None
+        plan.log_seq = log_record[2] if log_record else None
+        for relation, digest in plan.definitions.items() if not full_refresh else ():
+            recorded_digest, built_at, seq, _, salt = built.get(relation, (None,) * 5)
             if not _relation_exists(con, relation):
                 plan.fresh.append(relation)
                 plan.reasons.append(f"{relation}: not built yet, built fully")
@@ -325,29 +355,68 @@ def plan_build(
                     "its definition (its SQL, an upstream model, a macro or a var) changed "
                     "since it was built"
                 )
+            elif salt != plan.salt_fingerprint:
+                why = "the PII salt of its customer keys changed (or was not recorded) since"
+            elif relation in plan.consumers and (seq is None or plan.log_seq is None):
+                why = "the change log it reads holds no record of what it read (or was rebuilt)"
             else:
                 why = _inputs_changed(con, manifest, relation, nodes[relation], built_at)
             if why is None:
                 plan.reasons.append(f"{relation}: incremental")
                 continue
-            schema, table = _schema_table(relation)
-            kind = con.execute(
-                "select table_type from information_schema.tables "
-                "where table_schema = ? and table_name = ?",
-                [schema, table],
-            ).fetchone()[0]
-            what = "view" if kind == "VIEW" else "table"  # a model that was a view before
-            con.execute(f"drop {what} {quote_ident(schema)}.{quote_ident(table)}")
+            _drop(con, relation)
             plan.drop.append(relation)
             plan.reasons.append(f"{relation}: {why}, rebuilt fully")
+        if log is not None:
+            _plan_change_log(con, plan, log["relation_name"], log_record, built, full_refresh)
     finally:
         con.close()
-    if plan.vars:
+    if plan.vars.get("backfill_start"):
         plan.reasons.append(
             f"backfill of the order dates {plan.vars['backfill_start']} to "
             f"{plan.vars['backfill_end']}: those rows are deleted and built again"
         )
     return plan
+
+
+def _drop(con, relation: str) -> None:
+    """Drop a relation (table, or view for a model that was a view before) before the build."""
+    from returnlens.warehouse import quote_ident
+
+    schema, table = _schema_table(relation)
+    kind = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()[0]
+    what = "view" if kind == "VIEW" else "table"
+    con.execute(f"drop {what} {quote_ident(schema)}.{quote_ident(table)}")
+
+
+def _plan_change_log(con, plan, log_relation, log_record, built, full_refresh) -> None:
+    """The change log's seqs for this run, its readers' and pruning (returnlens.change_log)."""
+    consumed = {r: built[r][2] for r in plan.consumers if r in built and built[r][2] is not None}
+    plan.log_reads = {
+        relation_key(r): (seq, None) for r, seq in consumed.items() if r in plan.definitions
+    }
+    if log_relation in plan.definitions:
+        # before the log's build: rows every reader has read (without readers, the last run's)
+        keep_after = min([*consumed.values(), plan.log_seq], default=None)
+        pruned = prune(con, log_relation, keep_after if plan.log_seq is not None else None)
+        if pruned:
+            plan.reasons.append(f"{log_relation}: {pruned} row(s) every reader has read, pruned")
+        plan.log = LogPlan(log_relation, (plan.log_seq or 0) + 1, watermark(con))
+        after = log_record[3] if log_record else None
+        plan.log_reads[relation_key(log_relation)] = (plan.log.seq, after)
+        if full_refresh or log_relation in (*plan.drop, *plan.fresh):
+            # rebuilt fully, its earlier rows are gone: a reader outside the run has read up to
+            # a seq the log no longer continues from, and is rebuilt fully when next selected
+            for relation in (r for r in plan.consumers if r not in plan.definitions):
+                con.execute(
+                    f"update {STATE_TABLE} set change_seq = null where relation_name = ?",
+                    [relation],
+                )
+    write_reads(con, plan.log_reads)
 
 
 def record_built(
@@ -374,13 +443,28 @@ def record_built(
     con = connect(warehouse)
     try:
         _ensure_state(con)
+        # the seq a reader of the change log read up to: this run's, when the log was built
+        read_seq = plan.log.seq if plan.log and plan.log.relation in recorded else plan.log_seq
         for relation in recorded:
             fully = "--full-refresh" in plan.args or relation in (*plan.drop, *plan.fresh)
+            seq, until = (read_seq, None) if relation in plan.consumers else (None, None)
+            if plan.log and relation == plan.log.relation:
+                seq, until = plan.log.seq, plan.log.watermark
             # the time the build was planned, in UTC as the erasure list is stamped: an
             # erasure while dbt ran is seen by the next run
             con.execute(
-                f"insert or replace into {STATE_TABLE} values (?, ?, ?, ?)",
-                [relation, plan.definitions[relation], plan.planned_at, fully],
+                f"insert or replace into {STATE_TABLE} (relation_name, definition_hash, "
+                "built_at, built_fully, change_seq, changed_until, salt_fingerprint) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    relation,
+                    plan.definitions[relation],
+                    plan.planned_at,
+                    fully,
+                    seq,
+                    until,
+                    plan.salt_fingerprint,
+                ],
             )
             changed = _declared_inputs(nodes[relation]).get("changed") if relation in nodes else {}
             for model, columns in (changed or {}).items():

@@ -14,8 +14,9 @@ that a removed row leaves a trace, the loader's batch transaction also:
    is gone to `raw.retracted_rows`, with the cause (`changed`: its key is delivered again;
    `removed`: it is not, or its new row was quarantined) and what it affects: order, RMA,
    response, sku, batch, currency, event date and the customer as the salted hash the facts
-   key customers by (sha256 of salt and id, as `macros/hash_customer_id.sql`), never personal
-   data.
+   key customers by (sha256 of salt and id, as `macros/hash_customer_id.sql`; not for an
+   entity whose customer_id the models resolve by e-mail, `CUSTOMER_RESOLVED_BY_EMAIL`), never
+   personal data.
 
 **Content** is the contract's columns and `_extra` (the columns the contract does not know:
 models read some of them, e.g. a Sendcloud return's label cost, a Shopify order's name), not

@@ -307,12 +307,15 @@ def test_a_subset_materialisation_leaves_an_unselected_incremental_table(
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(f"select count(*) from {journeys_table}").fetchone()[0] == rows
         assert con.execute(
-            "select definition_hash from returnlens_state.incremental_models"
+            "select definition_hash from returnlens_state.incremental_models "
+            "where relation_name like ?",
+            [f"%{journeys_table.split('.')[-1]}%"],
         ).fetchall() == [("older",)]
     assert materialise(dg.AssetSelection.assets(journeys)).success
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(f"select count(*) from {journeys_table}").fetchone()[0] == rows
         assert con.execute(
             "select built_fully, definition_hash <> 'older' from "
-            "returnlens_state.incremental_models"
+            "returnlens_state.incremental_models where relation_name like ?",
+            [f"%{journeys_table.split('.')[-1]}%"],
         ).fetchall() == [(True, True)]

@@ -147,7 +147,15 @@ def observed(warehouse: Path, late: dict) -> dict:
         ).fetchone()
         finalised = con.execute(f"select count(*), max(ordered_at) from {JOURNEYS}").fetchone()
         state = con.execute(
-            "select built_fully from returnlens_state.incremental_models"
+            "select built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%int_web_events_aggregated_to_order_lines%'"
+        ).fetchall()
+        log = con.execute(
+            "select change_seq, built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%stg_loader__changed_orders%'"
+        ).fetchall()
+        listed = con.execute(
+            "select distinct order_id, cause from staging.stg_loader__changed_orders"
         ).fetchall()
     return {
         "journey": journey,
@@ -157,6 +165,8 @@ def observed(warehouse: Path, late: dict) -> dict:
         "band": {"order_lines": band[0], "returned_lines": band[1]},
         "finalised": finalised,
         "built_fully": state,
+        "change_log": log,
+        "listed": listed,
     }
 
 
@@ -307,6 +317,7 @@ def runs(tmp_path_factory):
         RETURNLENS_DUCKDB_THREADS="1",
     ):
         result = {"day": day, "late": late, "late_events": result_late_events}
+        result["new_day"] = new_day
         result["a_success"] = run_job()
         result["a"] = observed(warehouse, late)
         result["a_expected"] = expected_cohort(landing, late["_cohort"]) | {
@@ -337,6 +348,9 @@ def test_runs_succeed_and_take_the_incremental_path(runs):
     # run a built the journeys fully, b appended to them
     assert runs["a"]["built_fully"] == [(True,)]
     assert runs["b"]["built_fully"] == [(False,)]
+    # the change log: built fully as run 1, appended to as run 2
+    assert runs["a"]["change_log"] == [(1, True)]
+    assert runs["b"]["change_log"] == [(2, False)]
     rows_a, horizon_a = runs["a"]["finalised"]
     rows_b, horizon_b = runs["b"]["finalised"]
     assert rows_b > rows_a and horizon_b > horizon_a
@@ -353,6 +367,19 @@ def test_every_mart_after_an_incremental_run_equals_a_full_rebuild(runs):
     assert {JOURNEYS, "marts.sig_purchase_journeys"} <= runs["rebuilt"]
     assert len(set(runs["marts"]) & runs["rebuilt"]) >= 3, sorted(runs["rebuilt"])
     assert runs["differences"] == {}
+
+
+def test_the_change_log_lists_the_new_days_orders_and_the_late_returns_order(runs):
+    """Run b's log, against the new day's files: their orders (with their lines) are listed as
+    loaded, and the late return's order as returned (run a lists nothing: built fully)."""
+    assert runs["a"]["listed"] == []
+    new_orders = {r["order_id"] for r in landing_rows(runs["new_day"], "shop/orders_*.csv")}
+    listed = defaultdict(set)
+    for order_id, cause in runs["b"]["listed"]:
+        listed[cause].add(order_id)
+    assert new_orders and listed["order_loaded"] == new_orders
+    assert listed["order_line_loaded"] == new_orders
+    assert runs["late"]["order_id"] in listed["return_loaded"]
 
 
 def test_a_late_return_updates_its_cohort_after_an_incremental_run(runs):

@@ -67,7 +67,9 @@ def manifest() -> dict:
 
 
 @pytest.fixture
-def warehouse(tmp_path) -> Path:
+def warehouse(tmp_path, monkeypatch) -> Path:
+    # the plan fingerprints the PII salt: a salt of the test's own, not the installation's
+    monkeypatch.setenv("RETURNLENS_PII_SALT", "a-salt-for-the-plan-tests-0123456789")
     path = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("create schema intermediate")

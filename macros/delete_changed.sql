@@ -1,0 +1,29 @@
+{#
+    Pre-hook of a model reading the change log (incremental, append): on an incremental build,
+    delete its rows whose `key` column is among the keys the log lists for it (macro
+    changed_orders(kind)), so that the run's append builds them again from today's inputs.
+    Nothing on a first or full-refresh build. DELETE is DuckDB's (and Delta's): dispatched, so
+    Spark without Delta says what to do instead.
+#}
+{% macro delete_changed(key, kind) -%}
+    {{ return(adapter.dispatch('delete_changed', 'returnlens')(key, kind)) }}
+{%- endmacro %}
+
+{% macro default__delete_changed(key, kind) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ key }} in ({{ changed_orders(kind) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__delete_changed(key, kind) -%}
+    {%- if is_incremental() and config.get('file_format') != 'delta' -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ " reads the change log: each run deletes the rows of the changed orders and"
+            ~ " appends them again, and Spark deletes rows from Delta tables only; set"
+            ~ " file_format delta on the model, or rebuild it with --full-refresh on every run"
+        ) }}
+    {%- else -%}
+        {{ default__delete_changed(key, kind) }}
+    {%- endif -%}
+{%- endmacro %}

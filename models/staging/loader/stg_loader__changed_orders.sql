@@ -1,0 +1,460 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+    )
+}}
+{#
+    The change log: per run (change_seq), the orders whose facts the run must build again
+    because what they are built from changed since the log's last build (changed_after, the
+    latest _loaded_at, retracted_at and forgotten_at the log had seen then; both written by
+    returnlens.incremental.plan_build for the run and read by macro change_log_read,
+    docs/plans/incremental-facts.md section 2). One row per
+    order, cause and dates; the dates are the ones the causing row has, old (a retracted row)
+    or new, and the order's current order date where the causing row has none, so that a model
+    aggregating by day rebuilds the days an order left as well as those it is in now:
+
+    - order_loaded, order_line_loaded, return_loaded, nps_response_loaded: a row new or changed
+      since (the loader keeps an unchanged re-delivered row's _loaded_at); a return also under
+      the order stg_returns__order_line_matches matched its line to;
+    - order_retracted, order_line_retracted, return_retracted, nps_response_retracted: a row a
+      re-delivery changed or removed (raw.retracted_rows), with its old order and dates;
+    - customer_loaded: the orders of a customer new or changed since, by id or by the e-mail
+      pseudonym an order of Shopify's admin export names its customer by (as stg_shop__orders
+      resolves it: a new customer can resolve, or make ambiguous, an e-mail-keyed order);
+    - customer_forgotten, customer_retracted: the orders of a customer forgotten since
+      (forget-customer nulls their e-mail, so their e-mail-keyed orders resolve no more) or
+      whose row a re-delivery changed or removed (an old e-mail), found by the salted hash in
+      the facts built before (fct_order_lines, fct_returns: macro previous_relation, no DAG
+      edge, nothing before a first build) and among raw orders by the hash of their id;
+    - batch_loaded: the orders with a line of a production batch new, changed or retracted;
+    - exchange_rate_loaded: the orders of a rate's currency whose order date it can convert
+      (rate_date to rate_date + exchange_rate_max_age_days), for a rate new, changed or
+      retracted;
+    - rma_shared: an order sharing an RMA with a listed one (a return's parcel costs are
+      split over the RMA's lines), or with a retracted return.
+
+    Without them (a warehouse the pipeline never planned, a first build) the run appends
+    nothing; a dbt run by hand repeats the last planned run's seq and changes (harmless: a
+    reader builds an order again). Order ids and dates only: no customer id, hash or personal
+    data. Until the facts read the log (plan increment 3), fct_order_lines and fct_returns have
+    no edge to it, so dbt may rebuild them before it in the same run; afterwards they read the
+    log and run after it.
+#}
+-- depends_on: {{ source('loader', 'forgotten_customers') }}
+{%- set run = change_log_read(this.schema ~ '.' ~ this.identifier) -%}
+{%- set reporting_currency = "'" ~ var('reporting_currency') ~ "'" -%}
+{%- set is_logged = run is not none and run.changed_after is not none -%}
+{%- if is_logged -%}
+    {#- a number and a timestamp, checked, never pasted into SQL as given -#}
+    {%- set seq = run.change_seq | int -%}
+    {%- set after = modules.datetime.datetime.fromisoformat(run.changed_after | string) -%}
+    {%- set since = "cast('" ~ after.isoformat(sep=' ') ~ "' as timestamp)" -%}
+{%- else -%}
+    {%- set seq = 0 -%}
+    {%- set since = "cast('9999-12-31 00:00:00' as timestamp)" -%}
+{%- endif -%}
+{#- the facts built before (none at parse time and before a first build), read only when a
+    customer or an RMA needs them -#}
+{%- set previous_lines = previous_relation('fct_order_lines') -%}
+{%- set previous_returns = previous_relation('fct_returns') -%}
+{%- set needs = {'customers': 0, 'rmas': 0} -%}
+{%- if execute and is_logged -%}
+    {%- set counted = run_query(
+        "select (select count(*) from " ~ source('loader', 'forgotten_customers')
+        ~ " where forgotten_at > " ~ since ~ ") + (select count(*) from "
+        ~ source('loader', 'retracted_rows') ~ " where entity = 'customers' and retracted_at > "
+        ~ since ~ "), (select count(*) from " ~ source('loader', 'retracted_rows')
+        ~ " where entity = 'returns' and retracted_at > " ~ since ~ ")"
+    ) -%}
+    {%- do needs.update({
+        'customers': counted.rows[0][0] | int, 'rmas': counted.rows[0][1] | int
+    }) -%}
+{%- endif %}
+
+with
+
+orders as (
+
+    select
+        order_id,
+        customer_id,
+        coalesce(currency, {{ reporting_currency }}) as currency_code,
+        cast(ordered_at as date) as ordered_date,
+        _loaded_at
+    from {{ source('shop', 'orders') }}
+
+),
+
+order_lines as (
+
+    select
+        order_id,
+        batch_id,
+        _loaded_at
+    from {{ source('shop', 'order_lines') }}
+
+),
+
+returns as (
+
+    select
+        rma_id,
+        order_id,
+        order_line_id,
+        cast(requested_at as date) as requested_date,
+        _loaded_at
+    from {{ source('returns', 'returns') }}
+
+),
+
+order_line_matches as (
+
+    select
+        rma_id,
+        delivered_order_line_id,
+        order_id
+    from {{ ref('stg_returns__order_line_matches') }}
+
+),
+
+retracted as (
+
+    select
+        entity,
+        order_id,
+        rma_id,
+        batch_id,
+        customer_hash,
+        currency,
+        event_date
+    from {{ source('loader', 'retracted_rows') }}
+    where retracted_at > {{ since }}
+
+),
+
+customers_loaded as (
+
+    select
+        customer_id,
+        {{ email_customer_id('email') }} as email_customer_id
+    from {{ source('shop', 'customers') }}
+    where _loaded_at > {{ since }}
+
+),
+
+{%- if needs.customers %}
+
+{# forgotten since (their e-mail is nulled) or changed or removed by a re-delivery #}
+customer_hashes as (
+
+    select
+        customer_hash,
+        'customer_forgotten' as cause
+    from {{ source('loader', 'forgotten_customers') }}
+    where forgotten_at > {{ since }}
+
+    union all
+
+    select
+        customer_hash,
+        'customer_retracted' as cause
+    from retracted
+    where entity = 'customers' and customer_hash is not null
+
+),
+{%- endif %}
+
+batches_changed as (
+
+    select batch_id from {{ source('purchasing', 'production_batches') }}
+    where _loaded_at > {{ since }}
+
+    union all
+
+    select batch_id from retracted
+    where entity = 'production_batches'
+
+),
+
+rates_changed as (
+
+    select
+        currency,
+        rate_date
+    from {{ source('exchange_rates', 'exchange_rates') }}
+    where _loaded_at > {{ since }}
+
+    union all
+
+    select
+        currency,
+        event_date as rate_date
+    from retracted
+    where entity = 'exchange_rates'
+
+),
+
+{# ---------- the rows that changed, each with its order and its own dates #}
+rows_changed as (
+
+    select
+        order_id,
+        ordered_date,
+        cast(null as date) as requested_date,
+        cast(null as date) as responded_date,
+        'order_loaded' as cause
+    from orders
+    where _loaded_at > {{ since }}
+
+    union all
+
+    select
+        order_id,
+        cast(null as date) as ordered_date,
+        cast(null as date) as requested_date,
+        cast(null as date) as responded_date,
+        'order_line_loaded' as cause
+    from order_lines
+    where _loaded_at > {{ since }}
+
+    union all
+
+    select
+        returns.order_id,
+        cast(null as date) as ordered_date,
+        returns.requested_date,
+        cast(null as date) as responded_date,
+        'return_loaded' as cause
+    from returns
+    where returns._loaded_at > {{ since }}
+
+    union all
+
+    select
+        matches.order_id,
+        cast(null as date) as ordered_date,
+        returns.requested_date,
+        cast(null as date) as responded_date,
+        'return_loaded' as cause
+    from returns
+    inner join order_line_matches as matches
+        on
+            returns.rma_id = matches.rma_id
+            and returns.order_line_id = matches.delivered_order_line_id
+    where returns._loaded_at > {{ since }}
+
+    union all
+
+    select
+        order_id,
+        cast(null as date) as ordered_date,
+        cast(null as date) as requested_date,
+        cast(responded_at as date) as responded_date,
+        'nps_response_loaded' as cause
+    from {{ source('surveys', 'nps_responses') }}
+    where _loaded_at > {{ since }}
+
+    union all
+
+    select
+        order_id,
+        case when entity = 'orders' then event_date end as ordered_date,
+        case when entity = 'returns' then event_date end as requested_date,
+        case when entity = 'nps_responses' then event_date end as responded_date,
+        case
+            when entity = 'orders' then 'order_retracted'
+            when entity = 'order_lines' then 'order_line_retracted'
+            when entity = 'returns' then 'return_retracted'
+            else 'nps_response_retracted'
+        end as cause
+    from retracted
+    where entity in ('orders', 'order_lines', 'returns', 'nps_responses')
+
+),
+
+{# ---------- the orders of changed customers, batches and exchange rates #}
+orders_of_changes as (
+
+    select
+        orders.order_id,
+        'customer_loaded' as cause
+    from orders
+    inner join customers_loaded
+        on orders.customer_id = customers_loaded.customer_id
+
+    union all
+
+    select
+        orders.order_id,
+        'customer_loaded' as cause
+    from orders
+    inner join customers_loaded
+        on orders.customer_id = customers_loaded.email_customer_id
+
+    union all
+
+    select distinct
+        order_lines.order_id,
+        'batch_loaded' as cause
+    from order_lines
+    inner join batches_changed
+        on order_lines.batch_id = batches_changed.batch_id
+
+    union all
+
+    select
+        orders.order_id,
+        'exchange_rate_loaded' as cause
+    from orders
+    inner join rates_changed
+        on
+            orders.currency_code = rates_changed.currency
+            and orders.ordered_date >= rates_changed.rate_date
+            and orders.ordered_date <= cast(
+                {{ dbt.dateadd(
+                    'day', var('exchange_rate_max_age_days'), 'rates_changed.rate_date'
+                ) }} as date
+            )
+    where rates_changed.currency <> {{ reporting_currency }}
+    {%- if needs.customers %}
+
+    union all
+
+    select
+        orders.order_id,
+        hashes.cause
+    from orders
+    inner join customer_hashes as hashes
+        on {{ hash_customer_id('orders.customer_id') }} = hashes.customer_hash
+    {%- for previous in [previous_lines, previous_returns] if previous is not none %}
+
+    union all
+
+    select distinct
+        facts.order_id,
+        hashes.cause
+    from {{ previous }} as facts
+    inner join customer_hashes as hashes
+        on facts.customer_key = hashes.customer_hash
+    {%- endfor %}
+    {%- endif %}
+
+),
+
+listed as (
+
+    select * from rows_changed
+    where order_id is not null
+
+    union all
+
+    select
+        order_id,
+        cast(null as date) as ordered_date,
+        cast(null as date) as requested_date,
+        cast(null as date) as responded_date,
+        cause
+    from orders_of_changes
+
+),
+
+{# ---------- closure: the orders sharing an RMA with a listed order or a retracted return #}
+rma_orders as (
+
+    select
+        rma_id,
+        order_id
+    from returns
+
+    union all
+
+    select
+        rma_id,
+        order_id
+    from order_line_matches
+    {%- if needs.rmas and previous_returns is not none %}
+
+    union all
+
+    {# a retracted RMA's orders as the facts had them (matched orders included) #}
+    select
+        rma_id,
+        order_id
+    from {{ previous_returns }}
+    where rma_id in (select rma_id from retracted where entity = 'returns')
+    {%- endif %}
+
+),
+
+listed_orders as (
+
+    select distinct order_id from listed
+
+),
+
+rmas_listed as (
+
+    select rma_orders.rma_id
+    from rma_orders
+    inner join listed_orders
+        on rma_orders.order_id = listed_orders.order_id
+
+    union all
+
+    select rma_id from retracted
+    where entity = 'returns'
+
+),
+
+rmas as (
+
+    select distinct rma_id from rmas_listed
+
+),
+
+rma_shared as (
+
+    select distinct
+        rma_orders.order_id,
+        cast(null as date) as ordered_date,
+        cast(null as date) as requested_date,
+        cast(null as date) as responded_date,
+        'rma_shared' as cause
+    from rma_orders
+    inner join rmas
+        on rma_orders.rma_id = rmas.rma_id
+    left join listed_orders
+        on rma_orders.order_id = listed_orders.order_id
+    where listed_orders.order_id is null and rma_orders.order_id is not null
+
+),
+
+changes as (
+
+    select * from listed
+
+    union all
+
+    select * from rma_shared
+
+),
+
+final as (
+
+    select distinct
+        cast({{ seq }} as bigint) as change_seq,
+        cast(changes.order_id as {{ dbt.type_string() }}) as order_id,
+        cast(coalesce(changes.ordered_date, orders.ordered_date) as date) as ordered_date,
+        cast(changes.requested_date as date) as requested_date,
+        cast(changes.responded_date as date) as responded_date,
+        cast(changes.cause as {{ dbt.type_string() }}) as cause
+    from changes
+    left join orders
+        on changes.order_id = orders.order_id
+    where {{ 'true' if is_logged else 'false' }}
+
+)
+
+select * from final

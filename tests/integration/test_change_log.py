@@ -1,0 +1,308 @@
+"""The change log (stg_loader__changed_orders): what each run lists, per scenario.
+
+A tiny hand-written shop is loaded with the real loader and built with real dbt (the log, and
+fct_order_lines and fct_returns, whose previous build the log reads for erased customers),
+planned by `returnlens.incremental.plan_build` and recorded by `record_built`, as the
+pipeline's dbt step does. Run a: the shop as first delivered (the log lists nothing: the first
+build is full). Between a and b a customer is forgotten. Run b: a new day (an order and its
+line), a late return for a February order, the March order lines re-delivered with one line
+removed and one quantity changed (its order shares an RMA with another order), the customers
+export re-delivered with a new customer whose e-mail an e-mail-keyed order names, a late SEK
+rate, a production batch's row changed, a return withdrawn from a re-delivered returns file
+and a late NPS answer. Run b2: no new file.
+
+The expected rows are written out by hand from the landing rows below, never read from the
+models.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from returnlens.ingest import contracts
+from returnlens.ingest.loader import load_all
+from returnlens.ingest.privacy import forget_customer
+from returnlens.profile import dbt_vars, read_profile
+from tests.integration.test_referential_defects import dbt
+
+pytestmark = pytest.mark.integration
+
+SALT = "a-salt-for-the-change-log-test-0123456789"
+LOG = "staging.stg_loader__changed_orders"
+SELECT = "+fct_order_lines +fct_returns stg_loader__changed_orders"
+COLS = {e.name: [c.name for c in e.columns] for e in contracts.ENTITIES}
+
+
+def pseudonym(email: str) -> str:
+    """The customer_id the Shopify admin export's adapter gives an order of this e-mail."""
+    return "email-" + hashlib.sha256((SALT + email.strip().lower()).encode()).hexdigest()[:20]
+
+
+def customer(cid: str, email: str) -> dict:
+    return {
+        "customer_id": cid, "first_name": "Test", "last_name": f"Person{cid}", "email": email,
+        "phone": "", "street": "Straat 1", "postal_code": "1234AB", "city": "Utrecht",
+        "country_code": "NL", "created_at": "2025-01-01 09:00:00",
+    }  # fmt: skip
+
+
+def order(oid: str, cid: str, day: str, currency: str = "EUR") -> dict:
+    return {
+        "order_id": oid, "customer_id": cid, "session_id": "", "ordered_at": f"{day} 10:00:00",
+        "channel": "web", "shipping_country": "NL", "shipped_at": "", "delivered_at": "",
+        "order_total_eur": "20.00", "currency": currency,
+    }  # fmt: skip
+
+
+def line(lid: str, sku: str = "A", quantity: int = 1, batch: str = "") -> dict:
+    return {
+        "order_line_id": lid, "order_id": lid.split("-")[0], "line_number": lid.split("-")[1],
+        "sku": sku, "quantity": quantity, "unit_price_eur": "20.00", "discount_eur": "0.00",
+        "batch_id": batch,
+    }  # fmt: skip
+
+
+def return_line(rma: str, lid: str, day: str) -> dict:
+    row = dict.fromkeys(COLS["returns"], "")
+    return row | {
+        "rma_id": rma, "order_id": lid.split("-")[0], "order_line_id": lid, "sku": "A",
+        "quantity": 1, "reason_code": "SIZE_TOO_SMALL", "requested_at": f"{day} 12:00:00",
+        "resolution": "refund",
+    }  # fmt: skip
+
+
+def batch(units: int) -> dict:
+    return {
+        "batch_id": "B1", "product_id": "PA", "supplier_id": "S1",
+        "received_date": "2026-02-15", "units_received": units,
+    }  # fmt: skip
+
+
+def write(path: Path, entity: str, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLS[entity])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+CUSTOMERS = [
+    customer(c, e)
+    for c, e in [("C1", "one@x.test"), ("C2", "two@x.test"), ("C4", "four@x.test"),
+                 ("C5", "five@x.test"), ("C6", "six@x.test"), ("C8", "eight@x.test"),
+                 ("C9", "nine@x.test")]
+]  # fmt: skip
+MARCH_LINES = [
+    line("O1-1", batch="B1"), line("O1-2", sku="B"), line("O2-1"), line("O3-1"), line("O4-1"),
+    line("O5-1"), line("O6-1"), line("O7-1"), line("O9-1"),
+]  # fmt: skip
+
+
+def write_shop(landing: Path) -> None:
+    """The shop as first delivered (run a)."""
+    write(landing / "shop" / "customers.csv", "customers", CUSTOMERS)
+    products = [
+        {"sku": sku, "product_id": f"P{sku}", "product_name": f"Product {sku}",
+         "category": "home", "subcategory": "glass", "size": "one-size", "colour": "clear",
+         "supplier_id": "S1", "list_price_eur": "20.00", "unit_cost_eur": "8.00", "weight_g": 300}
+        for sku in ("A", "B")
+    ]  # fmt: skip
+    write(landing / "shop" / "products.csv", "products", products)
+    write(landing / "shop" / "orders_2026-02.csv", "orders", [order("O8", "C8", "2026-02-01")])
+    write(landing / "shop" / "order_lines_2026-02.csv", "order_lines", [line("O8-1")])
+    march = [
+        order("O1", "C1", "2026-03-01"),
+        order("O2", "C2", "2026-03-02"),
+        order("O3", pseudonym("three@x.test"), "2026-03-03"),  # no such customer yet
+        order("O4", "C4", "2026-03-05", "SEK"),  # no SEK rate within 7 days yet: held back
+        order("O5", "C5", "2026-03-20", "SEK"),
+        order("O6", "C6", "2026-03-06"),
+        order("O7", pseudonym("six@x.test"), "2026-03-07"),  # resolves to C6
+        order("O9", "C9", "2026-03-09"),
+    ]
+    write(landing / "shop" / "orders_2026-03.csv", "orders", march)
+    write(landing / "shop" / "order_lines_2026-03.csv", "order_lines", MARCH_LINES)
+    returns = [
+        return_line("R1", "O1-1", "2026-03-10"),
+        return_line("R3", "O2-1", "2026-03-12"),  # one RMA, two orders
+        return_line("R3", "O9-1", "2026-03-12"),
+    ]
+    write(landing / "returns" / "returns_2026-03.csv", "returns", returns)
+    write(landing / "purchasing" / "batches.csv", "production_batches", [batch(100)])
+    rates = [{"rate_date": "2026-03-18", "currency": "SEK", "reporting_currency_per_unit": "0.09"}]
+    write(landing / "exchange_rates" / "exchange_rates_2026-03-18.csv", "exchange_rates", rates)
+    profile = {
+        "shop": {"name": "Change log shop", "reporting_currency": "EUR"},
+        "values": {"currency": {"closed": ["EUR", "SEK"]}},
+    }
+    (landing / "returnlens.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
+
+
+def deliver_day_b(landing: Path) -> None:
+    """What arrives between a and b (see the module docstring)."""
+    write(landing / "shop" / "orders_2026-04.csv", "orders", [order("O10", "C1", "2026-04-01")])
+    write(landing / "shop" / "order_lines_2026-04.csv", "order_lines", [line("O10-1")])
+    late = [return_line("R2", "O8-1", "2026-04-01")]
+    write(landing / "returns" / "returns_late_2026-04-01.csv", "returns", late)
+    redelivered = [
+        line("O2-1", quantity=2) if r["order_line_id"] == "O2-1" else r
+        for r in MARCH_LINES
+        if r["order_line_id"] != "O1-2"
+    ]
+    write(landing / "shop" / "order_lines_2026-03.csv", "order_lines", redelivered)
+    with (landing / "shop" / "customers.csv").open(encoding="utf-8", newline="") as fh:
+        now = list(csv.DictReader(fh))  # as forget-customer left it (C6 scrubbed)
+    write(landing / "shop" / "customers.csv", "customers", [*now, customer("C3", "three@x.test")])
+    rates = [{"rate_date": "2026-03-04", "currency": "SEK", "reporting_currency_per_unit": "0.09"}]
+    write(landing / "exchange_rates" / "exchange_rates_2026-03-04.csv", "exchange_rates", rates)
+    write(landing / "purchasing" / "batches.csv", "production_batches", [batch(90)])
+    returns = [
+        return_line("R3", "O2-1", "2026-03-12"),
+        return_line("R3", "O9-1", "2026-03-12"),
+    ]  # R1 withdrawn
+    write(landing / "returns" / "returns_2026-03.csv", "returns", returns)
+    answer = {
+        "response_id": "N1", "customer_id": "C5", "order_id": "O5", "touchpoint": "post_delivery",
+        "responded_at": "2026-04-02 08:00:00", "score": 9, "rating": "", "comment": "",
+    }  # fmt: skip
+    write(landing / "surveys" / "nps_2026-04.csv", "nps_responses", [answer])
+
+
+def run(landing: Path, warehouse: Path, target: Path) -> dict:
+    """Load, plan, build and record as the pipeline's dbt step does; the log's rows after."""
+    from returnlens.incremental import plan_build, record_built
+
+    with duckdb.connect(str(warehouse)) as con:
+        load_all(con, landing)
+    profile_vars = json.dumps(dbt_vars(read_profile(landing / "returnlens.yml")))
+    plan = plan_build(
+        target / "manifest.json",
+        warehouse,
+        profile_vars,
+        selected={"model.returnlens.stg_loader__changed_orders"},
+    )
+    build = dbt(
+        ["build", "--select", SELECT, "--indirect-selection", "cautious",
+         "--exclude-resource-type", "unit_test",
+         "--vars", json.dumps({**json.loads(profile_vars), **plan.vars})],
+        warehouse, target,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stdout[-4000:]
+    record_built(warehouse, plan, target / "run_results.json", target / "manifest.json")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            f"select change_seq, order_id, cause, ordered_date, requested_date, responded_date "
+            f"from {LOG}"
+        ).fetchall()
+        columns = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = "
+                "'staging' and table_name = 'stg_loader__changed_orders' order by ordinal_position"
+            ).fetchall()
+        ]
+    return {"plan": plan, "rows": rows, "columns": columns, "dbt_log": build.stdout}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("change_log")
+    landing, warehouse, target = tmp / "landing", tmp / "warehouse.duckdb", tmp / "target"
+    write_shop(landing)
+    mp = pytest.MonkeyPatch()
+    mp.delenv("RETURNLENS_PROFILE", raising=False)
+    mp.setenv("RETURNLENS_PII_SALT", SALT)
+    mp.setenv("RETURNLENS_DATA_DIR", str(tmp / "data"))
+    mp.setenv("RETURNLENS_DUCKDB_THREADS", "1")
+    try:
+        parse = dbt(["parse"], warehouse, target)
+        assert parse.returncode == 0, parse.stdout[-3000:]
+        out = {"a": run(landing, warehouse, target)}
+        with duckdb.connect(str(warehouse)) as con:
+            forget_customer(con, "C6", landing_dir=landing)
+        deliver_day_b(landing)
+        out["b"] = run(landing, warehouse, target)
+        out["b2"] = run(landing, warehouse, target)
+    finally:
+        mp.undo()
+    return out
+
+
+def listed(rows: list[tuple], seq: int) -> set[tuple]:
+    return {r[1:] for r in rows if r[0] == seq}
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+LOG_KEY = "staging.stg_loader__changed_orders"
+
+
+def test_the_first_run_lists_nothing(runs):
+    assert runs["a"]["plan"].log_reads[LOG_KEY] == (1, None)
+    assert runs["a"]["rows"] == []
+
+
+def test_run_b_lists_each_changed_order_with_its_cause_and_dates(runs):
+    assert runs["b"]["plan"].log_reads[LOG_KEY][0] == 2
+    assert listed(runs["b"]["rows"], 2) == {
+        # a new day: the order and its line
+        ("O10", "order_loaded", d("2026-04-01"), None, None),
+        ("O10", "order_line_loaded", d("2026-04-01"), None, None),
+        # a late return for a February order: its order date and the request date
+        ("O8", "return_loaded", d("2026-02-01"), d("2026-04-01"), None),
+        # the March lines re-delivered: O1-2 removed, O2-1's quantity changed
+        ("O1", "order_line_retracted", d("2026-03-01"), None, None),
+        ("O2", "order_line_loaded", d("2026-03-02"), None, None),
+        ("O2", "order_line_retracted", d("2026-03-02"), None, None),
+        # O2's RMA R3 also returns a line of O9: its parcel costs are split anew
+        ("O9", "rma_shared", d("2026-03-09"), None, None),
+        # batch B1 changed: O1-1 was picked from it
+        ("O1", "batch_loaded", d("2026-03-01"), None, None),
+        # R1 (O1-1) withdrawn from the re-delivered returns file: its old request date
+        ("O1", "return_retracted", d("2026-03-01"), d("2026-03-10"), None),
+        # a late NPS answer about O5
+        ("O5", "nps_response_loaded", d("2026-03-20"), None, d("2026-04-02")),
+        # the new customer C3 has the e-mail O3 is keyed by
+        ("O3", "customer_loaded", d("2026-03-03"), None, None),
+        # the SEK rate of 03-04 converts orders of 03-04 to 03-11: O4, not O5 (03-20)
+        ("O4", "exchange_rate_loaded", d("2026-03-05"), None, None),
+        # C6 forgotten: O6 by its id, O7 by its e-mail, found in the facts built before
+        ("O6", "customer_forgotten", d("2026-03-06"), None, None),
+        ("O7", "customer_forgotten", d("2026-03-07"), None, None),
+    }
+
+
+def test_a_rerun_without_new_files_appends_nothing(runs):
+    assert runs["b2"]["plan"].log_reads[LOG_KEY][0] == 3
+    assert listed(runs["b2"]["rows"], 3) == set()
+    # no reader yet: run b's rows were pruned once the log had moved on
+    assert runs["b2"]["rows"] == []
+
+
+def test_the_log_holds_order_ids_and_dates_only(runs):
+    assert runs["b"]["columns"] == [
+        "change_seq", "order_id", "ordered_date", "requested_date", "responded_date", "cause",
+    ]  # fmt: skip
+    text = " ".join(str(v) for r in runs["b"]["rows"] for v in r)
+    for personal in ("@", "email-", "C6", "Person", "Straat"):
+        assert personal not in text
+
+
+def test_the_runs_seqs_are_no_dbt_vars_so_dbt_parses_only_what_changed(runs):
+    """A var that differs from the last parse's makes dbt parse the whole project again (13 s
+    instead of 7 here): the seqs are read from the warehouse, the vars stay the shop's."""
+    # the check sees it: run a's build has the shop's vars, the parse before it had none
+    assert "Unable to do partial parsing" in runs["a"]["dbt_log"]
+    for name in ("b", "b2"):
+        assert runs[name]["plan"].vars == {}
+        assert "Unable to do partial parsing" not in runs[name]["dbt_log"], name

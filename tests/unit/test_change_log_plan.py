@@ -1,0 +1,227 @@
+"""The change log's bookkeeping in `plan_build`/`record_built` (returnlens.change_log).
+
+A hand-made manifest (the change log and one model reading it through macro changed_orders)
+and a real DuckDB file with raw tables stamped by hand: what each run reads, as written to
+returnlens_state.change_log_reads (the log: change_seq one more per build, changed_after the
+latest stamp it saw at its previous build; a reader: the seq it read), that none of it is a
+dbt var (a var changing at every run makes dbt parse the whole project again) nor a definition
+change, the pruning of rows every reader has read, and a full rebuild after a change of the
+PII salt, whose fingerprint (never the salt) is recorded. Expected values are the stamps and
+seqs these tests write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from returnlens.change_log import EPOCH
+from returnlens.incremental import STATE_TABLE, plan_build, record_built
+
+pytestmark = pytest.mark.unit
+
+LOG = '"warehouse"."staging"."stg_loader__changed_orders"'
+FACTS = '"warehouse"."intermediate"."facts"'
+SALT = "a-salt-for-the-plan-tests-0123456789"
+VARS = json.dumps({"shop_name": "x"})
+T1 = dt.datetime(2026, 3, 1, 6, 0)
+T2 = dt.datetime(2026, 3, 2, 6, 0)
+
+
+def manifest(*, consumer: bool = True) -> dict:
+    nodes = {
+        "model.returnlens.stg_loader__changed_orders": {
+            "resource_type": "model",
+            "name": "stg_loader__changed_orders",
+            "checksum": {"name": "sha256", "checksum": "log"},
+            "config": {"materialized": "incremental", "incremental_strategy": "append"},
+            "depends_on": {"nodes": [], "macros": []},
+            "relation_name": LOG,
+        },
+    }
+    if consumer:
+        nodes["model.returnlens.facts"] = {
+            "resource_type": "model",
+            "name": "facts",
+            "checksum": {"name": "sha256", "checksum": "facts"},
+            "config": {"materialized": "incremental", "incremental_strategy": "append"},
+            "depends_on": {
+                "nodes": ["model.returnlens.stg_loader__changed_orders"],
+                "macros": ["macro.returnlens.changed_orders"],
+            },
+            "relation_name": FACTS,
+        }
+    return {"metadata": {}, "nodes": nodes, "macros": {}}
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch) -> Path:
+    from returnlens.ingest.raw_tables import ensure_raw_schema
+
+    monkeypatch.setenv("RETURNLENS_PII_SALT", SALT)
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        ensure_raw_schema(con, [])
+        for schema in ("staging", "intermediate"):
+            con.execute(f"create schema {schema}")
+        con.execute("create table raw.orders (order_id varchar, _loaded_at timestamp)")
+    return path
+
+
+def stamp(warehouse: Path, sql: str, params: list | None = None) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(sql, params or [])
+
+
+def build(tmp_path, warehouse, m=None, vars_json=VARS, built=(LOG, FACTS), **kwargs):
+    """Plan, then do what dbt would (create the tables; the log appends one row of the run's
+    seq), and record the relations `built` as successful; the plan."""
+    m = m or manifest()
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(m))
+    plan = plan_build(path, warehouse, vars_json, **kwargs)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "create table if not exists staging.stg_loader__changed_orders "
+            "(change_seq bigint, order_id varchar)"
+        )
+        con.execute("create table if not exists intermediate.facts (order_id varchar)")
+        if LOG in built and plan.log is not None:
+            con.execute(
+                "insert into staging.stg_loader__changed_orders values (?, 'O')", [plan.log.seq]
+            )
+    results = tmp_path / "run_results.json"
+    results.write_text(
+        json.dumps({"results": [{"status": "success", "relation_name": r} for r in built]})
+    )
+    record_built(warehouse, plan, results, path)
+    return plan
+
+
+def state(warehouse: Path) -> dict[str, tuple]:
+    with duckdb.connect(str(warehouse)) as con:
+        rows = con.execute(
+            f"select relation_name, change_seq, changed_until, built_fully from {STATE_TABLE}"
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def reads(warehouse: Path) -> dict[str, tuple]:
+    """What the run's log and readers read, as the macro change_log_read finds it."""
+    with duckdb.connect(str(warehouse)) as con:
+        rows = con.execute("from returnlens_state.change_log_reads").fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def log_seqs(warehouse: Path) -> list[int]:
+    with duckdb.connect(str(warehouse)) as con:
+        return [
+            r[0]
+            for r in con.execute(
+                "select change_seq from staging.stg_loader__changed_orders order by 1"
+            ).fetchall()
+        ]
+
+
+def test_each_build_of_the_log_gets_the_next_seq_and_the_stamp_it_saw_before(tmp_path, warehouse):
+    stamp(warehouse, "insert into raw.orders values ('O1', ?)", [T1])
+    first = build(tmp_path, warehouse)
+    # the first build lists nothing (everything is built fully): no changed_after
+    assert reads(warehouse) == {"staging.stg_loader__changed_orders": (1, None)}
+    assert state(warehouse)[LOG] == (1, T1, True) and state(warehouse)[FACTS][0] == 1
+    # a late erasure and a retracted row are later than every load: the latest of the three
+    stamp(warehouse, "insert into raw.orders values ('O2', ?)", [T2])
+    stamp(warehouse, "insert into raw.forgotten_customers values ('h', ?)", [T2 + dt.timedelta(1)])
+    second = build(tmp_path, warehouse)
+    assert reads(warehouse) == {
+        "staging.stg_loader__changed_orders": (2, T1),
+        "intermediate.facts": (1, None),
+    }
+    assert second.drop == [] and second.fresh == []  # no definition change
+    # nothing of it is a dbt var: the vars stay as they were, and dbt's partial parse holds
+    assert first.vars == second.vars == {}
+    assert state(warehouse)[LOG] == (2, T2 + dt.timedelta(1), False)
+    assert state(warehouse)[FACTS][:1] == (2,)
+
+
+def test_a_log_built_on_an_empty_raw_lists_everything_loaded_afterwards(tmp_path, warehouse):
+    build(tmp_path, warehouse)
+    assert state(warehouse)[LOG][:2] == (1, EPOCH)
+    build(tmp_path, warehouse)
+    assert reads(warehouse)["staging.stg_loader__changed_orders"] == (2, EPOCH)
+
+
+def test_rows_every_reader_has_read_are_pruned_and_an_unselected_reader_keeps_its_rows(
+    tmp_path, warehouse
+):
+    build(tmp_path, warehouse)  # seq 1, read by facts
+    # seq 2: facts not built (failed, or not selected); seq 1, which facts read, pruned
+    build(tmp_path, warehouse, built=(LOG,))
+    assert log_seqs(warehouse) == [2] and state(warehouse)[FACTS][0] == 1
+    # seq 3 without facts: seq 2 stays until facts has read it
+    build(tmp_path, warehouse, selected={"model.returnlens.stg_loader__changed_orders"})
+    assert log_seqs(warehouse) == [2, 3]
+    assert "intermediate.facts" not in reads(warehouse)  # no reader of the log in this run
+    assert state(warehouse)[FACTS][0] == 1
+    build(tmp_path, warehouse)
+    assert reads(warehouse)["intermediate.facts"] == (1, None)
+    assert log_seqs(warehouse) == [2, 3, 4] and state(warehouse)[FACTS][0] == 4
+    build(tmp_path, warehouse)
+    assert log_seqs(warehouse) == [5]
+
+
+def test_without_readers_the_log_keeps_only_the_last_run(tmp_path, warehouse):
+    alone = manifest(consumer=False)
+    for _ in range(3):
+        build(tmp_path, warehouse, alone, built=(LOG,))
+    assert log_seqs(warehouse) == [3]
+
+
+def test_a_run_that_does_not_build_the_log_leaves_its_rows(tmp_path, warehouse):
+    """A subset (the returns_alerts job) that neither builds nor reads the log prunes nothing:
+    the rows of the log's last run stay for the next run's readers."""
+    build(tmp_path, warehouse, manifest(consumer=False), built=(LOG,))
+    other = manifest(consumer=False)
+    other["nodes"]["model.returnlens.other"] = {
+        "resource_type": "model",
+        "name": "other",
+        "checksum": {"name": "sha256", "checksum": "o"},
+        "config": {"materialized": "incremental", "incremental_strategy": "append"},
+        "depends_on": {"nodes": [], "macros": []},
+        "relation_name": '"warehouse"."intermediate"."other"',
+    }
+    plan = build(tmp_path, warehouse, other, built=(), selected={"model.returnlens.other"})
+    assert plan.log is None and log_seqs(warehouse) == [1]
+
+
+def test_a_reader_of_a_log_rebuilt_fully_without_it_is_rebuilt_fully_next(tmp_path, warehouse):
+    build(tmp_path, warehouse)
+    build(
+        tmp_path,
+        warehouse,
+        built=(LOG,),
+        full_refresh=True,
+        selected={"model.returnlens.stg_loader__changed_orders"},
+    )
+    assert state(warehouse)[FACTS][0] is None  # the rows after its seq are gone
+    plan = build(tmp_path, warehouse)
+    assert plan.drop == [FACTS] and "change log" in " ".join(plan.reasons)
+
+
+def test_a_changed_salt_rebuilds_every_incremental_model_and_only_its_fingerprint_is_kept(
+    tmp_path, warehouse, monkeypatch
+):
+    build(tmp_path, warehouse)
+    assert build(tmp_path, warehouse).drop == []
+    monkeypatch.setenv("RETURNLENS_PII_SALT", SALT + "-rotated")
+    plan = build(tmp_path, warehouse)
+    assert sorted(plan.drop) == sorted([LOG, FACTS])
+    assert "salt" in " ".join(plan.reasons)
+    assert build(tmp_path, warehouse).drop == []
+    with duckdb.connect(str(warehouse)) as con:
+        text = " ".join(str(v) for r in con.execute(f"from {STATE_TABLE}").fetchall() for v in r)
+    assert SALT not in text and len(text) > 0
