@@ -73,6 +73,9 @@
     }) -%}
 {%- endif %}
 
+{# DuckDB computes a CTE used more than once in full before filtering it: the rows loaded
+    since are filtered where they are read, and only the lookups that need every row (orders
+    by customer, currency and id; the RMAs' orders) read all rows, with the columns they use #}
 with
 
 orders as (
@@ -81,31 +84,20 @@ orders as (
         order_id,
         customer_id,
         coalesce(currency, {{ reporting_currency }}) as currency_code,
-        cast(ordered_at as date) as ordered_date,
-        _loaded_at
+        cast(ordered_at as date) as ordered_date
     from {{ source('shop', 'orders') }}
 
 ),
 
-order_lines as (
-
-    select
-        order_id,
-        batch_id,
-        _loaded_at
-    from {{ source('shop', 'order_lines') }}
-
-),
-
-returns as (
+returns_loaded as (
 
     select
         rma_id,
         order_id,
         order_line_id,
-        cast(requested_at as date) as requested_date,
-        _loaded_at
+        cast(requested_at as date) as requested_date
     from {{ source('returns', 'returns') }}
+    where _loaded_at > {{ since }}
 
 ),
 
@@ -201,11 +193,11 @@ rows_changed as (
 
     select
         order_id,
-        ordered_date,
+        cast(ordered_at as date) as ordered_date,
         cast(null as date) as requested_date,
         cast(null as date) as responded_date,
         'order_loaded' as cause
-    from orders
+    from {{ source('shop', 'orders') }}
     where _loaded_at > {{ since }}
 
     union all
@@ -216,19 +208,18 @@ rows_changed as (
         cast(null as date) as requested_date,
         cast(null as date) as responded_date,
         'order_line_loaded' as cause
-    from order_lines
+    from {{ source('shop', 'order_lines') }}
     where _loaded_at > {{ since }}
 
     union all
 
     select
-        returns.order_id,
+        order_id,
         cast(null as date) as ordered_date,
-        returns.requested_date,
+        requested_date,
         cast(null as date) as responded_date,
         'return_loaded' as cause
-    from returns
-    where returns._loaded_at > {{ since }}
+    from returns_loaded
 
     union all
 
@@ -238,12 +229,11 @@ rows_changed as (
         returns.requested_date,
         cast(null as date) as responded_date,
         'return_loaded' as cause
-    from returns
+    from returns_loaded as returns
     inner join order_line_matches as matches
         on
             returns.rma_id = matches.rma_id
             and returns.order_line_id = matches.delivered_order_line_id
-    where returns._loaded_at > {{ since }}
 
     union all
 
@@ -298,7 +288,7 @@ orders_of_changes as (
     select distinct
         order_lines.order_id,
         'batch_loaded' as cause
-    from order_lines
+    from {{ source('shop', 'order_lines') }} as order_lines
     inner join batches_changed
         on order_lines.batch_id = batches_changed.batch_id
 
@@ -366,7 +356,7 @@ rma_orders as (
     select
         rma_id,
         order_id
-    from returns
+    from {{ source('returns', 'returns') }}
 
     union all
 
