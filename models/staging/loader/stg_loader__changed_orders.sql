@@ -231,14 +231,14 @@ rows_changed as (
     select
         matches.order_id,
         cast(null as date) as ordered_date,
-        returns.requested_date,
+        returns_loaded.requested_date,
         cast(null as date) as responded_date,
         'return_loaded' as cause
-    from returns_loaded as returns
+    from returns_loaded
     inner join order_line_matches as matches
         on
-            returns.rma_id = matches.rma_id
-            and returns.order_line_id = matches.delivered_order_line_id
+            returns_loaded.rma_id = matches.rma_id
+            and returns_loaded.order_line_id = matches.delivered_order_line_id
 
     union all
 
