@@ -2,8 +2,9 @@
     Pre-hook of a model reading the change log (incremental, append): on an incremental build,
     delete its rows whose `key` column is among the keys the log lists for it (macro
     changed_orders(kind)), so that the run's append builds them again from today's inputs.
-    Nothing on a first or full-refresh build. DELETE is DuckDB's (and Delta's): dispatched, so
-    Spark without Delta says what to do instead.
+    Nothing on a first or full-refresh build. Dispatched: Spark deletes rows from Delta tables
+    only (without Delta it says what to do instead), and Delta rejects a subquery in a DELETE,
+    so on Spark the keys are deleted by a MERGE ... WHEN MATCHED THEN DELETE.
 #}
 {% macro delete_changed(key, kind) -%}
     {{ return(adapter.dispatch('delete_changed', 'returnlens')(key, kind)) }}
@@ -23,7 +24,11 @@
             ~ " appends them again, and Spark deletes rows from Delta tables only; set"
             ~ " file_format delta on the model, or rebuild it with --full-refresh on every run"
         ) }}
-    {%- else -%}
-        {{ default__delete_changed(key, kind) }}
+    {%- elif is_incremental() -%}
+        {#- open-source Delta rejects a subquery in a DELETE's condition: a MERGE deletes -#}
+        merge into {{ this }} as target
+        using ({{ changed_orders(kind) }}) as changed
+        on target.{{ key }} = changed.{{ kind }}
+        when matched then delete
     {%- endif -%}
 {%- endmacro %}

@@ -401,8 +401,10 @@ def _plan_change_log(con, plan, log_relation, log_record, built, full_refresh) -
     }
     if log_relation in plan.definitions:
         # before the log's build: rows every reader has read (without readers, the last run's)
-        keep_after = min([*consumed.values(), plan.log_seq], default=None)
-        pruned = prune(con, log_relation, keep_after if plan.log_seq is not None else None)
+        # (no record of the log: it is rebuilt fully, nothing to prune; a reader's seq then
+        # refers to a log nobody recorded)
+        keep_after = None if plan.log_seq is None else min([*consumed.values(), plan.log_seq])
+        pruned = prune(con, log_relation, keep_after)
         if pruned:
             plan.reasons.append(f"{log_relation}: {pruned} row(s) every reader has read, pruned")
         plan.log = LogPlan(log_relation, (plan.log_seq or 0) + 1, watermark(con))

@@ -225,3 +225,21 @@ def test_a_changed_salt_rebuilds_every_incremental_model_and_only_its_fingerprin
     with duckdb.connect(str(warehouse)) as con:
         text = " ".join(str(v) for r in con.execute(f"from {STATE_TABLE}").fetchall() for v in r)
     assert SALT not in text and len(text) > 0
+
+
+@pytest.mark.parametrize("full_refresh", [False, True])
+def test_a_log_without_its_record_but_with_a_reader_that_read_it_is_rebuilt(
+    tmp_path, warehouse, full_refresh
+):
+    """The log's record gone (model renamed or moved, row deleted) while a reader still holds
+    the seq it read: the run plans (no crash), and so does --full-refresh, the documented
+    recovery; the log starts again at seq 1 and its earlier rows are not kept."""
+    build(tmp_path, warehouse)
+    build(tmp_path, warehouse)
+    assert state(warehouse)[FACTS][0] == 2
+    stamp(warehouse, f"delete from {STATE_TABLE} where relation_name = ?", [LOG])
+    plan = build(tmp_path, warehouse, full_refresh=full_refresh)
+    assert plan.log is not None and plan.log.seq == 1
+    if not full_refresh:
+        assert FACTS in plan.drop  # it read a log nobody recorded: rebuilt fully
+    assert state(warehouse)[LOG][0] == 1 and state(warehouse)[FACTS][0] == 1
