@@ -1,5 +1,6 @@
-"""The landing sensor ticked as the Dagster daemon would, for integration tests that run the real
-pipeline in their own folders (their environment: `returnlens.config.environment`)."""
+"""The landing sensor ticked as the Dagster daemon would, and the dbt step run on its own, for
+integration tests that run the real pipeline in their own folders (their environment:
+`returnlens.config.environment`)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,30 @@ class SensorTicks:
         if data.cursor is not None:
             self.cursor = data.cursor
         return data
+
+
+def materialize_dbt_step(selection=None):
+    """Run the dbt step (orchestration/defs/transform/dbt.py) alone on an ephemeral Dagster
+    instance, with the environment as set: its result, and the messages it logged."""
+    from orchestration.defs.transform.dbt import defs as dbt_defs
+
+    definitions = dbt_defs()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            list(definitions.assets),
+            resources=definitions.resources,
+            instance=instance,
+            raise_on_error=False,
+            selection=selection,
+        )
+        return result, [entry.user_message for entry in instance.all_logs(result.run_id)]
+
+
+def step_failure(result) -> str:
+    """The failed step's message with the exceptions Dagster wrapped around it."""
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error, messages = failure.event_specific_data.error, []
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    return "\n".join(messages)

@@ -11,19 +11,16 @@ finished in the first, which the second ran.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 
-from returnlens.config import PROJECT_ROOT
 from returnlens.dbt_retry import merge_run_results, retry_after_out_of_memory
-from returnlens.dbt_runner import dbt_executable
 from returnlens.profile import dbt_vars_json, load_profile
+from tests.integration.pipeline_env import materialize_dbt_step, step_failure
+from tests.integration.test_referential_defects import dbt
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,15 +30,6 @@ TIGHT = "24MiB"  # enough for the step's own queries, too little for many models
 
 def _results(path: Path) -> dict[str, str]:
     return {r["unique_id"]: r["status"] for r in json.loads(path.read_text())["results"]}
-
-
-def _step_failure(result) -> str:
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error, messages = failure.event_specific_data.error, []
-    while error is not None:  # Dagster wraps the step's own exception
-        messages.append(error.message)
-        error = error.cause
-    return "\n".join(messages)
 
 
 def _marts(warehouse: Path) -> dict[str, int]:
@@ -58,8 +46,6 @@ def _marts(warehouse: Path) -> dict[str, int]:
 def starved_build(pipeline_run, tmp_path_factory):
     """The dbt step run once on a copy of the session's warehouse with DuckDB limited to
     `TIGHT`: its result, its log and the run results of each dbt invocation it made, in order."""
-    from orchestration.defs.transform.dbt import defs as dbt_defs
-
     tmp_path = tmp_path_factory.mktemp("starved")
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_run.warehouse, warehouse)
@@ -70,15 +56,7 @@ def starved_build(pipeline_run, tmp_path_factory):
         monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(pipeline_run.landing))
         monkeypatch.setenv("DBT_TARGET_PATH", str(target_root))
         monkeypatch.setenv("RETURNLENS_DUCKDB_MEMORY_LIMIT", TIGHT)
-        definitions = dbt_defs()
-        with dg.DagsterInstance.ephemeral() as instance:
-            result = dg.materialize(
-                list(definitions.assets),
-                resources=definitions.resources,
-                instance=instance,
-                raise_on_error=False,
-            )
-            logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+        result, logs = materialize_dbt_step()
     invocations = sorted(
         (
             p
@@ -111,7 +89,7 @@ def test_a_build_out_of_memory_is_tried_once_more_with_only_what_did_not_finish(
     assert sum(said in m for m in starved_build["logs"]) == 1
     # the limit is too small for the retry as well: the step fails naming the setting
     assert not result.success
-    message = _step_failure(result)
+    message = step_failure(result)
     assert f"RETURNLENS_DUCKDB_MEMORY_LIMIT={TIGHT} limits each DuckDB database" in message
     merged = _results(invocations[1] / "run_results.merged.json")
     assert set(merged) == set(first)
@@ -125,37 +103,25 @@ def test_the_retry_completes_a_build_when_the_memory_is_there(starved_build, tmp
     first = starved_build["invocations"][0] / "run_results.json"
     retry = retry_after_out_of_memory(first)
     assert retry is not None and retry.out_of_memory
-    env = {k: v for k, v in os.environ.items() if k != "RETURNLENS_DUCKDB_MEMORY_LIMIT"}
     target = tmp_path / "retry_target"
-    env |= {
-        "RETURNLENS_WAREHOUSE": str(starved_build["warehouse"]),
-        "DBT_TARGET_PATH": str(target),
-        "DBT_LOG_PATH": str(target),
-    }
     vars_json = dbt_vars_json(load_profile(starved_build["landing"]))
-    done = subprocess.run(
-        [
-            dbt_executable(),
-            "build",
-            "--exclude-resource-type",
-            "unit_test",
-            "--vars",
-            vars_json,
-            "--exclude",
-            " ".join(retry.finished),
-            "--indirect-selection",
-            "empty",
-            "--project-dir",
-            str(PROJECT_ROOT),
-            "--profiles-dir",
-            str(PROJECT_ROOT),
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.delenv("RETURNLENS_DUCKDB_MEMORY_LIMIT", raising=False)
+        done = dbt(
+            [
+                "build",
+                "--exclude-resource-type",
+                "unit_test",
+                "--vars",
+                vars_json,
+                "--exclude",
+                " ".join(retry.finished),
+                "--indirect-selection",
+                "empty",
+            ],
+            starved_build["warehouse"],
+            target,
+        )
     assert done.returncode == 0, done.stdout[-3000:]
     merged = _results(merge_run_results(first, target / "run_results.json"))
     assert set(merged) == set(_results(first))
@@ -166,8 +132,6 @@ def test_the_retry_completes_a_build_when_the_memory_is_there(starved_build, tmp
 def test_the_step_running_out_of_memory_before_dbt_names_the_setting(pipeline_run, tmp_path):
     """Regression: with DuckDB limited to 8 MiB the step's own planning query (which
     incremental models to rebuild) ran out of memory and failed with DuckDB's bare error."""
-    from orchestration.defs.transform.dbt import defs as dbt_defs
-
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_run.warehouse, warehouse)
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -175,14 +139,7 @@ def test_the_step_running_out_of_memory_before_dbt_names_the_setting(pipeline_ru
         monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(pipeline_run.landing))
         monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
         monkeypatch.setenv("RETURNLENS_DUCKDB_MEMORY_LIMIT", "8MiB")
-        definitions = dbt_defs()
-        with dg.DagsterInstance.ephemeral() as instance:
-            result = dg.materialize(
-                list(definitions.assets),
-                resources=definitions.resources,
-                instance=instance,
-                raise_on_error=False,
-            )
+        result, _ = materialize_dbt_step()
     assert not result.success
-    message = _step_failure(result)
+    message = step_failure(result)
     assert "RETURNLENS_DUCKDB_MEMORY_LIMIT=8MiB limits each DuckDB database" in message, message

@@ -229,7 +229,7 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_is_named(pipeline_run, tmp_pa
     columns in one dbt node) fails, and the message names the model, the column and the count."""
     import dagster as dg
 
-    from orchestration.defs.transform.dbt import defs as dbt_defs
+    from tests.integration.pipeline_env import materialize_dbt_step, step_failure
 
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_run.warehouse, warehouse)
@@ -239,22 +239,10 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_is_named(pipeline_run, tmp_pa
         )
     monkeypatch.setenv("RETURNLENS_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(pipeline_run.landing))
-    definitions = dbt_defs()
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(
-            list(definitions.assets),
-            resources=definitions.resources,
-            instance=instance,
-            raise_on_error=False,
-            selection=dg.AssetSelection.groups("staging"),  # the views and their tests only
-        )
+    # the views and their tests only
+    result, _ = materialize_dbt_step(dg.AssetSelection.groups("staging"))
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error, messages = failure.event_specific_data.error, []
-    while error is not None:  # Dagster wraps the step's own exception
-        messages.append(error.message)
-        error = error.cause
-    message = "\n".join(messages)
+    message = step_failure(result)
     assert "unique_stg_shop__orders_order_id: fail" in message
     assert "test not_null_columns_stg_shop__orders: fail" in message
     # the model's own null count, read from the table dbt built (the copy of the order fans
