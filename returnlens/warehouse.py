@@ -25,6 +25,16 @@ def duckdb_config(cfg: Settings | None = None) -> dict[str, str]:
     """memory_limit, threads and temp_directory (spill folder) of every DuckDB database a run
     opens, from the memory budget (see `returnlens.config.duckdb_share`)."""
     cfg = cfg or settings()
+    # DuckDB makes its temp_directory one level deep only, and only when it first spills: a
+    # missing parent then fails that query with an IO error that reads like a file's fault
+    try:
+        cfg.spill_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingError(
+            f"The spill folder {cfg.spill_dir} cannot be made ({exc.strerror}): DuckDB writes what "
+            "does not fit the memory limit there. Set RETURNLENS_SPILL_DIR to a writable folder "
+            "with free disk space (docs/operations.md, \"Memory\")."
+        ) from exc
     return {
         "memory_limit": cfg.duckdb_memory_limit,
         "threads": str(cfg.duckdb_threads),
@@ -138,13 +148,17 @@ def is_out_of_memory(error: BaseException | str | None) -> bool:
     return error is not None and "Out of Memory Error" in str(error)
 
 
+def out_of_memory_results(results: list[dict]) -> list[dict]:
+    """The nodes of dbt's run results that errored because DuckDB ran out of memory."""
+    return [r for r in results if r["status"] == "error" and is_out_of_memory(r.get("message"))]
+
+
 def dbt_out_of_memory(run_results: Path) -> MemoryBudgetExceeded | None:
     """The error to raise when dbt's models ran out of memory (from dbt's run_results.json),
     naming the models and the setting; None when none did."""
     if not Path(run_results).exists():
         return None
-    results = json.loads(Path(run_results).read_text())["results"]
-    hit = [r for r in results if r["status"] == "error" and is_out_of_memory(r.get("message"))]
+    hit = out_of_memory_results(json.loads(Path(run_results).read_text())["results"])
     if not hit:
         return None
     # a node's name: `model.returnlens.<name>`, `test.returnlens.<name>.<hash>`

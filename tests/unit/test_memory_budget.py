@@ -103,6 +103,40 @@ def test_every_kind_of_connection_gets_the_budget_settings(budget, tmp_path):
         assert shown(con) == expected
 
 
+def test_every_connection_can_spill_into_a_spill_folder_whose_parents_do_not_exist_yet(
+    budget, monkeypatch, tmp_path
+):
+    """DuckDB creates its temp_directory one level deep only: with a data folder (or
+    RETURNLENS_SPILL_DIR) not made yet, the first spill failed with "Failed to create directory",
+    which the loader took for the landing file's fault ("the file cannot be opened")."""
+    spill = tmp_path / "scratch" / "returnlens" / "spill"
+    monkeypatch.setenv("RETURNLENS_SPILL_DIR", str(spill))
+    budget(None)
+    monkeypatch.setenv("RETURNLENS_DUCKDB_MEMORY_LIMIT", "16MiB")
+    monkeypatch.setenv("RETURNLENS_DUCKDB_THREADS", "1")
+    # sorting 2M random numbers needs far more than 16 MiB: it must spill to complete
+    query = "select count(*), sum(d) from (select x - lag(x) over (order by x) as d from ("
+    query += "select hash(range) as x from range(2000000)))"
+    with connect(":memory:") as con:
+        assert con.execute("select current_setting('temp_directory')").fetchone()[0] == str(spill)
+        count, _ = con.execute(query).fetchone()
+    assert count == 2_000_000
+    assert spill.is_dir()
+    with duckdb.connect() as con:  # dbt's database, through the profile's plugin
+        Plugin(name="returnlens", plugin_config={}).configure_connection(con)
+        assert con.execute(query).fetchone()[0] == 2_000_000
+
+
+def test_a_spill_folder_that_cannot_be_made_is_refused_naming_the_setting(
+    budget, monkeypatch, tmp_path
+):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("RETURNLENS_SPILL_DIR", str(tmp_path / "a-file" / "spill"))
+    budget(None)
+    with pytest.raises(SettingError, match="Set RETURNLENS_SPILL_DIR to a writable folder"):
+        connect(":memory:")
+
+
 def test_dbt_builds_tables_without_preserving_insertion_order(budget):
     """No model promises a row order (none ends in ORDER BY; marts are compared by
     order-independent checksums), so dbt's database may write a table's rows as its threads
