@@ -1,14 +1,12 @@
 """One more try, in a fresh dbt process, for a dbt build that ran out of DuckDB memory.
 
-At 10M order lines with the default budget (4 GiB, DuckDB 2.4 GiB), `sig_purchase_journeys` ran
-out of memory 12 s into it in one full build of four ("2.3 GiB/2.3 GiB used"), while its
-compiled SQL alone, in a fresh process on the same warehouse, completes with a 500 MiB limit, and
-with the buffer pool first filled by 1.5 GiB of other tables (docs/operations.md, "Memory").
-What DuckDB held in dbt's long-lived connection at that moment was not found. A fresh dbt
-process starts with a fresh DuckDB database, so the step builds what did not finish once more
-there before it gives up: every node but those that succeeded (models, seeds, passed tests),
-nothing twice. A build that also failed for another reason (a failing test, an SQL error) is
-not retried: the retry could not change that outcome.
+A fresh dbt process starts with a fresh DuckDB database, so the step builds what did not finish
+once more there before it gives up: every node but those that finished (models, seeds, passed
+tests), nothing twice. It helps where memory was short for the moment (two models side by side,
+a transient state of the database). It does not help with the 10M out-of-memory in
+`sig_purchase_journeys` seen in 2026-11: that depends on the tables the build wrote and fails
+alone in a fresh process too (docs/operations.md, "Memory"). A build that also failed for
+another reason (a failing test, an SQL error) is not retried: the retry could not change that.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from returnlens.warehouse import is_out_of_memory
+from returnlens.warehouse import out_of_memory_results
 
 # statuses of nodes a retry leaves alone: built, or tested and passed (a warning passes)
 FINISHED = ("success", "pass", "warn", "no-op")
@@ -50,9 +48,7 @@ def retry_after_out_of_memory(run_results: Path) -> Retry | None:
     if not Path(run_results).exists():
         return None
     results = _results(run_results)
-    out_of_memory = [
-        r for r in results if r["status"] == "error" and is_out_of_memory(r.get("message"))
-    ]
+    out_of_memory = out_of_memory_results(results)
     other = [
         r
         for r in results
