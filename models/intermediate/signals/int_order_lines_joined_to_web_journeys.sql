@@ -48,7 +48,8 @@ product_size_counts as (
 
 {# the sizes of a product in one order, for bracketing: distinct rows, then counted (a
    distinct count over a window is DuckDB-only; a grouped distinct count ran out of memory at
-   10M order lines under the default budget, issue 16) #}
+   10M order lines under the default budget, issue 16). It reads the table, not the
+   order_lines CTE: DuckDB materialises a CTE read twice whole (every column of 10M lines) #}
 sizes_in_orders as (
 
     select
@@ -60,7 +61,7 @@ sizes_in_orders as (
             order_lines.order_id,
             order_lines.product_id,
             products.size
-        from order_lines
+        from {{ ref('fct_order_lines') }} as order_lines
         left join products
             on order_lines.sku = products.sku
     ) as sizes_of_lines
@@ -120,13 +121,30 @@ finalised_journeys as (
 
 ),
 
+{# the lines with a purchase session that are not finalised yet: ids only first. Anti-joined
+   with all their columns, DuckDB built its hash table from the ~9M wide lines (customer_key,
+   product, category, time), ~2.4 GB at 10M order lines, and ran out of memory under the
+   default budget in one 10M build in three (issue 16, docs/operations.md "Memory"); the ids
+   take a fraction of that. The tables are read here, not the CTEs: a CTE read twice is
+   materialised whole by DuckDB #}
+pending_line_ids as (
+
+    select order_lines.order_line_id
+    from {{ ref('fct_order_lines') }} as order_lines
+    inner join {{ ref('stg_shop__orders') }} as orders
+        on order_lines.order_id = orders.order_id
+    left join {{ ref('int_web_events_aggregated_to_order_lines') }} as finalised
+        on order_lines.order_line_id = finalised.order_line_id
+    where orders.session_id is not null and finalised.order_line_id is null
+
+),
+
+{# the columns the journeys macro reads, from the order lines themselves: a second reader
+   of lines_with_orders (or of the order_lines and orders CTEs) made DuckDB materialise
+   all their rows (10M wide lines), which ran out of memory under the default budget
+   (issue 16); fct_order_lines has one row per order_line_id (tested unique) #}
 pending_lines as (
 
-    {# the columns the journeys macro reads, from the order lines themselves: a second reader
-       of lines_with_orders (or of the order_lines and orders CTEs) made DuckDB materialise
-       all their rows (10M wide lines), which ran out of memory under the default budget
-       (issue 16); lines_with_orders has one row per line (dim_products.sku is unique), so
-       these are the same lines #}
     select
         order_lines.order_line_id,
         order_lines.customer_key,
@@ -134,11 +152,8 @@ pending_lines as (
         order_lines.category,
         order_lines.ordered_at
     from {{ ref('fct_order_lines') }} as order_lines
-    inner join {{ ref('stg_shop__orders') }} as orders
-        on order_lines.order_id = orders.order_id
-    left join finalised_journeys
-        on order_lines.order_line_id = finalised_journeys.order_line_id
-    where orders.session_id is not null and finalised_journeys.order_line_id is null
+    inner join pending_line_ids
+        on order_lines.order_line_id = pending_line_ids.order_line_id
 
 ),
 

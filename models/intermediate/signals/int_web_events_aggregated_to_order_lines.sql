@@ -55,15 +55,18 @@ products as (
 
 ),
 
+{# the latest event and order read the tables, not the CTEs: DuckDB materialises a CTE read
+   twice with all its columns and rows (every web event with its customer hash, every order
+   line), which held gigabytes at 10M order lines (issue 16) #}
 latest_event as (
 
-    select max(event_at) as latest_event_at from events
+    select max(event_at) as latest_event_at from {{ ref('stg_web__events') }}
 
 ),
 
 latest_order as (
 
-    select max(ordered_at) as latest_ordered_at from order_lines
+    select max(ordered_at) as latest_ordered_at from {{ ref('fct_order_lines') }}
 
 ),
 
