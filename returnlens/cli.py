@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from returnlens.cli_options import build_options, incremental_options
+from returnlens.cli_options import CommandGroup, build_options, incremental_options
 from returnlens.config import settings
 from returnlens.demo.layouts import LAYOUT_HELP, LAYOUTS
 
 
-@click.group()
+@click.group(cls=CommandGroup)
 def main() -> None:
     """Returnlens: a returns warehouse for web shops."""
 

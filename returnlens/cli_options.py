@@ -1,4 +1,6 @@
-"""Options of `returnlens run` for the incremental models: full refresh and backfill."""
+"""What the `returnlens` commands share: the command group, which turns running out of memory
+into a message without a traceback, and the options of `returnlens run` for the incremental
+models (full refresh and backfill)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,20 @@ import datetime as dt
 import click
 
 from returnlens.incremental import BackfillError, backfill_vars
+from returnlens.warehouse import MemoryBudgetExceeded
+
+
+class CommandGroup(click.Group):
+    """A command group whose commands, when DuckDB runs out of memory, print the message (it
+    names the step, the file and the memory setting to change) and exit 1, without a traceback:
+    what `returnlens run` prints for a failed step."""
+
+    def invoke(self, ctx: click.Context):
+        """Run the command; out of memory becomes click's error message and exit status 1."""
+        try:
+            return super().invoke(ctx)
+        except MemoryBudgetExceeded as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 def incremental_options(command):

@@ -47,6 +47,108 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)
 
 
+# The repository's own data folder (the default RETURNLENS_DATA_DIR): a person's warehouse,
+# landing files and PII salt live there, so no test may write into it.
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _repo_data_state() -> dict[str, tuple[int, int] | None]:
+    """Every path under the repository's data folder: (size, mtime) of a file, None for a
+    folder; the folder itself as "." when it exists."""
+    if not REPO_DATA.exists():
+        return {}
+    state: dict[str, tuple[int, int] | None] = {".": None}
+    for path in REPO_DATA.rglob("*"):
+        st = path.lstat()
+        name = path.relative_to(REPO_DATA).as_posix()
+        state[name] = (
+            None if path.is_dir() and not path.is_symlink() else (st.st_size, st.st_mtime_ns)
+        )
+    return state
+
+
+_REPO_DATA_AT_START = pytest.StashKey[dict]()
+_REPO_DATA_WRITTEN = pytest.StashKey[str]()
+
+
+def _changes(before: dict, after: dict) -> str:
+    """The paths that differ between two `_repo_data_state`s, for a message."""
+    changed = sorted(k for k in after.keys() | before.keys() if after.get(k, 0) != before.get(k, 0))
+    more = f" and {len(changed) - 10} more" if len(changed) > 10 else ""
+    return ", ".join(changed[:10]) + more
+
+
+def pytest_sessionstart(session):
+    """Note the repository's data folder as the session finds it."""
+    session.config.stash[_REPO_DATA_AT_START] = _repo_data_state()
+
+
+def pytest_sessionfinish(session):
+    """Fail the session when it wrote into the repository's data folder (also what a session
+    fixture wrote, which no test's own check sees; with `make test`'s two processes, the
+    process that started them checks, after both)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    changed = _changes(session.config.stash[_REPO_DATA_AT_START], _repo_data_state())
+    if changed:
+        session.config.stash[_REPO_DATA_WRITTEN] = changed
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say what the session wrote into the repository's data folder (see pytest_sessionfinish)."""
+    changed = config.stash.get(_REPO_DATA_WRITTEN, None)
+    if changed:
+        terminalreporter.section("the repository's data folder was written", red=True, bold=True)
+        terminalreporter.write_line(
+            f"FAILED: the test session wrote into {REPO_DATA}: {changed}. A test or a fixture "
+            "wrote there instead of a temp folder (RETURNLENS_DATA_DIR); find it, give it a temp "
+            "folder, and remove what it left there.",
+            red=True,
+        )
+
+
+# the paths that default to places under the data folder (returnlens/config.py, exports.py)
+DATA_PATH_VARS = (
+    "RETURNLENS_LANDING_DIR",
+    "RETURNLENS_WAREHOUSE",
+    "RETURNLENS_SERVING",
+    "RETURNLENS_REPORTS_DIR",
+    "RETURNLENS_EXPORTS_DIR",
+    "RETURNLENS_PII_SALT_FILE",
+    "RETURNLENS_SPILL_DIR",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_data_dir(tmp_path_factory):
+    """A temp data folder for the whole session (RETURNLENS_DATA_DIR, the paths under it
+    unset), so a test that sets no folder of its own writes there, never into the repository's
+    data folder or a person's own (a test that sets its own, as most do, keeps it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for var in DATA_PATH_VARS:
+            mp.delenv(var, raising=False)
+        mp.setenv("RETURNLENS_DATA_DIR", str(tmp_path_factory.mktemp("session_data")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _repo_data_untouched():
+    """Fail the test (an error at its teardown) that wrote into the repository's data folder,
+    naming what it wrote: a test's files belong in a temp folder (RETURNLENS_DATA_DIR)."""
+    before = _repo_data_state()
+    yield
+    after = _repo_data_state()
+    if after == before:
+        return
+    pytest.fail(
+        f"this test (or one running beside it in another process) wrote into the repository's "
+        f"data folder {REPO_DATA}: {_changes(before, after)}. Give it a temp folder "
+        "(RETURNLENS_DATA_DIR or the setting of the path it wrote), and remove what it left there.",
+        pytrace=False,
+    )
+
+
 DEMO_SEED = 7
 DEMO_SCALE = 0.3
 

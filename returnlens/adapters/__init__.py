@@ -47,7 +47,13 @@ from pathlib import Path
 import duckdb
 
 from returnlens.adapters import bol, common, sendcloud, shopify, shopify_export, woocommerce
-from returnlens.adapters.common import ADAPTER_REASON, Adapter, register_seeds, stage_rows
+from returnlens.adapters.common import (
+    ADAPTER_REASON,
+    Adapter,
+    reading,
+    register_seeds,
+    stage_rows,
+)
 from returnlens.ingest.contracts import Entity
 from returnlens.ingest.readers import ReadPaths
 from returnlens.warehouse import quote_ident as qi
@@ -124,7 +130,8 @@ def stage_platform_files(
     """Flatten each file of the batch into temp table `_stage`, one file at a time.
 
     A file that is not JSON of the platform's shape, or holds no returned item, fails whole
-    with the cause and what to do (its `error` is set; nothing of it is staged).
+    with the cause and what to do (its `error` is set; nothing of it is staged). Running out of
+    DuckDB's memory is not the file's fault: the load fails naming the file and the setting.
     """
     paths = paths or ReadPaths()
     adapter = _adapter(entity)
@@ -145,7 +152,8 @@ def stage_platform_files(
     joined: BaseException | None = None
     if adapter.prepare is not None and any(p.size for p in batch):
         try:
-            adapter.prepare(con, [p.path for p in batch])
+            with reading(f"the files joined with {', '.join(p.name for p in batch)}"):
+                adapter.prepare(con, [p.path for p in batch])
         except UNREADABLE as exc:
             joined = exc
     for p in batch:
@@ -161,7 +169,8 @@ def stage_platform_files(
         try:
             if joined is not None:
                 raise joined
-            n = stage_rows(con, entity, select, p.order)
+            with reading(p.name):
+                n = stage_rows(con, entity, select, p.order)
         except UNREADABLE as exc:  # not JSON, not UTF-8, not there: the file's fault
             p.rows_in = None
             p.error = (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import duckdb
 
 from returnlens.config import PROJECT_ROOT
 from returnlens.ingest.contracts import Entity
+from returnlens.ingest.read_failures import raise_if_out_of_memory
 from returnlens.warehouse import quote_ident as qi
 from returnlens.warehouse import quote_literal as ql
 
@@ -41,6 +43,19 @@ class Adapter:
     # what the flatten selects of a batch join from other files, staged once per batch (given
     # the batch's landing paths) as temp tables, so those files are not read once per file
     prepare: Callable[[duckdb.DuckDBPyConnection, list[Path]], None] | None = None
+
+
+@contextlib.contextmanager
+def reading(what: str) -> Iterator[None]:
+    """DuckDB running out of memory inside the block fails the load with `MemoryBudgetExceeded`
+    naming the memory setting and `what` was being read (a file's name relative to the landing
+    root): the file is not at fault, so it must not be failed or quarantined for it. Put it
+    inside the `try` that fails unreadable files, so that it sees the error first."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise_if_out_of_memory(exc, f"The loader (reading {what})")
+        raise
 
 
 def stage_rows(con: duckdb.DuckDBPyConnection, entity: Entity, select: str, order: int) -> int:

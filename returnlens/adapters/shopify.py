@@ -45,6 +45,7 @@ from returnlens.adapters.common import (
     ADAPTER_REASON,
     accepted_currencies,
     currency_setting,
+    reading,
     register_seeds,
     stage_rows,
 )
@@ -243,8 +244,9 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
         reporting = profile.reporting_currency
         register_accepted_currencies(con, accepted_currencies(profile))
         try:
-            driving = file_select(con, adapter.table, p.path)
-            con.execute(f"select count(*) from ({driving})").fetchall()
+            with reading(p.name):
+                driving = file_select(con, adapter.table, p.path)
+                con.execute(f"select count(*) from ({driving})").fetchall()
         except UNREADABLE as exc:
             _fail(
                 p,
@@ -257,7 +259,8 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
         for t in adapter.lookups:
             for f in table_files(folder, t):
                 try:
-                    con.execute(f"select count(*) from ({file_select(con, t, f)})").fetchall()
+                    with reading(f"{PLATFORM}/{f.name}"):
+                        con.execute(f"select count(*) from ({file_select(con, t, f)})").fetchall()
                 except UNREADABLE as exc:
                     _fail(
                         p,
@@ -272,7 +275,9 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
         if p.error:
             continue
         select = adapter.flatten(driving, lookups, p.name, p.order, reporting)
-        n = stage_rows(con, ent, select, p.order)
+        joined = f" joined with the {', '.join(adapter.lookups)} table(s)" if lookups else ""
+        with reading(f"{p.name}{joined}"):
+            n = stage_rows(con, ent, select, p.order)
         if n == 0:
             _fail(
                 p,

@@ -42,7 +42,13 @@ from pathlib import Path
 
 import duckdb
 
-from returnlens.adapters.common import ADAPTER_REASON, AMOUNT, register_seeds, stage_rows
+from returnlens.adapters.common import (
+    ADAPTER_REASON,
+    AMOUNT,
+    reading,
+    register_seeds,
+    stage_rows,
+)
 from returnlens.config import PiiSaltError, pii_salt
 from returnlens.ingest.contracts import Entity, entity
 from returnlens.ingest.landing import entity_files
@@ -435,7 +441,8 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
         path = str(paths.path_for(p.path, p.spec, p.order))
         reporting = load_profile(p.path.parent.parent).reporting_currency
         try:
-            present = _columns(con, path)
+            with reading(p.name):
+                present = _columns(con, path)
         except UNREADABLE:
             _fail(
                 p,
@@ -457,7 +464,8 @@ def stage(con: duckdb.DuckDBPyConnection, ent: Entity, batch: list, paths: ReadP
             )
             continue
         select = adapter.flatten(path, present, p.name, p.order, reporting)
-        n = stage_rows(con, ent, select, p.order)
+        with reading(p.name):
+            n = stage_rows(con, ent, select, p.order)
         if n == 0:
             _fail(
                 p,
