@@ -33,7 +33,7 @@ def duckdb_config(cfg: Settings | None = None) -> dict[str, str]:
         raise SettingError(
             f"The spill folder {cfg.spill_dir} cannot be made ({exc.strerror}): DuckDB writes what "
             "does not fit the memory limit there. Set RETURNLENS_SPILL_DIR to a writable folder "
-            "with free disk space (docs/operations.md, \"Memory\")."
+            'with free disk space (docs/operations.md, "Memory").'
         ) from exc
     return {
         "memory_limit": cfg.duckdb_memory_limit,
