@@ -47,6 +47,7 @@ import yaml
 
 from returnlens.change_log import (
     LogPlan,
+    check_readers,
     current_salt_fingerprint,
     is_consumer,
     log_node,
@@ -297,7 +298,8 @@ def plan_build(
     selected: set[str] | None = None,
 ) -> BuildPlan:
     """Decide how the run builds the incremental models (module docstring) and drop the tables
-    of those whose definition changed. `BackfillError` for an unusable range.
+    of those whose definition changed. `BackfillError` for an unusable range, `ReaderError`
+    for a model reading the change log without declaring it (returnlens.change_log).
 
     `selected`: the unique ids the build selects (a subset materialised from the Dagster UI),
     None for all. An incremental model outside it is left as it is, even when its definition
@@ -306,6 +308,7 @@ def plan_build(
     from returnlens.warehouse import connect
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    check_readers(manifest)  # a reader of the change log without its dependency fails first
     for node in incremental_models(manifest).values():  # a wrong declaration fails first
         for model in _declared_inputs(node).get("changed") or {}:
             _relation_of(manifest, model)

@@ -243,3 +243,47 @@ def test_a_log_without_its_record_but_with_a_reader_that_read_it_is_rebuilt(
     if not full_refresh:
         assert FACTS in plan.drop  # it read a log nobody recorded: rebuilt fully
     assert state(warehouse)[LOG][0] == 1 and state(warehouse)[FACTS][0] == 1
+
+
+def reader_without_depends_on(how: str) -> dict:
+    """A manifest whose model `facts` reads the log through a macro without declaring
+    `-- depends_on: {{ ref('stg_loader__changed_orders') }}` (no edge to the log): `how` is
+    the macro in its SQL, or the pre-hook given in a yml (dbt records no macro of it)."""
+    m = manifest()
+    facts = m["nodes"]["model.returnlens.facts"]
+    facts["original_file_path"] = "models/marts/facts.sql"
+    facts["depends_on"] = {"nodes": [], "macros": []}
+    if how == "macro":
+        facts["depends_on"]["macros"] = ["macro.returnlens.changed_orders"]
+    else:
+        facts["config"]["pre-hook"] = [{"sql": "{{ delete_changed('order_id', 'order_id') }}"}]
+    return m
+
+
+@pytest.mark.parametrize("how", ["macro", "pre-hook"])
+def test_a_model_reading_the_log_without_depending_on_it_is_refused(tmp_path, warehouse, how):
+    """Review M3: dbt records no ref() made only on an incremental build or in a pre-hook, so
+    a reader without the declared dependency may be built before the log, and was counted a
+    reader by its macros but not by the plan. The plan refuses it, naming the model, its file
+    and the line to add, before anything is dropped or planned."""
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(reader_without_depends_on(how)))
+    with pytest.raises(ValueError) as refused:
+        plan_build(path, warehouse, VARS)
+    message = str(refused.value)
+    assert "facts" in message and "models/marts/facts.sql" in message
+    assert "-- depends_on: {{ ref('stg_loader__changed_orders') }}" in message
+    with duckdb.connect(str(warehouse)) as con:  # refused before it wrote anything
+        tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'returnlens_state'"
+        ).fetchone()[0]
+    assert tables == 0
+
+
+def test_a_reader_declaring_its_dependency_is_planned(tmp_path, warehouse):
+    m = reader_without_depends_on("pre-hook")
+    m["nodes"]["model.returnlens.facts"]["depends_on"]["nodes"] = [
+        "model.returnlens.stg_loader__changed_orders"
+    ]
+    plan = build(tmp_path, warehouse, m)
+    assert FACTS in plan.consumers
