@@ -139,6 +139,30 @@ def check_readers(manifest: dict) -> None:
         )
 
 
+# the models whose previous build the log reads (macro previous_relation in its SQL)
+_PREVIOUS_CALL = re.compile(r"previous_relation\(\s*['\"](\w+)['\"]\s*\)")
+
+
+def previous_facts_built_without_log(manifest: dict, selected: set[str] | None) -> list[str]:
+    """The models the log reads the previous build of (fct_order_lines, fct_returns: macro
+    previous_relation in its SQL) that a subset builds without the log, by name; [] for a full
+    build or one that builds the log (which then runs first: those models declare it). Such a
+    build overwrites what the log's next build looks orders up in (review H1)."""
+    if selected is None:
+        return []
+    logs = [
+        uid
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] == "model" and n.get("name") == LOG_MODEL
+    ]
+    if not logs or logs[0] in selected:
+        return []
+    read = set(_PREVIOUS_CALL.findall(manifest["nodes"][logs[0]].get("raw_code") or ""))
+    return sorted(
+        n["name"] for uid, n in manifest["nodes"].items() if uid in selected and n["name"] in read
+    )
+
+
 def relation_key(relation_name: str) -> str:
     """`schema.table` of dbt's `"database"."schema"."table"`: how macro changed_orders names
     `this` in returnlens_state.change_log_reads (the database is the file's own, whatever it is

@@ -51,6 +51,7 @@ from returnlens.change_log import (
     current_salt_fingerprint,
     is_consumer,
     log_node,
+    previous_facts_built_without_log,
     prune,
     relation_key,
     watermark,
@@ -329,6 +330,14 @@ def plan_build(
         if plan.vars:
             plan.reasons.append("the backfill range is moot in a full refresh")
             plan.vars = {}
+    overwritten = previous_facts_built_without_log(manifest, selected)
+    if overwritten:
+        _forget_reads(warehouse, manifest)
+        plan.reasons.append(
+            f"{', '.join(overwritten)} built without the change log, which reads their previous "
+            "build to find the orders that leave them: every model reading the change log is "
+            "rebuilt fully when next built (select the change log with them to avoid this)"
+        )
     if not plan.definitions:
         return plan
     plan.salt_fingerprint = current_salt_fingerprint()
@@ -380,6 +389,22 @@ def plan_build(
             f"{plan.vars['backfill_end']}: those rows are deleted and built again"
         )
     return plan
+
+
+def _forget_reads(warehouse: Path, manifest: dict) -> None:
+    """Clear the seq every reader of the change log read (rebuilt fully when next built)."""
+    from returnlens.warehouse import connect
+
+    readers = [n["relation_name"] for n in incremental_models(manifest).values() if is_consumer(n)]
+    con = connect(warehouse)
+    try:
+        _ensure_state(con)
+        for relation in readers:
+            con.execute(
+                f"update {STATE_TABLE} set change_seq = null where relation_name = ?", [relation]
+            )
+    finally:
+        con.close()
 
 
 def _drop(con, relation: str) -> None:

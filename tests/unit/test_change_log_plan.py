@@ -287,3 +287,64 @@ def test_a_reader_declaring_its_dependency_is_planned(tmp_path, warehouse):
     ]
     plan = build(tmp_path, warehouse, m)
     assert FACTS in plan.consumers
+
+
+def with_previous_facts() -> dict:
+    """The hand-made manifest, the log looking orders up in the previous build of the table
+    `prev` (as the log reads fct_order_lines and fct_returns), which declares the log."""
+    m = manifest()
+    m["nodes"]["model.returnlens.stg_loader__changed_orders"]["raw_code"] = (
+        "{%- set previous_returns = previous_relation('prev') -%} select 1"
+    )
+    m["nodes"]["model.returnlens.prev"] = {
+        "resource_type": "model",
+        "name": "prev",
+        "checksum": {"name": "sha256", "checksum": "p"},
+        "config": {"materialized": "table"},
+        "depends_on": {"nodes": ["model.returnlens.stg_loader__changed_orders"], "macros": []},
+        "relation_name": '"warehouse"."marts"."prev"',
+    }
+    return m
+
+
+def test_a_subset_building_the_previous_facts_without_the_log_rebuilds_the_readers(
+    tmp_path, warehouse
+):
+    """Review H1, whatever the selection: a run that builds a model the log reads the previous
+    build of (a subset chosen in the UI, without the log) overwrites what the log's next build
+    would look orders up in. The readers cannot trust the log's next rows then: each is
+    rebuilt fully when next built, and the run says why."""
+    m = with_previous_facts()
+    build(tmp_path, warehouse, m)
+    assert state(warehouse)[FACTS][0] == 1
+    plan = build(tmp_path, warehouse, m, built=(), selected={"model.returnlens.prev"})
+    assert any("prev" in r and "change log" in r for r in plan.reasons), plan.reasons
+    assert state(warehouse)[FACTS][0] is None
+    plan = build(tmp_path, warehouse, m)
+    assert plan.drop == [FACTS]
+    # a subset with the log builds it first (the facts declare it): nothing is lost
+    build(tmp_path, warehouse, m, built=(LOG,), selected={
+        "model.returnlens.prev", "model.returnlens.stg_loader__changed_orders"
+    })  # fmt: skip
+    assert state(warehouse)[FACTS][0] is not None
+
+
+def test_the_models_the_real_log_reads_the_previous_build_of_are_found():
+    from returnlens.change_log import previous_facts_built_without_log
+
+    sql = (
+        Path(__file__).resolve().parents[2] / "models/staging/loader/stg_loader__changed_orders.sql"
+    )
+    m = manifest()
+    m["nodes"]["model.returnlens.stg_loader__changed_orders"]["raw_code"] = sql.read_text()
+    for name in ("fct_order_lines", "fct_returns", "dim_customers"):
+        m["nodes"][f"model.returnlens.{name}"] = {"resource_type": "model", "name": name}
+    every = {f"model.returnlens.{n}" for n in ("fct_order_lines", "fct_returns", "dim_customers")}
+    assert previous_facts_built_without_log(m, every) == ["fct_order_lines", "fct_returns"]
+    assert previous_facts_built_without_log(m, {*every, "model.returnlens.facts"}) == [
+        "fct_order_lines",
+        "fct_returns",
+    ]
+    with_log = {*every, "model.returnlens.stg_loader__changed_orders"}
+    assert previous_facts_built_without_log(m, with_log) == []
+    assert previous_facts_built_without_log(m, None) == []
