@@ -148,11 +148,46 @@ def test_each_build_of_the_log_gets_the_next_seq_and_the_stamp_it_saw_before(tmp
     assert state(warehouse)[FACTS][:1] == (2,)
 
 
-def test_a_log_built_on_an_empty_raw_lists_everything_loaded_afterwards(tmp_path, warehouse):
+def test_after_a_log_built_on_an_empty_raw_its_readers_are_rebuilt_fully(tmp_path, warehouse):
+    """Review L5: a log first built on an empty warehouse saw no stamp (the epoch); its next
+    build would list every order loaded since, the whole history. Its readers are rebuilt
+    fully instead (in the run: dropped; outside it: their seq cleared), and the log lists
+    nothing that build, as on a first build."""
     build(tmp_path, warehouse)
     assert state(warehouse)[LOG][:2] == (1, EPOCH)
+    stamp(warehouse, "insert into raw.orders values ('O1', ?)", [T1])
+    plan = build(tmp_path, warehouse)
+    assert plan.drop == [FACTS] and "empty" in " ".join(plan.reasons)
+    assert reads(warehouse)["staging.stg_loader__changed_orders"] == (2, None)
+    assert state(warehouse)[LOG][:2] == (2, T1)
+    assert build(tmp_path, warehouse).drop == []  # from then on incremental
+    assert reads(warehouse)["staging.stg_loader__changed_orders"] == (3, T1)
+
+
+def test_a_reader_outside_the_run_after_an_empty_log_is_rebuilt_fully_next(tmp_path, warehouse):
     build(tmp_path, warehouse)
-    assert reads(warehouse)["staging.stg_loader__changed_orders"] == (2, EPOCH)
+    stamp(warehouse, "insert into raw.orders values ('O1', ?)", [T1])
+    build(
+        tmp_path, warehouse, built=(LOG,), selected={"model.returnlens.stg_loader__changed_orders"}
+    )
+    assert state(warehouse)[FACTS][0] is None
+    assert build(tmp_path, warehouse).drop == [FACTS]
+
+
+def test_a_clock_behind_the_logs_watermark_rebuilds_the_log_and_its_readers(tmp_path, warehouse):
+    """Review M6: the log's watermark is wall-clock (`_loaded_at`, `retracted_at`,
+    `forgotten_at`). When now is before the latest stamp the log saw (a clock stepped back, a
+    warehouse restored from elsewhere), rows loaded now get earlier stamps and the log would
+    never list them: the run says so and rebuilds the log and its readers fully."""
+    stamp(warehouse, "insert into raw.orders values ('O0', ?)", [T1])
+    build(tmp_path, warehouse)
+    ahead = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=1)
+    stamp(warehouse, "insert into raw.orders values ('O1', ?)", [ahead])
+    assert build(tmp_path, warehouse).drop == []
+    assert state(warehouse)[LOG][1] == ahead
+    plan = build(tmp_path, warehouse)
+    assert sorted(plan.drop) == sorted([LOG, FACTS])
+    assert "clock" in " ".join(plan.reasons)
 
 
 def test_rows_every_reader_has_read_are_pruned_and_an_unselected_reader_keeps_its_rows(
