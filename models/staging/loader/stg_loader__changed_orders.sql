@@ -65,8 +65,8 @@
     {%- set seq = 0 -%}
     {%- set since = "cast('9999-12-31 00:00:00' as timestamp)" -%}
 {%- endif -%}
-{#- the facts built before (none at parse time and before a first build), read only when a
-    customer or an RMA needs them -#}
+{#- the facts built before (none at parse time and before a first build): the order lines
+    read only when a customer needs them, the returns' RMAs always (the closure below) -#}
 {%- set previous_lines = previous_relation('fct_order_lines') -%}
 {%- set previous_returns = previous_relation('fct_returns') -%}
 {%- set needs = {'customers': 0} -%}
