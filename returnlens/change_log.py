@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 
 LOG_MODEL = "stg_loader__changed_orders"
@@ -92,6 +93,73 @@ def is_consumer(node: dict) -> bool:
     depends_on = node["depends_on"]
     return any(m in depends_on.get("macros", []) for m in CONSUMER_MACROS) or any(
         n.split(".")[-1] == LOG_MODEL for n in depends_on.get("nodes", [])
+    )
+
+
+# a call of one of the CONSUMER_MACROS in a hook's SQL (a hook set in a yml is not recorded
+# among the model's macros)
+_CONSUMER_CALL = re.compile(r"\b(changed_orders|delete_changed)\s*\(")
+DEPENDS_ON_LOG = f"-- depends_on: {{{{ ref('{LOG_MODEL}') }}}}"
+
+
+class ReaderError(ValueError):
+    """A model reading the change log in a way the pipeline cannot plan; says what to change."""
+
+
+def _calls_consumer_macros(node: dict) -> bool:
+    """Whether a model calls changed_orders or delete_changed: in its SQL (dbt records the
+    macros) or in a hook (its SQL text)."""
+    if any(m in node["depends_on"].get("macros", []) for m in CONSUMER_MACROS):
+        return True
+    hooks = [*node["config"].get("pre-hook", []), *node["config"].get("post-hook", [])]
+    return any(_CONSUMER_CALL.search(h.get("sql", "") if isinstance(h, dict) else h) for h in hooks)
+
+
+def check_readers(manifest: dict) -> None:
+    """Refuse a model that calls changed_orders or delete_changed without declaring its
+    dependency on the log (review M3): dbt records no ref() made only on an incremental build
+    or in a pre-hook, so without `-- depends_on` dbt may build the model before the log, and
+    the model's seq would be recorded by its macros' reads but not by the plan. ReaderError
+    names the model, its file and the line to add."""
+    missing = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node.get("name") == LOG_MODEL:
+            continue
+        refs_log = any(n.split(".")[-1] == LOG_MODEL for n in node["depends_on"].get("nodes", []))
+        if _calls_consumer_macros(node) and not refs_log:
+            where = node.get("original_file_path") or node.get("name")
+            missing.append(f"{node.get('name')} ({where})")
+    if missing:
+        raise ReaderError(
+            "These models read the change log (macro changed_orders or delete_changed) without "
+            f"declaring it: {', '.join(sorted(missing))}. Add the line `{DEPENDS_ON_LOG}` to "
+            "each model's SQL: dbt records no ref() made only on an incremental build or in a "
+            "pre-hook, so without it dbt may build the model before the log, and the run cannot "
+            "record what the model read."
+        )
+
+
+# the models whose previous build the log reads (macro previous_relation in its SQL)
+_PREVIOUS_CALL = re.compile(r"previous_relation\(\s*['\"](\w+)['\"]\s*\)")
+
+
+def previous_facts_built_without_log(manifest: dict, selected: set[str] | None) -> list[str]:
+    """The models the log reads the previous build of (fct_order_lines, fct_returns: macro
+    previous_relation in its SQL) that a subset builds without the log, by name; [] for a full
+    build or one that builds the log (which then runs first: those models declare it). Such a
+    build overwrites what the log's next build looks orders up in (review H1)."""
+    if selected is None:
+        return []
+    logs = [
+        uid
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] == "model" and n.get("name") == LOG_MODEL
+    ]
+    if not logs or logs[0] in selected:
+        return []
+    read = set(_PREVIOUS_CALL.findall(manifest["nodes"][logs[0]].get("raw_code") or ""))
+    return sorted(
+        n["name"] for uid, n in manifest["nodes"].items() if uid in selected and n["name"] in read
     )
 
 

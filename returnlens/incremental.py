@@ -46,10 +46,13 @@ from pathlib import Path
 import yaml
 
 from returnlens.change_log import (
+    EPOCH,
     LogPlan,
+    check_readers,
     current_salt_fingerprint,
     is_consumer,
     log_node,
+    previous_facts_built_without_log,
     prune,
     relation_key,
     watermark,
@@ -297,7 +300,8 @@ def plan_build(
     selected: set[str] | None = None,
 ) -> BuildPlan:
     """Decide how the run builds the incremental models (module docstring) and drop the tables
-    of those whose definition changed. `BackfillError` for an unusable range.
+    of those whose definition changed. `BackfillError` for an unusable range, `ReaderError`
+    for a model reading the change log without declaring it (returnlens.change_log).
 
     `selected`: the unique ids the build selects (a subset materialised from the Dagster UI),
     None for all. An incremental model outside it is left as it is, even when its definition
@@ -306,6 +310,7 @@ def plan_build(
     from returnlens.warehouse import connect
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    check_readers(manifest)  # a reader of the change log without its dependency fails first
     for node in incremental_models(manifest).values():  # a wrong declaration fails first
         for model in _declared_inputs(node).get("changed") or {}:
             _relation_of(manifest, model)
@@ -326,6 +331,14 @@ def plan_build(
         if plan.vars:
             plan.reasons.append("the backfill range is moot in a full refresh")
             plan.vars = {}
+    overwritten = previous_facts_built_without_log(manifest, selected)
+    if overwritten:
+        _forget_reads(warehouse, manifest)
+        plan.reasons.append(
+            f"{', '.join(overwritten)} built without the change log, which reads their previous "
+            "build to find the orders that leave them: every model reading the change log is "
+            "rebuilt fully when next built (select the change log with them to avoid this)"
+        )
     if not plan.definitions:
         return plan
     plan.salt_fingerprint = current_salt_fingerprint()
@@ -344,6 +357,7 @@ def plan_build(
         log = log_node(manifest)
         log_record = built.get(log["relation_name"]) if log else None
         plan.log_seq = log_record[2] if log_record else None
+        why_log_lost, log_too = _log_untrusted(con, log_record, plan.planned_at)
         for relation, digest in plan.definitions.items() if not full_refresh else ():
             recorded_digest, built_at, seq, _, salt = built.get(relation, (None,) * 5)
             if not _relation_exists(con, relation):
@@ -359,6 +373,10 @@ def plan_build(
                 why = "the PII salt of its customer keys changed (or was not recorded) since"
             elif relation in plan.consumers and (seq is None or plan.log_seq is None):
                 why = "the change log it reads holds no record of what it read (or was rebuilt)"
+            elif why_log_lost and (
+                relation in plan.consumers or (log_too and relation == log["relation_name"])
+            ):
+                why = why_log_lost
             else:
                 why = _inputs_changed(con, manifest, relation, nodes[relation], built_at)
             if why is None:
@@ -368,7 +386,14 @@ def plan_build(
             plan.drop.append(relation)
             plan.reasons.append(f"{relation}: {why}, rebuilt fully")
         if log is not None:
-            _plan_change_log(con, plan, log["relation_name"], log_record, built, full_refresh)
+            _plan_change_log(
+                con,
+                plan,
+                log["relation_name"],
+                log_record,
+                built,
+                full_refresh or bool(why_log_lost),
+            )
     finally:
         con.close()
     if plan.vars.get("backfill_start"):
@@ -377,6 +402,22 @@ def plan_build(
             f"{plan.vars['backfill_end']}: those rows are deleted and built again"
         )
     return plan
+
+
+def _forget_reads(warehouse: Path, manifest: dict) -> None:
+    """Clear the seq every reader of the change log read (rebuilt fully when next built)."""
+    from returnlens.warehouse import connect
+
+    readers = [n["relation_name"] for n in incremental_models(manifest).values() if is_consumer(n)]
+    con = connect(warehouse)
+    try:
+        _ensure_state(con)
+        for relation in readers:
+            con.execute(
+                f"update {STATE_TABLE} set change_seq = null where relation_name = ?", [relation]
+            )
+    finally:
+        con.close()
 
 
 def _drop(con, relation: str) -> None:
@@ -393,8 +434,40 @@ def _drop(con, relation: str) -> None:
     con.execute(f"drop {what} {quote_ident(schema)}.{quote_ident(table)}")
 
 
+def _log_untrusted(con, log_record: tuple | None, now: dt.datetime) -> tuple[str | None, bool]:
+    """Why the change log's next rows are not to be used, so that its readers are rebuilt
+    fully, and whether the log is rebuilt fully too ((None, False) when they can be used):
+
+    - its last build saw no stamp at all (an empty warehouse, the epoch) and raw has rows now:
+      its next rows would list the whole history (review L5); the readers are rebuilt fully
+      and the log lists nothing this once (as on a first build);
+    - now is before the latest stamp it saw: the stamps are wall-clock, so a clock stepped
+      back or a warehouse restored from elsewhere stamps new rows earlier, and the log would
+      never list them (review M6); the log and its readers are rebuilt fully."""
+    until = log_record[3] if log_record else None
+    if until is None:
+        return None, False
+    if until == EPOCH:
+        if watermark(con) == EPOCH:  # still nothing loaded: the log lists nothing anyway
+            return None, False
+        return (
+            "the change log's last build saw an empty warehouse (no load stamp): its next rows "
+            "would list the whole history, so the models reading it are rebuilt fully instead"
+        ), False
+    if now < until:
+        return (
+            f"WARNING: the clock ({now:%Y-%m-%d %H:%M:%S} UTC) is behind the latest load stamp "
+            f"the change log saw ({until:%Y-%m-%d %H:%M:%S}): a clock stepped back or a "
+            "warehouse restored from elsewhere; rows loaded now would never be listed, so the "
+            "log and the models reading it are rebuilt fully (at every run until the clock "
+            "passes that stamp)"
+        ), True
+    return None, False
+
+
 def _plan_change_log(con, plan, log_relation, log_record, built, full_refresh) -> None:
-    """The change log's seqs for this run, its readers' and pruning (returnlens.change_log)."""
+    """The change log's seqs for this run, its readers' and pruning (returnlens.change_log).
+    `full_refresh`: also true when the log's rows cannot be trusted (`_log_untrusted`)."""
     consumed = {r: built[r][2] for r in plan.consumers if r in built and built[r][2] is not None}
     plan.log_reads = {
         relation_key(r): (seq, None) for r, seq in consumed.items() if r in plan.definitions
@@ -409,6 +482,8 @@ def _plan_change_log(con, plan, log_relation, log_record, built, full_refresh) -
             plan.reasons.append(f"{log_relation}: {pruned} row(s) every reader has read, pruned")
         plan.log = LogPlan(log_relation, (plan.log_seq or 0) + 1, watermark(con))
         after = log_record[3] if log_record else None
+        if after == EPOCH:  # nothing before, or its readers rebuilt fully: it lists nothing
+            after = None
         plan.log_reads[relation_key(log_relation)] = (plan.log.seq, after)
         if full_refresh or log_relation in (*plan.drop, *plan.fresh):
             # rebuilt fully, its earlier rows are gone: a reader outside the run has read up to

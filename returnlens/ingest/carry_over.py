@@ -15,8 +15,9 @@ that a removed row leaves a trace, the loader's batch transaction also:
    `removed`: it is not, or its new row was quarantined) and what it affects: order, RMA,
    response, sku, batch, currency, event date and the customer as the salted hash the facts
    key customers by (sha256 of salt and id, as `macros/hash_customer_id.sql`; not for an
-   entity whose customer_id the models resolve by e-mail, `CUSTOMER_RESOLVED_BY_EMAIL`), never
-   personal data.
+   entity whose customer_id the models resolve by e-mail, `CUSTOMER_RESOLVED_BY_EMAIL`) and a
+   customer's e-mail as the pseudonym an order keyed by it carries (`email_customer_id`, made
+   when the old rows are set aside, so no e-mail is copied), never personal data.
 
 **Content** is the contract's columns and `_extra` (the columns the contract does not know:
 models read some of them, e.g. a Sendcloud return's label cost, a Shopify order's name), not
@@ -65,6 +66,23 @@ def content_hash(entity: Entity, alias: str = "") -> str:
     return f"hash({cast}, {prefix}_extra)"
 
 
+def email_customer_id_sql(email: str, salt: str = "$salt") -> str:
+    """The customer_id an order keyed by this e-mail carries (SQL over the column `email`, the
+    salt a bound parameter): 'email-' and the first 20 hex digits of SHA-256(salt ||
+    lower(trim(e-mail))), as macro email_customer_id and the Shopify admin export's adapter
+    make it; null for a null e-mail."""
+    return f"'email-' || substr(sha256(cast({salt} as varchar) || lower(trim({email}))), 1, 20)"
+
+
+def _affect(target: str, column: str) -> str:
+    """What `_previous_rows` keeps of a column the entity affects: the e-mail as its
+    pseudonym, anything else as it is (hashed or cast when recorded, `_affects_select`)."""
+    value = qi(column)
+    if target == "email_customer_id":
+        value = email_customer_id_sql(value)
+    return f", {value} as {qi('_a_' + target)}"
+
+
 def set_aside_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]) -> int:
     """Keep what the carry-over needs of the rows earlier deliveries of these files left in raw
     (temp table `_previous_rows`); call before they are deleted, in the same transaction.
@@ -75,14 +93,15 @@ def set_aside_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: li
         {"entity": entity.name, "files": files},
     ).fetchall()[0]
     keys = ", ".join(qi(k) for k in entity.key)
-    affects = "".join(
-        f", {qi(column)} as {qi('_a_' + target)}" for target, column in entity.affects
-    )
+    affects = "".join(_affect(target, column) for target, column in entity.affects)
+    params: dict = {"files": files} if loaded else {}
+    if any(target == "email_customer_id" for target, _ in entity.affects):
+        params["salt"] = pii_salt()
     con.execute(
         f"create or replace temp table {PREVIOUS} as "
         f"select {keys}, {content_hash(entity)} as _h, _loaded_at, _source_file{affects} "
         f"from {entity.table} where {IN_FILES if loaded else 'false'}",
-        {"files": files} if loaded else {},
+        params,
     )
     return con.execute(f"select count(*) from {PREVIOUS}").fetchall()[0][0]
 

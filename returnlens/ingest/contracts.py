@@ -93,7 +93,10 @@ class FileSpec:
 # the row (returnlens/ingest/carry_over.py): enough to find the orders, days and dimensions to
 # build again, no personal data. A customer is recorded only as the salted hash the facts key
 # customers by (`customer_hash`, macros/hash_customer_id.sql); `event_date` is the date of the
-# row's event (order, request, answer, rate...).
+# row's event (order, request, answer, rate...). A customer's e-mail is recorded only as the
+# salted pseudonym an order keyed by that e-mail carries as its customer_id
+# (`email_customer_id`, macros/customer_ids_by_email.sql): a changed or erased e-mail changes
+# which customer such orders resolve to (an e-mail two customers shared resolves again).
 RETRACTED_AFFECTS = (
     "order_id",
     "rma_id",
@@ -103,6 +106,7 @@ RETRACTED_AFFECTS = (
     "customer_hash",
     "currency",
     "event_date",
+    "email_customer_id",
 )
 
 # Entities whose customer_id may be an e-mail pseudonym ('email-' + hash, as the adapter of
@@ -186,7 +190,14 @@ class Entity:
                     "instead: the change log rebuilds the order and finds its customer in the "
                     "facts"
                 )
-            if any(c.pii for c in self.columns if c.name == column):
+            if target == "email_customer_id" and column != "email":
+                raise ValueError(
+                    f"{where}: email_customer_id is the pseudonym of the e-mail column only "
+                    f"(the customer_id an order keyed by that e-mail carries), not of {column!r}"
+                )
+            if target != "email_customer_id" and any(
+                c.pii for c in self.columns if c.name == column
+            ):
                 raise ValueError(
                     f"{where}: affects names {column!r}, personal data; raw.retracted_rows "
                     "holds none"
@@ -272,7 +283,8 @@ ENTITIES: tuple[Entity, ...] = (
         pattern="customers*.csv",
         format="csv",
         key=("customer_id",),
-        affects=(("customer_hash", "customer_id"),),
+        # the e-mail as its salted pseudonym only (RETRACTED_AFFECTS)
+        affects=(("customer_hash", "customer_id"), ("email_customer_id", "email")),
         description="Customer accounts from the shop system. Holds personal data (PII).",
         columns=(
             Column("customer_id", "varchar", "Shop's customer number, e.g. C0000042."),

@@ -6,7 +6,9 @@
 - the free text they wrote (return reasons, survey comments) becomes null too, as it may name
   them; their orders, returns and answers stay, keyed by the customer id as before;
 - the request is recorded in `raw.forgotten_customers` as a salted SHA-256 of the id (the id
-  itself is not kept there). The loader applies that list to every file it loads (with
+  itself is not kept there), and each e-mail erased in `raw.retracted_rows` (cause
+  `forgotten`) as the salted pseudonym the orders keyed by it carry (for the change log: those
+  orders resolve to another customer, or to none, once it is erased). The loader applies that list to every file it loads (with
   `returnlens.ingest.erasure`, which this module shares), so re-delivering or reloading an old
   landing file does not bring the data back;
 - the tables that held the data are rewritten and the database's freed blocks overwritten
@@ -37,6 +39,7 @@ from pathlib import Path
 import duckdb
 
 from returnlens.config import pii_salt, settings
+from returnlens.ingest.carry_over import email_customer_id_sql
 from returnlens.ingest.compaction import Compaction, CompactionError, compact_database
 from returnlens.ingest.contracts import ENTITIES, SOURCES, Entity, entity
 from returnlens.ingest.erasure import (
@@ -118,6 +121,24 @@ def _is_known(con: duckdb.DuckDBPyConnection, customer_id: str) -> bool:
     return bool(rows[0][0])
 
 
+def _record_erased_emails(
+    con: duckdb.DuckDBPyConnection, customer_id: str, customer_hash: str, salt: str, at
+) -> None:
+    """Before the customer's e-mail is erased: one row in `raw.retracted_rows` (cause
+    `forgotten`) per e-mail of theirs in raw.customers, as the pseudonym an order keyed by that
+    e-mail carries (never the e-mail). Erasing it changes which customer those orders resolve
+    to (an e-mail the customer shared resolves to the other one again), and once it is erased
+    only this row finds them (the change log, stg_loader__changed_orders)."""
+    con.execute(
+        "insert into raw.retracted_rows (entity, retracted_at, cause, customer_hash, "
+        "email_customer_id) "
+        f"select distinct 'customers', cast($at as timestamp), 'forgotten', $hash, "
+        f"{email_customer_id_sql('email')} from raw.customers "
+        "where customer_id = $id and email is not null",
+        {"at": at, "hash": customer_hash, "salt": salt, "id": customer_id},
+    )
+
+
 def forget_customer(
     con: duckdb.DuckDBPyConnection,
     customer_id: str,
@@ -146,10 +167,12 @@ def forget_customer(
                 [customer_hash],
             ).fetchall()[0][0]
         )
+        forgotten_at = utc_now()
         if not result.already_forgotten:
             con.execute(
-                "insert into raw.forgotten_customers values (?, ?)", [customer_hash, utc_now()]
+                "insert into raw.forgotten_customers values (?, ?)", [customer_hash, forgotten_at]
             )
+        _record_erased_emails(con, customer_id, customer_hash, salt, forgotten_at)
         # only this customer: other forgotten customers were erased by their own request
         con.execute(
             "create or replace temp table _forget_one as select ? as customer_hash",

@@ -101,6 +101,7 @@ create table if not exists raw.forgotten_customers (
 
 # Rows a re-delivered file no longer holds as they were (changed, removed, or now quarantined),
 # one per row, with what the row was about (returnlens/ingest/carry_over.py); no personal data.
+# forget-customer adds one per e-mail it erases (cause forgotten, returnlens/ingest/privacy.py).
 RETRACTED_DDL = """
 create table if not exists raw.retracted_rows (
     entity varchar,
@@ -115,7 +116,9 @@ create table if not exists raw.retracted_rows (
     batch_id varchar,
     customer_hash varchar,
     currency varchar,
-    event_date date
+    event_date date,
+    -- a customer's old e-mail as the customer_id of orders keyed by it (email- + 20 hex)
+    email_customer_id varchar
 )
 """
 
@@ -142,6 +145,7 @@ def ensure_raw_schema(
     con.execute(FORGOTTEN_DDL)
     con.execute(FINGERPRINTS_DDL)
     con.execute(RETRACTED_DDL)
+    con.execute("alter table raw.retracted_rows add column if not exists email_customer_id varchar")
     for ent in entities:
         cols = [f"{qi(c.name)} {c.type}" for c in ent.columns]
         cols += [f"{name} {typ}" for name, typ in LOADER_COLUMNS]

@@ -11,6 +11,16 @@ export re-delivered with a new customer whose e-mail an e-mail-keyed order names
 rate, a production batch's row changed, a return withdrawn from a re-delivered returns file
 and a late NPS answer. Run b2: no new file.
 
+Then the review's findings of increment 2 (docs/plans/incremental-facts.md, "Open work for
+increment 3"). Before run c a customer whose order is keyed by her e-mail is forgotten and a
+return matched to its order by the order's id written as a name ('#O14') is withdrawn; run c
+is an alert run (the `returns_alerts` job's dbt selection, here restricted to the facts the
+log looks things up in), which rebuilds the facts (H1). Before run d a customer sharing an
+e-mail with another changes her e-mail, and a customer sharing another e-mail is forgotten:
+the orders keyed by those e-mails now resolve (H2); and an order arrives whose shop name is
+the reference a return was delivered with, so the return moves to it from the order it was
+matched to by id (M1). Run d is a main run.
+
 The expected rows are written out by hand from the landing rows below, never read from the
 models.
 """
@@ -87,10 +97,16 @@ def batch(units: int) -> dict:
     }  # fmt: skip
 
 
-def write(path: Path, entity: str, rows: list[dict]) -> None:
+def referenced_return(rma: str, reference: str, day: str) -> dict:
+    """A return line as a returns platform names it: its own line id, the order by the
+    reference it was given, the sku (stg_returns__order_line_matches finds the line)."""
+    return return_line(rma, "O0-1", day) | {"order_line_id": f"SC-{rma}", "order_id": reference}
+
+
+def write(path: Path, entity: str, rows: list[dict], extra: tuple[str, ...] = ()) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLS[entity])
+        writer = csv.DictWriter(fh, fieldnames=[*COLS[entity], *extra])
         writer.writeheader()
         writer.writerows(rows)
 
@@ -99,12 +115,19 @@ CUSTOMERS = [
     customer(c, e)
     for c, e in [("C1", "one@x.test"), ("C2", "two@x.test"), ("C4", "four@x.test"),
                  ("C5", "five@x.test"), ("C6", "six@x.test"), ("C8", "eight@x.test"),
-                 ("C9", "nine@x.test")]
+                 ("C9", "nine@x.test"), ("C11", "eleven@x.test"), ("C15", "shared@x.test"),
+                 ("C16", "shared@x.test"), ("C17", "pair@x.test"), ("C18", "pair@x.test")]
 ]  # fmt: skip
 MARCH_LINES = [
     line("O1-1", batch="B1"), line("O1-2", sku="B"), line("O2-1"), line("O3-1"), line("O4-1"),
     line("O5-1"), line("O6-1"), line("O7-1"), line("O9-1"),
 ]  # fmt: skip
+
+
+MAY_RETURNS = [
+    referenced_return("R12", "#O12", "2026-05-10"),
+    referenced_return("R14", "#O14", "2026-05-12"),
+]
 
 
 def write_shop(landing: Path) -> None:
@@ -138,6 +161,20 @@ def write_shop(landing: Path) -> None:
     ]
     write(landing / "returns" / "returns_2026-03.csv", "returns", returns)
     write(landing / "purchasing" / "batches.csv", "production_batches", [batch(100)])
+    # for runs c and d: O11 keyed by C11's e-mail, O15 and O17 by e-mails two customers share
+    # (unresolved), returns R12 and R14 delivered with '#O12' and '#O14', matched to O12 and O14
+    # by their ids (a leading '#' ignored when no order has that name)
+    may = [
+        order("O11", pseudonym("eleven@x.test"), "2026-05-01"),
+        order("O12", "C1", "2026-05-02"),
+        order("O14", "C1", "2026-05-04"),
+        order("O15", pseudonym("shared@x.test"), "2026-05-05"),
+        order("O17", pseudonym("pair@x.test"), "2026-05-07"),
+    ]
+    write(landing / "shop" / "orders_2026-05.csv", "orders", may)
+    may_lines = [line(f"{o['order_id']}-1") for o in may]
+    write(landing / "shop" / "order_lines_2026-05.csv", "order_lines", may_lines)
+    write(landing / "returns" / "returns_2026-05.csv", "returns", MAY_RETURNS)
     rates = [{"rate_date": "2026-03-18", "currency": "SEK", "reporting_currency_per_unit": "0.09"}]
     write(landing / "exchange_rates" / "exchange_rates_2026-03-18.csv", "exchange_rates", rates)
     profile = {
@@ -177,7 +214,46 @@ def deliver_day_b(landing: Path) -> None:
     write(landing / "surveys" / "nps_2026-04.csv", "nps_responses", [answer])
 
 
-def run(landing: Path, warehouse: Path, target: Path) -> dict:
+def deliver_before_alerts(landing: Path) -> None:
+    """Between b2 and the alert run c: R14 withdrawn (C11 is forgotten by the fixture)."""
+    write(landing / "returns" / "returns_2026-05.csv", "returns", MAY_RETURNS[:1])
+
+
+def deliver_before_d(landing: Path) -> None:
+    """Between c and the main run d (C17 is forgotten by the fixture)."""
+    with (landing / "shop" / "customers.csv").open(encoding="utf-8", newline="") as fh:
+        now = list(csv.DictReader(fh))  # as forget-customer left it (C6, C11, C17 scrubbed)
+    moved = [r | {"email": "sixteen@x.test"} if r["customer_id"] == "C16" else r for r in now]
+    write(landing / "shop" / "customers.csv", "customers", moved)
+    o13 = order("O13", "C1", "2026-06-01") | {"name": "#O12"}
+    write(landing / "shop" / "orders_2026-06.csv", "orders", [o13], extra=("name",))
+    write(landing / "shop" / "order_lines_2026-06.csv", "order_lines", [line("O13-1")])
+
+
+# the returns_alerts job's dbt selection (orchestration/defs/automation/jobs.py), restricted
+# to the facts the log looks orders up in and their ancestors on that path
+ALERTS = "source:returns.returns+,+sig_quality_alerts"
+ALERTS_SELECT = f"{ALERTS},+fct_order_lines {ALERTS},+fct_returns"
+
+
+def selected_models(select: str, warehouse: Path, target: Path) -> set[str]:
+    """The unique ids of the models a dbt selection builds (as the Dagster step passes them)."""
+    listed = dbt(
+        ["ls", "--resource-type", "model", "--select", select, "--output", "json",
+         "--output-keys", "unique_id", "--quiet"],
+        warehouse, target,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stdout[-3000:]
+    return {json.loads(row)["unique_id"] for row in listed.stdout.splitlines() if row.strip()}
+
+
+def run(
+    landing: Path,
+    warehouse: Path,
+    target: Path,
+    select: str = SELECT,
+    selected: set[str] | None = None,
+) -> dict:
     """Load, plan, build and record as the pipeline's dbt step does; the log's rows after."""
     from returnlens.incremental import plan_build, record_built
 
@@ -188,10 +264,10 @@ def run(landing: Path, warehouse: Path, target: Path) -> dict:
         target / "manifest.json",
         warehouse,
         profile_vars,
-        selected={"model.returnlens.stg_loader__changed_orders"},
+        selected=selected or {"model.returnlens.stg_loader__changed_orders"},
     )
     build = dbt(
-        ["build", "--select", SELECT, "--indirect-selection", "cautious",
+        ["build", "--select", select, "--indirect-selection", "cautious",
          "--exclude-resource-type", "unit_test",
          "--vars", json.dumps({**json.loads(profile_vars), **plan.vars})],
         warehouse, target,
@@ -234,6 +310,16 @@ def runs(tmp_path_factory):
         deliver_day_b(landing)
         out["b"] = run(landing, warehouse, target)
         out["b2"] = run(landing, warehouse, target)
+        with duckdb.connect(str(warehouse)) as con:
+            forget_customer(con, "C11", landing_dir=landing)
+        deliver_before_alerts(landing)
+        alerts = selected_models(ALERTS_SELECT, warehouse, target)
+        out["c"] = run(landing, warehouse, target, ALERTS_SELECT, alerts)
+        out["c"]["selected"] = alerts
+        with duckdb.connect(str(warehouse)) as con:
+            forget_customer(con, "C17", landing_dir=landing)
+        deliver_before_d(landing)
+        out["d"] = run(landing, warehouse, target)
     finally:
         mp.undo()
     return out
@@ -292,11 +378,53 @@ def test_a_rerun_without_new_files_appends_nothing(runs):
     assert runs["b2"]["rows"] == []
 
 
+def test_an_alert_run_between_main_runs_leaves_no_order_unlisted(runs):
+    """H1: the alert run rebuilds fct_order_lines and fct_returns, which the log reads as the
+    facts built before (an erased customer's orders, a withdrawn return's order): it builds
+    the log too, first, so a reader that read b2's seq finds the orders in c's or d's."""
+    b2_seq = runs["b2"]["plan"].log_reads[LOG_KEY][0]
+    after_b2 = {r[1:3] for name in ("c", "d") for r in runs[name]["rows"] if r[0] > b2_seq}
+    # C11 forgotten: O11 is keyed by her e-mail and resolved to her until then
+    assert ("O11", "customer_forgotten") in after_b2
+    # R14 withdrawn: delivered as '#O14', the facts had matched it to O14
+    assert ("O14", "rma_shared") in after_b2
+    assert ("#O14", "return_retracted") in after_b2
+    # the job's selection builds the log (an edge from the facts to it, so first)
+    assert "model.returnlens.stg_loader__changed_orders" in runs["c"]["selected"]
+
+
+def test_the_alert_run_lists_what_changed_since_b2(runs):
+    seq = runs["c"]["plan"].log_reads[LOG_KEY][0]
+    assert listed(runs["c"]["rows"], seq) == {
+        ("O11", "customer_forgotten", d("2026-05-01"), None, None),
+        # the withdrawn return's delivered reference, and the order it was matched to
+        ("#O14", "return_retracted", None, d("2026-05-12"), None),
+        ("O14", "rma_shared", d("2026-05-04"), None, None),
+    }
+
+
+def test_run_d_lists_orders_an_email_no_longer_shared_resolves_and_a_return_left(runs):
+    """H2: O15 (shared@, C15 and C16) resolves to C15 once C16's e-mail changed; O17 (pair@,
+    C17 and C18) resolves to C18 once C17 is forgotten. M1: R12 moves from O12 (matched by
+    id) to O13 (named '#O12'), so O12's facts lose it."""
+    seq = runs["d"]["plan"].log_reads[LOG_KEY][0]
+    assert listed(runs["d"]["rows"], seq) == {
+        ("O13", "order_loaded", d("2026-06-01"), None, None),
+        ("O13", "order_line_loaded", d("2026-06-01"), None, None),
+        ("O15", "customer_retracted", d("2026-05-05"), None, None),
+        ("O17", "customer_forgotten", d("2026-05-07"), None, None),
+        # R12's orders: the one the facts had, and its delivered reference (not an order)
+        ("O12", "rma_shared", d("2026-05-02"), None, None),
+        ("#O12", "rma_shared", None, None, None),
+    }
+
+
 def test_the_log_holds_order_ids_and_dates_only(runs):
     assert runs["b"]["columns"] == [
         "change_seq", "order_id", "ordered_date", "requested_date", "responded_date", "cause",
     ]  # fmt: skip
-    assert personal_values(runs["b"]["rows"] + runs["b2"]["rows"]) == []
+    every = [r for name in ("b", "b2", "c", "d") for r in runs[name]["rows"]]
+    assert personal_values(every) == []
     assert runs["b"]["rows"], "run b lists orders: the scan above saw values"
 
 
@@ -308,8 +436,8 @@ def personal_values(rows: list[tuple]) -> list[str]:
 
 # a salted hash (sha256: 64 hex characters), an e-mail address, an e-mail pseudonym
 PERSONAL = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])|[^\s@]+@[^\s@]+|email-", re.I)
-# this shop's forgotten customer's id and the customers' names and streets (customer())
-OF_THIS_SHOP = ("C6", "Person", "Straat")
+# this shop's forgotten customers' ids and the customers' names and streets (customer())
+OF_THIS_SHOP = ("C6", "C11", "C17", "Person", "Straat")
 
 
 def test_the_personal_data_scan_flags_hashes_emails_and_pseudonyms():

@@ -12,6 +12,7 @@ main run on the same landing afterwards, "unchanged" from the state before the a
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import time
@@ -233,10 +234,24 @@ def test_returns_alerts_keeps_the_other_marts_as_published(runs):
     assert json.loads(log_after["tables"]).keys() == refreshed_after.keys()
 
 
-def test_returns_alerts_leaves_the_incremental_tables_untouched(runs):
+def test_returns_alerts_builds_the_change_log_and_leaves_the_other_incremental_tables(runs):
+    """The change log is built in the alert run too, before the facts it reads the previous
+    build of (docs/plans/incremental-facts.md, review H1): it lists the orders of the returns
+    file that landed (read here with the csv module); every other incremental table is as the
+    main run left it."""
     before, after = runs["before"]["incremental"], runs["after"]["incremental"]
     assert before, "no incremental model recorded after the main run"
-    assert after == before
+    log = next(r for r in after if r.endswith('."stg_loader__changed_orders"'))
+    assert {r: v for r, v in after.items() if r != log} == {
+        r: v for r, v in before.items() if r != log
+    }
+    assert before[log][1] == []  # the main run was its first build: it lists nothing
+    landed = sorted((runs["landing"] / "returns").glob("returns_*.csv"))[-1]
+    with landed.open(encoding="utf-8", newline="") as fh:
+        orders = {row["order_id"] for row in csv.DictReader(fh)}
+    rows = after[log][1]  # change_seq, order_id, dates, cause
+    assert {r[0] for r in rows} == {2}
+    assert {r[1] for r in rows if r[-1] == "return_loaded"} == orders
 
 
 def test_the_parquet_export_keeps_the_other_marts_files(runs):

@@ -148,11 +148,46 @@ def test_each_build_of_the_log_gets_the_next_seq_and_the_stamp_it_saw_before(tmp
     assert state(warehouse)[FACTS][:1] == (2,)
 
 
-def test_a_log_built_on_an_empty_raw_lists_everything_loaded_afterwards(tmp_path, warehouse):
+def test_after_a_log_built_on_an_empty_raw_its_readers_are_rebuilt_fully(tmp_path, warehouse):
+    """Review L5: a log first built on an empty warehouse saw no stamp (the epoch); its next
+    build would list every order loaded since, the whole history. Its readers are rebuilt
+    fully instead (in the run: dropped; outside it: their seq cleared), and the log lists
+    nothing that build, as on a first build."""
     build(tmp_path, warehouse)
     assert state(warehouse)[LOG][:2] == (1, EPOCH)
+    stamp(warehouse, "insert into raw.orders values ('O1', ?)", [T1])
+    plan = build(tmp_path, warehouse)
+    assert plan.drop == [FACTS] and "empty" in " ".join(plan.reasons)
+    assert reads(warehouse)["staging.stg_loader__changed_orders"] == (2, None)
+    assert state(warehouse)[LOG][:2] == (2, T1)
+    assert build(tmp_path, warehouse).drop == []  # from then on incremental
+    assert reads(warehouse)["staging.stg_loader__changed_orders"] == (3, T1)
+
+
+def test_a_reader_outside_the_run_after_an_empty_log_is_rebuilt_fully_next(tmp_path, warehouse):
     build(tmp_path, warehouse)
-    assert reads(warehouse)["staging.stg_loader__changed_orders"] == (2, EPOCH)
+    stamp(warehouse, "insert into raw.orders values ('O1', ?)", [T1])
+    build(
+        tmp_path, warehouse, built=(LOG,), selected={"model.returnlens.stg_loader__changed_orders"}
+    )
+    assert state(warehouse)[FACTS][0] is None
+    assert build(tmp_path, warehouse).drop == [FACTS]
+
+
+def test_a_clock_behind_the_logs_watermark_rebuilds_the_log_and_its_readers(tmp_path, warehouse):
+    """Review M6: the log's watermark is wall-clock (`_loaded_at`, `retracted_at`,
+    `forgotten_at`). When now is before the latest stamp the log saw (a clock stepped back, a
+    warehouse restored from elsewhere), rows loaded now get earlier stamps and the log would
+    never list them: the run says so and rebuilds the log and its readers fully."""
+    stamp(warehouse, "insert into raw.orders values ('O0', ?)", [T1])
+    build(tmp_path, warehouse)
+    ahead = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=1)
+    stamp(warehouse, "insert into raw.orders values ('O1', ?)", [ahead])
+    assert build(tmp_path, warehouse).drop == []
+    assert state(warehouse)[LOG][1] == ahead
+    plan = build(tmp_path, warehouse)
+    assert sorted(plan.drop) == sorted([LOG, FACTS])
+    assert "clock" in " ".join(plan.reasons)
 
 
 def test_rows_every_reader_has_read_are_pruned_and_an_unselected_reader_keeps_its_rows(
@@ -243,3 +278,108 @@ def test_a_log_without_its_record_but_with_a_reader_that_read_it_is_rebuilt(
     if not full_refresh:
         assert FACTS in plan.drop  # it read a log nobody recorded: rebuilt fully
     assert state(warehouse)[LOG][0] == 1 and state(warehouse)[FACTS][0] == 1
+
+
+def reader_without_depends_on(how: str) -> dict:
+    """A manifest whose model `facts` reads the log through a macro without declaring
+    `-- depends_on: {{ ref('stg_loader__changed_orders') }}` (no edge to the log): `how` is
+    the macro in its SQL, or the pre-hook given in a yml (dbt records no macro of it)."""
+    m = manifest()
+    facts = m["nodes"]["model.returnlens.facts"]
+    facts["original_file_path"] = "models/marts/facts.sql"
+    facts["depends_on"] = {"nodes": [], "macros": []}
+    if how == "macro":
+        facts["depends_on"]["macros"] = ["macro.returnlens.changed_orders"]
+    else:
+        facts["config"]["pre-hook"] = [{"sql": "{{ delete_changed('order_id', 'order_id') }}"}]
+    return m
+
+
+@pytest.mark.parametrize("how", ["macro", "pre-hook"])
+def test_a_model_reading_the_log_without_depending_on_it_is_refused(tmp_path, warehouse, how):
+    """Review M3: dbt records no ref() made only on an incremental build or in a pre-hook, so
+    a reader without the declared dependency may be built before the log, and was counted a
+    reader by its macros but not by the plan. The plan refuses it, naming the model, its file
+    and the line to add, before anything is dropped or planned."""
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(reader_without_depends_on(how)))
+    with pytest.raises(ValueError) as refused:
+        plan_build(path, warehouse, VARS)
+    message = str(refused.value)
+    assert "facts" in message and "models/marts/facts.sql" in message
+    assert "-- depends_on: {{ ref('stg_loader__changed_orders') }}" in message
+    with duckdb.connect(str(warehouse)) as con:  # refused before it wrote anything
+        tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'returnlens_state'"
+        ).fetchone()[0]
+    assert tables == 0
+
+
+def test_a_reader_declaring_its_dependency_is_planned(tmp_path, warehouse):
+    m = reader_without_depends_on("pre-hook")
+    m["nodes"]["model.returnlens.facts"]["depends_on"]["nodes"] = [
+        "model.returnlens.stg_loader__changed_orders"
+    ]
+    plan = build(tmp_path, warehouse, m)
+    assert FACTS in plan.consumers
+
+
+def with_previous_facts() -> dict:
+    """The hand-made manifest, the log looking orders up in the previous build of the table
+    `prev` (as the log reads fct_order_lines and fct_returns), which declares the log."""
+    m = manifest()
+    m["nodes"]["model.returnlens.stg_loader__changed_orders"]["raw_code"] = (
+        "{%- set previous_returns = previous_relation('prev') -%} select 1"
+    )
+    m["nodes"]["model.returnlens.prev"] = {
+        "resource_type": "model",
+        "name": "prev",
+        "checksum": {"name": "sha256", "checksum": "p"},
+        "config": {"materialized": "table"},
+        "depends_on": {"nodes": ["model.returnlens.stg_loader__changed_orders"], "macros": []},
+        "relation_name": '"warehouse"."marts"."prev"',
+    }
+    return m
+
+
+def test_a_subset_building_the_previous_facts_without_the_log_rebuilds_the_readers(
+    tmp_path, warehouse
+):
+    """Review H1, whatever the selection: a run that builds a model the log reads the previous
+    build of (a subset chosen in the UI, without the log) overwrites what the log's next build
+    would look orders up in. The readers cannot trust the log's next rows then: each is
+    rebuilt fully when next built, and the run says why."""
+    m = with_previous_facts()
+    build(tmp_path, warehouse, m)
+    assert state(warehouse)[FACTS][0] == 1
+    plan = build(tmp_path, warehouse, m, built=(), selected={"model.returnlens.prev"})
+    assert any("prev" in r and "change log" in r for r in plan.reasons), plan.reasons
+    assert state(warehouse)[FACTS][0] is None
+    plan = build(tmp_path, warehouse, m)
+    assert plan.drop == [FACTS]
+    # a subset with the log builds it first (the facts declare it): nothing is lost
+    build(tmp_path, warehouse, m, built=(LOG,), selected={
+        "model.returnlens.prev", "model.returnlens.stg_loader__changed_orders"
+    })  # fmt: skip
+    assert state(warehouse)[FACTS][0] is not None
+
+
+def test_the_models_the_real_log_reads_the_previous_build_of_are_found():
+    from returnlens.change_log import previous_facts_built_without_log
+
+    sql = (
+        Path(__file__).resolve().parents[2] / "models/staging/loader/stg_loader__changed_orders.sql"
+    )
+    m = manifest()
+    m["nodes"]["model.returnlens.stg_loader__changed_orders"]["raw_code"] = sql.read_text()
+    for name in ("fct_order_lines", "fct_returns", "dim_customers"):
+        m["nodes"][f"model.returnlens.{name}"] = {"resource_type": "model", "name": name}
+    every = {f"model.returnlens.{n}" for n in ("fct_order_lines", "fct_returns", "dim_customers")}
+    assert previous_facts_built_without_log(m, every) == ["fct_order_lines", "fct_returns"]
+    assert previous_facts_built_without_log(m, {*every, "model.returnlens.facts"}) == [
+        "fct_order_lines",
+        "fct_returns",
+    ]
+    with_log = {*every, "model.returnlens.stg_loader__changed_orders"}
+    assert previous_facts_built_without_log(m, with_log) == []
+    assert previous_facts_built_without_log(m, None) == []

@@ -45,7 +45,14 @@ RETRACTED_COLUMNS = [
     "customer_hash",
     "currency",
     "event_date",
+    "email_customer_id",
 ]
+
+
+def email_customer_id(email: str) -> str:
+    """The customer_id of an order keyed by this e-mail (Shopify's admin export adapter,
+    macro email_customer_id): 'email-' + 20 hex digits of SHA-256(salt || lower(trim(e-mail)))."""
+    return "email-" + hashlib.sha256((SALT + email.strip().lower()).encode()).hexdigest()[:20]
 
 
 def customer_hash(customer_id: str) -> str:
@@ -155,6 +162,33 @@ def test_retracted_rows_hold_no_personal_data_and_their_columns_are_fixed(con, l
         assert value not in text
 
 
+def test_a_changed_or_forgotten_email_leaves_its_old_pseudonym(con, landing):
+    """Review H2: an order keyed by an e-mail two customers share resolves to neither; when one
+    of them changes e-mail (or is forgotten, which nulls it) the order resolves, and only the
+    old e-mail finds it. The retracted row keeps the old e-mail as the customer_id such an
+    order carries (its salted pseudonym), never the e-mail."""
+    path = landing / "shop" / "customers.csv"
+    row = "{c},Test,Person,{e},,Straat 1,1234AB,Utrecht,NL,2025-01-01 00:00:00\n"
+    both = [("C1", " Shared@X.test"), ("C2", "shared@x.test"), ("C3", "three@x.test")]
+    path.write_text(CUSTOMERS_HEADER + "".join(row.format(c=c, e=e) for c, e in both))
+    load_entity(con, entity("customers"), landing)
+    moved = [("C1", "one@x.test"), *both[1:]]
+    path.write_text(CUSTOMERS_HEADER + "".join(row.format(c=c, e=e) for c, e in moved))
+    load_entity(con, entity("customers"), landing)
+    forget_customer(con, "C3")
+    assert con.execute(
+        "select cause, customer_hash, email_customer_id from raw.retracted_rows "
+        "where entity = 'customers' order by cause"
+    ).fetchall() == [
+        ("changed", customer_hash("C1"), email_customer_id("shared@x.test")),
+        ("forgotten", customer_hash("C3"), email_customer_id("three@x.test")),
+    ]
+    (forgotten_at,) = con.execute("select forgotten_at from raw.forgotten_customers").fetchone()
+    assert con.execute(
+        "select retracted_at from raw.retracted_rows where cause = 'forgotten'"
+    ).fetchall() == [(forgotten_at,)]
+
+
 def test_redelivered_returns_are_matched_on_their_whole_key(con, landing):
     path = landing / "returns" / "returns_2026-02.csv"
     line = "R1,O1,O1-{n},SKU{n},1,SIZE_TOO_SMALL,,2026-02-0{n} 10:00:00,,,,,,refund,10.00,{s}\n"
@@ -194,7 +228,8 @@ def test_an_erased_customer_redelivered_stays_erased_and_is_not_changed(con, lan
     ).fetchall() == [(None,) * (len(pii) + 1)]
     second = _stamps(con, "raw.customers", "customer_id")
     assert (second["C1"], second["C2"]) == (first["C1"], first["C2"]) and second["C3"] > first["C1"]
-    assert _retracted(con) == []
+    # the re-delivery retracted nothing; forget-customer recorded her erased e-mail's pseudonym
+    assert [r[2] for r in _retracted(con)] == ["forgotten"]
     _, rows_in, loaded, quarantined = _last_load(con, "customers")
     assert rows_in == loaded + quarantined == 3 == res.rows_loaded
 
@@ -207,7 +242,8 @@ def test_an_erased_customer_redelivered_stays_erased_and_is_not_changed(con, lan
     assert con.execute("select email from raw.customers where customer_id = 'C1'").fetchall() == [
         (None,)
     ]
-    assert _retracted(con) == []
+    # her second request found no e-mail left to record
+    assert [r[2] for r in _retracted(con)] == ["forgotten"]
 
 
 def test_an_erased_customers_return_reason_does_not_make_the_return_changed(con, landing):
@@ -244,7 +280,8 @@ def test_every_entity_declares_what_it_affects_with_known_non_personal_columns()
     for e in ENTITIES:
         for target, column in e.affects:
             assert target in RETRACTED_AFFECTS, (e.name, target)
-            assert not e.column(column).pii, (e.name, column)
+            # the e-mail only as its salted pseudonym (test above)
+            assert not e.column(column).pii or target == "email_customer_id", (e.name, column)
             if target == "customer_hash":
                 assert column == "customer_id", e.name
     # an order's customer_id may be an e-mail pseudonym the models resolve through the

@@ -1,7 +1,12 @@
 {#
     One row per order line of a known order: what was sold, to whom, from which batch and
     supplier, and what came back of it (summed over all returns of the line).
+
+    Built after the change log (stg_loader__changed_orders), which reads the previous build
+    of this model (its customer_key -> order_id pairs) to find the orders that leave it: so
+    every run that builds this model builds the log first, the returns_alerts job included.
 #}
+-- depends_on: {{ ref('stg_loader__changed_orders') }}
 with
 
 order_lines_with_returns as (

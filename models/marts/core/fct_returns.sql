@@ -4,7 +4,13 @@
     stale, from the portal's status, else the timestamps and age; see
     int_return_lines_mapped_to_states) and the order it came from. Returns whose order
     line is not (yet) in the shop export stay in, flagged by has_known_order_line.
+
+    Built after the change log (stg_loader__changed_orders), which reads the previous build
+    of this model (its rma_id -> order_id and customer_key -> order_id pairs) to find the
+    orders that leave it: so every run that builds this model builds the log first, the
+    returns_alerts job included.
 #}
+-- depends_on: {{ ref('stg_loader__changed_orders') }}
 with
 
 return_lines as (

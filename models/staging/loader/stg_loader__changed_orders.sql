@@ -26,26 +26,31 @@
     - customer_forgotten, customer_retracted: the orders of a customer forgotten since
       (forget-customer nulls their e-mail, so their e-mail-keyed orders resolve no more) or
       whose row a re-delivery changed or removed (an old e-mail), found by the salted hash in
-      the facts built before (fct_order_lines, fct_returns: macro previous_relation, no DAG
-      edge, nothing before a first build) and among raw orders by the hash of their id;
+      the facts built before (fct_order_lines, fct_returns: macro previous_relation, which
+      both declare a dependency on this log, so they are built after it in every run) and
+      among raw orders by the hash of their id; and the raw orders keyed by the old e-mail
+      (raw.retracted_rows.email_customer_id, written by the loader and forget-customer), which
+      now resolve to another customer, to none, or, an e-mail no longer shared, to its other
+      customer;
     - batch_loaded: the orders with a line of a production batch new, changed or retracted;
     - exchange_rate_loaded: the orders of a rate's currency whose order date it can convert
       (rate_date to rate_date + exchange_rate_max_age_days), for a rate new, changed or
       retracted;
     - rma_shared: an order sharing an RMA with a listed one (a return's parcel costs are
-      split over the RMA's lines), or with a retracted return.
+      split over the RMA's lines), or with a retracted return, in raw or in the fct_returns
+      built before (a return moved to another order leaves the order the facts held it
+      under).
 
     Not listed yet, so not complete: orders of products whose used columns changed, and
     orders whose facts change with time alone (as_of crossings: a return window closing, a
     return going stale), both for plan increment 3; nor the cases the plan's "Open work for
-    increment 3" names (docs/plans/incremental-facts.md). A reader must add those itself.
+    increment 3" names as still open (docs/plans/incremental-facts.md). A reader must add
+    those itself.
 
     Without them (a warehouse the pipeline never planned, a first build) the run appends
     nothing; a dbt run by hand repeats the last planned run's seq and changes (harmless: a
     reader builds an order again). Order ids and dates only: no customer id, hash or personal
-    data. Until the facts read the log (plan increment 3), fct_order_lines and fct_returns have
-    no edge to it, so dbt may rebuild them before it in the same run; afterwards they read the
-    log and run after it.
+    data.
 #}
 -- depends_on: {{ source('loader', 'forgotten_customers') }}
 {%- set run = change_log_read(this.schema ~ '.' ~ this.identifier) -%}
@@ -60,22 +65,19 @@
     {%- set seq = 0 -%}
     {%- set since = "cast('9999-12-31 00:00:00' as timestamp)" -%}
 {%- endif -%}
-{#- the facts built before (none at parse time and before a first build), read only when a
-    customer or an RMA needs them -#}
+{#- the facts built before (none at parse time and before a first build): the order lines
+    read only when a customer needs them, the returns' RMAs always (the closure below) -#}
 {%- set previous_lines = previous_relation('fct_order_lines') -%}
 {%- set previous_returns = previous_relation('fct_returns') -%}
-{%- set needs = {'customers': 0, 'rmas': 0} -%}
+{%- set needs = {'customers': 0} -%}
 {%- if execute and is_logged -%}
     {%- set counted = run_query(
         "select (select count(*) from " ~ source('loader', 'forgotten_customers')
         ~ " where forgotten_at > " ~ since ~ ") + (select count(*) from "
         ~ source('loader', 'retracted_rows') ~ " where entity = 'customers' and retracted_at > "
-        ~ since ~ "), (select count(*) from " ~ source('loader', 'retracted_rows')
-        ~ " where entity = 'returns' and retracted_at > " ~ since ~ ")"
+        ~ since ~ ")"
     ) -%}
-    {%- do needs.update({
-        'customers': counted.rows[0][0] | int, 'rmas': counted.rows[0][1] | int
-    }) -%}
+    {%- do needs.update({'customers': counted.rows[0][0] | int}) -%}
 {%- endif %}
 
 {# DuckDB computes a CTE used more than once in full before filtering it: the rows loaded
@@ -120,10 +122,12 @@ retracted as (
 
     select
         entity,
+        cause,
         order_id,
         rma_id,
         batch_id,
         customer_hash,
+        email_customer_id,
         currency,
         event_date
     from {{ source('loader', 'retracted_rows') }}
@@ -158,7 +162,9 @@ customer_hashes as (
         customer_hash,
         'customer_retracted' as cause
     from retracted
-    where entity = 'customers' and customer_hash is not null
+    where
+        entity = 'customers' and customer_hash is not null
+        and cause <> 'forgotten'
 
 ),
 {%- endif %}
@@ -290,6 +296,21 @@ orders_of_changes as (
 
     union all
 
+    {# an old e-mail (changed, removed or erased): the orders keyed by it resolve to another
+       customer now, or to none, or to its other customer again (an e-mail no longer shared) #}
+    select
+        orders.order_id,
+        case
+            when retracted.cause = 'forgotten' then 'customer_forgotten'
+            else 'customer_retracted'
+        end as cause
+    from orders
+    inner join retracted
+        on orders.customer_id = retracted.email_customer_id
+    where retracted.entity = 'customers'
+
+    union all
+
     select distinct
         order_lines.order_id,
         'batch_loaded' as cause
@@ -369,16 +390,16 @@ rma_orders as (
         rma_id,
         order_id
     from order_line_matches
-    {%- if needs.rmas and previous_returns is not none %}
+    {%- if previous_returns is not none %}
 
     union all
 
-    {# a retracted RMA's orders as the facts had them (matched orders included) #}
+    {# an RMA's orders as the facts had them (matched orders included): a return moved to
+       another order, or withdrawn, leaves the order the facts held it under #}
     select
         rma_id,
         order_id
     from {{ previous_returns }}
-    where rma_id in (select rma_id from retracted where entity = 'returns')
     {%- endif %}
 
 ),
