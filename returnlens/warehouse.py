@@ -166,6 +166,30 @@ def dbt_out_of_memory(run_results: Path) -> MemoryBudgetExceeded | None:
     return MemoryBudgetExceeded(budget_message(f"dbt ({names})", hit[0]["message"]))
 
 
+def is_disk_full(message: str | None) -> bool:
+    """True for the operating system's "No space left on device" quoted by DuckDB (dbt)."""
+    return message is not None and "No space left on device" in message
+
+
+def dbt_disk_full(run_results: Path) -> str | None:
+    """What to tell a person when dbt's models could not write to disk (DuckDB spilling or
+    writing the warehouse), naming the models, the folders and the setting; None otherwise."""
+    if not Path(run_results).exists():
+        return None
+    results = json.loads(Path(run_results).read_text())["results"]
+    hit = [r for r in results if r["status"] == "error" and is_disk_full(r.get("message"))]
+    if not hit:
+        return None
+    cfg = settings()
+    names = ", ".join(r["unique_id"].split(".")[2] for r in hit)
+    return (
+        f"dbt ({names}) found no space left on the disk (DuckDB could not write its spill "
+        f"folder {cfg.spill_dir} or the warehouse in {cfg.warehouse.parent}). Free disk space "
+        "there, or set RETURNLENS_SPILL_DIR to a folder on a disk with room; docs/operations.md "
+        "sizes disk per million order lines."
+    )
+
+
 @contextlib.contextmanager
 def within_budget(step: str) -> Iterator[None]:
     """Turn DuckDB's out-of-memory error inside the block into `MemoryBudgetExceeded`."""

@@ -18,6 +18,7 @@ from returnlens.warehouse import (
     MemoryBudgetExceeded,
     connect,
     connect_reader,
+    dbt_disk_full,
     dbt_out_of_memory,
     sqlalchemy_url,
 )
@@ -199,6 +200,37 @@ def test_dbt_models_that_ran_out_of_memory_are_named_with_the_setting(budget, tm
     results[0]["message"] = "Binder Error: column x not found"
     run_results.write_text(json.dumps({"results": results}))
     assert dbt_out_of_memory(run_results) is None
+
+
+def test_dbt_models_that_found_the_disk_full_are_named_with_the_spill_folder(budget, tmp_path):
+    """A 10M build whose spill folder's disk filled up failed with "dbt build failed: model
+    kpi_return_processing_times: error", nothing about the disk (2026-11-29)."""
+    cfg = budget("4GiB")
+    run_results = tmp_path / "run_results.json"
+    # dbt's message as run_results.json held it in that run (the spill file's path shortened)
+    message = (
+        "Runtime Error in model kpi_return_processing_times "
+        "(models/marts/kpi/kpi_return_processing_times.sql)\n"
+        '  IO Error: Could not write file "/data/spill/duckdb_temp_18284_0_storage_S64K-1.tmp": '
+        "No space left on device"
+    )
+    results = [
+        {
+            "unique_id": "model.returnlens.kpi_return_processing_times",
+            "status": "error",
+            "message": message,
+        },
+        {"unique_id": "model.returnlens.stg_shop__orders", "status": "success", "message": None},
+    ]
+    run_results.write_text(json.dumps({"results": results}))
+    said = dbt_disk_full(run_results)
+    assert said is not None
+    assert said.startswith("dbt (kpi_return_processing_times) found no space left on the disk")
+    assert str(cfg.spill_dir) in said and "RETURNLENS_SPILL_DIR" in said
+    assert str(cfg.warehouse.parent) in said and "docs/operations.md" in said
+    results[0]["message"] = "Binder Error: column x not found"
+    run_results.write_text(json.dumps({"results": results}))
+    assert dbt_disk_full(run_results) is None
 
 
 def _warehouse_with_order_lines(path, lines: int):

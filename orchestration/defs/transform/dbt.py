@@ -31,7 +31,7 @@ from returnlens.dbt_retry import merge_run_results, retry_after_out_of_memory
 from returnlens.dbt_runner import DbtBuildFailed, build_outcomes, dbt_executable, ensure_manifest
 from returnlens.incremental import plan_build, record_built
 from returnlens.profile import dbt_vars_json, load_profile
-from returnlens.warehouse import dbt_out_of_memory, dbt_threads, within_budget
+from returnlens.warehouse import dbt_disk_full, dbt_out_of_memory, dbt_threads, within_budget
 
 dbt_project = DbtProject(
     project_dir=PROJECT_ROOT,
@@ -205,6 +205,9 @@ def returnlens_dbt_assets(
         out_of_memory = dbt_out_of_memory(run_results)
         if out_of_memory is not None:
             raise out_of_memory
+        disk_full = dbt_disk_full(run_results)
+        if disk_full is not None:
+            raise DbtBuildFailed(f"{disk_full} Every result is in {run_results}.")
         raise DbtBuildFailed(
             "dbt build failed: "
             + ("; ".join(failed[:20]) if failed else "see the dbt log above")
