@@ -49,7 +49,7 @@ product_size_counts as (
 {# the sizes of a product in one order, for bracketing: distinct rows, then counted (a
    distinct count over a window is DuckDB-only; a grouped distinct count ran out of memory at
    10M order lines under the default budget, issue 16). It reads the table, not the
-   order_lines CTE: DuckDB materialises a CTE read twice whole (every column of 10M lines) #}
+   order_lines CTE: DuckDB materialises a CTE read twice (all 10M lines, 3.2 GB at 10M) #}
 sizes_in_orders as (
 
     select
@@ -124,9 +124,9 @@ finalised_journeys as (
 {# the lines with a purchase session that are not finalised yet: ids only first. Anti-joined
    with all their columns, DuckDB built its hash table from the ~9M wide lines (customer_key,
    product, category, time), ~2.4 GB at 10M order lines, and ran out of memory under the
-   default budget in one 10M build in three (issue 16, docs/operations.md "Memory"); the ids
-   take a fraction of that. The tables are read here, not the CTEs: a CTE read twice is
-   materialised whole by DuckDB #}
+   default budget in 4 of 11 10M builds (issue 16, docs/operations.md "Memory"); the ids
+   take a fraction of that. The tables are read here, not the CTEs: DuckDB materialises a
+   CTE read twice (all its rows) #}
 pending_line_ids as (
 
     select order_lines.order_line_id

@@ -56,8 +56,8 @@ products as (
 ),
 
 {# the latest event and order read the tables, not the CTEs: DuckDB materialises a CTE read
-   twice with all its columns and rows (every web event with its customer hash, every order
-   line), which held gigabytes at 10M order lines (issue 16) #}
+   twice (all its rows: every web event with its customer hash, every order line), which
+   spilled gigabytes at 10M order lines (issue 16: 115 s CPU before, 72 s after) #}
 latest_event as (
 
     select max(event_at) as latest_event_at from {{ ref('stg_web__events') }}
