@@ -173,16 +173,9 @@ def test_a_memory_limit_override_is_named_instead_of_the_budget(
     assert "RETURNLENS_DUCKDB_MEMORY_LIMIT=8MiB limits each DuckDB database" in str(err.value)
 
 
-def test_dbt_models_that_ran_out_of_memory_are_named_with_the_setting(budget, tmp_path):
-    budget("4GiB")
-    run_results = tmp_path / "run_results.json"
-    # dbt's message as run_results.json holds it (seen in a real run with a 1.5 GiB budget)
-    message = (
-        "Runtime Error in model kpi_return_processing_times "
-        "(models/marts/kpi/kpi_return_processing_times.sql)\n"
-        "  Out of Memory Error: failed to allocate data of size 16.0 MiB (3.7 GiB/3.7 GiB used)\n"
-        "  \n  Possible solutions:\n  * Reducing the number of threads (SET threads=X)"
-    )
+def _results_of_one_failed_model(run_results, message: str) -> list[dict]:
+    """Write dbt's run_results.json of a build whose one model errored with `message` (one
+    model built, one test skipped after it); the results, to change and write again."""
     results = [
         {
             "unique_id": "model.returnlens.kpi_return_processing_times",
@@ -193,6 +186,20 @@ def test_dbt_models_that_ran_out_of_memory_are_named_with_the_setting(budget, tm
         {"unique_id": "test.returnlens.not_null_x.abc", "status": "skipped", "message": None},
     ]
     run_results.write_text(json.dumps({"results": results}))
+    return results
+
+
+def test_dbt_models_that_ran_out_of_memory_are_named_with_the_setting(budget, tmp_path):
+    budget("4GiB")
+    run_results = tmp_path / "run_results.json"
+    # dbt's message as run_results.json holds it (seen in a real run with a 1.5 GiB budget)
+    message = (
+        "Runtime Error in model kpi_return_processing_times "
+        "(models/marts/kpi/kpi_return_processing_times.sql)\n"
+        "  Out of Memory Error: failed to allocate data of size 16.0 MiB (3.7 GiB/3.7 GiB used)\n"
+        "  \n  Possible solutions:\n  * Reducing the number of threads (SET threads=X)"
+    )
+    results = _results_of_one_failed_model(run_results, message)
     error = dbt_out_of_memory(run_results)
     assert isinstance(error, MemoryBudgetExceeded)
     assert str(error).startswith("dbt (kpi_return_processing_times) ran out of memory")
@@ -214,15 +221,7 @@ def test_dbt_models_that_found_the_disk_full_are_named_with_the_spill_folder(bud
         '  IO Error: Could not write file "/data/spill/duckdb_temp_18284_0_storage_S64K-1.tmp": '
         "No space left on device"
     )
-    results = [
-        {
-            "unique_id": "model.returnlens.kpi_return_processing_times",
-            "status": "error",
-            "message": message,
-        },
-        {"unique_id": "model.returnlens.stg_shop__orders", "status": "success", "message": None},
-    ]
-    run_results.write_text(json.dumps({"results": results}))
+    results = _results_of_one_failed_model(run_results, message)
     said = dbt_disk_full(run_results)
     assert said is not None
     assert said.startswith("dbt (kpi_return_processing_times) found no space left on the disk")
