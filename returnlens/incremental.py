@@ -31,6 +31,10 @@ travels with the file it describes: a restored or replaced warehouse is judged b
 with the fingerprint of the PII salt it was built with (a changed salt rebuilds it fully) and,
 for the change log and the models reading it, the seq they were built to; what the change
 log and its readers read in a run, and its pruning, are `returnlens.change_log`'s.
+
+Size: `plan_build` is one decision per run (definitions, declared inputs, salt, backfill, the
+change log's seqs and whether to trust them) over one connection, with its record beside it;
+the change log's own rules are already apart (`returnlens.change_log`). To split next.
 """
 
 from __future__ import annotations

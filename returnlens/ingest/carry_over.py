@@ -96,7 +96,8 @@ def set_aside_previous(con: duckdb.DuckDBPyConnection, entity: Entity, files: li
     affects = "".join(_affect(target, column) for target, column in entity.affects)
     params: dict = {"files": files} if loaded else {}
     if any(target == "email_customer_id" for target, _ in entity.affects):
-        params["salt"] = pii_salt()
+        # the salt only when rows are set aside: a first delivery must not make (or refuse) one
+        params["salt"] = pii_salt() if loaded else ""
     con.execute(
         f"create or replace temp table {PREVIOUS} as "
         f"select {keys}, {content_hash(entity)} as _h, _loaded_at, _source_file{affects} "
