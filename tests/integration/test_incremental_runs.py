@@ -342,6 +342,11 @@ def deliver_corrections(landing: Path, late: dict, day: dt.date) -> dict:
         "removed": removed["order_line_id"],
         "changed": (changed["order_line_id"], int(changed["quantity"])),
         "sku": (product["sku"], category),
+        "sku_orders": {
+            r["order_id"]
+            for r in landing_rows(landing, "shop/order_lines_*.csv")
+            if r["sku"] == product["sku"]
+        },
         "orders": {removed["order_id"], changed["order_id"], late["order_id"]},
     }
 
@@ -485,7 +490,8 @@ def runs(tmp_path_factory):
     warehouse = root / "data" / "warehouse.duckdb"
     # one DuckDB thread: a sum of doubles then adds in one order, so two builds of the same
     # data agree to the last bit (with two threads sig_intervention_effects' weighted sums
-    # differed by one ulp between two full builds)
+    # differed by one ulp between two full builds; with an incremental fct_order_lines, whose
+    # rows come in another order, they did with one thread too, and are now decimal sums)
     with environment(
         ENV_VARS,
         RETURNLENS_DATA_DIR=str(root / "data"),
@@ -628,3 +634,6 @@ def test_corrections_reach_the_order_lines(runs):
     assert got["categories"] == [(corrections["sku"][1],)]
     listed = {o for o, _ in runs["b2"]["listed"]}
     assert corrections["orders"] | corrections["forgotten_orders"] <= listed
+    # the category change lists every order with a line of the sku
+    by_product = {o for o, cause in runs["b2"]["listed"] if cause == "product_loaded"}
+    assert corrections["sku_orders"] and corrections["sku_orders"] <= by_product
