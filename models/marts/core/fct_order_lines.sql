@@ -34,18 +34,14 @@ with
 
 order_lines_with_returns as (
 
+    select joined_lines.*
+    from {{ ref('int_order_lines_joined_to_returns') }} as joined_lines
     {%- if is_incremental() %}
-
     {# the lines this table does not hold (after the pre-hooks' deletes): an anti-join on
        the key only #}
-    select lines.*
-    from {{ ref('int_order_lines_joined_to_returns') }} as lines
     left join {{ this }} as built
-        on lines.order_line_id = built.order_line_id
+        on joined_lines.order_line_id = built.order_line_id
     where built.order_line_id is null
-    {%- else %}
-
-    select * from {{ ref('int_order_lines_joined_to_returns') }}
     {%- endif %}
 
 ),

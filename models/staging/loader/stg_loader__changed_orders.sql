@@ -346,11 +346,11 @@ orders_of_changes as (
 
     {# a return's category and supplier come from its own sku (fct_returns) #}
     select distinct
-        returns.order_id,
+        delivered_returns.order_id,
         'product_loaded' as cause
-    from {{ source('returns', 'returns') }} as returns
+    from {{ source('returns', 'returns') }} as delivered_returns
     inner join products_changed
-        on returns.sku = products_changed.sku
+        on delivered_returns.sku = products_changed.sku
 
     union all
 
