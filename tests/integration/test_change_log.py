@@ -49,7 +49,11 @@ pytestmark = pytest.mark.integration
 SALT = "a-salt-for-the-change-log-test-0123456789"
 LOG = "staging.stg_loader__changed_orders"
 SELECT = "+fct_order_lines +fct_returns stg_loader__changed_orders"
-INCREMENTAL_SELECTED = ("stg_loader__changed_orders", "fct_order_lines")
+INCREMENTAL_SELECTED = (
+    "stg_loader__changed_orders",
+    "int_order_lines_joined_to_returns",
+    "fct_order_lines",
+)
 COLS = {e.name: [c.name for c in e.columns] for e in contracts.ENTITIES}
 
 
@@ -265,7 +269,7 @@ def run(
         target / "manifest.json",
         warehouse,
         profile_vars,
-        # the incremental models SELECT builds: the log and its reader fct_order_lines
+        # the incremental models SELECT builds: the log and its readers
         selected=selected or {f"model.returnlens.{m}" for m in INCREMENTAL_SELECTED},
     )
     build = dbt(
