@@ -179,6 +179,10 @@ def observed(warehouse: Path, late: dict) -> dict:
             "select built_fully from returnlens_state.incremental_models "
             "where relation_name like '%fct_order_lines%'"
         ).fetchall()
+        joined_state = con.execute(
+            "select built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%int_order_lines_joined_to_returns%'"
+        ).fetchall()
         as_of = con.execute("select as_of_date from intermediate.int_warehouse_as_of").fetchone()
         closed = con.execute(
             f"select count(*) filter (where is_return_window_closed), count(*) from {ORDER_LINES}"
@@ -194,6 +198,7 @@ def observed(warehouse: Path, late: dict) -> dict:
         "change_log": log,
         "listed": listed,
         "order_lines_built_fully": facts_state,
+        "joined_lines_built_fully": joined_state,
         "as_of": as_of[0],
         "closed_lines": closed[0],
         "order_lines": closed[1],
@@ -612,6 +617,12 @@ def test_the_order_lines_are_built_incrementally(runs):
     assert runs["a"]["order_lines_built_fully"] == [(True,)]
     assert runs["b"]["order_lines_built_fully"] == [(False,)]
     assert runs["b2"]["order_lines_built_fully"] == [(False,)]
+    # and the lines joined to their returns, which it reads
+    assert [runs[r]["joined_lines_built_fully"] for r in ("a", "b", "b2")] == [
+        [(True,)],
+        [(False,)],
+        [(False,)],
+    ]
     for run in ("b", "b2"):
         assert runs[f"{run}_kept"] not in {o for o, _ in runs[run]["listed"]}, run
         assert runs[f"{run}_markers"] == {MARKER_KEPT}, run
