@@ -49,6 +49,11 @@ pytestmark = pytest.mark.integration
 SALT = "a-salt-for-the-change-log-test-0123456789"
 LOG = "staging.stg_loader__changed_orders"
 SELECT = "+fct_order_lines +fct_returns stg_loader__changed_orders"
+INCREMENTAL_SELECTED = (
+    "stg_loader__changed_orders",
+    "int_order_lines_joined_to_returns",
+    "fct_order_lines",
+)
 COLS = {e.name: [c.name for c in e.columns] for e in contracts.ENTITIES}
 
 
@@ -264,7 +269,8 @@ def run(
         target / "manifest.json",
         warehouse,
         profile_vars,
-        selected=selected or {"model.returnlens.stg_loader__changed_orders"},
+        # the incremental models SELECT builds: the log and its readers
+        selected=selected or {f"model.returnlens.{m}" for m in INCREMENTAL_SELECTED},
     )
     build = dbt(
         ["build", "--select", select, "--indirect-selection", "cautious",
@@ -374,7 +380,7 @@ def test_run_b_lists_each_changed_order_with_its_cause_and_dates(runs):
 def test_a_rerun_without_new_files_appends_nothing(runs):
     assert runs["b2"]["plan"].log_reads[LOG_KEY][0] == 3
     assert listed(runs["b2"]["rows"], 3) == set()
-    # no reader yet: run b's rows were pruned once the log had moved on
+    # run b's rows were pruned once every reader (fct_order_lines) had read them
     assert runs["b2"]["rows"] == []
 
 

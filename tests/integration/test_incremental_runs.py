@@ -8,9 +8,21 @@ normal (incremental) run follows (run b). Then dbt rebuilds the incremental mode
 model downstream of them from scratch (`dbt run --full-refresh`) on the same raw tables (c):
 every mart after b must equal c exactly, row for row, value for value.
 
+Between b and c, corrections are delivered and run incrementally (b2): the late return refunded
+(its returns file delivered again), a past month's order lines delivered again with one line
+removed and one quantity changed, a sku moved to another category (the products export
+delivered again), and a customer forgotten (`forget-customer`). After b2, every mart and every
+incremental table (the change log aside) must equal c.
+
 The late return must update its order's cohort: the line's journey row, the behaviour bands and
 kpi_return_rates_by_order_cohort, with expected figures counted from the landing files with
-Python's csv module.
+Python's csv module. The corrections must reach `fct_order_lines` (expected from the files).
+
+That b and b2 were incremental for `fct_order_lines` is shown by its rows: before each run a
+marker is written into one line of an order the run has no reason to rebuild and into one line
+of an order it must rebuild; after the run the first marker is still there (the row was kept,
+not computed again) and the second is gone (the row was built again). The first marker is then
+put back to its value before c's comparison.
 
 Runs a and b are the real main job (Dagster in-process, the real loader and dbt step) without
 its gates, publish and exports, which read the marts but do not change them (they cost 45 s a
@@ -39,6 +51,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SEED, SCALE = 11, 0.05
 LATE_DAYS = 42  # the late return's order is this many days older than the new day
 JOURNEYS = "intermediate.int_web_events_aggregated_to_order_lines"
+ORDER_LINES = "marts.fct_order_lines"
+CHANGE_LOG = "staging.stg_loader__changed_orders"
+# written into line_amount_original, which no model or dbt test downstream of fct_order_lines
+# reads (the GX reconciliation does, and the test runs no gates)
+MARKER_KEPT, MARKER_REBUILT = "123456.78", "234567.89"
 REBUILT = "config.materialized:incremental+"
 LATE_EVENT_DAYS = 2  # web events of these days before the new day arrive with it (allowed: 3)
 ENV_VARS = (
@@ -155,8 +172,21 @@ def observed(warehouse: Path, late: dict) -> dict:
             "where relation_name like '%stg_loader__changed_orders%'"
         ).fetchall()
         listed = con.execute(
-            "select distinct order_id, cause from staging.stg_loader__changed_orders"
+            "select distinct order_id, cause from staging.stg_loader__changed_orders "
+            "where change_seq = (select max(change_seq) from staging.stg_loader__changed_orders)"
         ).fetchall()
+        facts_state = con.execute(
+            "select built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%fct_order_lines%'"
+        ).fetchall()
+        joined_state = con.execute(
+            "select built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%int_order_lines_joined_to_returns%'"
+        ).fetchall()
+        as_of = con.execute("select as_of_date from intermediate.int_warehouse_as_of").fetchone()
+        closed = con.execute(
+            f"select count(*) filter (where is_return_window_closed), count(*) from {ORDER_LINES}"
+        ).fetchone()
     return {
         "journey": journey,
         "cohort": dict(
@@ -167,16 +197,27 @@ def observed(warehouse: Path, late: dict) -> dict:
         "built_fully": state,
         "change_log": log,
         "listed": listed,
+        "order_lines_built_fully": facts_state,
+        "joined_lines_built_fully": joined_state,
+        "as_of": as_of[0],
+        "closed_lines": closed[0],
+        "order_lines": closed[1],
     }
 
 
 def relations(con) -> list[str]:
-    """Every mart of the warehouse, and the finalised journeys (incremental)."""
+    """Every mart of the warehouse, and every incremental table the pipeline recorded (the
+    change log aside: a full rebuild lists nothing)."""
     marts = con.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
         "where table_schema = 'marts' order by 1"
     ).fetchall()
-    return [r[0] for r in marts] + [JOURNEYS]
+    incremental = con.execute(
+        "select relation_name from returnlens_state.incremental_models order by 1"
+    ).fetchall()
+    names = {".".join(r[0].replace('"', "").split(".")[-2:]) for r in incremental}
+    assert JOURNEYS in names, names
+    return sorted({r[0] for r in marts} | names - {CHANGE_LOG})
 
 
 def snapshot_marts(warehouse: Path, out: Path) -> list[str]:
@@ -206,6 +247,152 @@ def differences(warehouse: Path, snapshot: Path, names: list[str]) -> dict[str, 
             if any(counts):
                 out[name] = f"{counts[0]} row(s) only incremental, {counts[1]} only full rebuild"
     return out
+
+
+def mark(warehouse: Path, kept: str, rebuilt: str) -> str:
+    """Write a marker (an amount no model reads downstream) into two lines of
+    fct_order_lines (module docstring): the line `kept` (of an order the next run has no
+    reason to rebuild) and the line `rebuilt` (of an order it must rebuild); the kept line's
+    value before (to put back)."""
+    with duckdb.connect(str(warehouse)) as con:
+        (before,) = con.execute(
+            f"select cast(line_amount_original as varchar) from {ORDER_LINES} "
+            "where order_line_id = ?",
+            [kept],
+        ).fetchone()
+        for line, marker in ((kept, MARKER_KEPT), (rebuilt, MARKER_REBUILT)):
+            con.execute(
+                f"update {ORDER_LINES} set line_amount_original = cast(? as decimal(18, 2)) "
+                "where order_line_id = ?",
+                [marker, line],
+            )
+            assert (
+                con.execute(
+                    f"select count(*) from {ORDER_LINES} "
+                    "where line_amount_original = cast(? as decimal(18, 2))",
+                    [marker],
+                ).fetchone()[0]
+                == 1
+            )
+    return before
+
+
+def markers_left(warehouse: Path) -> set[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            r[0]
+            for r in con.execute(
+                f"select distinct cast(line_amount_original as varchar) from {ORDER_LINES} "
+                "where line_amount_original in (?, ?)",
+                [MARKER_KEPT, MARKER_REBUILT],
+            ).fetchall()
+        }
+
+
+def unmark(warehouse: Path, line: str, before: str) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            f"update {ORDER_LINES} set line_amount_original = cast(? as decimal(18, 2)) "
+            "where order_line_id = ?",
+            [before, line],
+        )
+
+
+def untouched_line(landing: Path, avoid_orders: set[str], avoid_skus: set[str]):
+    """A line of an order of the first month, with no return, not among `avoid_orders`, of a
+    sku not among `avoid_skus`: an order no run of this test has a reason to rebuild."""
+    returned = {r["order_id"] for r in landing_rows(landing, "returns/returns_*.csv")}
+    first = sorted((landing / "shop").glob("order_lines_*.csv"))[0]
+    return next(
+        r
+        for r in read_csv(first)[1]
+        if r["order_id"] not in returned | avoid_orders and r["sku"] not in avoid_skus
+    )
+
+
+def deliver_corrections(landing: Path, late: dict, day: dt.date) -> dict:
+    """The corrections run b2 gets (module docstring), written into the landing folder; what
+    changed, for the expectations."""
+    returned = {r["order_id"] for r in landing_rows(landing, "returns/returns_*.csv")}
+    # the late return refunded: its file delivered again
+    path = landing / "returns" / f"returns_late_{day}.csv"
+    header, rows = read_csv(path)
+    refund = f"{int(late['quantity']) * 10}.50"
+    rows[0] |= {
+        "received_at": f"{day} 13:00:00",
+        "inspected_at": f"{day} 14:00:00",
+        "refunded_at": f"{day} 15:00:00",
+        "resolution": "refund",
+        "refund_amount_eur": refund,
+        "status": "refunded",
+    }
+    write_csv(path, header, rows)
+    # a past month's order lines delivered again: one line removed, one quantity changed
+    month = sorted((landing / "shop").glob("order_lines_*.csv"))[2]
+    header, rows = read_csv(month)
+    clean = [r for r in rows if r["order_id"] not in returned]
+    removed, changed = clean[0], next(r for r in clean if r["order_id"] != clean[0]["order_id"])
+    rows.remove(removed)
+    changed["quantity"] = str(int(changed["quantity"]) + 2)
+    write_csv(month, header, rows)
+    # a sku with order lines moved to another category: the products export delivered again
+    sold = {r["sku"] for r in landing_rows(landing, "shop/order_lines_*.csv")}
+    header, products = read_csv(landing / "shop" / "products.csv")
+    product = next(p for p in products if p["sku"] in sold and p["sku"] != late["sku"])
+    category = next(p["category"] for p in products if p["category"] != product["category"])
+    product["category"] = category
+    write_csv(landing / "shop" / "products.csv", header, products)
+    return {
+        "refund": refund,
+        "removed": removed["order_line_id"],
+        "changed": (changed["order_line_id"], int(changed["quantity"])),
+        "sku": (product["sku"], category),
+        "sku_orders": {
+            r["order_id"]
+            for r in landing_rows(landing, "shop/order_lines_*.csv")
+            if r["sku"] == product["sku"]
+        },
+        "orders": {removed["order_id"], changed["order_id"], late["order_id"]},
+    }
+
+
+def forget_a_customer(warehouse: Path, landing: Path, avoid_orders: set[str]) -> set[str]:
+    """forget-customer for the customer of an order with a return (not among avoid_orders);
+    the customer's orders."""
+    from returnlens.ingest.privacy import forget_customer
+
+    orders = {r["order_id"]: r for r in landing_rows(landing, "shop/orders_*.csv")}
+    order = next(
+        r["order_id"]
+        for r in landing_rows(landing, "returns/returns_*.csv")
+        if r["order_id"] in orders and r["order_id"] not in avoid_orders
+    )
+    customer = orders[order]["customer_id"]
+    with duckdb.connect(str(warehouse)) as con:
+        forget_customer(con, customer, landing_dir=landing)
+    return {o for o, r in orders.items() if r["customer_id"] == customer}
+
+
+def observed_corrections(warehouse: Path, corrections: dict, late: dict) -> dict:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            "refunded": con.execute(
+                f"select cast(refunded_eur as varchar) from {ORDER_LINES} where order_line_id = ?",
+                [late["order_line_id"]],
+            ).fetchone(),
+            "removed": con.execute(
+                f"select count(*) from {ORDER_LINES} where order_line_id = ?",
+                [corrections["removed"]],
+            ).fetchone()[0],
+            "quantity": con.execute(
+                f"select quantity from {ORDER_LINES} where order_line_id = ?",
+                [corrections["changed"][0]],
+            ).fetchone()[0],
+            "categories": con.execute(
+                f"select distinct category from {ORDER_LINES} where sku = ?",
+                [corrections["sku"][0]],
+            ).fetchall(),
+        }
 
 
 NOT_MART_BUILDING = (
@@ -308,7 +495,8 @@ def runs(tmp_path_factory):
     warehouse = root / "data" / "warehouse.duckdb"
     # one DuckDB thread: a sum of doubles then adds in one order, so two builds of the same
     # data agree to the last bit (with two threads sig_intervention_effects' weighted sums
-    # differed by one ulp between two full builds)
+    # differed by one ulp between two full builds; with an incremental fct_order_lines, whose
+    # rows come in another order, they did with one thread too, and are now decimal sums)
     with environment(
         ENV_VARS,
         RETURNLENS_DATA_DIR=str(root / "data"),
@@ -330,11 +518,34 @@ def runs(tmp_path_factory):
             header,
             [{k: v for k, v in late.items() if k in header}],
         )
+        kept = untouched_line(landing, {late["order_id"]}, set())
+        channel = mark(warehouse, kept["order_line_id"], late["order_line_id"])
         result["b_success"] = run_job()
+        result["b_markers"] = markers_left(warehouse)
+        unmark(warehouse, kept["order_line_id"], channel)
         result["b"] = observed(warehouse, late)
         result["b_expected"] = expected_cohort(landing, late["_cohort"]) | {
             "web": expected_web_lines(landing)
         }
+        result["b_kept"] = kept["order_id"]
+        # b2: corrections of past deliveries and an erasure, run incrementally
+        corrections = deliver_corrections(landing, late, day)
+        corrections["forgotten_orders"] = forget_a_customer(
+            warehouse, landing, corrections["orders"]
+        )
+        kept = untouched_line(
+            landing,
+            corrections["orders"] | corrections["forgotten_orders"],
+            {corrections["sku"][0]},
+        )
+        channel = mark(warehouse, kept["order_line_id"], corrections["changed"][0])
+        result["b2_success"] = run_job()
+        result["b2_markers"] = markers_left(warehouse)
+        unmark(warehouse, kept["order_line_id"], channel)
+        result["b2"] = observed(warehouse, late)
+        result["b2_kept"] = kept["order_id"]
+        result["corrections"] = corrections
+        result["b2_corrected"] = observed_corrections(warehouse, corrections, late)
         result["marts"] = snapshot_marts(warehouse, root / "after_incremental")
         result["c"] = dbt_full_refresh(landing, root / "dbt")
         result["rebuilt"] = rebuilt_relations(root / "dbt" / "target")
@@ -343,7 +554,7 @@ def runs(tmp_path_factory):
 
 
 def test_runs_succeed_and_take_the_incremental_path(runs):
-    assert runs["a_success"] and runs["b_success"]
+    assert runs["a_success"] and runs["b_success"] and runs["b2_success"]
     assert runs["c"].returncode == 0, runs["c"].stdout[-3000:]
     # run a built the journeys fully, b appended to them
     assert runs["a"]["built_fully"] == [(True,)]
@@ -397,3 +608,43 @@ def test_a_late_return_updates_its_cohort_after_an_incremental_run(runs):
         assert runs[run]["band"] == web, run
     assert b["cohort"]["orders_with_return"] == a["cohort"]["orders_with_return"] + 1
     assert b["cohort"]["units_returned"] == a["cohort"]["units_returned"] + quantity
+
+
+def test_the_order_lines_are_built_incrementally(runs):
+    """fct_order_lines: built fully by a, incrementally by b and b2 (their record), and its
+    rows say so: the marker in a line of an order neither run listed survived, the one in a
+    line of an order the run listed is gone."""
+    assert runs["a"]["order_lines_built_fully"] == [(True,)]
+    assert runs["b"]["order_lines_built_fully"] == [(False,)]
+    assert runs["b2"]["order_lines_built_fully"] == [(False,)]
+    # and the lines joined to their returns, which it reads
+    assert [runs[r]["joined_lines_built_fully"] for r in ("a", "b", "b2")] == [
+        [(True,)],
+        [(False,)],
+        [(False,)],
+    ]
+    for run in ("b", "b2"):
+        assert runs[f"{run}_kept"] not in {o for o, _ in runs[run]["listed"]}, run
+        assert runs[f"{run}_markers"] == {MARKER_KEPT}, run
+
+
+def test_the_return_window_closes_for_a_day_of_lines_in_an_incremental_run(runs):
+    """The new day moves the as-of date on, so a day of older lines gets its return window
+    closed: more closed lines after b, while the new day's lines are all open."""
+    a, b = runs["a"], runs["b"]
+    assert b["as_of"] > a["as_of"]
+    assert b["closed_lines"] > a["closed_lines"]
+
+
+def test_corrections_reach_the_order_lines(runs):
+    """b2: the refund, the removed and the changed line, the category (from the files)."""
+    corrections, got = runs["corrections"], runs["b2_corrected"]
+    assert got["refunded"] == (corrections["refund"],)
+    assert got["removed"] == 0
+    assert got["quantity"] == corrections["changed"][1]
+    assert got["categories"] == [(corrections["sku"][1],)]
+    listed = {o for o, _ in runs["b2"]["listed"]}
+    assert corrections["orders"] | corrections["forgotten_orders"] <= listed
+    # the category change lists every order with a line of the sku
+    by_product = {o for o, cause in runs["b2"]["listed"] if cause == "product_loaded"}
+    assert corrections["sku_orders"] and corrections["sku_orders"] <= by_product

@@ -237,14 +237,26 @@ def test_returns_alerts_keeps_the_other_marts_as_published(runs):
 def test_returns_alerts_builds_the_change_log_and_leaves_the_other_incremental_tables(runs):
     """The change log is built in the alert run too, before the facts it reads the previous
     build of (docs/plans/incremental-facts.md, review H1): it lists the orders of the returns
-    file that landed (read here with the csv module); every other incremental table is as the
-    main run left it."""
+    file that landed (read here with the csv module); the models reading it on the alert
+    path (int_order_lines_joined_to_returns, fct_order_lines) are built incrementally from it
+    (same definition, not built fully); every other incremental table is as the main run
+    left it."""
     before, after = runs["before"]["incremental"], runs["after"]["incremental"]
     assert before, "no incremental model recorded after the main run"
     log = next(r for r in after if r.endswith('."stg_loader__changed_orders"'))
-    assert {r: v for r, v in after.items() if r != log} == {
-        r: v for r, v in before.items() if r != log
+    readers = [
+        r
+        for r in after
+        if r.endswith(('."fct_order_lines"', '."int_order_lines_joined_to_returns"'))
+    ]
+    assert len(readers) == 2, sorted(after)
+    assert {r: v for r, v in after.items() if r not in (log, *readers)} == {
+        r: v for r, v in before.items() if r not in (log, *readers)
     }
+    for reader in readers:
+        (digest, built_at, fully), _ = after[reader]
+        assert digest == before[reader][0][0] and built_at > before[reader][0][1], reader
+        assert not fully, reader
     assert before[log][1] == []  # the main run was its first build: it lists nothing
     landed = sorted((runs["landing"] / "returns").glob("returns_*.csv"))[-1]
     with landed.open(encoding="utf-8", newline="") as fh:

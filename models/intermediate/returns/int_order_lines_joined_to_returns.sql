@@ -10,13 +10,32 @@
     A table (issue 16): read by fct_order_lines, fct_returns, rpt_referential_integrity and
     their tests; as a view each rebuilt the join of every order line with orders, products
     and returns. No free text, customers only as customer_key.
+
+    Incremental (append, portable; docs/plans/incremental-facts.md increment 3): a line's row
+    follows from its order's rows and from what the change log (stg_loader__changed_orders)
+    lists the orders of when it changes (customers, batches, products, exchange rates,
+    returns matched or moved, retracted rows, erasures); nothing in it changes with the as-of
+    date. An incremental build deletes the rows of the listed orders (pre-hook
+    delete_changed) and appends their lines again; a first build, `--full-refresh` or a
+    changed definition builds it fully.
 #}
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_changed('order_id', 'order_id') }}",
+    )
+}}
+-- depends_on: {{ ref('stg_loader__changed_orders') }}
 with
 
 order_lines as (
 
     select * from {{ ref('stg_shop__order_lines') }}
+    {%- if is_incremental() %}
+    where order_id in ({{ changed_orders('order_id') }})
+    {%- endif %}
 
 ),
 
@@ -47,6 +66,9 @@ batches as (
 return_lines as (
 
     select * from {{ ref('stg_returns__return_lines') }}
+    {%- if is_incremental() %}
+    where order_line_id in (select order_line_id from order_lines)
+    {%- endif %}
 
 ),
 

@@ -1,23 +1,57 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ delete_changed('order_id', 'order_id') }}",
+            "{{ delete_as_of_crossings(
+                'is_return_window_closed', 'ordered_date', 8 + var('return_window_days')
+            ) }}",
+        ],
+    )
+}}
 {#
     One row per order line of a known order: what was sold, to whom, from which batch and
     supplier, and what came back of it (summed over all returns of the line).
 
-    Built after the change log (stg_loader__changed_orders), which reads the previous build
-    of this model (its customer_key -> order_id pairs) to find the orders that leave it: so
-    every run that builds this model builds the log first, the returns_alerts job included.
+    Incremental (append, portable; docs/plans/incremental-facts.md increment 3): a line's row
+    follows from its order's rows (order, lines, returns) and from what the change log
+    (stg_loader__changed_orders) lists the orders of when it changes (customers, batches,
+    exchange rates, products, retracted rows, erasures), plus the as-of date. So an
+    incremental build deletes the rows of the orders the log lists since this model's last
+    build (pre-hook delete_changed) and the rows whose is_return_window_closed the as-of date
+    changed (pre-hook delete_as_of_crossings), then appends every line of
+    int_order_lines_joined_to_returns it no longer holds: those, and any line missing for
+    another reason. A first build, `--full-refresh` or a changed definition builds it fully.
+
+    Built after the change log, which reads the previous build of this model (its
+    customer_key -> order_id pairs) to find the orders that leave it: so every run that builds
+    this model builds the log first, the returns_alerts job included.
 #}
 -- depends_on: {{ ref('stg_loader__changed_orders') }}
 with
 
 order_lines_with_returns as (
 
-    select * from {{ ref('int_order_lines_joined_to_returns') }}
+    select joined_lines.*
+    from {{ ref('int_order_lines_joined_to_returns') }} as joined_lines
+    {%- if is_incremental() %}
+    {# the lines this table does not hold (after the pre-hooks' deletes): an anti-join on
+       the key only #}
+    left join {{ this }} as built
+        on joined_lines.order_line_id = built.order_line_id
+    where built.order_line_id is null
+    {%- endif %}
 
 ),
 
 return_lines as (
 
     select * from {{ ref('fct_returns') }}
+    {%- if is_incremental() %}
+    where order_line_id in (select order_line_id from order_lines_with_returns)
+    {%- endif %}
 
 ),
 

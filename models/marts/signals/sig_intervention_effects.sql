@@ -359,9 +359,15 @@ controls as (
         sum(lines_post) as control_lines_post,
         sum(returns_pre) as control_returns_pre,
         sum(returns_post) as control_returns_post,
-        sum(weight * rate_change) / sum(weight) as control_rate_change,
-        sum(weight * weight * rate_change_variance) / (sum(weight) * sum(weight))
-            as control_rate_change_variance
+        {# each term fixed to 18 decimals, then summed as decimals: a sum that does not
+           depend on the order of the rows (a sum of doubles does, by an ulp, and the rows
+           come in another order from an incremental fct_order_lines than from a rebuild);
+           the weights are whole numbers, so their double sum is exact #}
+        cast(sum(cast(weight * rate_change as decimal(38, 18))) as double)
+        / sum(weight) as control_rate_change,
+        cast(
+            sum(cast(weight * weight * rate_change_variance as decimal(38, 18))) as double
+        ) / (sum(weight) * sum(weight)) as control_rate_change_variance
     from unit_changes
     where scope_role = 'control'
     group by 1, 2
