@@ -228,13 +228,10 @@ def _values_detectable(entity: Entity, spec: FileSpec) -> tuple[bool, bool]:
     return numbers, dates
 
 
-def sample_departs(
-    con: duckdb.DuckDBPyConnection, entity: Entity, read_path: Path, spec: FileSpec, present: list
-) -> bool:
-    """True when a value in the first rows is no number/date of the delivery's default dialect:
-    the file then takes the full value pass (`value_dialects`). Reads a bounded sample."""
+def sampled_columns(entity: Entity, spec: FileSpec, present: list) -> list[Column]:
+    """The columns whose values may move a delivery's number or date dialect from the default."""
     numbers, dates = _values_detectable(entity, spec)
-    cols = [
+    return [
         c
         for c in entity.columns
         if c.name in present
@@ -243,6 +240,15 @@ def sample_departs(
             or (dates and c.type.lower() in ("date", "timestamp"))
         )
     ]
+
+
+def sample_departs(
+    con: duckdb.DuckDBPyConnection, entity: Entity, read_path: Path, spec: FileSpec, present: list
+) -> bool:
+    """True when a value in the first rows is no number/date of the delivery's default dialect:
+    the file then takes the full value pass (`value_dialects`). Reads a bounded sample (the
+    loader's single pass decides the same on the rows it wrote: `staging.departs_in_written`)."""
+    cols = sampled_columns(entity, spec, present)
     if not cols:
         return False
     departs = " or ".join(

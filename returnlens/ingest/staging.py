@@ -72,6 +72,7 @@ class PendingFile:
     rows_in: int | None = 0
     detected: list[str] = field(default_factory=list)  # settings detected (undeclared dialect)
     detect_values: bool = False  # numbers/dates depart from the default: decide on all values
+    sample_pending: bool = False  # whether they depart is decided later (`settle_samples`)
     hashing: Future | None = None  # the checksum being computed beside the read (loader)
 
 
@@ -182,8 +183,9 @@ def prepare(
                 )
         known = {c.name for c in entity.columns}
         p.extras = [c for c in p.present if c not in known]
-        if dialect.detectable(p.spec):
-            p.detect_values = dialect.sample_departs(con, entity, p.read_path, p.spec, p.present)
+        # whether the values depart from the default dialect: decided on the rows the single
+        # pass writes (no read of its own), or by `settle_samples` when the batch is staged
+        p.sample_pending = dialect.detectable(p.spec)
     except LandingFileError as exc:
         p.error = str(exc)
     except duckdb.Error as exc:  # a Parquet footer, a dialect sample: named, never the file's
@@ -314,10 +316,65 @@ def _stage_again(
         p.error = _read_error(entity, p, exc1)
 
 
+def settle_samples(
+    con: duckdb.DuckDBPyConnection, entity: Entity, batch: list[PendingFile]
+) -> None:
+    """Whether the values of each undeclared file not yet judged depart from the default dialect
+    (`dialect.sample_departs`, a read of its first rows): for a batch that is staged."""
+    for p in batch:
+        if p.error is None and p.sample_pending:
+            p.sample_pending = False
+            try:
+                p.detect_values = dialect.sample_departs(
+                    con, entity, p.read_path, p.spec, p.present
+                )
+            except duckdb.Error as exc:
+                raise_if_out_of_memory(exc, _reading(p))
+                raise
+
+
+def departs_in_written(
+    con: duckdb.DuckDBPyConnection, entity: Entity, good: list[PendingFile]
+) -> bool:
+    """Whether an undeclared file of the loader's single pass holds, in its first
+    `dialect.SAMPLE_ROWS` rows, numbers or dates the default dialect does not take: the
+    decision of `dialect.sample_departs`, made on the rows just written instead of a read of the
+    file (such a value fails the contract, so its row is written failing, `_loaded_at` null,
+    with the column null and its text in the raw record). Settles `detect_values` of every
+    file still pending; True when one departs (the batch is then staged)."""
+    pending = [p for p in good if p.sample_pending]
+    whens = []
+    for p in pending:
+        p.sample_pending = False
+        cols = dialect.sampled_columns(entity, p.spec, p.present)
+        if cols:
+            departs = " or ".join(
+                f"({qi(c.name)} is null and (_extra -> 'record' ->> {ql(c.name)}) is not null)"
+                for c in cols
+            )
+            whens.append(f"(_source_file = {ql(p.name)} and ({departs}))")
+    if not whens:
+        return False
+    departed = {
+        name
+        for (name,) in con.execute(
+            f"select distinct _source_file from {entity.table} "
+            "where _source_file in (select unnest(?::varchar[])) and _loaded_at is null "
+            f"and _file_row_number <= {dialect.SAMPLE_ROWS} and ({' or '.join(whens)})",
+            [[p.name for p in pending]],
+        ).fetchall()
+    }
+    for p in pending:
+        p.detect_values = p.name in departed
+    return bool(departed)
+
+
 def decide_values(con: duckdb.DuckDBPyConnection, entity: Entity, batch: list[PendingFile]) -> None:
     """The number and date dialect of staged undeclared files whose sample departs from the
     default, decided on ALL their values in one aggregate pass; a file that is ambiguous fails
-    whole (its staged rows are dropped) with the setting to declare."""
+    whole (its staged rows are dropped) with the setting to declare. Files whose sample was not
+    judged yet are judged first (`settle_samples`)."""
+    settle_samples(con, entity, batch)
     todo = [p for p in batch if p.error is None and p.detect_values]
     counts = dialect.value_dialects(con, entity, "_stage", [p.order for p in todo])
     failed = []
