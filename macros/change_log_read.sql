@@ -26,3 +26,12 @@
     {%- endif -%}
     {{ return({'change_seq': found.rows[0][0], 'changed_after': found.rows[0][1]}) }}
 {%- endmacro %}
+
+{#
+    True when the pipeline recorded a seq this model read of the change log for this run
+    (change_log_read of `this`); false for a build by hand without one, and at parse time.
+#}
+{% macro change_log_read_recorded() -%}
+    {%- set read = change_log_read(this.schema ~ '.' ~ this.identifier) -%}
+    {{ return(read is not none and read.change_seq is not none) }}
+{%- endmacro %}

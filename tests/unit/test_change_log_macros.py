@@ -30,7 +30,7 @@ class CompilerError(Exception):
     pass
 
 
-def macros(*, consumed=None, incremental=True, adapter="duckdb", file_format=None):
+def macros(*, consumed=None, incremental=True, adapter="duckdb", file_format=None, which="build"):
     """macros/changed_orders.sql and delete_changed.sql as callables, in a stubbed dbt context."""
     source = "".join(
         (MACROS / f"{name}.sql").read_text(encoding="utf-8")
@@ -57,6 +57,8 @@ def macros(*, consumed=None, incremental=True, adapter="duckdb", file_format=Non
             if consumed and key in consumed
             else None
         ),
+        change_log_read_recorded=lambda: bool(consumed) and THIS_SQL in consumed,
+        flags=SimpleNamespace(WHICH=which),
         this=This(schema=THIS.schema, identifier=THIS.identifier),
         ref=lambda name: "log" if name == "stg_loader__changed_orders" else name,
         is_incremental=lambda: incremental,
@@ -120,9 +122,18 @@ def test_changed_orders_refuses_an_unknown_kind_and_a_model_without_a_consumed_s
     with pytest.raises(CompilerError, match="order_id, ordered_date"):
         macros(consumed={THIS_SQL: 3}).changed_orders("customer_key")
     for consumed in (None, {}, {"marts.other": 3}):
-        with pytest.raises(CompilerError, match="--full-refresh") as err:
-            macros(consumed=consumed).changed_orders("order_id")
-        assert THIS_SQL in str(err.value)
+        for which in ("run", "build"):
+            with pytest.raises(CompilerError, match="--full-refresh") as err:
+                macros(consumed=consumed, which=which).changed_orders("order_id")
+            assert THIS_SQL in str(err.value)
+
+
+def test_changed_orders_without_a_consumed_seq_compiles_for_compile_and_docs(con):
+    """`dbt compile` and `dbt docs generate` after a run compile every model: a reader the
+    last run built fully has no seq recorded, and failing there broke the docs site."""
+    for which in ("compile", "generate"):
+        m = macros(consumed=None, which=which)
+        assert keys(con, m.changed_orders("order_id")) == ["O1", "O2", "O3", "O9"]
 
 
 def test_delete_changed_deletes_the_listed_keys_on_an_incremental_build_only(con):
@@ -136,6 +147,17 @@ def test_delete_changed_deletes_the_listed_keys_on_an_incremental_build_only(con
     )
     con.execute(m.delete_changed("order_id", "order_id"))
     assert keys(con, "select order_id from marts.fct_x") == ["O1", "O4"]
+
+
+def test_delete_changed_without_a_recorded_read_deletes_every_row(con):
+    """A `dbt build` by hand of a reader the pipeline recorded no read for (built fully last,
+    or never planned) cannot know what changed: every row goes, and the body appends all."""
+    for m in (macros(consumed=None), macros(consumed={"marts.other": 3})):
+        con.execute("create or replace table marts.fct_y as select * from marts.fct_x")
+        con.execute(m.delete_changed("order_id", "order_id").replace(THIS_SQL, "marts.fct_y"))
+        assert con.execute("select count(*) from marts.fct_y").fetchall() == [(0,)]
+    spark = macros(consumed=None, adapter="spark", file_format="delta")
+    assert " ".join(spark.delete_changed("order_id", "order_id").split()) == f"delete from {THIS_SQL}"
 
 
 def test_delete_changed_by_day_deletes_every_row_of_a_listed_day(con):

@@ -16,8 +16,9 @@
     lists the orders of when it changes (customers, batches, products, exchange rates,
     returns matched or moved, retracted rows, erasures); nothing in it changes with the as-of
     date. An incremental build deletes the rows of the listed orders (pre-hook
-    delete_changed) and appends their lines again; a first build, `--full-refresh` or a
-    changed definition builds it fully.
+    delete_changed) and appends the lines it no longer holds; a first build, `--full-refresh`
+    or a changed definition builds it fully, and so does a build by hand (`dbt build`)
+    without a read recorded by the pipeline (delete_changed empties it).
 #}
 {{
     config(
@@ -32,9 +33,15 @@ with
 
 order_lines as (
 
-    select * from {{ ref('stg_shop__order_lines') }}
+    select shop_lines.*
+    from {{ ref('stg_shop__order_lines') }} as shop_lines
     {%- if is_incremental() %}
-    where order_id in ({{ changed_orders('order_id') }})
+    {# the lines this table does not hold after the pre-hook's delete (an anti-join on the
+       key only): the listed orders' lines, and all of them when a build by hand without a
+       recorded read emptied it (macro delete_changed) #}
+    left join {{ this }} as built
+        on shop_lines.order_line_id = built.order_line_id
+    where built.order_line_id is null
     {%- endif %}
 
 ),
