@@ -53,6 +53,7 @@ INCREMENTAL_SELECTED = (
     "stg_loader__changed_orders",
     "int_order_lines_joined_to_returns",
     "fct_order_lines",
+    "fct_returns",
 )
 COLS = {e.name: [c.name for c in e.columns] for e in contracts.ENTITIES}
 
@@ -380,7 +381,7 @@ def test_run_b_lists_each_changed_order_with_its_cause_and_dates(runs):
 def test_a_rerun_without_new_files_appends_nothing(runs):
     assert runs["b2"]["plan"].log_reads[LOG_KEY][0] == 3
     assert listed(runs["b2"]["rows"], 3) == set()
-    # run b's rows were pruned once every reader (fct_order_lines) had read them
+    # run b's rows were pruned once every reader (the facts SELECT builds) had read them
     assert runs["b2"]["rows"] == []
 
 

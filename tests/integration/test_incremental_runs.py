@@ -5,24 +5,32 @@ its last order day (orders, order lines and web events of that day, returns and 
 from that day on) is run fully (run a); then that day's files are added as files of their own,
 with a return for an order six weeks older delivered late in a returns file of its own, and a
 normal (incremental) run follows (run b). Then dbt rebuilds the incremental models and every
-model downstream of them from scratch (`dbt run --full-refresh`) on the same raw tables (c):
-every mart after b must equal c exactly, row for row, value for value.
+model downstream of them from scratch (`dbt run --full-refresh`) on a copy of b's warehouse
+(the same raw tables): every mart and every incremental table (the change log aside) after b
+must equal that rebuild exactly, row for row, value for value.
 
-Between b and c, corrections are delivered and run incrementally (b2): the late return refunded
-(its returns file delivered again), a past month's order lines delivered again with one line
+Then corrections are delivered and run incrementally (b2): the late return refunded (its
+returns file delivered again), a past month's order lines delivered again with one line
 removed and one quantity changed, a sku moved to another category (the products export
 delivered again), and a customer forgotten (`forget-customer`). After b2, every mart and every
-incremental table (the change log aside) must equal c.
+incremental table must equal the same rebuild of b2's raw tables (c).
 
 The late return must update its order's cohort: the line's journey row, the behaviour bands and
 kpi_return_rates_by_order_cohort, with expected figures counted from the landing files with
 Python's csv module. The corrections must reach `fct_order_lines` (expected from the files).
 
-That b and b2 were incremental for `fct_order_lines` is shown by its rows: before each run a
-marker is written into one line of an order the run has no reason to rebuild and into one line
-of an order it must rebuild; after the run the first marker is still there (the row was kept,
-not computed again) and the second is gone (the row was built again). The first marker is then
-put back to its value before c's comparison.
+That b and b2 were incremental for `fct_order_lines` and `fct_returns` is shown by their rows:
+before each run a marker is written into one row of an order the run has no reason to rebuild
+and into one row of an order it must rebuild; after the run the first marker is still there
+(the row was kept, not computed again) and the second is gone (the row was built again). The
+first marker is then put back to its value before c's comparison.
+
+A return goes stale by the as-of moment alone: one without a status, requested a minute less
+than the longest open age (return window + 30 days of slack) before the latest activity of the
+whole shop, is delivered before a; b delivers a return requested two minutes after that latest
+activity, so the as-of moment passes the stale return's age and it goes stale, though nothing of
+its order changed; b2 delivers that latest return again with an earlier request time, the as-of
+moment moves back and the return is open again.
 
 Runs a and b are the real main job (Dagster in-process, the real loader and dbt step) without
 its gates, publish and exports, which read the marts but do not change them (they cost 45 s a
@@ -52,10 +60,15 @@ SEED, SCALE = 11, 0.05
 LATE_DAYS = 42  # the late return's order is this many days older than the new day
 JOURNEYS = "intermediate.int_web_events_aggregated_to_order_lines"
 ORDER_LINES = "marts.fct_order_lines"
+RETURNS = "marts.fct_returns"
 CHANGE_LOG = "staging.stg_loader__changed_orders"
 # written into line_amount_original, which no model or dbt test downstream of fct_order_lines
 # reads (the GX reconciliation does, and the test runs no gates)
 MARKER_KEPT, MARKER_REBUILT = "123456.78", "234567.89"
+# fct_returns' marker column: days_requested_to_refunded, which no model or dbt test reads (the
+# semantic layer does; the test runs no metric query)
+RETURN_MARKER_COLUMN = "days_requested_to_refunded"
+OPEN_RETURN_SLACK_DAYS = 30  # int_return_lines_mapped_to_states' default
 REBUILT = "config.materialized:incremental+"
 LATE_EVENT_DAYS = 2  # web events of these days before the new day arrive with it (allowed: 3)
 ENV_VARS = (
@@ -109,6 +122,93 @@ def late_return(landing: Path, new_day: Path, day: dt.date) -> dict:
         "_header": returns_header,
         "_cohort": orders[line["order_id"]]["ordered_at"][:10],
     }
+
+
+def _at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text[:19])
+
+
+def returns_crossing_the_open_age(landing: Path, new_day: Path, late: dict) -> dict:
+    """The returns of the stale case (module docstring): `stale`, a return without a status
+    requested a minute less than the longest open age before the shop's latest activity (all
+    its orders and return requests, the new day's and the late return's included), of an order
+    line of run a without a return; `latest`, a return requested two minutes after that latest
+    activity, of a line without a return of an order (`order`) that has another return
+    delivered before a (`returned_line`), not of the late return's cohort day."""
+    from returnlens.profile import load_profile
+
+    orders = {r["order_id"]: r for r in landing_rows(landing, "shop/orders_*.csv")}
+    returns = landing_rows(landing, "returns/returns_*.csv")
+    new_returns = landing_rows(new_day, "returns/returns_*.csv")
+    activity = [r["ordered_at"] for r in orders.values()]
+    activity += [r["ordered_at"] for r in landing_rows(new_day, "shop/orders_*.csv")]
+    activity += [r["requested_at"] for r in returns + new_returns] + [late["requested_at"]]
+    latest_activity = max(_at(t) for t in activity if t)
+    max_age = load_profile(landing).return_window_days + OPEN_RETURN_SLACK_DAYS
+    requested_stale = latest_activity - dt.timedelta(days=max_age) + dt.timedelta(minutes=1)
+    returned_lines = {r["order_line_id"] for r in returns + new_returns}
+    returned_orders = {r["order_id"] for r in returns + new_returns} | {late["order_id"]}
+    lines = landing_rows(landing, "shop/order_lines_*.csv")
+    lines_by_order = defaultdict(list)
+    for r in lines:
+        lines_by_order[r["order_id"]].append(r)
+
+    def other_day(order_id: str) -> bool:
+        return orders[order_id]["ordered_at"][:10] != late["_cohort"]
+
+    stale_line = next(
+        r
+        for r in lines
+        if r["order_id"] not in returned_orders
+        and other_day(r["order_id"])
+        and dt.timedelta(days=7)
+        < requested_stale - _at(orders[r["order_id"]]["ordered_at"])
+        < dt.timedelta(days=30)
+    )
+    # a return of run a whose order has a line without a return (a status the seed knows)
+    returned = next(
+        r
+        for r in returns
+        if r["order_id"] in orders
+        and r["order_id"] != stale_line["order_id"]
+        and other_day(r["order_id"])
+        and r["status"]
+        and any(x["order_line_id"] not in returned_lines for x in lines_by_order[r["order_id"]])
+    )
+    latest_line = next(
+        x for x in lines_by_order[returned["order_id"]] if x["order_line_id"] not in returned_lines
+    )
+    template = next(r for r in returns + new_returns if r["status"] == "requested")
+    rma_number = max(int(r["rma_id"][3:]) for r in returns + new_returns) + 2  # late: + 1
+    timestamps = ("received_at", "inspected_at", "refunded_at", "refund_amount_eur")
+
+    def a_return(number: int, line: dict, requested_at: dt.datetime, status: str) -> dict:
+        return {
+            **template,
+            **{column: "" for column in timestamps if column in template},
+            "rma_id": f"RMA{number:07d}",
+            "order_id": line["order_id"],
+            "order_line_id": line["order_line_id"],
+            "sku": line["sku"],
+            "quantity": line["quantity"],
+            "reason_code": "SIZE_TOO_SMALL",
+            "reason_text": "",
+            "status": status,
+            "requested_at": requested_at.isoformat(sep=" "),
+        }
+
+    return {
+        "header": read_csv(sorted((landing / "returns").glob("returns_*.csv"))[0])[0],
+        "latest_activity": latest_activity,
+        "stale": a_return(rma_number, stale_line, requested_stale, ""),
+        "latest": a_return(
+            rma_number + 1, latest_line, latest_activity + dt.timedelta(minutes=2), "requested"
+        ),
+        "order": returned["order_id"],
+        "returned_line": (returned["rma_id"], returned["order_line_id"]),
+        "skus": {x["sku"] for o in (stale_line["order_id"], returned["order_id"])
+                 for x in lines_by_order[o]} | {returned["sku"]},
+    }  # fmt: skip
 
 
 def expected_cohort(landing: Path, cohort: str) -> dict:
@@ -183,6 +283,10 @@ def observed(warehouse: Path, late: dict) -> dict:
             "select built_fully from returnlens_state.incremental_models "
             "where relation_name like '%int_order_lines_joined_to_returns%'"
         ).fetchall()
+        returns_state = con.execute(
+            "select built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%fct_returns%'"
+        ).fetchall()
         as_of = con.execute("select as_of_date from intermediate.int_warehouse_as_of").fetchone()
         closed = con.execute(
             f"select count(*) filter (where is_return_window_closed), count(*) from {ORDER_LINES}"
@@ -199,10 +303,26 @@ def observed(warehouse: Path, late: dict) -> dict:
         "listed": listed,
         "order_lines_built_fully": facts_state,
         "joined_lines_built_fully": joined_state,
+        "returns_built_fully": returns_state,
         "as_of": as_of[0],
         "closed_lines": closed[0],
         "order_lines": closed[1],
     }
+
+
+def observed_stale(warehouse: Path, crossing: dict) -> dict:
+    """The stale case's return in fct_returns, and the as-of moment."""
+    stale = crossing["stale"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        state = con.execute(
+            f"select is_stale, return_state, return_state_rule, is_open from {RETURNS} "
+            "where rma_id = ? and order_line_id = ?",
+            [stale["rma_id"], stale["order_line_id"]],
+        ).fetchall()
+        (as_of_at,) = con.execute(
+            "select as_of_at from intermediate.int_warehouse_as_of"
+        ).fetchone()
+    return {"state": state, "as_of_at": as_of_at}
 
 
 def relations(con) -> list[str]:
@@ -298,6 +418,66 @@ def unmark(warehouse: Path, line: str, before: str) -> None:
         )
 
 
+def mark_returns(warehouse: Path, kept: tuple, rebuilt: tuple) -> float | None:
+    """The markers of fct_returns (module docstring), by (rma_id, order_line_id): written into
+    RETURN_MARKER_COLUMN of the row `kept` and the row `rebuilt`; the kept row's value before."""
+    key = "rma_id = ? and order_line_id = ?"
+    with duckdb.connect(str(warehouse)) as con:
+        (before,) = con.execute(
+            f"select {RETURN_MARKER_COLUMN} from {RETURNS} where {key}", list(kept)
+        ).fetchone()
+        for row, marker in ((kept, MARKER_KEPT), (rebuilt, MARKER_REBUILT)):
+            con.execute(
+                f"update {RETURNS} set {RETURN_MARKER_COLUMN} = cast(? as double) where {key}",
+                [marker, *row],
+            )
+            assert (
+                con.execute(
+                    f"select count(*) from {RETURNS} "
+                    f"where {RETURN_MARKER_COLUMN} = cast(? as double)",
+                    [marker],
+                ).fetchone()[0]
+                == 1
+            )
+    return before
+
+
+def return_markers_left(warehouse: Path) -> set[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        found = con.execute(
+            f"select distinct {RETURN_MARKER_COLUMN} from {RETURNS} "
+            f"where {RETURN_MARKER_COLUMN} in (cast(? as double), cast(? as double))",
+            [MARKER_KEPT, MARKER_REBUILT],
+        ).fetchall()
+    return {f"{r[0]:.2f}" for r in found}
+
+
+def unmark_return(warehouse: Path, row: tuple, before: float | None) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            f"update {RETURNS} set {RETURN_MARKER_COLUMN} = ? "
+            "where rma_id = ? and order_line_id = ?",
+            [before, *row],
+        )
+
+
+def untouched_return(warehouse: Path, avoid_orders: set[str], avoid_skus: set[str]) -> tuple:
+    """(rma_id, order_line_id, order_id) of a row of fct_returns whose state its status decides
+    (the as-of moment cannot change it), of an RMA with no order among `avoid_orders` and no
+    sku among `avoid_skus`: a return no run of this test has a reason to rebuild."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            f"select rma_id, order_line_id, order_id, sku, return_state_rule from {RETURNS} "
+            "order by requested_at, rma_id, order_line_id"
+        ).fetchall()
+    touched = {rma for rma, _, order, sku, _ in rows if order in avoid_orders or sku in avoid_skus}
+    return next(
+        (rma, line, order)
+        for rma, line, order, _, rule in rows
+        if rule == "status" and rma not in touched
+    )
+
+
 def untouched_line(landing: Path, avoid_orders: set[str], avoid_skus: set[str]):
     """A line of an order of the first month, with no return, not among `avoid_orders`, of a
     sku not among `avoid_skus`: an order no run of this test has a reason to rebuild."""
@@ -310,9 +490,9 @@ def untouched_line(landing: Path, avoid_orders: set[str], avoid_skus: set[str]):
     )
 
 
-def deliver_corrections(landing: Path, late: dict, day: dt.date) -> dict:
+def deliver_corrections(landing: Path, late: dict, day: dt.date, avoid_skus: set[str]) -> dict:
     """The corrections run b2 gets (module docstring), written into the landing folder; what
-    changed, for the expectations."""
+    changed, for the expectations. The category change is of a sku not among `avoid_skus`."""
     returned = {r["order_id"] for r in landing_rows(landing, "returns/returns_*.csv")}
     # the late return refunded: its file delivered again
     path = landing / "returns" / f"returns_late_{day}.csv"
@@ -338,7 +518,9 @@ def deliver_corrections(landing: Path, late: dict, day: dt.date) -> dict:
     # a sku with order lines moved to another category: the products export delivered again
     sold = {r["sku"] for r in landing_rows(landing, "shop/order_lines_*.csv")}
     header, products = read_csv(landing / "shop" / "products.csv")
-    product = next(p for p in products if p["sku"] in sold and p["sku"] != late["sku"])
+    product = next(
+        p for p in products if p["sku"] in sold and p["sku"] not in {late["sku"], *avoid_skus}
+    )
     category = next(p["category"] for p in products if p["category"] != product["category"])
     product["category"] = category
     write_csv(landing / "shop" / "products.csv", header, products)
@@ -492,6 +674,9 @@ def runs(tmp_path_factory):
     day = split_off_last_day(landing, new_day)
     result_late_events = hold_back_late_events(landing, new_day, day)
     late = late_return(landing, new_day, day)
+    crossing = returns_crossing_the_open_age(landing, new_day, late)
+    write_csv(landing / "returns" / "returns_stale.csv", crossing["header"], [crossing["stale"]])
+    latest_file = landing / "returns" / f"returns_latest_{day}.csv"
     warehouse = root / "data" / "warehouse.duckdb"
     # one DuckDB thread: a sum of doubles then adds in one order, so two builds of the same
     # data agree to the last bit (with two threads sig_intervention_effects' weighted sums
@@ -508,6 +693,7 @@ def runs(tmp_path_factory):
         result["new_day"] = new_day
         result["a_success"] = run_job()
         result["a"] = observed(warehouse, late)
+        result["a_stale"] = observed_stale(warehouse, crossing)
         result["a_expected"] = expected_cohort(landing, late["_cohort"]) | {
             "web": expected_web_lines(landing)
         }
@@ -518,20 +704,55 @@ def runs(tmp_path_factory):
             header,
             [{k: v for k, v in late.items() if k in header}],
         )
+        # the latest activity: two minutes after everything else (the stale case)
+        write_csv(latest_file, header, [crossing["latest"]])
         kept = untouched_line(landing, {late["order_id"]}, set())
         channel = mark(warehouse, kept["order_line_id"], late["order_line_id"])
+        new_day_orders = {
+            r["order_id"]
+            for pattern in ("shop/orders_*.csv", "returns/returns_*.csv")
+            for r in landing_rows(new_day, pattern)
+        }
+        stale_order = crossing["stale"]["order_id"]
+        kept_return = untouched_return(
+            warehouse, new_day_orders | {late["order_id"], crossing["order"], stale_order}, set()
+        )
+        before_return = mark_returns(warehouse, kept_return[:2], crossing["returned_line"])
         result["b_success"] = run_job()
         result["b_markers"] = markers_left(warehouse)
+        result["b_return_markers"] = return_markers_left(warehouse)
         unmark(warehouse, kept["order_line_id"], channel)
+        unmark_return(warehouse, kept_return[:2], before_return)
         result["b"] = observed(warehouse, late)
+        result["b_stale"] = observed_stale(warehouse, crossing)
+        result["b_kept_return"] = kept_return[2]
+        # b compared with a rebuild too (on a copy of its warehouse): b2 moves the as-of moment
+        # back, so a return left open by b would be right again after b2
+        result["b_marts"] = snapshot_marts(warehouse, root / "after_b_incremental")
+        rebuilt_b = root / "rebuilt_b" / "warehouse.duckdb"
+        rebuilt_b.parent.mkdir()
+        shutil.copy2(warehouse, rebuilt_b)
+        with environment(("RETURNLENS_WAREHOUSE",), RETURNLENS_WAREHOUSE=str(rebuilt_b)):
+            result["c_b"] = dbt_full_refresh(landing, root / "dbt_b")
+        result["b_differences"] = differences(
+            rebuilt_b, root / "after_b_incremental", result["b_marts"]
+        )
         result["b_expected"] = expected_cohort(landing, late["_cohort"]) | {
             "web": expected_web_lines(landing)
         }
         result["b_kept"] = kept["order_id"]
         # b2: corrections of past deliveries and an erasure, run incrementally
-        corrections = deliver_corrections(landing, late, day)
+        corrections = deliver_corrections(landing, late, day, crossing["skus"])
         corrections["forgotten_orders"] = forget_a_customer(
-            warehouse, landing, corrections["orders"]
+            warehouse, landing, corrections["orders"] | {crossing["order"], stale_order}
+        )
+        # the latest return delivered again, requested an hour before the other activity's
+        # latest: the as-of moment moves back
+        moved_back = crossing["latest_activity"] - dt.timedelta(hours=1)
+        write_csv(
+            latest_file,
+            header,
+            [crossing["latest"] | {"requested_at": moved_back.isoformat(sep=" ")}],
         )
         kept = untouched_line(
             landing,
@@ -539,10 +760,26 @@ def runs(tmp_path_factory):
             {corrections["sku"][0]},
         )
         channel = mark(warehouse, kept["order_line_id"], corrections["changed"][0])
+        kept_return = untouched_return(
+            warehouse,
+            corrections["orders"]
+            | corrections["forgotten_orders"]
+            | corrections["sku_orders"]
+            | {crossing["order"], stale_order},
+            {corrections["sku"][0]},
+        )
+        before_return = mark_returns(
+            warehouse, kept_return[:2], (late["rma_id"], late["order_line_id"])
+        )
         result["b2_success"] = run_job()
         result["b2_markers"] = markers_left(warehouse)
+        result["b2_return_markers"] = return_markers_left(warehouse)
         unmark(warehouse, kept["order_line_id"], channel)
+        unmark_return(warehouse, kept_return[:2], before_return)
         result["b2"] = observed(warehouse, late)
+        result["b2_stale"] = observed_stale(warehouse, crossing)
+        result["b2_kept_return"] = kept_return[2]
+        result["crossing"] = crossing
         result["b2_kept"] = kept["order_id"]
         result["corrections"] = corrections
         result["b2_corrected"] = observed_corrections(warehouse, corrections, late)
@@ -573,6 +810,8 @@ def test_runs_succeed_and_take_the_incremental_path(runs):
 
 
 def test_every_mart_after_an_incremental_run_equals_a_full_rebuild(runs):
+    assert runs["c_b"].returncode == 0, runs["c_b"].stdout[-3000:]
+    assert runs["b_differences"] == {}
     assert len(runs["marts"]) > 30
     # the rebuild ran the journeys, the marts that read them and the incremental model
     assert {JOURNEYS, "marts.sig_purchase_journeys"} <= runs["rebuilt"]
@@ -648,3 +887,36 @@ def test_corrections_reach_the_order_lines(runs):
     # the category change lists every order with a line of the sku
     by_product = {o for o, cause in runs["b2"]["listed"] if cause == "product_loaded"}
     assert corrections["sku_orders"] and corrections["sku_orders"] <= by_product
+
+
+def test_the_returns_are_built_incrementally(runs):
+    """fct_returns: built fully by a, incrementally by b and b2 (their record), and its rows
+    say so: the marker in a return of an order neither run listed survived, the one in a
+    return of an order the run listed (b: an order with a new return; b2: the late return's,
+    refunded) is gone."""
+    assert [runs[r]["returns_built_fully"] for r in ("a", "b", "b2")] == [
+        [(True,)],
+        [(False,)],
+        [(False,)],
+    ]
+    assert runs["crossing"]["order"] in {o for o, _ in runs["b"]["listed"]}
+    assert runs["late"]["order_id"] in {o for o, _ in runs["b2"]["listed"]}
+    for run in ("b", "b2"):
+        assert runs[f"{run}_kept_return"] not in {o for o, _ in runs[run]["listed"]}, run
+        assert runs[f"{run}_return_markers"] == {MARKER_KEPT}, run
+
+
+def test_a_return_goes_stale_and_open_again_by_the_as_of_moment_alone(runs):
+    """The stale case (module docstring): open after a, stale after b (the latest return
+    moved the as-of moment past its age), open after b2 (moved back); its order was listed by
+    neither run, so only the as-of moment rebuilt its row; c's comparison checks the rest."""
+    crossing = runs["crossing"]
+    latest = crossing["latest_activity"]
+    assert runs["a_stale"]["as_of_at"] < latest
+    assert runs["b_stale"]["as_of_at"] == latest + dt.timedelta(minutes=2)
+    assert runs["b2_stale"]["as_of_at"] == latest
+    assert runs["a_stale"]["state"] == [(False, "open", "timestamps", True)]
+    assert runs["b_stale"]["state"] == [(True, "stale", "stale", False)]
+    assert runs["b2_stale"]["state"] == [(False, "open", "timestamps", True)]
+    for run in ("b", "b2"):
+        assert crossing["stale"]["order_id"] not in {o for o, _ in runs[run]["listed"]}, run

@@ -1,3 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ delete_changed('order_id', 'order_id') }}",
+            "{{ delete_as_of_age_crossings(
+                'is_stale',
+                'requested_at',
+                var('return_window_days') + var('open_return_slack_days', 30),
+                {
+                    'return_state': ['open', 'stale'],
+                    'return_state_rule': ['timestamps', 'stale'],
+                }
+            ) }}",
+        ],
+    )
+}}
 {#
     One row per returned order line of a return (RMA), with its standard reason, every
     processing timestamp, step durations, its state (open, closed, cancelled, rejected or
@@ -5,29 +24,60 @@
     int_return_lines_mapped_to_states) and the order it came from. Returns whose order
     line is not (yet) in the shop export stay in, flagged by has_known_order_line.
 
-    Built after the change log (stg_loader__changed_orders), which reads the previous build
-    of this model (its rma_id -> order_id and customer_key -> order_id pairs) to find the
-    orders that leave it: so every run that builds this model builds the log first, the
-    returns_alerts job included.
+    Incremental (append, portable; docs/plans/incremental-facts.md increment 3): a return's
+    row follows from its order's rows (the return, its order and order line) and from what the
+    change log (stg_loader__changed_orders) lists the orders of when it changes (customers,
+    products of the returned sku, exchange rates, returns matched or moved to another order,
+    retracted rows, erasures), plus the as-of moment: a return without a status the seed knows
+    and without a closing timestamp is open while requested at most return_window_days +
+    open_return_slack_days before it, else stale. So an incremental build deletes the rows of
+    the orders the log lists since this model's last build (pre-hook delete_changed) and the
+    rows whose is_stale the as-of moment changed, among the returns whose state the request's
+    age decides (open or stale by the timestamps rule; pre-hook delete_as_of_age_crossings),
+    then appends every return line of int_return_lines_mapped_to_states it no longer holds (an
+    anti-join on rma_id and order_line_id): those, and any row missing for another reason. A
+    first build, `--full-refresh` or a changed definition builds it fully.
+
+    Built after the change log, which reads the previous build of this model (its rma_id ->
+    order_id and customer_key -> order_id pairs) to find the orders that leave it: so every
+    run that builds this model builds the log first, the returns_alerts job included.
 #}
 -- depends_on: {{ ref('stg_loader__changed_orders') }}
+{# read by the pre-hook delete_as_of_age_crossings (dbt records no ref() in a hook) #}
+-- depends_on: {{ ref('int_warehouse_as_of') }}
 with
 
 return_lines as (
 
-    select * from {{ ref('int_return_lines_mapped_to_states') }}
+    select states.*
+    from {{ ref('int_return_lines_mapped_to_states') }} as states
+    {%- if is_incremental() %}
+    {# the return lines this table does not hold (after the pre-hooks' deletes): an anti-join
+       on the key only #}
+    left join {{ this }} as built
+        on
+            states.rma_id = built.rma_id
+            and states.order_line_id = built.order_line_id
+    where built.rma_id is null
+    {%- endif %}
 
 ),
 
 order_lines as (
 
     select * from {{ ref('int_order_lines_joined_to_returns') }}
+    {%- if is_incremental() %}
+    where order_line_id in (select order_line_id from return_lines)
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
+    {%- if is_incremental() %}
+    where order_id in (select order_id from return_lines)
+    {%- endif %}
 
 ),
 
