@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -27,6 +27,8 @@ def duckdb_config(cfg: Settings | None = None) -> dict[str, str]:
     cfg = cfg or settings()
     # DuckDB makes its temp_directory one level deep only, and only when it first spills: a
     # missing parent then fails that query with an IO error that reads like a file's fault
+    # (made per connection, not once per process: a long-lived Dagster process outlives a
+    # data folder removed between runs; the check costs one stat)
     try:
         cfg.spill_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -148,22 +150,35 @@ def is_out_of_memory(error: BaseException | str | None) -> bool:
     return error is not None and "Out of Memory Error" in str(error)
 
 
+def errored_results(results: list[dict], cause: Callable[[str | None], bool]) -> list[dict]:
+    """The nodes of dbt's run results that errored with a message `cause` recognises."""
+    return [r for r in results if r["status"] == "error" and cause(r.get("message"))]
+
+
 def out_of_memory_results(results: list[dict]) -> list[dict]:
     """The nodes of dbt's run results that errored because DuckDB ran out of memory."""
-    return [r for r in results if r["status"] == "error" and is_out_of_memory(r.get("message"))]
+    return errored_results(results, is_out_of_memory)
+
+
+def _errored_in_run(run_results: Path, cause: Callable[[str | None], bool]) -> list[dict]:
+    """`errored_results` of a run_results.json ([] when dbt wrote none)."""
+    if not Path(run_results).exists():
+        return []
+    return errored_results(json.loads(Path(run_results).read_text())["results"], cause)
+
+
+def _node_names(results: list[dict]) -> str:
+    """The nodes' names (`model.returnlens.<name>`, `test.returnlens.<name>.<hash>`), listed."""
+    return ", ".join(r["unique_id"].split(".")[2] for r in results)
 
 
 def dbt_out_of_memory(run_results: Path) -> MemoryBudgetExceeded | None:
     """The error to raise when dbt's models ran out of memory (from dbt's run_results.json),
     naming the models and the setting; None when none did."""
-    if not Path(run_results).exists():
-        return None
-    hit = out_of_memory_results(json.loads(Path(run_results).read_text())["results"])
+    hit = _errored_in_run(run_results, is_out_of_memory)
     if not hit:
         return None
-    # a node's name: `model.returnlens.<name>`, `test.returnlens.<name>.<hash>`
-    names = ", ".join(r["unique_id"].split(".")[2] for r in hit)
-    return MemoryBudgetExceeded(budget_message(f"dbt ({names})", hit[0]["message"]))
+    return MemoryBudgetExceeded(budget_message(f"dbt ({_node_names(hit)})", hit[0]["message"]))
 
 
 def is_disk_full(message: str | None) -> bool:
@@ -174,19 +189,15 @@ def is_disk_full(message: str | None) -> bool:
 def dbt_disk_full(run_results: Path) -> str | None:
     """What to tell a person when dbt's models could not write to disk (DuckDB spilling or
     writing the warehouse), naming the models, the folders and the setting; None otherwise."""
-    if not Path(run_results).exists():
-        return None
-    results = json.loads(Path(run_results).read_text())["results"]
-    hit = [r for r in results if r["status"] == "error" and is_disk_full(r.get("message"))]
+    hit = _errored_in_run(run_results, is_disk_full)
     if not hit:
         return None
     cfg = settings()
-    names = ", ".join(r["unique_id"].split(".")[2] for r in hit)
     return (
-        f"dbt ({names}) found no space left on the disk (DuckDB could not write its spill "
-        f"folder {cfg.spill_dir} or the warehouse in {cfg.warehouse.parent}). Free disk space "
-        "there, or set RETURNLENS_SPILL_DIR to a folder on a disk with room; docs/operations.md "
-        "sizes disk per million order lines."
+        f"dbt ({_node_names(hit)}) found no space left on the disk (DuckDB could not write its "
+        f"spill folder {cfg.spill_dir} or the warehouse in {cfg.warehouse.parent}). Free disk "
+        "space there, or set RETURNLENS_SPILL_DIR to a folder on a disk with room; "
+        "docs/operations.md sizes disk per million order lines."
     )
 
 

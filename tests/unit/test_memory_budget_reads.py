@@ -28,6 +28,26 @@ pytestmark = pytest.mark.unit
 LIMIT = "RETURNLENS_DUCKDB_MEMORY_LIMIT"
 
 
+@pytest.fixture
+def default_budget(monkeypatch, tmp_path):
+    """A data folder of the test's own (not made: every connection makes its spill folder) and
+    the default memory settings, whatever the calling shell set."""
+    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path / "data"))
+    for var in ("RETURNLENS_MEMORY_BUDGET", "RETURNLENS_DUCKDB_THREADS", "RETURNLENS_SPILL_DIR"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def load_out_of_memory(warehouse: Path, landing: Path, limit: str, monkeypatch) -> str:
+    """Load `landing` with DuckDB limited to `limit`: the load must fail for the budget, and its
+    message name the setting. Returns the message; the limit is left set."""
+    monkeypatch.setenv(LIMIT, limit)
+    with connect(warehouse) as con, pytest.raises(MemoryBudgetExceeded) as err:
+        load_all(con, landing)
+    message = str(err.value)
+    assert f"{LIMIT}={limit} limits each DuckDB database" in message
+    return message
+
+
 def _web_events(landing: Path) -> tuple[Path, list[str]]:
     """200 valid events as JSON lines (a few KiB: far below the reader's 32 MiB buffer)."""
     path = landing / "web" / "events_2025-11.jsonl"
@@ -95,22 +115,16 @@ def test_a_read_out_of_memory_fails_the_load_and_blames_no_file(
     write: Callable[[Path], tuple[Path, list[str]]],
     table: str,
     limit: str,
+    default_budget,
     monkeypatch,
     tmp_path,
 ):
-    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path / "data"))
-    for var in ("RETURNLENS_MEMORY_BUDGET", "RETURNLENS_DUCKDB_THREADS", "RETURNLENS_SPILL_DIR"):
-        monkeypatch.delenv(var, raising=False)
     landing = tmp_path / "landing"
     path, ids = write(landing)
     name = path.relative_to(landing).as_posix()
     warehouse = tmp_path / "w.duckdb"
 
-    monkeypatch.setenv(LIMIT, limit)
-    with connect(warehouse) as con, pytest.raises(MemoryBudgetExceeded) as err:
-        load_all(con, landing)
-    message = str(err.value)
-    assert f"{LIMIT}={limit} limits each DuckDB database" in message
+    message = load_out_of_memory(warehouse, landing, limit, monkeypatch)
     assert name in message and "ran out of memory" in message
     assert "Out of Memory Error" in message  # DuckDB's own line, which quotes no data
     assert not [i for i in ids if i in message]  # nor anything else of the file's rows
@@ -170,13 +184,12 @@ def test_a_landing_scrub_out_of_memory_fails_instead_of_skipping_the_file(monkey
     assert rows["C0000008"]["email"] == "ann.8@mail.example.nl"
 
 
-def test_a_platform_file_out_of_memory_fails_the_load_and_blames_no_file(monkeypatch, tmp_path):
+def test_a_platform_file_out_of_memory_fails_the_load_and_blames_no_file(
+    default_budget, monkeypatch, tmp_path
+):
     """A platform adapter's read (bol.com JSON through `read_text` and the JSON functions) that
     runs out of memory: its own catch takes only unreadable files, so the load fails naming the
     setting and the page, and the page loads whole once the limit is lifted (items counted with `json`)."""
-    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path / "data"))
-    for var in ("RETURNLENS_MEMORY_BUDGET", "RETURNLENS_DUCKDB_THREADS", "RETURNLENS_SPILL_DIR"):
-        monkeypatch.delenv(var, raising=False)
     # the data folder is not made here: every connection makes its spill folder (before, a
     # spill into a folder whose parent did not exist failed the page as unreadable)
     landing = tmp_path / "landing"
@@ -186,11 +199,9 @@ def test_a_platform_file_out_of_memory_fails_the_load_and_blames_no_file(monkeyp
     items = sum(len(r["returnItems"]) for r in json.loads(path.read_text())["returns"])
     warehouse = tmp_path / "w.duckdb"
 
-    monkeypatch.setenv(LIMIT, "4MiB")  # staging this page needs over 20 MiB
-    with connect(warehouse) as con, pytest.raises(MemoryBudgetExceeded) as err:
-        load_all(con, landing)
-    assert f"{LIMIT}=4MiB limits each DuckDB database" in str(err.value)
-    assert f"(reading {name})" in str(err.value)  # the file being staged
+    # staging this page needs over 20 MiB
+    message = load_out_of_memory(warehouse, landing, "4MiB", monkeypatch)
+    assert f"(reading {name})" in message  # the file being staged
 
     monkeypatch.delenv(LIMIT)
     with connect(warehouse) as con:
@@ -218,26 +229,19 @@ def test_a_platform_file_out_of_memory_fails_the_load_and_blames_no_file(monkeyp
     ],
 )
 def test_a_platform_file_out_of_memory_names_the_file_and_fails_none(
-    platform: str, limit: str, monkeypatch, tmp_path
+    platform: str, limit: str, default_budget, monkeypatch, tmp_path
 ):
     """Every platform's staging (one file at a time, the files a batch joins, Shopify's joined
     connector tables, Shopify's orders export) that runs out of memory fails the load naming
     the file being read and the setting; no file is failed or quarantined, and the same
     landing loads whole once the limit is lifted."""
-    monkeypatch.setenv("RETURNLENS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("RETURNLENS_PII_SALT", "a-salt-of-the-memory-tests-0123456789")
-    for var in ("RETURNLENS_MEMORY_BUDGET", "RETURNLENS_DUCKDB_THREADS", "RETURNLENS_SPILL_DIR"):
-        monkeypatch.delenv(var, raising=False)
     landing = tmp_path / "landing"
     shutil.copytree(Path(__file__).parents[1] / "data" / "platforms" / platform, landing)
     names = sorted(p.relative_to(landing).as_posix() for p in landing.rglob("*") if p.is_file())
     warehouse = tmp_path / "w.duckdb"
 
-    monkeypatch.setenv(LIMIT, limit)
-    with connect(warehouse) as con, pytest.raises(MemoryBudgetExceeded) as err:
-        load_all(con, landing)
-    message = str(err.value)
-    assert f"{LIMIT}={limit} limits each DuckDB database" in message
+    message = load_out_of_memory(warehouse, landing, limit, monkeypatch)
     assert [n for n in names if f"reading {n}" in message], message
 
     monkeypatch.delenv(LIMIT)
