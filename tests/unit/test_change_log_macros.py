@@ -157,7 +157,9 @@ def test_delete_changed_without_a_recorded_read_deletes_every_row(con):
         con.execute(m.delete_changed("order_id", "order_id").replace(THIS_SQL, "marts.fct_y"))
         assert con.execute("select count(*) from marts.fct_y").fetchall() == [(0,)]
     spark = macros(consumed=None, adapter="spark", file_format="delta")
-    assert " ".join(spark.delete_changed("order_id", "order_id").split()) == f"delete from {THIS_SQL}"
+    assert (
+        " ".join(spark.delete_changed("order_id", "order_id").split()) == f"delete from {THIS_SQL}"
+    )
 
 
 def test_delete_changed_by_day_deletes_every_row_of_a_listed_day(con):
