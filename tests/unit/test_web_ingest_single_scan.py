@@ -128,6 +128,8 @@ def test_a_batch_of_program_written_files_is_not_searched_for_excel_artefacts():
 
     web = entity("web_events")
     programs = {0: FileSpec("e.jsonl", "jsonl"), 1: FileSpec("e.parquet", "parquet")}
-    assert "starts_with" not in contract_select(web, "_stage", programs)
-    assert "starts_with" in contract_select(web, "_stage", {**programs, 2: FileSpec("e", "csv")})
-    assert "starts_with" in check_reason_sql(web, dialects=programs)
+    assert "Excel text formula" not in contract_select(web, "_stage", programs)
+    assert "Excel text formula" in contract_select(
+        web, "_stage", {**programs, 2: FileSpec("e", "csv")}
+    )
+    assert "Excel text formula" in check_reason_sql(web, dialects=programs)
