@@ -12,62 +12,19 @@ by hand from the timestamps.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from pathlib import Path
-from types import SimpleNamespace
-
 import duckdb
-import jinja2
 import pytest
+
+from tests.unit.as_of_macro_stub import CompilerError, render_macros
 
 pytestmark = pytest.mark.unit
 
-MACRO = Path(__file__).resolve().parents[2] / "macros" / "delete_as_of_age_crossings.sql"
-THIS_SQL = "marts.fct_x"
 # fct_returns' rows whose state the request's age decides
 AMONG = {"state": ["open", "stale"], "rule": ["timestamps", "stale"]}
 
 
-class CompilerError(Exception):
-    pass
-
-
-def macros(as_of, *, incremental=True, adapter="duckdb", file_format=None):
-    env = jinja2.Environment(extensions=["jinja2.ext.do"])
-    module = {}
-    queries = []
-
-    def dispatch(name, namespace):
-        return getattr(module["m"], f"{adapter}__{name}", None) or getattr(
-            module["m"], f"default__{name}"
-        )
-
-    def run_query(sql):
-        queries.append(sql)
-        return SimpleNamespace(rows=[(as_of,)])
-
-    def raise_compiler_error(message):
-        raise CompilerError(message)
-
-    env.globals.update(
-        this=THIS_SQL,
-        ref=lambda name: f"intermediate.{name}",
-        run_query=run_query,
-        is_incremental=lambda: incremental,
-        execute=True,
-        modules=SimpleNamespace(datetime=dt, re=re),
-        dbt=SimpleNamespace(
-            dateadd=lambda part, n, column: f"({column} + interval ({n}) {part})",
-            type_string=lambda: "varchar",
-        ),
-        exceptions=SimpleNamespace(raise_compiler_error=raise_compiler_error),
-        adapter=SimpleNamespace(dispatch=dispatch),
-        config=SimpleNamespace(get=lambda key, default=None: {"file_format": file_format}.get(key)),
-        **{"return": lambda value: value},
-    )
-    module["m"] = env.from_string(MACRO.read_text(encoding="utf-8")).module
-    return module["m"], queries
+def macros(as_of, **options):
+    return render_macros("delete_as_of_age_crossings.sql", as_of, **options)
 
 
 @pytest.fixture
