@@ -62,7 +62,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import blake3
 import duckdb
 
 from returnlens.adapters import (
@@ -74,6 +73,13 @@ from returnlens.adapters import (
 from returnlens.ingest.carry_over import carry_over
 from returnlens.ingest.contracts import ENTITIES, Entity, FileSpec
 from returnlens.ingest.erasure import apply_forgotten, erase_forgotten_free_text
+from returnlens.ingest.fingerprints import (
+    BLAKE3,
+    RACY_MARGIN_NS,
+    file_checksum,
+    known_fingerprints,
+    remember_fingerprints,
+)
 from returnlens.ingest.landing import entity_files, inventory, relative_name
 from returnlens.ingest.raw_tables import UNLOADED_STATUSES, ensure_raw_schema, utc_now
 from returnlens.ingest.raw_writes import (
@@ -117,66 +123,6 @@ __all__ = [
 
 # A batch of files is read, checked and committed together; bounded so memory stays bounded.
 BATCH_BYTES = 512 * 1024 * 1024
-
-
-# A file's checksum names its algorithm: "blake3:<hex>". Warehouses written before hold bare
-# SHA-256 digests; a file is compared with the digest of the algorithm stored for it, so an
-# unchanged file is not reloaded after the upgrade (measured on 1,170 MB of JSON lines: SHA-256
-# 0.65 s CPU, BLAKE3 0.19 s, the read alone 0.08 s).
-BLAKE3 = "blake3:"
-
-
-def file_checksum(path: Path, like: str | None = None) -> str:
-    """BLAKE3 of a file ("blake3:<hex>"), read in chunks; `like`: a checksum stored earlier, in
-    whose algorithm to compute it (an untagged one is a SHA-256 digest, bare hex)."""
-    legacy = like is not None and not like.startswith(BLAKE3)
-    digest = hashlib.sha256() if legacy else blake3.blake3()
-    buffer = bytearray(1 << 20)
-    view = memoryview(buffer)
-    with path.open("rb", buffering=0) as fh:
-        while size := fh.readinto(buffer):
-            digest.update(view[:size])
-    return digest.hexdigest() if legacy else BLAKE3 + digest.hexdigest()
-
-
-# A fingerprint is trusted only for a file last changed this long before it was hashed: a file
-# rewritten within the file system's timestamp granularity (coarse kernel clock, 2 s on FAT and
-# some network shares) after the hash could keep its size and times ("racy" files, as in git).
-RACY_MARGIN_NS = 2_000_000_000
-
-
-def _fingerprints(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, tuple]:
-    """(size, mtime_ns, ctime_ns, checksum, hashed_at_ns) of each file as last hashed."""
-    rows = con.execute(
-        "select source_file, size_bytes, mtime_ns, ctime_ns, checksum, hashed_ns "
-        "from raw.landing_fingerprints where source_file in (select unnest(?::varchar[]))",
-        [names],
-    ).fetchall()
-    return {r[0]: r[1:] for r in rows}
-
-
-def _remember(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
-    """Store the fingerprints of the files hashed in this run (one row per file)."""
-    if not rows:
-        return
-    con.execute("begin transaction")
-    try:
-        con.execute(
-            "delete from raw.landing_fingerprints "
-            "where source_file in (select unnest(?::varchar[]))",
-            [[r[0] for r in rows]],
-        )
-        con.executemany(
-            "insert into raw.landing_fingerprints "
-            "(source_file, size_bytes, mtime_ns, ctime_ns, checksum, hashed_ns, hashed_at) "
-            "values (?, ?, ?, ?, ?, ?, ?)",
-            [[*r, utc_now()] for r in rows],
-        )
-        con.execute("commit")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("rollback")
-        raise
 
 
 def contract_hash(entity: Entity, landing_dir: Path | None = None) -> str:
@@ -400,7 +346,7 @@ def load_entity(
     files = [
         (p, spec, relative_name(p, landing_dir)) for p, spec in entity_files(entity, landing_dir)
     ]
-    known = _fingerprints(con, [name for _, _, name in files])
+    known = known_fingerprints(con, [name for _, _, name in files])
     hashed: list[list] = []
     pending: list[PendingFile] = []
     # a file never loaded is read whatever its checksum: it is hashed in a thread while
@@ -443,7 +389,7 @@ def load_entity(
     try:
         for batch in _batches(pending, batch_bytes):
             result.files.extend(_load_batch(con, entity, batch, load_id, chash))
-        _remember(con, [[*r[:4], _settled(r[4]), r[5]] for r in hashed])
+        remember_fingerprints(con, [[*r[:4], _settled(r[4]), r[5]] for r in hashed])
     finally:
         hasher.shutdown(cancel_futures=True)
     result.files.sort(key=lambda f: f.source_file)

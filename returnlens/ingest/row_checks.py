@@ -35,9 +35,9 @@ keys already in raw from a file that is not being replaced, are quarantined as d
 from __future__ import annotations
 
 from returnlens.ingest.contracts import POSTAL_CODE_DIGITS, Column, Entity, FileSpec
+from returnlens.ingest.excel_artefacts import artefact_reason
 from returnlens.ingest.values import (
     _DECIMAL_TYPE,
-    _EXCEL_SCIENTIFIC,
     _INTEGER_TYPES,
     _SCIENTIFIC,
     DEFAULT_SPEC,
@@ -165,29 +165,6 @@ def _bad_value_reason(c: Column, spec: FileSpec) -> str:
     )
 
 
-def _artefact_reason(c: Column) -> str:
-    """Excel artefacts in a text column (the value is never quoted)."""
-    col = qi(c.name)
-    formula = (
-        f'Excel text formula ="…" around the value in {c.name}: export the column as text '
-        '(or remove the ="" wrapper) and deliver the file again'
-    )
-    scientific = (
-        f"a number in scientific notation in {c.name}, a text column: Excel turned the text "
-        "into a number and lost digits; format the column as text before exporting"
-    )
-    # A prefix is tested as a range of strings, which DuckDB decides on the string's inlined
-    # first bytes: `x >= '="' and x < '=#'` is `starts_with(x, '="')`, and every Excel number
-    # starts with a sign or a digit, within ['+', ':'). Measured on 1M order lines, 4 text
-    # columns: 0.07 s CPU instead of 0.10 (starts_with alone: 0.06 s; the ranges: 0.006 s).
-    return (
-        f"case when {col} >= '=\"' and {col} < '=#' and ends_with({col}, '\"') "
-        f"then {ql(formula)} "
-        f"when {col} >= '+' and {col} < ':' and contains({col}, 'E+') "
-        f"and regexp_full_match({col}, {ql(_EXCEL_SCIENTIFIC)}) then {ql(scientific)} end"
-    )
-
-
 # Formats no spreadsheet writes: their text columns are not checked for Excel's artefacts (the
 # check costs more than the rest of the contract on a clickstream)
 NOT_FROM_EXCEL = ("jsonl", "parquet")
@@ -231,7 +208,7 @@ def check_reason_sql(
                     f"then {ql(f'bad {c.type} in {c.name}: ')} || ({reason}) end"
                 )
         else:
-            parts += filter(None, [_from_excel_only(dialects, _artefact_reason(c), complete)])
+            parts += filter(None, [_from_excel_only(dialects, artefact_reason(c), complete)])
         if c.allowed is not None:
             allowed = ", ".join(ql(v) for v in c.allowed)
             value_set = _PROFILE_VALUE_SET.get((entity.name, c.name))

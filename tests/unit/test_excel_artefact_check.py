@@ -1,4 +1,4 @@
-"""The Excel-artefact check of text columns (`row_checks._artefact_reason`) flags exactly the
+"""The Excel-artefact check of text columns (`excel_artefacts.artefact_reason`) flags exactly the
 values its definition names, whatever SQL it is written in (issue 16 rewrote its prefix tests as
 string ranges): checked against a plain Python statement of the rules on values chosen to sit
 on every edge of the ranges."""
@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from returnlens.ingest.contracts import Column
-from returnlens.ingest.row_checks import _artefact_reason
+from returnlens.ingest.excel_artefacts import artefact_reason
 from returnlens.ingest.values import _EXCEL_SCIENTIFIC
 
 pytestmark = pytest.mark.unit
@@ -38,7 +38,7 @@ def test_the_artefact_check_flags_exactly_the_formula_wrapper_and_excel_scientif
     con = duckdb.connect()
     con.execute("create table t (i integer, sku varchar)")
     con.executemany("insert into t values (?, ?)", list(enumerate(VALUES)))
-    reason = _artefact_reason(Column("sku", "varchar", "A text column."))
+    reason = artefact_reason(Column("sku", "varchar", "A text column."))
     found = dict(con.execute(f"select i, {reason} from t").fetchall())
     for i, value in enumerate(VALUES):
         text = found[i]
