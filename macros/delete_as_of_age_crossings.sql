@@ -25,17 +25,10 @@
     flag_column, timestamp_column, max_age_days, among
 ) -%}
     {%- if is_incremental() and execute -%}
-        {%- set found = run_query(
-            "select cast(as_of_at as " ~ dbt.type_string() ~ ") from "
-            ~ ref('int_warehouse_as_of')
-        ) -%}
-        {%- set as_of = found.rows[0][0] if found.rows | length else none -%}
-        {%- if as_of is none -%}
+        {%- set as_of_at = as_of_literal('as_of_at') -%}
+        {%- if as_of_at is none -%}
             {%- set is_old = 'false' -%}
         {%- else -%}
-            {#- a timestamp, checked, never pasted into SQL as given -#}
-            {%- set moment = modules.datetime.datetime.fromisoformat(as_of | string) -%}
-            {%- set as_of_at = "cast('" ~ moment.isoformat(sep=' ') ~ "' as timestamp)" -%}
             {%- set is_old -%}
                 coalesce(
                     {{ timestamp_column }}
@@ -61,15 +54,8 @@
 {% macro spark__delete_as_of_age_crossings(
     flag_column, timestamp_column, max_age_days, among
 ) -%}
-    {%- if is_incremental() and config.get('file_format') != 'delta' -%}
-        {{ exceptions.raise_compiler_error(
-            this ~ " deletes the rows whose " ~ flag_column ~ " the as-of moment changed, and"
-            ~ " Spark deletes rows from Delta tables only; set file_format delta on the model,"
-            ~ " or rebuild it with --full-refresh on every run"
-        ) }}
-    {%- else -%}
-        {{ default__delete_as_of_age_crossings(
-            flag_column, timestamp_column, max_age_days, among
-        ) }}
-    {%- endif -%}
+    {{- require_delta_for_deletes(flag_column ~ " the as-of moment changed") -}}
+    {{- default__delete_as_of_age_crossings(
+        flag_column, timestamp_column, max_age_days, among
+    ) }}
 {%- endmacro %}

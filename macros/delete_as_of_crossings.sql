@@ -6,7 +6,7 @@
     null), so that the run appends them again. Both directions: a window closing as the as-of
     date moves on, and one opening again when it moves back (data removed). The model's body
     appends every row it no longer holds. Nothing on a first or full-refresh build.
-    The as-of date is read before the DELETE and pasted as a checked date literal: a plain
+    The as-of date is read before the DELETE and pasted as a checked date literal (as_of_literal): a plain
     DELETE without a subquery, as Delta accepts it. Dispatched, as delete_changed.
 #}
 {% macro delete_as_of_crossings(flag_column, date_column, days) -%}
@@ -17,20 +17,14 @@
 
 {% macro default__delete_as_of_crossings(flag_column, date_column, days) -%}
     {%- if is_incremental() and execute -%}
-        {%- set found = run_query(
-            "select cast(as_of_date as " ~ dbt.type_string() ~ ") from "
-            ~ ref('int_warehouse_as_of')
-        ) -%}
-        {%- set as_of = found.rows[0][0] if found.rows | length else none -%}
-        {%- if as_of is none -%}
+        {%- set as_of_date = as_of_literal('as_of_date') -%}
+        {%- if as_of_date is none -%}
             {%- set is_closed = 'false' -%}
         {%- else -%}
-            {#- a date, checked, never pasted into SQL as given -#}
-            {%- set day = modules.datetime.date.fromisoformat(as_of | string) -%}
             {%- set is_closed -%}
                 coalesce(
                     cast({{ dbt.dateadd('day', days | int, date_column) }} as date)
-                    <= cast('{{ day.isoformat() }}' as date),
+                    <= {{ as_of_date }},
                     false
                 )
             {%- endset -%}
@@ -41,13 +35,6 @@
 {%- endmacro %}
 
 {% macro spark__delete_as_of_crossings(flag_column, date_column, days) -%}
-    {%- if is_incremental() and config.get('file_format') != 'delta' -%}
-        {{ exceptions.raise_compiler_error(
-            this ~ " deletes the rows whose " ~ flag_column ~ " the as-of date changed, and"
-            ~ " Spark deletes rows from Delta tables only; set file_format delta on the model,"
-            ~ " or rebuild it with --full-refresh on every run"
-        ) }}
-    {%- else -%}
-        {{ default__delete_as_of_crossings(flag_column, date_column, days) }}
-    {%- endif -%}
+    {{- require_delta_for_deletes(flag_column ~ " the as-of date changed") -}}
+    {{- default__delete_as_of_crossings(flag_column, date_column, days) }}
 {%- endmacro %}

@@ -46,6 +46,7 @@ import os
 import shutil
 import subprocess
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -369,72 +370,43 @@ def differences(warehouse: Path, snapshot: Path, names: list[str]) -> dict[str, 
     return out
 
 
-def mark(warehouse: Path, kept: str, rebuilt: str) -> str:
-    """Write a marker (an amount no model reads downstream) into two lines of
-    fct_order_lines (module docstring): the line `kept` (of an order the next run has no
-    reason to rebuild) and the line `rebuilt` (of an order it must rebuild); the kept line's
-    value before (to put back)."""
+@dataclass(frozen=True)
+class Marked:
+    """A column of an incremental table that no model or dbt test reads downstream (module
+    docstring), for markers: a row of an order the next run has no reason to rebuild keeps its
+    marker, a row it must rebuild loses it."""
+
+    table: str
+    column: str
+    sql_type: str
+    keys: tuple[str, ...]
+
+    @property
+    def where(self) -> str:
+        return " and ".join(f"{key} = ?" for key in self.keys)
+
+
+LINE_MARKS = Marked(ORDER_LINES, "line_amount_original", "decimal(18, 2)", ("order_line_id",))
+RETURN_MARKS = Marked(RETURNS, RETURN_MARKER_COLUMN, "double", ("rma_id", "order_line_id"))
+
+
+def mark(warehouse: Path, marked: Marked, kept: tuple, rebuilt: tuple):
+    """Write MARKER_KEPT into the row keyed `kept` and MARKER_REBUILT into the row keyed
+    `rebuilt`, each once in the table; the kept row's value before (to put back)."""
     with duckdb.connect(str(warehouse)) as con:
         (before,) = con.execute(
-            f"select cast(line_amount_original as varchar) from {ORDER_LINES} "
-            "where order_line_id = ?",
-            [kept],
-        ).fetchone()
-        for line, marker in ((kept, MARKER_KEPT), (rebuilt, MARKER_REBUILT)):
-            con.execute(
-                f"update {ORDER_LINES} set line_amount_original = cast(? as decimal(18, 2)) "
-                "where order_line_id = ?",
-                [marker, line],
-            )
-            assert (
-                con.execute(
-                    f"select count(*) from {ORDER_LINES} "
-                    "where line_amount_original = cast(? as decimal(18, 2))",
-                    [marker],
-                ).fetchone()[0]
-                == 1
-            )
-    return before
-
-
-def markers_left(warehouse: Path) -> set[str]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return {
-            r[0]
-            for r in con.execute(
-                f"select distinct cast(line_amount_original as varchar) from {ORDER_LINES} "
-                "where line_amount_original in (?, ?)",
-                [MARKER_KEPT, MARKER_REBUILT],
-            ).fetchall()
-        }
-
-
-def unmark(warehouse: Path, line: str, before: str) -> None:
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute(
-            f"update {ORDER_LINES} set line_amount_original = cast(? as decimal(18, 2)) "
-            "where order_line_id = ?",
-            [before, line],
-        )
-
-
-def mark_returns(warehouse: Path, kept: tuple, rebuilt: tuple) -> float | None:
-    """The markers of fct_returns (module docstring), by (rma_id, order_line_id): written into
-    RETURN_MARKER_COLUMN of the row `kept` and the row `rebuilt`; the kept row's value before."""
-    key = "rma_id = ? and order_line_id = ?"
-    with duckdb.connect(str(warehouse)) as con:
-        (before,) = con.execute(
-            f"select {RETURN_MARKER_COLUMN} from {RETURNS} where {key}", list(kept)
+            f"select {marked.column} from {marked.table} where {marked.where}", list(kept)
         ).fetchone()
         for row, marker in ((kept, MARKER_KEPT), (rebuilt, MARKER_REBUILT)):
             con.execute(
-                f"update {RETURNS} set {RETURN_MARKER_COLUMN} = cast(? as double) where {key}",
+                f"update {marked.table} set {marked.column} = cast(? as {marked.sql_type}) "
+                f"where {marked.where}",
                 [marker, *row],
             )
             assert (
                 con.execute(
-                    f"select count(*) from {RETURNS} "
-                    f"where {RETURN_MARKER_COLUMN} = cast(? as double)",
+                    f"select count(*) from {marked.table} "
+                    f"where {marked.column} = cast(? as {marked.sql_type})",
                     [marker],
                 ).fetchone()[0]
                 == 1
@@ -442,23 +414,31 @@ def mark_returns(warehouse: Path, kept: tuple, rebuilt: tuple) -> float | None:
     return before
 
 
-def return_markers_left(warehouse: Path) -> set[str]:
+def markers_left(warehouse: Path, marked: Marked) -> set[str]:
+    """The markers still in the table, written as the markers are (two decimals)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         found = con.execute(
-            f"select distinct {RETURN_MARKER_COLUMN} from {RETURNS} "
-            f"where {RETURN_MARKER_COLUMN} in (cast(? as double), cast(? as double))",
+            f"select distinct cast(cast({marked.column} as decimal(18, 2)) as varchar) "
+            f"from {marked.table} where {marked.column} in "
+            f"(cast(? as {marked.sql_type}), cast(? as {marked.sql_type}))",
             [MARKER_KEPT, MARKER_REBUILT],
         ).fetchall()
-    return {f"{r[0]:.2f}" for r in found}
+    return {r[0] for r in found}
 
 
-def unmark_return(warehouse: Path, row: tuple, before: float | None) -> None:
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute(
-            f"update {RETURNS} set {RETURN_MARKER_COLUMN} = ? "
-            "where rma_id = ? and order_line_id = ?",
-            [before, *row],
-        )
+def run_marked(warehouse: Path, run_job, marks: list[tuple[Marked, tuple, tuple]]):
+    """Mark (Marked, kept key, rebuilt key) each, run the job, read the markers left, put the
+    kept rows' values back: the job's success and the markers left per mark."""
+    befores = [mark(warehouse, marked, kept, rebuilt) for marked, kept, rebuilt in marks]
+    success = run_job()
+    left = [markers_left(warehouse, marked) for marked, _, _ in marks]
+    for (marked, kept, _), before in zip(marks, befores, strict=True):
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute(
+                f"update {marked.table} set {marked.column} = ? where {marked.where}",
+                [before, *kept],
+            )
+    return success, left
 
 
 def untouched_return(warehouse: Path, avoid_orders: set[str], avoid_skus: set[str]) -> tuple:
@@ -707,7 +687,6 @@ def runs(tmp_path_factory):
         # the latest activity: two minutes after everything else (the stale case)
         write_csv(latest_file, header, [crossing["latest"]])
         kept = untouched_line(landing, {late["order_id"]}, set())
-        channel = mark(warehouse, kept["order_line_id"], late["order_line_id"])
         new_day_orders = {
             r["order_id"]
             for pattern in ("shop/orders_*.csv", "returns/returns_*.csv")
@@ -717,12 +696,14 @@ def runs(tmp_path_factory):
         kept_return = untouched_return(
             warehouse, new_day_orders | {late["order_id"], crossing["order"], stale_order}, set()
         )
-        before_return = mark_returns(warehouse, kept_return[:2], crossing["returned_line"])
-        result["b_success"] = run_job()
-        result["b_markers"] = markers_left(warehouse)
-        result["b_return_markers"] = return_markers_left(warehouse)
-        unmark(warehouse, kept["order_line_id"], channel)
-        unmark_return(warehouse, kept_return[:2], before_return)
+        result["b_success"], (result["b_markers"], result["b_return_markers"]) = run_marked(
+            warehouse,
+            run_job,
+            [
+                (LINE_MARKS, (kept["order_line_id"],), (late["order_line_id"],)),
+                (RETURN_MARKS, kept_return[:2], crossing["returned_line"]),
+            ],
+        )
         result["b"] = observed(warehouse, late)
         result["b_stale"] = observed_stale(warehouse, crossing)
         result["b_kept_return"] = kept_return[2]
@@ -759,7 +740,6 @@ def runs(tmp_path_factory):
             corrections["orders"] | corrections["forgotten_orders"],
             {corrections["sku"][0]},
         )
-        channel = mark(warehouse, kept["order_line_id"], corrections["changed"][0])
         kept_return = untouched_return(
             warehouse,
             corrections["orders"]
@@ -768,14 +748,14 @@ def runs(tmp_path_factory):
             | {crossing["order"], stale_order},
             {corrections["sku"][0]},
         )
-        before_return = mark_returns(
-            warehouse, kept_return[:2], (late["rma_id"], late["order_line_id"])
+        result["b2_success"], (result["b2_markers"], result["b2_return_markers"]) = run_marked(
+            warehouse,
+            run_job,
+            [
+                (LINE_MARKS, (kept["order_line_id"],), (corrections["changed"][0],)),
+                (RETURN_MARKS, kept_return[:2], (late["rma_id"], late["order_line_id"])),
+            ],
         )
-        result["b2_success"] = run_job()
-        result["b2_markers"] = markers_left(warehouse)
-        result["b2_return_markers"] = return_markers_left(warehouse)
-        unmark(warehouse, kept["order_line_id"], channel)
-        unmark_return(warehouse, kept_return[:2], before_return)
         result["b2"] = observed(warehouse, late)
         result["b2_stale"] = observed_stale(warehouse, crossing)
         result["b2_kept_return"] = kept_return[2]

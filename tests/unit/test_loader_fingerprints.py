@@ -45,6 +45,14 @@ def _loads(con) -> int:
     ).fetchall()[0][0]
 
 
+def _rewrite_same_size(path, rows: str) -> None:
+    """New content of the file's size, its times moved on: a changed delivery."""
+    before = path.stat().st_size
+    path.write_text(HEADER + rows)
+    assert path.stat().st_size == before
+    _shift_mtime(path, 60)
+
+
 def _shift_mtime(path, seconds: int) -> None:
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
@@ -71,10 +79,7 @@ def test_a_touched_file_with_the_same_content_is_hashed_once_and_not_reloaded(co
 
 def test_a_changed_file_of_the_same_size_with_a_new_mtime_is_rehashed_and_reloaded(con, suppliers):
     _load(con, suppliers)
-    before = suppliers.stat().st_size
-    suppliers.write_text(HEADER + "S1,Acme,NL,11\nS2,Beta,DE,6\n")
-    assert suppliers.stat().st_size == before
-    _shift_mtime(suppliers, 60)
+    _rewrite_same_size(suppliers, "S1,Acme,NL,11\nS2,Beta,DE,6\n")
     changed = _load(con, suppliers)
     assert (changed.status, changed.unchanged_by) == ("loaded", None)
     assert con.execute(
@@ -210,10 +215,7 @@ def test_an_unchanged_file_audited_with_sha256_before_the_upgrade_is_not_reloade
 def test_a_file_changed_after_the_upgrade_is_reloaded_and_audited_with_blake3(con, suppliers):
     _load(con, suppliers)
     _as_written_before_blake3(con, suppliers)
-    before = suppliers.stat().st_size
-    suppliers.write_text(HEADER + "S1,Acme,NL,13\nS2,Beta,DE,8\n")
-    assert suppliers.stat().st_size == before
-    _shift_mtime(suppliers, 60)
+    _rewrite_same_size(suppliers, "S1,Acme,NL,13\nS2,Beta,DE,8\n")
     changed = _load(con, suppliers)
     assert changed.status == "loaded"
     new = "blake3:" + blake3.blake3(suppliers.read_bytes()).hexdigest()
