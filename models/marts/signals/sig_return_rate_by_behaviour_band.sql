@@ -51,11 +51,12 @@ order_line_id_range as (
 
 ),
 
-{# every id starts with the prefix that the smallest and the largest share; the first
-   character after it and the next two split the ids into up to ~1000 ordered slices (a
-   string longer than a slice's prefix sorts after it, so sorting slices by prefix sorts
-   their ids). Ids sharing more than 48 characters get 50-character prefixes: still exact,
-   only slower #}
+{# every id starts with the prefix that the smallest and the largest share; that prefix and
+   the next three characters cut the ids into ordered slices (a thousand for digits; at 10M
+   'O000' to 'O644'). Two ids whose slice prefixes differ compare as the prefixes do (a
+   prefix shorter than the others is a whole id, which sorts before the longer ids it
+   starts), so ordering by prefix, then id, is ordering by id. Ids sharing more than 48
+   characters get 50-character prefixes: still exact, only slower #}
 id_prefix_length as (
 
     select
@@ -71,8 +72,9 @@ id_prefix_length as (
 ),
 
 {# product views has ~12 values of up to millions of lines each, so nearly every value
-   straddles a band boundary: its rows are split further by a prefix of order_line_id, the
-   tie-breaker, so that only a few thousand lines need a rank #}
+   straddles a band boundary: its rows are split further by slice of order_line_id, the
+   tie-breaker, and only the lines of straddling slices get a rank (71k of 17M line rows of
+   both scopes at 10M, and 140k of decision time) #}
 product_views_values as (
 
     select
