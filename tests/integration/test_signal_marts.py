@@ -10,6 +10,8 @@ import csv
 import json
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 
 from returnlens.exports import write_exports
@@ -70,6 +72,92 @@ def test_hesitation_effect_is_recovered(figures):
     assert sum(rates[5:]) > sum(rates[:5])
     assert h["decision_time_ratio_top_vs_bottom"] >= 0.8 * h["expected_ratio_top_vs_bottom"]
     assert h["bracketing_ratio"] >= 0.8 * h["expected_bracketing_ratio"]
+
+
+def _bands(lines: pd.DataFrame, behaviour: str, measure: str, band: pd.Series | None, category):
+    """One row per band of lines (of one category, or all): ntile(10)'s deciles of `measure`
+    when `band` is None (sorted by measure then order_line_id, the first n mod 10 bands one
+    line longer), else the given 0/1 band."""
+    if band is None:
+        lines = lines.sort_values([measure, "order_line_id"])
+        small, large = divmod(len(lines), 10)
+        band = np.repeat(np.arange(1, 11), [small + 1] * large + [small] * (10 - large))
+    banded = lines.assign(band=band, measure=lines[measure].astype(float))
+    out = banded.groupby("band").agg(
+        band_min=("measure", "min"),
+        band_max=("measure", "max"),
+        order_lines=("order_line_id", "size"),
+        returned_lines=("has_return", "sum"),
+        units_sold=("quantity", "sum"),
+        units_returned=("returned_quantity", "sum"),
+    )
+    return out.reset_index().assign(behaviour=behaviour, category=category)
+
+
+def test_behaviour_bands_equal_deciles_computed_from_the_journeys(pipeline_run):
+    """Every row of sig_return_rate_by_behaviour_band equals deciles computed in pandas from
+    sig_purchase_journeys (sort, split by ntile's rule, sum); the mart ranks grouped values
+    instead of lines, so this holds its arithmetic to the definition. Product views ties
+    heavily (a few values over all lines), so most bands split a tie by order_line_id."""
+    with duckdb.connect(str(pipeline_run.serving), read_only=True) as con:
+        journeys = con.execute("select * from marts.sig_purchase_journeys").df()
+        mart = con.execute("select * from marts.sig_return_rate_by_behaviour_band").df()
+    sized = journeys[journeys["is_sized_product"]]
+    parts = []
+    for category in [*journeys["category"].unique(), "all"]:
+        scope = journeys if category == "all" else journeys[journeys["category"] == category]
+        sized_scope = sized if category == "all" else sized[sized["category"] == category]
+        sized_web = sized_scope[sized_scope["has_web_journey"]]
+        bracketing = sized_scope["is_bracketing"].astype(int)
+        parts += [
+            _bands(
+                scope[scope["decision_minutes"].notna()],
+                "decision_time",
+                "decision_minutes",
+                None,
+                category,
+            ),
+            _bands(
+                scope[scope["has_web_journey"]], "product_views", "product_views", None, category
+            ),
+            _bands(
+                sized_web,
+                "size_guide",
+                "size_guide_views",
+                sized_web["has_size_guide_view"].astype(int),
+                category,
+            ),
+            _bands(
+                sized_scope.assign(bracketing=bracketing),
+                "bracketing",
+                "bracketing",
+                bracketing,
+                category,
+            ),
+        ]
+    expected = pd.concat(parts)
+    expected["return_rate"] = expected["returned_lines"] / expected["order_lines"]
+    columns = [
+        "behaviour",
+        "category",
+        "band",
+        "band_min",
+        "band_max",
+        "order_lines",
+        "returned_lines",
+        "units_sold",
+        "units_returned",
+        "return_rate",
+    ]
+
+    def rows(frame: pd.DataFrame) -> list[tuple]:
+        return sorted(frame[columns].astype(object).itertuples(index=False, name=None))
+
+    assert rows(mart) == rows(expected)
+    # the demo shop's product views tie across band boundaries (what the test is about)
+    views = mart[(mart["behaviour"] == "product_views") & (mart["category"] == "all")]
+    views = views.sort_values("band")
+    assert (views["band_min"].to_numpy()[1:] == views["band_max"].to_numpy()[:-1]).sum() >= 3
 
 
 def test_planted_quality_problems_are_flagged_without_crying_wolf(figures):
