@@ -100,11 +100,14 @@ def _public_marts(path: Path) -> list[str]:
 
 def _publish(warehouse: Path, serving: Path, models: list[str], work: Path) -> dict:
     out = work / f"{serving.parent.name}.json"
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", CHILD, str(warehouse), str(serving), json.dumps(models), str(out)],
         cwd=ROOT,
-        check=True,
+        capture_output=True,  # DuckDB's progress bars
+        text=True,
     )
+    if done.returncode:
+        sys.exit(f"the publish into {serving} failed:\n{done.stderr[-3000:]}")
     return json.loads(out.read_text(encoding="utf-8"))
 
 

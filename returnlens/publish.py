@@ -168,7 +168,11 @@ def publish(
         previous = _published_marts(serving)
     elif serving.is_file():
         previous = _publishable_marts(serving)
-    from_copy = bool(previous)  # else a fresh file (the first publish)
+    # a copy of the serving file, unless there is none yet or it must be written afresh
+    started_at, fresh_because = _serving_lineage(serving, warehouse) if previous else (None, "")
+    from_copy = fresh_because is None
+    if fresh_because:
+        log.info("publishing into a new serving file: %s", fresh_because)
     if from_copy:
         _copy_file(serving, tmp)
     con = connect(tmp)
@@ -216,17 +220,17 @@ def publish(
                 PUBLISHED_SCHEMA,
                 ", ".join(unpublished),
             )
+        copied = names if refresh is None else sorted(set(refresh) & set(names))
+        if absent := sorted(set(names) - set(copied) - set(previous)):
+            raise RuntimeError(
+                f"{serving}: public mart(s) {', '.join(absent)} not published yet; a "
+                f"partial publish keeps the other marts as published, so {serving} stays "
+                "as it was. Run the main job (`make run`) to publish every mart."
+            )
         if not from_copy:
             con.execute(f"create schema {PUBLISHED_SCHEMA}")
-            copied = names
+            _copy_kept_marts(con, serving, sorted(set(names) - set(copied)))
         else:
-            copied = names if refresh is None else sorted(set(refresh) & set(names))
-            if absent := sorted(set(names) - set(copied) - set(previous)):
-                raise RuntimeError(
-                    f"{serving}: public mart(s) {', '.join(absent)} not published yet; a "
-                    f"partial publish keeps the other marts as published, so {serving} stays "
-                    "as it was. Run the main job (`make run`) to publish every mart."
-                )
             # a table no longer public (nor a mart any more) leaves serving as in a full publish
             for table in ("publish_log", "publish_gate_results", *(set(previous) - set(names))):
                 con.execute(f"drop table if exists {PUBLISHED_SCHEMA}.{quote_ident(table)}")
@@ -262,10 +266,11 @@ def publish(
         con.execute(
             f"create table {PUBLISHED_SCHEMA}.publish_log ("
             "published_at timestamp, run_id varchar, tables varchar, gates_passed boolean, "
-            "gate_results varchar, publish_id varchar, is_demo boolean, refreshed_at varchar)"
+            "gate_results varchar, publish_id varchar, is_demo boolean, refreshed_at varchar, "
+            "file_started_at timestamp)"
         )
         con.execute(
-            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 published_at,
                 run_id,
@@ -275,6 +280,7 @@ def publish(
                 publish_id,
                 is_demo,
                 json.dumps(refreshed_at, sort_keys=True),
+                started_at if from_copy else published_at,
             ],
         )
         con.execute("checkpoint")
@@ -375,6 +381,78 @@ def _published_marts(serving: Path) -> dict[str, str]:
     at = row[0].isoformat() if row else ""
     known = json.loads(row[1]) if row and row[1] else {}
     return {m: known.get(m, at) for m in marts if m not in ("publish_log", "publish_gate_results")}
+
+
+def _serving_lineage(serving: Path, warehouse: Path) -> tuple[datetime | None, str | None]:
+    """When the serving file was first written (a publish into a copy carries the time over),
+    and why it must be written afresh instead of copied, None when it need not be: an erasure
+    (`forget-customer`) since it was first written, so that the erased customer's old rows
+    leave serving in every byte (a deleted row's bytes stay in the free blocks of a file);
+    more than half of the file free blocks (compacted); a file of a version that did not
+    record its start."""
+    con = connect_reader(serving)
+    try:
+        has_start = con.execute(
+            "select count(*) from duckdb_columns() where database_name = 'reader' "
+            "and schema_name = ? and table_name = 'publish_log' and column_name = "
+            "'file_started_at'",
+            [PUBLISHED_SCHEMA],
+        ).fetchone()[0]
+        started_at = (
+            con.execute(
+                f"select file_started_at from {PUBLISHED_SCHEMA}.publish_log "
+                "order by published_at desc limit 1"
+            ).fetchone()[0]
+            if has_start
+            else None
+        )
+        free, total = con.execute(
+            "select free_blocks, total_blocks from pragma_database_size() "
+            "where database_name = 'reader'"
+        ).fetchone()
+    finally:
+        con.close()
+    if started_at is None:
+        return None, "the serving file does not say when it was first written"
+    if total and free > total / 2:
+        return started_at, f"{free:,} of its {total:,} blocks are free (compacting it)"
+    con = connect_reader(warehouse)
+    try:
+        has_erasures = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'reader' "
+            "and schema_name = 'raw' and table_name = 'forgotten_customers'"
+        ).fetchone()[0]
+        erased = (
+            con.execute(
+                "select count(*) from raw.forgotten_customers where forgotten_at >= ?",
+                [started_at],
+            ).fetchone()[0]
+            if has_erasures
+            else 0
+        )
+    finally:
+        con.close()
+    if erased:
+        return started_at, (
+            f"{erased} customer(s) erased since it was first written: their old rows must not "
+            "stay in its free blocks"
+        )
+    return started_at, None
+
+
+def _copy_kept_marts(con, serving: Path, kept: list[str]) -> None:
+    """A partial publish into a new file: the marts it keeps, from the serving file."""
+    if not kept:
+        return
+    con.execute(f"attach {quote_literal(str(serving))} as served (read_only)")
+    try:
+        for name in kept:
+            q = quote_ident(name)
+            con.execute(
+                f"create table {PUBLISHED_SCHEMA}.{q} as select * from served.{PUBLISHED_SCHEMA}.{q}"
+            )
+    finally:
+        con.execute("detach served")
 
 
 def _publishable_marts(serving: Path) -> dict[str, str]:

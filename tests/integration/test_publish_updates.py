@@ -172,3 +172,62 @@ def test_an_unreadable_serving_file_is_replaced_by_a_fresh_one(tmp_path, monkeyp
     assert {how.split(" ")[0] for how in result.updates.values()} == {"copied"}
     for name in MARTS:
         assert _rows(serving, name) == _rows(warehouse, name), name
+
+
+def _started(serving: Path):
+    with duckdb.connect(str(serving), read_only=True) as con:
+        return con.execute("select file_started_at from marts.publish_log").fetchone()[0]
+
+
+def test_after_an_erasure_serving_is_written_afresh_also_by_a_partial_publish(
+    tmp_path, monkeypatch, small_diffs
+):
+    """A deleted row's bytes stay in a file's free blocks: after `forget-customer`, the next
+    publish, partial or not, writes a new file (docs/security.md)."""
+    from returnlens.ingest.raw_tables import FORGOTTEN_DDL
+
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    _build(warehouse)
+    first = publish(warehouse, serving, parquet=False, models=MARTS)
+    assert _started(serving) == first.published_at
+    again = publish(warehouse, serving, parquet=False, models=MARTS)
+    assert set(again.updates.values()) == {f"unchanged ({n:,} rows)" for n in again.tables.values()}
+    assert _started(serving) == first.published_at  # the same file, copied
+
+    _change(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists raw")
+        con.execute(FORGOTTEN_DDL)
+        con.execute(
+            "insert into raw.forgotten_customers values ('h', current_timestamp::timestamp)"
+        )
+    partial = publish(warehouse, serving, parquet=False, models=MARTS, refresh=["big"])
+    assert list(partial.updates) == ["big"] and partial.updates["big"].startswith("copied")
+    assert _started(serving) == partial.published_at  # a new file
+    assert _rows(serving, "big") == _rows(warehouse, "big")
+    # the marts it kept are as the first publish wrote them (the warehouse's before _change)
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute("select label from marts.small").fetchall() == [("a",)]
+        assert con.execute("select count(*) from marts.dups").fetchone()[0] == 1000
+    full = publish(warehouse, serving, parquet=False, models=MARTS)
+    assert {how.split(" ")[0] for how in full.updates.values()} == {
+        "updated",
+        "replaced",
+        "unchanged",
+    }
+    assert _started(serving) == partial.published_at
+
+
+def test_a_serving_file_that_does_not_say_when_it_was_started_is_written_afresh(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    _build(warehouse)
+    publish(warehouse, serving, parquet=False, models=MARTS)
+    with duckdb.connect(str(serving)) as con:  # as a publish of an earlier version wrote it
+        con.execute("alter table marts.publish_log drop column file_started_at")
+    result = publish(warehouse, serving, parquet=False, models=MARTS)
+    assert {how.split(" ")[0] for how in result.updates.values()} == {"copied"}
+    assert _started(serving) == result.published_at
