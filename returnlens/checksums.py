@@ -41,6 +41,7 @@ RUN_METADATA = (
     "publish_log.run_id",
     "publish_log.publish_id",
     "publish_log.refreshed_at",
+    "publish_log.file_started_at",
     "publish_gate_results.run_id",
     "publish_gate_results.evaluated_at",
     "rpt_load_audit.load_id",

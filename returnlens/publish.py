@@ -10,9 +10,15 @@ is refused. `marts.publish_log` also says which publish it is (`publish_id`) and
 data is the generated demo shop (`is_demo`: the landing folder holds the generator's
 `ground_truth.json`).
 
-A partial publish (`refresh`: the marts a run rebuilt, e.g. the `returns_alerts` job) copies the
-serving file to the temp file instead, replaces only those marts in it from the warehouse and
-keeps every other mart as it was published before; the swap is the same `os.replace`.
+Once a serving file exists, the temp file starts as a copy of it, and each mart is brought up to
+the warehouse's rows writing only what differs (`returnlens/publish_updates.py`): an unchanged
+mart is not written (and its Parquet file is kept), a large mart with few changed rows has just
+those deleted and inserted, any other is copied whole. Tables that are no longer public marts
+are dropped, so the result holds what a publish into a fresh file would.
+
+A partial publish (`refresh`: the marts a run rebuilt, e.g. the `returns_alerts` job) brings
+only those marts up to the warehouse and keeps every other mart as it was published before; the
+swap is the same `os.replace`.
 `marts.publish_log.refreshed_at` (JSON, mart -> when the publish that last copied it ran) says
 which marts this publish refreshed and how old the others are; a full publish sets every mart to
 its own time.
@@ -45,6 +51,7 @@ from returnlens.publish_parquet import (
     switch_parquet,
     write_parquet,
 )
+from returnlens.publish_updates import MartUpdate, update_mart
 from returnlens.warehouse import (
     connect,
     connect_reader,
@@ -75,6 +82,7 @@ class PublishResult:
     publish_id: str = ""
     is_demo: bool = False
     refreshed: list[str] | None = None  # the marts this publish copied (all but in a partial)
+    updates: dict[str, str] | None = None  # mart -> how it was brought up to the warehouse
 
 
 def is_demo_landing(landing: Path) -> bool:
@@ -155,9 +163,17 @@ def publish(
     published_at = datetime.now(UTC).replace(tzinfo=None)
     publish_id = new_publish_id(published_at)
     tables: dict[str, int] = {}
-    previous: dict[str, str] = {}  # mart -> when it was last published (a partial publish)
+    previous: dict[str, str] = {}  # mart -> when it was last published
     if refresh is not None:
         previous = _published_marts(serving)
+    elif serving.is_file():
+        previous = _publishable_marts(serving)
+    # a copy of the serving file, unless there is none yet or it must be written afresh
+    started_at, fresh_because = _serving_lineage(serving, warehouse) if previous else (None, "")
+    from_copy = fresh_because is None
+    if fresh_because:
+        log.info("publishing into a new serving file: %s", fresh_because)
+    if from_copy:
         _copy_file(serving, tmp)
     con = connect(tmp)
     try:
@@ -204,26 +220,30 @@ def publish(
                 PUBLISHED_SCHEMA,
                 ", ".join(unpublished),
             )
-        if refresh is None:
+        copied = names if refresh is None else sorted(set(refresh) & set(names))
+        if absent := sorted(set(names) - set(copied) - set(previous)):
+            raise RuntimeError(
+                f"{serving}: public mart(s) {', '.join(absent)} not published yet; a "
+                f"partial publish keeps the other marts as published, so {serving} stays "
+                "as it was. Run the main job (`make run`) to publish every mart."
+            )
+        if not from_copy:
             con.execute(f"create schema {PUBLISHED_SCHEMA}")
-            copied = names
+            _copy_kept_marts(con, serving, sorted(set(names) - set(copied)))
         else:
-            copied = sorted(set(refresh) & set(names))
-            if absent := sorted(set(names) - set(copied) - set(previous)):
-                raise RuntimeError(
-                    f"{serving}: public mart(s) {', '.join(absent)} not published yet; a "
-                    f"partial publish keeps the other marts as published, so {serving} stays "
-                    "as it was. Run the main job (`make run`) to publish every mart."
-                )
             # a table no longer public (nor a mart any more) leaves serving as in a full publish
             for table in ("publish_log", "publish_gate_results", *(set(previous) - set(names))):
                 con.execute(f"drop table if exists {PUBLISHED_SCHEMA}.{quote_ident(table)}")
+        updates: dict[str, MartUpdate] = {}
         for name in copied:
+            if from_copy:
+                updates[name] = update_mart(con, PUBLISHED_SCHEMA, name)
+                continue
             q = quote_ident(name)
             con.execute(
-                f"create or replace table {PUBLISHED_SCHEMA}.{q} as "
-                f"select * from build.{PUBLISHED_SCHEMA}.{q}"
+                f"create table {PUBLISHED_SCHEMA}.{q} as select * from build.{PUBLISHED_SCHEMA}.{q}"
             )
+            updates[name] = MartUpdate("copied", -1)
         for name in names:
             q = quote_ident(name)
             tables[name] = con.execute(f"select count(*) from {PUBLISHED_SCHEMA}.{q}").fetchall()[
@@ -246,10 +266,11 @@ def publish(
         con.execute(
             f"create table {PUBLISHED_SCHEMA}.publish_log ("
             "published_at timestamp, run_id varchar, tables varchar, gates_passed boolean, "
-            "gate_results varchar, publish_id varchar, is_demo boolean, refreshed_at varchar)"
+            "gate_results varchar, publish_id varchar, is_demo boolean, refreshed_at varchar, "
+            "file_started_at timestamp)"
         )
         con.execute(
-            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 published_at,
                 run_id,
@@ -259,14 +280,19 @@ def publish(
                 publish_id,
                 is_demo,
                 json.dumps(refreshed_at, sort_keys=True),
+                started_at if from_copy else published_at,
             ],
         )
         con.execute("checkpoint")
         root = parquet_root(serving)
         version = None
         if parquet:
-            current = current_version(root) if refresh is not None else None
-            linked = linkable(root, refreshed_at, set(copied)) if current is not None else set()
+            current = current_version(root) if from_copy else None
+            # the marts serving holds as before: not refreshed, or refreshed and found unchanged
+            kept = (set(names) - set(copied)) | {
+                name for name, update in updates.items() if update.how == "unchanged"
+            }
+            linked = kept & linkable(root, previous) if current is not None else set()
             version = write_parquet(con, root, names, publish_id, current, linked)
         log_rows = {
             name: con.execute(f"select count(*) from {PUBLISHED_SCHEMA}.{name}").fetchall()[0][0]
@@ -303,7 +329,18 @@ def publish(
                 exc,
             )
     return PublishResult(
-        serving, tables, published_at, gates, parquet_dir, publish_id, is_demo, copied
+        serving,
+        tables,
+        published_at,
+        gates,
+        parquet_dir,
+        publish_id,
+        is_demo,
+        copied,
+        {
+            name: MartUpdate(u.how, tables[name], u.deleted, u.inserted).describe()
+            for name, u in updates.items()
+        },
     )
 
 
@@ -344,6 +381,90 @@ def _published_marts(serving: Path) -> dict[str, str]:
     at = row[0].isoformat() if row else ""
     known = json.loads(row[1]) if row and row[1] else {}
     return {m: known.get(m, at) for m in marts if m not in ("publish_log", "publish_gate_results")}
+
+
+def _serving_lineage(serving: Path, warehouse: Path) -> tuple[datetime | None, str | None]:
+    """When the serving file was first written (a publish into a copy carries the time over),
+    and why it must be written afresh instead of copied, None when it need not be: an erasure
+    (`forget-customer`) since it was first written, so that the erased customer's old rows
+    leave serving in every byte (a deleted row's bytes stay in the free blocks of a file);
+    more than half of the file free blocks (compacted); a file of a version that did not
+    record its start."""
+    con = connect_reader(serving)
+    try:
+        has_start = con.execute(
+            "select count(*) from duckdb_columns() where database_name = 'reader' "
+            "and schema_name = ? and table_name = 'publish_log' and column_name = "
+            "'file_started_at'",
+            [PUBLISHED_SCHEMA],
+        ).fetchone()[0]
+        started_at = (
+            con.execute(
+                f"select file_started_at from {PUBLISHED_SCHEMA}.publish_log "
+                "order by published_at desc limit 1"
+            ).fetchone()[0]
+            if has_start
+            else None
+        )
+        free, total = con.execute(
+            "select free_blocks, total_blocks from pragma_database_size() "
+            "where database_name = 'reader'"
+        ).fetchone()
+    finally:
+        con.close()
+    if started_at is None:
+        return None, "the serving file does not say when it was first written"
+    if total and free > total / 2:
+        return started_at, f"{free:,} of its {total:,} blocks are free (compacting it)"
+    con = connect_reader(warehouse)
+    try:
+        has_erasures = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'reader' "
+            "and schema_name = 'raw' and table_name = 'forgotten_customers'"
+        ).fetchone()[0]
+        erased = (
+            con.execute(
+                "select count(*) from raw.forgotten_customers where forgotten_at >= ?",
+                [started_at],
+            ).fetchone()[0]
+            if has_erasures
+            else 0
+        )
+    finally:
+        con.close()
+    if erased:
+        return started_at, (
+            f"{erased} customer(s) erased since it was first written: their old rows must not "
+            "stay in its free blocks"
+        )
+    return started_at, None
+
+
+def _copy_kept_marts(con, serving: Path, kept: list[str]) -> None:
+    """A partial publish into a new file: the marts it keeps, from the serving file."""
+    if not kept:
+        return
+    con.execute(f"attach {quote_literal(str(serving))} as served (read_only)")
+    try:
+        for name in kept:
+            q = quote_ident(name)
+            con.execute(
+                f"create table {PUBLISHED_SCHEMA}.{q} as select * from served.{PUBLISHED_SCHEMA}.{q}"
+            )
+    finally:
+        con.execute("detach served")
+
+
+def _publishable_marts(serving: Path) -> dict[str, str]:
+    """`_published_marts` of an existing serving file, or {} (publish into a fresh file) when
+    it cannot be read as one: a file of a version before the publish log, or a damaged one."""
+    try:
+        return _published_marts(serving)
+    except Exception as exc:
+        log.warning(
+            "%s cannot be read as a serving file (%s): publishing into a new one", serving, exc
+        )
+        return {}
 
 
 def _copy_file(source: Path, target: Path) -> None:

@@ -52,10 +52,11 @@ def parquet_root(serving: Path) -> Path:
     return serving.with_name(serving.stem + "_parquet")
 
 
-def linkable(root: Path, refreshed_at: dict[str, str], copied: set[str]) -> set[str]:
-    """The marts a partial publish keeps whose file in the current Parquet version holds what
-    serving holds (the manifest's `published_at` is serving's `refreshed_at`): a publish with
-    the Parquet export switched off left serving newer than the export."""
+def linkable(root: Path, refreshed_at: dict[str, str]) -> set[str]:
+    """The marts whose file in the current Parquet version holds what serving holds (the
+    manifest's `published_at` is serving's `refreshed_at`, as the serving file says before this
+    publish): a publish with the Parquet export switched off left serving newer than the
+    export. A publish keeps the files of those it keeps as they were."""
     try:
         tables = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["tables"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -63,7 +64,7 @@ def linkable(root: Path, refreshed_at: dict[str, str], copied: set[str]) -> set[
     return {
         name
         for name, at in refreshed_at.items()
-        if name not in copied and (tables.get(name) or {}).get("published_at") == at
+        if (tables.get(name) or {}).get("published_at") == at
     }
 
 

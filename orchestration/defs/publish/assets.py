@@ -6,6 +6,8 @@ published before (`returnlens.publish`, partial publish): a mart the run did not
 not been gated by it.
 """
 
+from collections import Counter
+
 import dagster as dg
 
 from orchestration.defs.transform.dbt import returnlens_dbt_assets
@@ -43,9 +45,13 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         )
     result = publish(cfg.warehouse, cfg.serving, run_id=context.run.run_id, refresh=refresh)
     demo = " (DEMO DATA: the generated demo shop)" if result.is_demo else ""
+    kinds = Counter(how.split(" ", 1)[0] for how in (result.updates or {}).values())
     context.log.info(
         f"published {len(result.tables)} marts to {result.serving} as publish "
-        f"{result.publish_id}{demo}"
+        f"{result.publish_id}{demo}; "
+        + ", ".join(f"{n} {how}" for how, n in sorted(kinds.items()))
+        + " (copied: into a new file; unchanged: not written; updated: only the rows that "
+        "differ; replaced: copied whole)"
     )
     return dg.MaterializeResult(
         metadata={
@@ -54,6 +60,7 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "is_demo": result.is_demo,
             "tables": dg.MetadataValue.json(result.tables),
             "refreshed": dg.MetadataValue.json(result.refreshed or []),
+            "updates": dg.MetadataValue.json(result.updates or {}),
             "partial": refresh is not None,
             "published_at": result.published_at.isoformat(),
             "gates": dg.MetadataValue.json(result.gates),
