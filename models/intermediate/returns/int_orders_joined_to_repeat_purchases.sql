@@ -73,12 +73,14 @@ later_orders_aggregated_to_orders as (
 refund_timestamps_delivered as (
 
     select count(*) > 0 as has_refund_timestamps
-    from return_lines
+    from {{ ref('fct_returns') }}
     where refunded_at is not null
 
 ),
 
-{# the order of a return line is the order of its order line (returns of unknown lines: none) #}
+{# the order of a return line is the order of its order line (returns of unknown lines: none).
+   This and refund_timestamps_delivered read the tables, not the order_lines and return_lines
+   CTEs: DuckDB materialises a CTE read more than once (all 10M order lines at 10M) #}
 return_lines_ranked_per_order as (
 
     select
@@ -96,7 +98,7 @@ return_lines_ranked_per_order as (
             order by return_lines.requested_at, return_lines.rma_id, return_lines.order_line_id
         ) as return_number
     from return_lines
-    inner join order_lines
+    inner join {{ ref('fct_order_lines') }} as order_lines
         on return_lines.order_line_id = order_lines.order_line_id
     cross join refund_timestamps_delivered
 

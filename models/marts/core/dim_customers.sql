@@ -68,18 +68,54 @@ return_lines as (
 
 ),
 
-order_lines_aggregated_to_customers as (
+{# lines summed per order first, then orders per customer: the distinct count of orders is
+   the count of those groups (count ignores a null order id, as count(distinct) does). DuckDB
+   plans count(distinct ...) beside other aggregates as a separate grouping whose input (all
+   10M order lines at 10M) it materialises and joins back; sums are over bigint and decimals,
+   so summing in two steps gives the same values #}
+order_lines_aggregated_to_orders as (
 
     select
         customer_key,
-        count(distinct order_id) as orders,
+        order_id,
         count(*) as order_lines,
         sum(quantity) as units_bought,
         sum(line_amount_eur) as gross_revenue_eur,
         min(ordered_date) as first_order_date,
         max(ordered_date) as last_order_date
     from order_lines
+    group by 1, 2
+
+),
+
+order_lines_aggregated_to_customers as (
+
+    select
+        customer_key,
+        count(order_id) as orders,
+        sum(order_lines) as order_lines,
+        sum(units_bought) as units_bought,
+        sum(gross_revenue_eur) as gross_revenue_eur,
+        min(first_order_date) as first_order_date,
+        max(last_order_date) as last_order_date
+    from order_lines_aggregated_to_orders
     group by 1
+
+),
+
+{# per RMA first, then per customer, for the same reason #}
+return_lines_aggregated_to_rmas as (
+
+    select
+        customer_key,
+        rma_id,
+        count(*) as return_lines,
+        sum(returned_quantity) as units_returned,
+        sum(coalesce(refund_amount_eur, 0)) as refunded_eur,
+        min(requested_at) as first_return_requested_at
+    from return_lines
+    where customer_key is not null
+    group by 1, 2
 
 ),
 
@@ -87,13 +123,12 @@ returns_aggregated_to_customers as (
 
     select
         customer_key,
-        count(distinct rma_id) as rmas,
-        count(*) as return_lines,
-        sum(returned_quantity) as units_returned,
-        sum(coalesce(refund_amount_eur, 0)) as refunded_eur,
-        min(requested_at) as first_return_requested_at
-    from return_lines
-    where customer_key is not null
+        count(rma_id) as rmas,
+        sum(return_lines) as return_lines,
+        sum(units_returned) as units_returned,
+        sum(refunded_eur) as refunded_eur,
+        min(first_return_requested_at) as first_return_requested_at
+    from return_lines_aggregated_to_rmas
     group by 1
 
 ),

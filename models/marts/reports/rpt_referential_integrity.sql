@@ -74,13 +74,52 @@
      'parent_model': 'stg_shop__products', 'parent_key': 'sku', 'default': 0.02,
      'what': 'forecast rows for a sku that is not in the product export'},
 ] %}
+{#
+    Each child relation is read once for all its kinds (a left join per kind), and each
+    parent's distinct keys are taken once for all the kinds that check against them: the
+    children are views over the raw exports (order lines, return lines, 54M web events at
+    10M order lines), and a scan per kind repeated their joins and hashing.
+#}
+{%- set children = [] %}
+{%- set parents = [] %}
+{%- for k in kinds %}
+    {%- if k.child not in children %}{% do children.append(k.child) %}{% endif %}
+    {%- if (k.parent_model, k.parent_key) not in parents %}
+        {%- do parents.append((k.parent_model, k.parent_key)) %}
+    {%- endif %}
+{%- endfor %}
 with
 
-{% for k in kinds %}
-    parent_keys_{{ k.kind }} as (
+{% for parent_model, parent_key in parents %}
+    parent_keys_{{ parent_model }}__{{ parent_key }} as (
 
-        select distinct {{ k.parent_key }} as parent_key
-        from {{ ref(k.parent_model) }}
+        select distinct {{ parent_key }} as parent_key
+        from {{ ref(parent_model) }}
+
+    ),
+{% endfor %}
+
+{% for child in children %}
+    {# a kind's rows are its child's rows with a key (count ignores nulls); its orphans sum
+       to null when it has none, as a count over no rows would #}
+    orphans_in_{{ child }} as (
+
+        select
+            {% for k in kinds if k.child == child %}
+                count(children.{{ k.key }}) as total_rows_{{ k.kind }},
+                sum(
+                    case
+                        when children.{{ k.key }} is null then null
+                        when parents_{{ k.kind }}.parent_key is null then 1
+                        else 0
+                    end
+                ) as orphan_rows_{{ k.kind }}{% if not loop.last %},{% endif %}
+            {% endfor %}
+        from {{ ref(child) }} as children
+        {% for k in kinds if k.child == child %}
+            left join parent_keys_{{ k.parent_model }}__{{ k.parent_key }} as parents_{{ k.kind }}
+                on children.{{ k.key }} = parents_{{ k.kind }}.parent_key
+        {% endfor %}
 
     ),
 {% endfor %}
@@ -96,12 +135,9 @@ counts as (
             '{{ k.what }}' as description,
             'orphan_tolerance_{{ k.kind }}' as tolerance_setting,
             cast({{ tolerance }} as double) as tolerance_share,
-            count(*) as total_rows,
-            sum(case when parents.parent_key is null then 1 else 0 end) as orphan_rows
-        from {{ ref(k.child) }} as children
-        left join parent_keys_{{ k.kind }} as parents
-            on children.{{ k.key }} = parents.parent_key
-        where children.{{ k.key }} is not null
+            total_rows_{{ k.kind }} as total_rows,
+            orphan_rows_{{ k.kind }} as orphan_rows
+        from orphans_in_{{ k.child }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
