@@ -69,7 +69,7 @@ MARKER_KEPT, MARKER_REBUILT = "123456.78", "234567.89"
 # fct_returns' marker column: days_requested_to_refunded, which no model or dbt test reads (the
 # semantic layer does; the test runs no metric query)
 RETURN_MARKER_COLUMN = "days_requested_to_refunded"
-OPEN_RETURN_SLACK_DAYS = 30  # int_return_lines_mapped_to_states' default
+OPEN_RETURN_SLACK_DAYS = 30  # var open_return_slack_days, dbt_project.yml
 REBUILT = "config.materialized:incremental+"
 LATE_EVENT_DAYS = 2  # web events of these days before the new day arrive with it (allowed: 3)
 ENV_VARS = (

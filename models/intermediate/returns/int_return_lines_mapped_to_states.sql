@@ -19,7 +19,7 @@
     int_return_lines_mapped_to_reasons; customers only as keys.
 #}
 {{ config(materialized='table') }}
-{%- set max_age_days = var('return_window_days') + var('open_return_slack_days', 30) %}
+{%- set max_age_days = var('return_window_days') + var('open_return_slack_days') %}
 with
 
 return_lines as (

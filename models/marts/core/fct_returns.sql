@@ -8,7 +8,7 @@
             "{{ delete_as_of_age_crossings(
                 'is_stale',
                 'requested_at',
-                var('return_window_days') + var('open_return_slack_days', 30),
+                var('return_window_days') + var('open_return_slack_days'),
                 {
                     'return_state': ['open', 'stale'],
                     'return_state_rule': ['timestamps', 'stale'],

@@ -8,7 +8,7 @@
     block) when stale lines exceed stale_tolerance_share (var stale_return_tolerance_share)
     of all return lines: the shop likely exports no status and no processing timestamps.
 #}
-{%- set max_age_days = var('return_window_days') + var('open_return_slack_days', 30) %}
+{%- set max_age_days = var('return_window_days') + var('open_return_slack_days') %}
 with
 
 return_lines as (
