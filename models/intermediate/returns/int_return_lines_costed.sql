@@ -16,8 +16,10 @@
     cost component. No free text, customers only as customer_key.
 
     The actual parcel amounts come from int_return_lines_mapped_to_reasons (a table, the same
-    rows as stg_returns__return_lines), not from the view: a scan of the view masked the
-    free text of every return line again (8 s of CPU at 10M order lines) for two amounts.
+    rows as stg_returns__return_lines), not from the view: a scan of the view joined and
+    masked every return line again (the view alone: 7.6 s of CPU at 10M order lines) for two
+    amounts.
+
     A parcel's line counts and its first line are grouped per RMA and joined back, not
     window functions: three windows partitioned by rma_id sorted all return lines three
     times (the model's main cost at 10M order lines). The first line is the smallest
