@@ -28,6 +28,7 @@ TABLES = {
         "int_return_lines_mapped_to_reasons",
         "int_return_lines_mapped_to_states",
         "int_quality_rules_evaluated",
+        "int_quality_subjects_aggregated_to_weeks",
         "int_quality_subjects_pivoted",
     ),
 }

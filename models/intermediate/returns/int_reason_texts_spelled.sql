@@ -14,10 +14,18 @@ return_lines as (
 
 ),
 
+return_texts as (
+
+    select distinct reason_text
+    from return_lines
+
+),
+
 return_texts_normalised as (
 
+    {# normalised once per distinct text, not per line: the result depends on the text only #}
     select {{ normalise_text('reason_text') }} as reason_text_normalised
-    from return_lines
+    from return_texts
 
 ),
 

@@ -14,7 +14,8 @@
     unknown (is_writer_known false: nobody's name could be masked) is mapped from its text
     here, then its reason_text and reason_text_normalised are null (docs/security.md). No
     reader uses those texts; fct_returns and rpt_unmapped_reason_texts publish known
-    writers' texts only.
+    writers' texts only. It carries the platforms' actual parcel amounts for
+    int_return_lines_costed, which so need not scan (and mask) the view again.
 #}
 {{ config(materialized='table') }}
 with
@@ -84,6 +85,8 @@ return_lines_normalised as (
         exchange_rate,
         is_refunded,
         is_writer_known,
+        actual_label_cost_eur,
+        actual_return_fee_eur,
         requested_date,
         requested_at,
         received_at,
@@ -119,6 +122,8 @@ return_lines_mapped as (
         return_lines_normalised.exchange_rate,
         return_lines_normalised.is_refunded,
         return_lines_normalised.is_writer_known,
+        return_lines_normalised.actual_label_cost_eur,
+        return_lines_normalised.actual_return_fee_eur,
         return_lines_normalised.requested_date,
         return_lines_normalised.requested_at,
         return_lines_normalised.received_at,
