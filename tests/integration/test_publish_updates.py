@@ -231,3 +231,32 @@ def test_a_serving_file_that_does_not_say_when_it_was_started_is_written_afresh(
     result = publish(warehouse, serving, parquet=False, models=MARTS)
     assert {how.split(" ")[0] for how in result.updates.values()} == {"copied"}
     assert _started(serving) == result.published_at
+
+
+def test_a_serving_file_mostly_free_blocks_is_written_afresh(tmp_path, monkeypatch):
+    """A mart dropped from serving (no longer public) frees its blocks in the copy; once more
+    than half of the file is free, the next publish writes a new file (compacted) instead of
+    copying it again."""
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.kept as select range as id from range(1000)")
+        con.execute(
+            "create table marts.retired as "
+            "select range as id, md5(range::varchar) as v from range(300000)"
+        )
+    publish(warehouse, serving, parquet=False, models=["kept", "retired"])
+    dropped = publish(warehouse, serving, parquet=False, models=["kept"])
+    assert dropped.updates == {"kept": "unchanged (1,000 rows)"}
+    with duckdb.connect(str(serving), read_only=True) as con:
+        free, total = con.execute(
+            "select free_blocks, total_blocks from pragma_database_size() "
+            "where database_name = current_database()"
+        ).fetchone()
+        assert "retired" not in {r[0] for r in con.execute("show tables").fetchall()}
+    assert free > total / 2  # the retired mart's blocks
+    again = publish(warehouse, serving, parquet=False, models=["kept"])
+    assert again.updates == {"kept": "copied (1,000 rows)"}
+    assert _started(serving) == again.published_at
+    assert _rows(serving, "kept") == _rows(warehouse, "kept")
