@@ -154,16 +154,11 @@ def main() -> None:
             warehouse = work / "warehouse.duckdb"
             models = _synthetic(warehouse)
         runs = {}
-        for name in ("fresh", "unchanged", "changed"):
-            (work / name).mkdir()
+        (work / "fresh").mkdir()
         fresh = work / "fresh" / "serving.duckdb"
         runs["fresh"] = _publish(warehouse, fresh, models, work)
-        _copy_published(work / "fresh", work / "unchanged_src")
-        _copy_published(work / "fresh", work / "changed_src")
-        shutil.rmtree(work / "unchanged")
-        shutil.rmtree(work / "changed")
-        (work / "unchanged_src").rename(work / "unchanged")
-        (work / "changed_src").rename(work / "changed")
+        _copy_published(work / "fresh", work / "unchanged")
+        _copy_published(work / "fresh", work / "changed")
         runs["unchanged"] = _publish(warehouse, work / "unchanged" / "serving.duckdb", models, work)
         changed_rows = _change(work / "changed" / "serving.duckdb", CHANGED)
         runs["changed"] = _publish(warehouse, work / "changed" / "serving.duckdb", models, work)
