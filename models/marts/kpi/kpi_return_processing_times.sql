@@ -8,9 +8,13 @@
     hash aggregate, which spills), the hours holding the ranks each percentile lies between
     are found from cumulative counts, and only those hours' lines are ranked (row_number);
     each percentile interpolates between its two ranked values (macros percentile_position,
-    percentile_interpolate), bit for bit percentile_cont's result. The price is time: at 10M
-    order lines ~6x percentile_cont's CPU (66 s vs 11 s, make bench BENCH=bench_percentiles),
-    but it completes within a 1 GiB memory limit (peak 1.21 GiB) where percentile_cont fails.
+    percentile_interpolate), bit for bit percentile_cont's result.
+    The lines are counted per hour once, per request day; the weeks' and months' counts are
+    sums of their days' (exact for counts and whole seconds, unlike percentiles), and the
+    lines are joined back once, on the day's hour, for the periods of all three grains. The
+    first version bucketed and joined every line once per grain (a cross join with the grains)
+    and kept the sliced lines as a shared CTE: 41 s CPU at 10M order lines against 10 s now,
+    peak 1.05 GiB under a 1 GiB limit (issue 16; the same rows, compared with except all).
 #}
 {%- set steps = [
     ("requested_to_received", "hours_requested_to_received"),
@@ -26,24 +30,16 @@ return_lines as (
 
 ),
 
-grains as (
-
-    {{ period_grains() }}
-
-),
-
 step_durations as (
 
     {% for step, duration_column in steps %}
         select
-            rma_id,
-            order_line_id,
             category,
             supplier_id,
             channel,
             requested_date,
-            '{{ step }}' as step,
-            -- the step as a number for the sort below (long strings sort slowly)
+            -- the step as a number for the hash tables and sorts below (long strings are
+            -- slow there); named in final
             {{ loop.index }} as step_number,
             {{ duration_column }} as duration_hours,
             -- whole seconds (the hours are seconds / 3600): summed exactly, so the mean does
@@ -56,14 +52,16 @@ step_durations as (
 
 ),
 
-step_durations_sliced as (
+-- the lines once per slice (the all-slices total, category, supplier, channel; the slice as
+-- a number, named in final), read by the bucket counts and by the ranking as two CTEs of
+-- the same SQL: one CTE read twice would be kept whole (16 rows per line) between the passes
+step_durations_to_count as (
 
     {% for slice_type, slice_column in kpi_slices() %}
         select
-            '{{ slice_type }}' as slice_type,
+            {{ loop.index }} as slice_number,
             {{ slice_column }} as slice_value,
             requested_date,
-            step,
             step_number,
             duration_hours,
             duration_seconds
@@ -73,39 +71,67 @@ step_durations_sliced as (
 
 ),
 
-step_durations_in_periods as (
+step_durations_to_rank as (
 
-    select
-        grains.period_grain,
-        {{ period_start_date('grains.period_grain', 'durations.requested_date') }}
-            as period_start_date,
-        durations.slice_type,
-        durations.slice_value,
-        durations.step,
-        durations.step_number,
-        durations.duration_hours,
-        durations.duration_seconds
-    from step_durations_sliced as durations
-    cross join grains
+    {% for slice_type, slice_column in kpi_slices() %}
+        select
+            {{ loop.index }} as slice_number,
+            {{ slice_column }} as slice_value,
+            requested_date,
+            step_number,
+            duration_hours,
+            duration_seconds
+        from step_durations
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
--- per period, slice and step: how many lines fall in each whole hour of duration (a hash
--- aggregate, which spills), and the rank of the first line of each hour
-durations_bucketed as (
+-- per request day, slice and step: how many lines fall in each whole hour of duration (a
+-- hash aggregate, which spills), the one pass over all lines for the three grains
+day_buckets as (
 
     select
-        period_grain,
-        period_start_date,
-        slice_type,
+        requested_date,
+        slice_number,
         slice_value,
-        step,
         step_number,
         floor(duration_hours) as duration_bucket,
         count(*) as bucket_lines,
         sum(duration_seconds) as bucket_seconds
-    from step_durations_in_periods
-    group by 1, 2, 3, 4, 5, 6, 7
+    from step_durations_to_count
+    group by 1, 2, 3, 4, 5
+
+),
+
+-- the weeks' and months' hour buckets rolled up from the days' (exact: counts and sums of
+-- whole seconds), instead of bucketing every line once more per grain
+durations_bucketed as (
+
+    select
+        'day' as period_grain,
+        requested_date as period_start_date,
+        slice_number,
+        slice_value,
+        step_number,
+        duration_bucket,
+        bucket_lines,
+        bucket_seconds
+    from day_buckets
+    {% for grain in ['week', 'month'] %}
+        union all
+        select
+            '{{ grain }}' as period_grain,
+            {{ period_start_date("'" ~ grain ~ "'", 'requested_date') }} as period_start_date,
+            slice_number,
+            slice_value,
+            step_number,
+            duration_bucket,
+            sum(bucket_lines) as bucket_lines,
+            sum(bucket_seconds) as bucket_seconds
+        from day_buckets
+        group by 1, 2, 3, 4, 5, 6
+    {% endfor %}
 
 ),
 
@@ -114,15 +140,15 @@ buckets_ranked as (
     select
         *,
         sum(bucket_lines) over (
-            partition by period_grain, period_start_date, slice_type, slice_value, step_number
+            partition by period_grain, period_start_date, slice_number, slice_value, step_number
             order by duration_bucket
             rows between unbounded preceding and current row
         ) - bucket_lines as bucket_first_rank,
         sum(bucket_lines) over (
-            partition by period_grain, period_start_date, slice_type, slice_value, step_number
+            partition by period_grain, period_start_date, slice_number, slice_value, step_number
         ) as lines_in_group,
         sum(bucket_seconds) over (
-            partition by period_grain, period_start_date, slice_type, slice_value, step_number
+            partition by period_grain, period_start_date, slice_number, slice_value, step_number
         ) as duration_seconds_measured
     from durations_bucketed
 
@@ -155,15 +181,48 @@ buckets_needed as (
 
 ),
 
+-- the days' hour buckets that make up the needed ones, each with the (up to three) periods
+-- needing it: the key the lines are joined on, so each line is read once, not once per grain
+day_buckets_needed as (
+
+    {% for grain in ['day', 'week', 'month'] %}
+        select
+            day_buckets.requested_date,
+            buckets.period_grain,
+            buckets.period_start_date,
+            buckets.slice_number,
+            buckets.slice_value,
+            buckets.step_number,
+            buckets.duration_bucket,
+            buckets.return_lines_measured,
+            buckets.duration_seconds_measured,
+            buckets.median_position,
+            buckets.p90_position,
+            buckets.bucket_first_rank
+        from day_buckets
+        inner join buckets_needed as buckets
+            on
+                {{ period_start_date("'" ~ grain ~ "'", 'day_buckets.requested_date') }}
+                = buckets.period_start_date
+                and day_buckets.slice_number = buckets.slice_number
+                and day_buckets.slice_value = buckets.slice_value
+                and day_buckets.step_number = buckets.step_number
+                and day_buckets.duration_bucket = buckets.duration_bucket
+        where buckets.period_grain = '{{ grain }}'
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
 -- only the lines of those hours are sorted (a small share of all)
 durations_ranked as (
 
     select
         buckets.period_grain,
         buckets.period_start_date,
-        buckets.slice_type,
+        buckets.slice_number,
         buckets.slice_value,
-        buckets.step,
+        buckets.step_number,
         buckets.return_lines_measured,
         buckets.duration_seconds_measured,
         buckets.median_position,
@@ -173,18 +232,17 @@ durations_ranked as (
             partition by
                 buckets.period_grain,
                 buckets.period_start_date,
-                buckets.slice_type,
+                buckets.slice_number,
                 buckets.slice_value,
                 buckets.step_number,
                 buckets.duration_bucket
             order by durations.duration_hours
         ) - 1 as duration_rank
-    from step_durations_in_periods as durations
-    inner join buckets_needed as buckets
+    from step_durations_to_rank as durations
+    inner join day_buckets_needed as buckets
         on
-            durations.period_grain = buckets.period_grain
-            and durations.period_start_date = buckets.period_start_date
-            and durations.slice_type = buckets.slice_type
+            durations.requested_date = buckets.requested_date
+            and durations.slice_number = buckets.slice_number
             and durations.slice_value = buckets.slice_value
             and durations.step_number = buckets.step_number
             and floor(durations.duration_hours) = buckets.duration_bucket
@@ -197,9 +255,9 @@ order_statistics as (
     select
         period_grain,
         period_start_date,
-        slice_type,
+        slice_number,
         slice_value,
-        step,
+        step_number,
         max(return_lines_measured) as return_lines_measured,
         max(duration_seconds_measured) as duration_seconds_measured,
         max(median_position) as median_position,
@@ -227,9 +285,9 @@ durations_aggregated_to_periods as (
     select
         period_grain,
         period_start_date,
-        slice_type,
+        slice_number,
         slice_value,
-        step,
+        step_number,
         return_lines_measured,
         duration_seconds_measured / (3600.0 * return_lines_measured) as mean_hours,
         {{ percentile_interpolate('median_lower_hours', 'median_upper_hours', 'median_position') }}
@@ -244,9 +302,17 @@ final as (
 
     select
         cast(period_grain as string) as period_grain,
-        cast(slice_type as string) as slice_type,
+        cast(case slice_number
+            {% for slice_type, slice_column in kpi_slices() %}
+                when {{ loop.index }} then '{{ slice_type }}'
+            {% endfor %}
+        end as string) as slice_type,
         cast(slice_value as string) as slice_value,
-        cast(step as string) as step,
+        cast(case step_number
+            {% for step, duration_column in steps %}
+                when {{ loop.index }} then '{{ step }}'
+            {% endfor %}
+        end as string) as step,
         cast(return_lines_measured as bigint) as return_lines_measured,
         cast(mean_hours as double) as mean_hours,
         cast(median_hours as double) as median_hours,
