@@ -387,6 +387,15 @@ class Marked:
 
 
 LINE_MARKS = Marked(ORDER_LINES, "line_amount_original", "decimal(18, 2)", ("order_line_id",))
+# the lines joined to their returns: the same column, which fct_order_lines reads only for the
+# lines it builds again (of listed orders, or crossing their return window: the marked lines'
+# windows closed before run a)
+JOINED_MARKS = Marked(
+    "intermediate.int_order_lines_joined_to_returns",
+    "line_amount_original",
+    "decimal(18, 2)",
+    ("order_line_id",),
+)
 RETURN_MARKS = Marked(RETURNS, RETURN_MARKER_COLUMN, "double", ("rma_id", "order_line_id"))
 
 
@@ -696,11 +705,15 @@ def runs(tmp_path_factory):
         kept_return = untouched_return(
             warehouse, new_day_orders | {late["order_id"], crossing["order"], stale_order}, set()
         )
-        result["b_success"], (result["b_markers"], result["b_return_markers"]) = run_marked(
+        (
+            result["b_success"],
+            (result["b_markers"], result["b_joined_markers"], result["b_return_markers"]),
+        ) = run_marked(
             warehouse,
             run_job,
             [
                 (LINE_MARKS, (kept["order_line_id"],), (late["order_line_id"],)),
+                (JOINED_MARKS, (kept["order_line_id"],), (late["order_line_id"],)),
                 (RETURN_MARKS, kept_return[:2], crossing["returned_line"]),
             ],
         )
@@ -748,11 +761,15 @@ def runs(tmp_path_factory):
             | {crossing["order"], stale_order},
             {corrections["sku"][0]},
         )
-        result["b2_success"], (result["b2_markers"], result["b2_return_markers"]) = run_marked(
+        (
+            result["b2_success"],
+            (result["b2_markers"], result["b2_joined_markers"], result["b2_return_markers"]),
+        ) = run_marked(
             warehouse,
             run_job,
             [
                 (LINE_MARKS, (kept["order_line_id"],), (corrections["changed"][0],)),
+                (JOINED_MARKS, (kept["order_line_id"],), (corrections["changed"][0],)),
                 (RETURN_MARKS, kept_return[:2], (late["rma_id"], late["order_line_id"])),
             ],
         )
@@ -845,6 +862,8 @@ def test_the_order_lines_are_built_incrementally(runs):
     for run in ("b", "b2"):
         assert runs[f"{run}_kept"] not in {o for o, _ in runs[run]["listed"]}, run
         assert runs[f"{run}_markers"] == {MARKER_KEPT}, run
+        # the lines joined to their returns: the listed orders' lines only were built again
+        assert runs[f"{run}_joined_markers"] == {MARKER_KEPT}, run
 
 
 def test_the_return_window_closes_for_a_day_of_lines_in_an_incremental_run(runs):
