@@ -288,6 +288,10 @@ def observed(warehouse: Path, late: dict) -> dict:
             "select built_fully from returnlens_state.incremental_models "
             "where relation_name like '%fct_returns%'"
         ).fetchall()
+        orders_state = con.execute(
+            "select built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%stg_shop__orders%'"
+        ).fetchall()
         as_of = con.execute("select as_of_date from intermediate.int_warehouse_as_of").fetchone()
         closed = con.execute(
             f"select count(*) filter (where is_return_window_closed), count(*) from {ORDER_LINES}"
@@ -305,6 +309,7 @@ def observed(warehouse: Path, late: dict) -> dict:
         "order_lines_built_fully": facts_state,
         "joined_lines_built_fully": joined_state,
         "returns_built_fully": returns_state,
+        "orders_built_fully": orders_state,
         "as_of": as_of[0],
         "closed_lines": closed[0],
         "order_lines": closed[1],
@@ -397,6 +402,10 @@ JOINED_MARKS = Marked(
     ("order_line_id",),
 )
 RETURN_MARKS = Marked(RETURNS, RETURN_MARKER_COLUMN, "double", ("rma_id", "order_line_id"))
+# the staged orders: the amount as delivered, which no model or dbt test reads
+ORDER_MARKS = Marked(
+    "staging.stg_shop__orders", "order_total_original", "decimal(12, 2)", ("order_id",)
+)
 
 
 def mark(warehouse: Path, marked: Marked, kept: tuple, rebuilt: tuple):
@@ -707,7 +716,12 @@ def runs(tmp_path_factory):
         )
         (
             result["b_success"],
-            (result["b_markers"], result["b_joined_markers"], result["b_return_markers"]),
+            (
+                result["b_markers"],
+                result["b_joined_markers"],
+                result["b_return_markers"],
+                result["b_order_markers"],
+            ),
         ) = run_marked(
             warehouse,
             run_job,
@@ -715,6 +729,7 @@ def runs(tmp_path_factory):
                 (LINE_MARKS, (kept["order_line_id"],), (late["order_line_id"],)),
                 (JOINED_MARKS, (kept["order_line_id"],), (late["order_line_id"],)),
                 (RETURN_MARKS, kept_return[:2], crossing["returned_line"]),
+                (ORDER_MARKS, (kept["order_id"],), (late["order_id"],)),
             ],
         )
         result["b"] = observed(warehouse, late)
@@ -763,7 +778,12 @@ def runs(tmp_path_factory):
         )
         (
             result["b2_success"],
-            (result["b2_markers"], result["b2_joined_markers"], result["b2_return_markers"]),
+            (
+                result["b2_markers"],
+                result["b2_joined_markers"],
+                result["b2_return_markers"],
+                result["b2_order_markers"],
+            ),
         ) = run_marked(
             warehouse,
             run_job,
@@ -771,6 +791,7 @@ def runs(tmp_path_factory):
                 (LINE_MARKS, (kept["order_line_id"],), (corrections["changed"][0],)),
                 (JOINED_MARKS, (kept["order_line_id"],), (corrections["changed"][0],)),
                 (RETURN_MARKS, kept_return[:2], (late["rma_id"], late["order_line_id"])),
+                (ORDER_MARKS, (kept["order_id"],), (late["order_id"],)),
             ],
         )
         result["b2"] = observed(warehouse, late)
@@ -864,6 +885,15 @@ def test_the_order_lines_are_built_incrementally(runs):
         assert runs[f"{run}_markers"] == {MARKER_KEPT}, run
         # the lines joined to their returns: the listed orders' lines only were built again
         assert runs[f"{run}_joined_markers"] == {MARKER_KEPT}, run
+        # the staged orders: the listed orders only were built again (the late return's order
+        # is listed by both runs)
+        assert runs["late"]["order_id"] in {o for o, _ in runs[run]["listed"]}, run
+        assert runs[f"{run}_order_markers"] == {MARKER_KEPT}, run
+    assert [runs[r]["orders_built_fully"] for r in ("a", "b", "b2")] == [
+        [(True,)],
+        [(False,)],
+        [(False,)],
+    ]
 
 
 def test_the_return_window_closes_for_a_day_of_lines_in_an_incremental_run(runs):
