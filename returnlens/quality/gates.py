@@ -165,8 +165,12 @@ def run_suites(
     written once at the end to `docs_dir` (default: `<data>/data_docs`), `index.html` first.
     `parameters[suite]` fill `{"$PARAMETER": name}` placeholders in that suite's kwargs.
     """
+    defer_unused_imports()
     import great_expectations as gx
+    from great_expectations.core.batch_definition import BatchDefinition
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.datasource.fluent import SQLDatasource
+    from great_expectations.datasource.fluent.sql_datasource import QueryAsset
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
@@ -194,39 +198,55 @@ def run_suites(
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
-    sources: dict[bool, Any] = {}  # materialized? -> datasource, added when first needed
+    # Every suite's query is rendered up front: its asset is declared with its datasource below
+    queries: dict[str, tuple[str, bool]] = {}
+    for path in paths:
+        spec = load_suite_file(path)
+        query = render_query(
+            spec["meta"].get("query") or f"select * from {spec['meta']['relation']}",
+            parameters.get(spec["name"], {}),
+        )
+        if not query.lstrip().lower().startswith("select "):
+            query = f"select * from ({query}) as suite_query"  # GX wants a leading SELECT
+        queries[spec["name"]] = (query, materialized(spec))
+    sources: dict[bool, Any] = {}  # materialized? -> datasource
 
     def source_for(spec: dict) -> Any:
-        materialize = materialized(spec)
-        if materialize not in sources:
-            sources[materialize] = context.data_sources.add_or_update_sql(
-                name="warehouse_results" if materialize else "warehouse",
-                connection_string=sqlalchemy_url(warehouse),
-                create_temp_table=materialize,
-            )
-        return sources[materialize]
+        return sources[materialized(spec)]
 
     run_id = RunIdentifier(run_name="returnlens", run_time=datetime.now(UTC))
     results: list[GateResult] = []
     added: set[str] = set()
     try:
+        # One datasource per kind (temporary table or not), added to the context once with
+        # every asset: added one by one, each asset and each batch definition made GX
+        # serialise the whole context config again (106 times for the 54 suites, issue 16).
+        for materialize in sorted({kind for _, kind in queries.values()}):
+            sources[materialize] = context.data_sources.add_sql(
+                SQLDatasource(
+                    name="warehouse_results" if materialize else "warehouse",
+                    connection_string=sqlalchemy_url(warehouse),
+                    create_temp_table=materialize,
+                    # Query assets: GX's column reflection ignores schema_name on DuckDB.
+                    assets=[
+                        QueryAsset(
+                            name=name,
+                            query=query,
+                            batch_definitions=[BatchDefinition(name="whole_table")],
+                        )
+                        for name, (query, kind) in queries.items()
+                        if kind == materialize
+                    ],
+                )
+            )
         for path in paths:
             spec = load_suite_file(path)
             relation = spec["meta"]["relation"]
-            query = render_query(
-                spec["meta"].get("query") or f"select * from {relation}",
-                parameters.get(spec["name"], {}),
-            )
-            if not query.lstrip().lower().startswith("select "):
-                query = f"select * from ({query}) as suite_query"  # GX wants a leading SELECT
             if spec["name"] in added:  # the same suite twice: validate it again
                 context.validation_definitions.delete(spec["name"])
                 context.suites.delete(spec["name"])
-                source_for(spec).delete_asset(spec["name"])
             added.add(spec["name"])
-            # A query asset, because GX's column reflection ignores schema_name on DuckDB.
-            asset = source_for(spec).add_query_asset(name=spec["name"], query=query)
-            batch = asset.add_batch_definition_whole_table("whole_table")
+            batch = source_for(spec).get_asset(spec["name"]).get_batch_definition("whole_table")
             suite = gx.ExpectationSuite(name=spec["name"], meta=spec.get("meta", {}))
             for exp in spec["expectations"]:
                 config = ExpectationConfiguration(
@@ -281,6 +301,35 @@ def run_suites(
                 datasource_engine.dispose()
     context.build_data_docs()
     return results
+
+
+# Modules GX imports when it is imported but only uses for expectations no suite of ours has
+# (distribution tests, KL divergence): scipy.stats costs 0.6 s of CPU of GX's 2.6 s import, in
+# the first gate step of every run (issue 16). They are loaded when first used.
+DEFERRED_IMPORTS = ("scipy.stats",)
+
+
+def defer_unused_imports() -> None:
+    """Register `DEFERRED_IMPORTS` as lazily loaded modules (importlib's LazyLoader): the module
+    runs when an attribute of it is first read, so code that uses it gets the real module. A
+    module already imported is left as it is."""
+    import importlib
+    import importlib.util
+    import sys
+
+    for name in DEFERRED_IMPORTS:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            continue
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        parent, _, child = name.rpartition(".")
+        if parent:  # `from scipy import stats` reads the attribute of the package
+            setattr(importlib.import_module(parent), child, module)
 
 
 def materialized(spec: dict) -> bool:
