@@ -160,6 +160,11 @@ def returnlens_dbt_assets(
                 # DBT_LOG_LEVEL_FILE=debug brings the SQL back for a run that needs it.
                 "--log-level-file",
                 os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
+                # and in dbt's own text format: dagster-dbt sets DBT_LOG_FORMAT=json for the
+                # stdout it reads, which made dbt serialise every event to JSON a second time
+                # for the file (issue 16). DBT_LOG_FORMAT_FILE=json brings JSON lines back.
+                "--log-format-file",
+                os.environ.get("DBT_LOG_FORMAT_FILE", "debug"),
                 "--vars",
                 vars_json,
                 "--threads",
