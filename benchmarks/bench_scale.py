@@ -18,8 +18,12 @@ For each scale, one after the other, in this one call:
    files, dbt's compiled SQL of every model and data test from the run's target/ folder in
    dbt's order, each GX suite as one aggregate query, the same publish copy;
 4. incremental: the landing without its last order day run fully on a fresh data folder, then
-   the day's files added and a normal (incremental) run: the one-day run / full run ratio. With
-   an existing landing this needs a second one: the generator writes it (and is measured there).
+   the day's files added and a normal (incremental) run: the one-day run / full run ratio. The
+   returns, answers and web events after that day are dropped from the landing first, so the
+   day is one day of the shop's files (benchmarks/landing_days.py, `after="drop"`; until
+   2026-11-29 they came with the day: weeks of returns, and the as-of date moved on by them).
+   With an existing landing this needs a second one: the generator writes it (and is measured
+   there).
 
 RETURNLENS_* settings other than the folders are passed on (and recorded): unset, every run
 uses the defaults. Results: benchmarks/results/bench_scale.json (scales measured earlier and not
@@ -214,7 +218,7 @@ def incremental(landing: Path, work: Path, key: str, log: Path) -> dict:
     """Full run on the landing without its last order day, then the day added and run."""
     new_day = work / "new_day"
     started = time.perf_counter()
-    day = split_off_last_day(landing, new_day)
+    day = split_off_last_day(landing, new_day, after="drop")
     split_s = time.perf_counter() - started
     env = run_env(work, landing, f"{key}_incremental")
     full = pipeline(env, log)

@@ -8,6 +8,13 @@ orders and their lines, web events of that day (JSON lines or Parquet, as the la
 returns and NPS answers of that day and later. Every other file is left as it is, byte for byte;
 a monthly file that keeps no row is removed. Copying `new_day/` into `landing/` then delivers
 the day.
+
+The demo shop's returns and answers run on for weeks after its last order day. Moved with the
+day (`after="move"`, the tests' late returns), they make the "day" weeks of returns and move
+the as-of date on by those weeks (at scale 67: 49,150 return lines, 20 days). With
+`after="drop"` they are removed from the landing instead (and web events after the day too):
+the landing is then the shop's as at the end of the day, and the new day delivers that day's
+orders, lines, events, return requests and answers only (benchmarks/bench_scale.py).
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
+
+_EVENT_AT = re.compile(r'"event_at":\s*"(\d{4}-\d{2}-\d{2})')
 
 
 def read_csv(path: Path) -> tuple[list[str], list[dict]]:
@@ -46,10 +56,10 @@ def last_order_day(landing: Path) -> dt.date:
 
 
 def _split_csv(
-    landing: Path, new_day: Path, pattern: str, name: str, is_new: Callable[[dict], bool]
+    landing: Path, new_day: Path, pattern: str, name: str | None, is_new: Callable[[dict], bool]
 ) -> int:
-    """Move the rows `is_new` picks from the files matching pattern into new_day/name; the
-    number moved."""
+    """Move the rows `is_new` picks from the files matching pattern into new_day/name (name
+    None: remove them); the number moved or removed."""
     header, moved = None, []
     for path in sorted(landing.glob(pattern)):
         header, rows = read_csv(path)
@@ -61,16 +71,27 @@ def _split_csv(
             write_csv(path, header, keep)
         else:  # a month that starts on the day: no file yet
             path.unlink()
-    if moved:
+    if moved and name is not None:
         (new_day / name).parent.mkdir(parents=True, exist_ok=True)
         write_csv(new_day / name, header, moved)
     return len(moved)
 
 
-def _split_jsonl(landing: Path, new_day: Path, day: str) -> int:
+def _event_date(line: str) -> str:
+    """The day of a JSON line's event_at, by a regex (json.loads only when it finds none)."""
+    found = _EVENT_AT.search(line)
+    return found.group(1) if found else json.loads(line)["event_at"][:10]
+
+
+def _split_jsonl(landing: Path, new_day: Path, day: str, drop_after: bool = False) -> int:
     moved: list[str] = []
     for path in sorted((landing / "web").glob("events_*.jsonl")):
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if drop_after:  # the events after the day leave the landing
+            kept = [ln for ln in lines if _event_date(ln) <= day]
+            if len(kept) < len(lines):
+                path.write_text("".join(kept), encoding="utf-8")
+                lines = kept
         # the day's date in the line first: json.loads only for the few lines that have it
         new = [ln for ln in lines if day in ln and json.loads(ln)["event_at"][:10] == day]
         if new:
@@ -83,7 +104,7 @@ def _split_jsonl(landing: Path, new_day: Path, day: str) -> int:
     return len(moved)
 
 
-def _split_parquet(landing: Path, new_day: Path, day: dt.date) -> int:
+def _split_parquet(landing: Path, new_day: Path, day: dt.date, drop_after: bool = False) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -93,12 +114,15 @@ def _split_parquet(landing: Path, new_day: Path, day: dt.date) -> int:
         at = pq.read_table(path, columns=["event_at"])["event_at"]
         if not pa.types.is_timestamp(at.type):  # text timestamps, as another layout has them
             at = pc.strptime(at, format="%Y-%m-%d %H:%M:%S", unit="us")
-        is_new = pc.equal(pc.cast(at, pa.date32()), pa.scalar(day, pa.date32()))
-        if not pc.any(is_new).as_py():
+        dates = pc.cast(at, pa.date32())
+        is_new = pc.equal(dates, pa.scalar(day, pa.date32()))
+        # the rows leaving the file: the day's, and with drop_after the later ones
+        leaving = pc.greater_equal(dates, pa.scalar(day, pa.date32())) if drop_after else is_new
+        if not pc.any(leaving).as_py():
             continue
         table = pq.read_table(path)
         moved.append(table.filter(is_new))
-        keep = table.filter(pc.invert(is_new))
+        keep = table.filter(pc.invert(leaving))
         if keep.num_rows:
             pq.write_table(keep, path, compression="zstd")
         else:
@@ -111,9 +135,13 @@ def _split_parquet(landing: Path, new_day: Path, day: dt.date) -> int:
     return table.num_rows
 
 
-def split_off_last_day(landing: Path, new_day: Path) -> dt.date:
+def split_off_last_day(landing: Path, new_day: Path, after: str = "move") -> dt.date:
     """Move the last order day's rows into files of their own under new_day (see the module);
-    returns the day. Fails when the day has no orders, order lines or web events to move."""
+    returns the day. `after`: "move" returns and answers after the day with it, or "drop" them
+    and web events after the day from the landing. Fails when the day has no orders, order
+    lines or web events to move."""
+    if after not in ("move", "drop"):
+        raise ValueError(f'after must be "move" or "drop", not {after!r}')
     day = last_order_day(landing)
     iso = day.isoformat()
     held: set[str] = set()
@@ -137,6 +165,10 @@ def split_off_last_day(landing: Path, new_day: Path) -> dt.date:
         ),
     }
     for entity, column in (("returns/returns", "requested_at"), ("surveys/nps", "responded_at")):
+        if after == "drop":
+            _split_csv(
+                landing, new_day, f"{entity}_*.csv", None, lambda r, c=column: r[c][:10] > iso
+            )
         _split_csv(
             landing,
             new_day,
@@ -144,8 +176,9 @@ def split_off_last_day(landing: Path, new_day: Path) -> dt.date:
             f"{entity}_{iso}.csv",
             lambda r, c=column: r[c][:10] >= iso,
         )
-    moved["web events"] = _split_jsonl(landing, new_day, iso) + _split_parquet(
-        landing, new_day, day
+    drop = after == "drop"
+    moved["web events"] = _split_jsonl(landing, new_day, iso, drop) + _split_parquet(
+        landing, new_day, day, drop
     )
     empty = [name for name, n in moved.items() if not n]
     if empty:

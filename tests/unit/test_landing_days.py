@@ -128,3 +128,34 @@ def test_split_moves_the_last_day_and_keeps_every_row(tmp_path, web_format):
     # a quoted value with a comma survives the rewrite
     with (tmp_path / f"new_day/shop/order_lines_{DAY}.csv").open(newline="") as f:
         assert ["L3", "O3", "C, large"] in list(csv.reader(f))
+
+
+DROPPED = {  # by hand: requested, answered or seen after the day
+    "returns": ["R3"],
+    "nps": ["N2"],
+    "events": ["E5"],
+}
+
+
+@pytest.mark.parametrize("web_format", ["jsonl", "parquet"])
+def test_split_with_after_drop_leaves_the_landing_as_at_the_end_of_the_day(tmp_path, web_format):
+    landing = _landing(tmp_path, web_format)
+    before = {k: _ids(landing, p) for k, p in PATTERNS.items()}
+
+    day = split_off_last_day(landing, tmp_path / "new_day", after="drop")
+
+    assert day.isoformat() == DAY
+    for entity, pattern in PATTERNS.items():
+        kept, moved = _ids(landing, pattern), _ids(tmp_path / "new_day", pattern)
+        dropped = DROPPED.get(entity, [])
+        # every row kept, moved or dropped, once
+        assert sorted(kept + moved + dropped) == sorted(before[entity]), entity
+        assert not set(dropped) & set(kept + moved), entity
+        # only the day's own rows move
+        assert sorted(moved) == sorted(set(MOVED[entity]) - set(dropped)), entity
+
+
+def test_split_refuses_an_unknown_after(tmp_path):
+    landing = _landing(tmp_path, "jsonl")
+    with pytest.raises(ValueError, match="move"):
+        split_off_last_day(landing, tmp_path / "new_day", after="keep")
