@@ -72,7 +72,10 @@ batches as (
 
 return_lines as (
 
-    select * from {{ ref('stg_returns__return_lines') }}
+    {# the stored return lines (every line of stg_returns__return_lines): a scan of that
+       view masks the free text of every return line, also for the few orders an
+       incremental build reads (issue 16) #}
+    select * from {{ ref('int_return_lines_mapped_to_reasons') }}
     {%- if is_incremental() %}
     where order_line_id in (select order_line_id from order_lines)
     {%- endif %}
