@@ -24,7 +24,7 @@ customers_counted as (
         customer_id,
         count(*) as events
     from source
-    group by customer_id
+    group by 1
 
 ),
 
@@ -34,7 +34,7 @@ skus_counted as (
         sku,
         count(*) as events
     from source
-    group by sku
+    group by 1
 
 ),
 
