@@ -84,3 +84,75 @@ def test_the_staging_tables_hold_the_salted_hash_of_the_raw_ids(warehouse):
         assert got, f"staging.{table} is empty"
         assert {k: expected[k] for k in got} == got, f"staging.{table}: keys differ from raw"
         assert any(v is not None for v in got.values())
+
+
+def test_the_web_event_keys_count_every_event_by_its_customer_and_its_sku(warehouse):
+    """stg_web__event_keys (what rpt_referential_integrity sums instead of scanning every
+    event): per customer id the salted hash and its number of events, per sku its number of
+    events; expected from raw's rows, counted and hashed here."""
+    from collections import Counter
+
+    from returnlens.config import pii_salt
+
+    salt = pii_salt()
+    warehouse.execute("set variable returnlens_pii_salt = ?", [salt])
+    events = warehouse.execute("select customer_id, sku from raw.web_events").fetchall()
+    assert any(c for c, _ in events) and any(s for _, s in events)
+    by_customer = Counter(_key(salt, c) for c, _ in events)
+    by_sku = Counter(s for _, s in events)
+    rows = warehouse.execute(
+        "select customer_key, sku, events from staging.stg_web__event_keys"
+    ).fetchall()
+    # a row per customer id (sku null), a row per sku (customer_key null); the anonymous
+    # events' and the sku-less events' rows have both keys null
+    got_customers = Counter({k: n for k, s, n in rows if k is not None})
+    got_skus = Counter({s: n for k, s, n in rows if s is not None})
+    both_null = sorted(n for k, s, n in rows if k is None and s is None)
+    assert all(not (k is not None and s is not None) for k, s, _ in rows)
+    assert got_customers == Counter({k: n for k, n in by_customer.items() if k is not None})
+    assert got_skus == Counter({s: n for s, n in by_sku.items() if s is not None})
+    assert both_null == sorted(
+        n for n in (by_customer.get(None), by_sku.get(None)) if n is not None
+    )
+
+
+def test_the_return_lines_are_masked_once_and_read_stored(pipeline_run, warehouse):
+    """The masking view stg_returns__return_lines is read by int_return_lines_mapped_to_reasons
+    only, and once in its SQL (the keyword rules are macros fed its texts): every other reader
+    and every data test of the return lines reads that table, which holds the view's rows
+    (every column; the text of known writers only, docs/security.md)."""
+    import json
+
+    from returnlens.config import pii_salt
+    from returnlens.dbt_runner import target_dir
+
+    manifest = json.loads((target_dir() / "manifest.json").read_text(encoding="utf-8"))
+    view = "model.returnlens.stg_returns__return_lines"
+    readers = sorted(
+        n["name"]
+        for n in manifest["nodes"].values()
+        if view in (n.get("depends_on") or {}).get("nodes", [])
+        and n["resource_type"] in ("model", "test", "snapshot")
+    )
+    assert readers == ["int_return_lines_mapped_to_reasons"]
+    model = manifest["nodes"]["model.returnlens.int_return_lines_mapped_to_reasons"]
+    assert model["raw_code"].count("ref('stg_returns__return_lines')") == 1
+
+    warehouse.execute("set variable returnlens_pii_salt = ?", [pii_salt()])
+    columns = [
+        c
+        for (c,) in warehouse.execute(
+            "select column_name from duckdb_columns() where schema_name = 'staging' "
+            "and table_name = 'stg_returns__return_lines' order by column_index"
+        ).fetchall()
+    ]
+    kept = ", ".join(
+        f"case when is_writer_known then {c} end as {c}" if c == "reason_text" else c
+        for c in columns
+    )
+    view_rows = f"select {kept} from staging.stg_returns__return_lines"
+    stored = f"select {', '.join(columns)} from intermediate.int_return_lines_mapped_to_reasons"
+    for a, b in ((view_rows, stored), (stored, view_rows)):
+        assert warehouse.execute(f"select count(*) from ({a} except all {b})").fetchall() == [(0,)]
+    (n,) = warehouse.execute("select count(*) from staging.stg_returns__return_lines").fetchone()
+    assert n > 0

@@ -18,7 +18,8 @@ orders as (
 
 return_lines as (
 
-    select * from {{ ref('stg_returns__return_lines') }}
+    {# the stored return lines: a scan of stg_returns__return_lines masks every text #}
+    select * from {{ ref('int_return_lines_mapped_to_reasons') }}
 
 ),
 

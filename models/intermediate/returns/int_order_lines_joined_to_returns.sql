@@ -71,10 +71,9 @@ batches as (
 
 return_lines as (
 
-    {# the return lines with their amounts, from the table of return lines (one row per line
-       of stg_returns__return_lines, mapped to reasons): the view masks every reason text in a
-       CTE it reads twice, so DuckDB computed the masking of all returns at every read, also
-       of the few lines of an incremental build (10 s at 10M order lines, issue 16) #}
+    {# the stored return lines (every line of stg_returns__return_lines): a scan of that
+       view masks the free text of every return line, also for the few orders an
+       incremental build reads (issue 16) #}
     select * from {{ ref('int_return_lines_mapped_to_reasons') }}
     {%- if is_incremental() %}
     where order_line_id in (select order_line_id from order_lines)

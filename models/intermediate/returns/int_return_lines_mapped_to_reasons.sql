@@ -1,9 +1,10 @@
 {#
     Every return line with its standard reason. The portal's reason code wins when present
     and known; otherwise the normalised free text is looked up in the variant map (exact
-    texts), then in the multilingual keyword rules (int_reason_texts_mapped_to_keywords: the
-    keywords of reason_keywords found in the folded text and its spellings, negated
-    occurrences left out, the highest priority and precedence winning); anything else is
+    texts), then in the multilingual keyword rules (macros reason_text_spellings,
+    reason_keywords_found_in_texts and reason_texts_mapped_to_keywords: the keywords of
+    reason_keywords found in the folded text and its spellings, negated occurrences left out,
+    the highest priority and precedence winning), once per distinct text; anything else is
     `unknown`. reason_source says which rule decided, so nothing is dropped silently.
 
     A table, not a view (issue 16): the mapping (the masking of stg_returns__return_lines,
@@ -16,6 +17,11 @@
     reader uses those texts; fct_returns and rpt_unmapped_reason_texts publish known
     writers' texts only. It carries the platforms' actual parcel amounts for
     int_return_lines_costed, which so need not scan (and mask) the view again.
+
+    The view is read once (issue 16): the keyword rules were views over it too, so every
+    return line was masked twice per build (27 s at 10M order lines). They are macros now,
+    fed this model's distinct normalised texts (return_lines_normalised is read twice; DuckDB
+    materialises such a CTE once).
 #}
 {{ config(materialized='table') }}
 with
@@ -35,12 +41,6 @@ reason_code_map as (
 reason_text_map as (
 
     select * from {{ ref('reason_text_map') }}
-
-),
-
-texts_mapped_by_keywords as (
-
-    select * from {{ ref('int_reason_texts_mapped_to_keywords') }}
 
 ),
 
@@ -71,6 +71,7 @@ return_lines_normalised as (
         rma_id,
         order_line_id,
         order_id,
+        delivered_order_line_id,
         sku,
         reason_code,
         reason_text,
@@ -84,6 +85,7 @@ return_lines_normalised as (
         currency_code,
         exchange_rate,
         is_refunded,
+        is_order_line_matched_by_sku,
         is_writer_known,
         actual_label_cost_eur,
         actual_return_fee_eur,
@@ -98,12 +100,27 @@ return_lines_normalised as (
 
 ),
 
+distinct_texts as (
+
+    select distinct reason_text_normalised
+    from return_lines_normalised
+    where reason_text_normalised is not null
+
+),
+
+{{ reason_text_spellings('distinct_texts') }},
+
+{{ reason_keywords_found_in_texts('text_spellings') }},
+
+{{ reason_texts_mapped_to_keywords('keyword_matches') }},
+
 return_lines_mapped as (
 
     select
         return_lines_normalised.rma_id,
         return_lines_normalised.order_line_id,
         return_lines_normalised.order_id,
+        return_lines_normalised.delivered_order_line_id,
         return_lines_normalised.sku,
         return_lines_normalised.reason_code,
         {# the text of a known writer only: the unknown writer's name was not masked #}
@@ -121,6 +138,7 @@ return_lines_mapped as (
         return_lines_normalised.currency_code,
         return_lines_normalised.exchange_rate,
         return_lines_normalised.is_refunded,
+        return_lines_normalised.is_order_line_matched_by_sku,
         return_lines_normalised.is_writer_known,
         return_lines_normalised.actual_label_cost_eur,
         return_lines_normalised.actual_return_fee_eur,

@@ -8,6 +8,7 @@
 -- depends_on: {{ ref('stg_shop__customers') }}
 -- depends_on: {{ ref('stg_shop__orders') }}
 -- depends_on: {{ ref('stg_web__events') }}
+-- depends_on: {{ ref('stg_web__event_keys') }}
 -- depends_on: {{ ref('stg_surveys__nps_responses') }}
 -- depends_on: {{ ref('int_order_lines_joined_to_returns') }}
 -- depends_on: {{ ref('kpi_weekly_returns_by_category') }}

@@ -1,6 +1,8 @@
 {#
-    The keywords of the reason_keywords seed (NL, EN, DE, FR phrases and stems) found in each
-    distinct reason text, in any of its spellings (int_reason_texts_spelled):
+    CTEs (to place in a model's `with`, the last one named `keyword_matches`): the keywords of
+    the reason_keywords seed (NL, EN, DE, FR phrases and stems) found in each distinct reason
+    text, in any of its spellings (`text_spellings`: reason_text_normalised, spelling; macro
+    reason_text_spellings):
     - keywords are substrings of a spelling ('_' marks a word boundary; a keyword without
       one also matches inside a compound: transportschaden, kapotgegaan); candidates come
       from an index on the first four characters of the keyword, so the cost grows with
@@ -8,15 +10,10 @@
     - an occurrence right after a negation cue (reason_negations: "niet te klein",
       "not too small", "nicht zu klein", "pas trop petit", "onbeschadigd") does not count,
       nor does any keyword inside it ("not too small" also negates "small").
+    One row of keyword_matches per reason_text_normalised x keyword. A macro, not a model:
+    see reason_text_spellings.
 #}
-with
-
-text_spellings as (
-
-    select * from {{ ref('int_reason_texts_spelled') }}
-
-),
-
+{% macro reason_keywords_found_in_texts(text_spellings) -%}
 reason_keywords as (
 
     select * from {{ ref('reason_keywords') }}
@@ -71,7 +68,7 @@ spelling_positions as (
         reason_text_normalised,
         spelling,
         {{ explode_positions('length(spelling) - 3') }} as start_position
-    from text_spellings
+    from {{ text_spellings }}
     where length(spelling) >= 4
 
 ),
@@ -177,5 +174,4 @@ keyword_matches as (
     where negated.keyword is null
 
 )
-
-select * from keyword_matches
+{%- endmacro %}
