@@ -16,7 +16,8 @@ row per relation (`schema.table`), which macro `change_log_read` reads at run ti
 Not dbt vars, as the plan had them: dbt parses the whole project again whenever a var differs
 from the last parse's (13 s instead of 7 s measured here), and these differ at every run.
 
-`record_built` stores per relation the seq it was built to: the log its own and the watermark
+`record_built` first drops the run's reads (`clear_reads`: a build by hand after the run must
+not take them for its own), then stores per relation the seq it was built to: the log its own and the watermark
 it saw (`changed_until`), a consumer the seq of the log it read. `prune` drops, before the
 log's build, the rows every reader has read: seq <= the least consumed seq (a reader outside
 the run's selection keeps its seq, so its rows stay until it catches up), or <= the log's own
@@ -213,6 +214,14 @@ def prune(con, log_relation: str, keep_after: int | None) -> int:
     if n:
         con.execute(f"delete from {target} where change_seq <= ?", [keep_after])
     return n
+
+
+def clear_reads(con) -> None:
+    """Drop what the change log and its readers read in the run that just built (`READS`): a
+    build after it by hand (`dbt build`) must not take that run's reads for its own, or a
+    reader would list the run's orders again and leave out whatever was loaded since; without
+    a read it deletes all its rows and builds them again (macro delete_changed)."""
+    con.execute(f"drop table if exists {READS}")
 
 
 def write_reads(con, reads: dict[str, tuple]) -> None:

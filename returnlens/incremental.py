@@ -53,6 +53,7 @@ from returnlens.change_log import (
     EPOCH,
     LogPlan,
     check_readers,
+    clear_reads,
     current_salt_fingerprint,
     is_consumer,
     log_node,
@@ -508,6 +509,11 @@ def record_built(
     manifest at `manifest_path`); the relations recorded."""
     from returnlens.warehouse import connect
 
+    con = connect(warehouse)
+    try:
+        clear_reads(con)  # this build's reads are spent, whatever it built
+    finally:
+        con.close()
     if not plan.definitions or not run_results.exists():
         return []
     results = json.loads(run_results.read_text(encoding="utf-8"))["results"]

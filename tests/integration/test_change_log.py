@@ -51,6 +51,7 @@ LOG = "staging.stg_loader__changed_orders"
 SELECT = "+fct_order_lines +fct_returns stg_loader__changed_orders"
 INCREMENTAL_SELECTED = (
     "stg_loader__changed_orders",
+    "stg_shop__orders",
     "int_order_lines_joined_to_returns",
     "fct_order_lines",
     "fct_returns",
@@ -236,6 +237,40 @@ def deliver_before_d(landing: Path) -> None:
     write(landing / "shop" / "order_lines_2026-06.csv", "order_lines", [line("O13-1")])
 
 
+def build_by_hand_after_a_new_order(landing: Path, warehouse: Path, target: Path) -> dict:
+    """After the runs: order O20 delivered and loaded, then the staged orders and the lines
+    joined to returns built by hand (`dbt build`, no plan): the reads the runs recorded, and
+    the models' rows of O20 after."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        kept = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'returnlens_state' and table_name = 'change_log_reads'"
+        ).fetchone()[0]
+        reads = con.execute(
+            "select count(*) from returnlens_state.change_log_reads" if kept else "select 0"
+        ).fetchone()
+    write(landing / "shop" / "orders_2026-07.csv", "orders", [order("O20", "C1", "2026-07-01")])
+    write(landing / "shop" / "order_lines_2026-07.csv", "order_lines", [line("O20-1")])
+    with duckdb.connect(str(warehouse)) as con:
+        load_all(con, landing)
+    profile_vars = json.dumps(dbt_vars(read_profile(landing / "returnlens.yml")))
+    build = dbt(
+        ["build", "--select", "stg_shop__orders int_order_lines_joined_to_returns",
+         "--exclude-resource-type", "unit_test", "--vars", profile_vars],
+        warehouse, target,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stdout[-4000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        orders = con.execute(
+            "select count(*) from staging.stg_shop__orders where order_id = 'O20'"
+        ).fetchone()[0]
+        lines = con.execute(
+            "select count(*) from intermediate.int_order_lines_joined_to_returns "
+            "where order_id = 'O20'"
+        ).fetchone()[0]
+    return {"reads_left": reads[0], "orders": orders, "lines": lines}
+
+
 # the returns_alerts job's dbt selection (orchestration/defs/automation/jobs.py), restricted
 # to the facts the log looks orders up in and their ancestors on that path
 ALERTS = "source:returns.returns+,+sig_quality_alerts"
@@ -327,6 +362,7 @@ def runs(tmp_path_factory):
             forget_customer(con, "C17", landing_dir=landing)
         deliver_before_d(landing)
         out["d"] = run(landing, warehouse, target)
+        out["by_hand"] = build_by_hand_after_a_new_order(landing, warehouse, target)
     finally:
         mp.undo()
     return out
@@ -519,3 +555,10 @@ def select_lists(query: dict) -> list:
         branches = query.get("children") or [query["left"], query["right"]]
         return [s for branch in branches for s in select_lists(branch)]
     return [query["select_list"]]
+
+
+def test_a_build_by_hand_after_the_runs_takes_no_read_of_theirs(runs):
+    """A run's reads of the change log are spent when it records what it built: a `dbt build`
+    by hand afterwards finds none, so a reader rebuilds fully and a new order is in it (kept,
+    the build re-listed the last run's orders only and left O20 out)."""
+    assert runs["by_hand"] == {"reads_left": 0, "orders": 1, "lines": 1}

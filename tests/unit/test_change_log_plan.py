@@ -77,6 +77,9 @@ def stamp(warehouse: Path, sql: str, params: list | None = None) -> None:
         con.execute(sql, params or [])
 
 
+READS_SEEN: dict[str, dict[str, tuple]] = {}  # warehouse -> the reads of its last build
+
+
 def build(tmp_path, warehouse, m=None, vars_json=VARS, built=(LOG, FACTS), **kwargs):
     """Plan, then do what dbt would (create the tables; the log appends one row of the run's
     seq), and record the relations `built` as successful; the plan."""
@@ -85,6 +88,18 @@ def build(tmp_path, warehouse, m=None, vars_json=VARS, built=(LOG, FACTS), **kwa
     path.write_text(json.dumps(m))
     plan = plan_build(path, warehouse, vars_json, **kwargs)
     with duckdb.connect(str(warehouse)) as con:
+        # what the log and readers read in the build, as dbt's run finds it (record_built
+        # drops it after the build)
+        written = con.execute(
+            "select count(*) from information_schema.tables where table_schema = "
+            "'returnlens_state' and table_name = 'change_log_reads'"
+        ).fetchone()[0]
+        READS_SEEN[str(warehouse)] = {
+            r[0]: r[1:]
+            for r in (
+                con.execute("from returnlens_state.change_log_reads").fetchall() if written else []
+            )
+        }
         con.execute(
             "create table if not exists staging.stg_loader__changed_orders "
             "(change_seq bigint, order_id varchar)"
@@ -111,10 +126,9 @@ def state(warehouse: Path) -> dict[str, tuple]:
 
 
 def reads(warehouse: Path) -> dict[str, tuple]:
-    """What the run's log and readers read, as the macro change_log_read finds it."""
-    with duckdb.connect(str(warehouse)) as con:
-        rows = con.execute("from returnlens_state.change_log_reads").fetchall()
-    return {r[0]: r[1:] for r in rows}
+    """What the last build's log and readers read, as the macro change_log_read found it
+    during the build."""
+    return READS_SEEN[str(warehouse)]
 
 
 def log_seqs(warehouse: Path) -> list[int]:
