@@ -78,26 +78,28 @@ def _split_csv(
 
 
 def _event_date(line: str) -> str:
-    """The day of a JSON line's event_at, by a regex (json.loads only when it finds none)."""
+    """The day of a JSON line's event_at, by a regex (json.loads only when it finds none); ""
+    for an event without one (kept where it is, never moved)."""
     found = _EVENT_AT.search(line)
-    return found.group(1) if found else json.loads(line)["event_at"][:10]
+    return found.group(1) if found else (json.loads(line).get("event_at") or "")[:10]
 
 
 def _split_jsonl(landing: Path, new_day: Path, day: str, drop_after: bool = False) -> int:
     moved: list[str] = []
     for path in sorted((landing / "web").glob("events_*.jsonl")):
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        if drop_after:  # the events after the day leave the landing
-            kept = [ln for ln in lines if _event_date(ln) <= day]
-            if len(kept) < len(lines):
-                path.write_text("".join(kept), encoding="utf-8")
-                lines = kept
-        # the day's date in the line first: json.loads only for the few lines that have it
-        new = [ln for ln in lines if day in ln and json.loads(ln)["event_at"][:10] == day]
-        if new:
-            moved += new
-            gone = set(new)
-            path.write_text("".join(ln for ln in lines if ln not in gone), encoding="utf-8")
+        # the day's date in the line first: the date parsed only for the lines that have it
+        new = [ln for ln in lines if day in ln and _event_date(ln) == day]
+        gone = set(new)
+        # the lines leaving the file: the day's, and with drop_after the later ones
+        keep = [ln for ln in lines if not (drop_after and _event_date(ln) > day) and ln not in gone]
+        if len(keep) == len(lines):
+            continue
+        moved += new
+        if keep:
+            path.write_text("".join(keep), encoding="utf-8")
+        else:  # as the CSV files: a file left without rows is removed
+            path.unlink()
     if moved:
         (new_day / "web").mkdir(parents=True, exist_ok=True)
         (new_day / "web" / f"events_{day}.jsonl").write_text("".join(moved), encoding="utf-8")

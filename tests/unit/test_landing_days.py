@@ -153,6 +153,8 @@ def test_split_with_after_drop_leaves_the_landing_as_at_the_end_of_the_day(tmp_p
         assert not set(dropped) & set(kept + moved), entity
         # only the day's own rows move
         assert sorted(moved) == sorted(set(MOVED[entity]) - set(dropped)), entity
+    # February's events all left (the day's moved, E5 dropped): no empty file stays behind
+    assert not (landing / f"web/events_2026-02.{web_format}").exists()
 
 
 def test_split_refuses_an_unknown_after(tmp_path):
