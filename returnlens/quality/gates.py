@@ -200,6 +200,7 @@ def run_suites(
     )
     # Every suite's query is rendered up front: its asset is declared with its datasource below
     queries: dict[str, tuple[str, bool]] = {}
+    first_path: dict[str, Path] = {}
     for path in paths:
         spec = load_suite_file(path)
         query = render_query(
@@ -208,7 +209,15 @@ def run_suites(
         )
         if not query.lstrip().lower().startswith("select "):
             query = f"select * from ({query}) as suite_query"  # GX wants a leading SELECT
-        queries[spec["name"]] = (query, materialized(spec))
+        entry = (query, materialized(spec))
+        if queries.get(spec["name"], entry) != entry:
+            # one asset per name: two files of one name would be validated with one query
+            raise ValueError(
+                f"{path}: suite name {spec['name']!r} is also the name of {first_path[spec['name']]}"
+                ", with another query: give each suite file its own name"
+            )
+        queries[spec["name"]] = entry
+        first_path.setdefault(spec["name"], Path(path))
     sources: dict[bool, Any] = {}  # materialized? -> datasource
 
     def source_for(spec: dict) -> Any:

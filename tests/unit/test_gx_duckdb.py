@@ -288,3 +288,19 @@ def test_a_materialized_query_that_cannot_run_fails_its_suite_only(tmp_path, war
     assert not broken.passed
     assert "nope" in broken.failures[0].error and "could not be evaluated" in broken.summary()
     assert sound.passed, sound.summary()
+
+
+def test_two_suite_files_of_one_name_with_other_queries_are_refused(tmp_path, warehouse):
+    """One GX asset per suite name: the second file would be validated with the first's query.
+    The error names both files."""
+    check = [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x"}}]
+    paths = []
+    for folder, relation in (("a", "raw.t"), ("b", "raw.other")):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "same.json")
+        paths[-1].write_text(
+            json.dumps({"name": "same", "meta": {"relation": relation}, "expectations": check})
+        )
+    with pytest.raises(ValueError, match="also the name of") as refused:
+        gates.run_suites(paths, warehouse, docs_dir=tmp_path)
+    assert str(paths[0]) in str(refused.value) and str(paths[1]) in str(refused.value)
