@@ -105,7 +105,9 @@ def test_the_returns_alerts_job_selects_the_path_from_returns_to_the_alerts(defi
         "intermediate/int_web_events_aggregated_to_order_lines",
         "marts/sig_review_queue",
     }
-    assert len([k for k in keys if k.split("/")[0] in ("staging", "intermediate", "marts")]) == 25
+    # 23 models (dbt ls of the selection): since 2026-11-29 the keyword rules are macros (three
+    # models fewer) and stg_shop__orders reads the change log (one more)
+    assert len([k for k in keys if k.split("/")[0] in ("staging", "intermediate", "marts")]) == 23
     checks = {c.name for c in layer.asset_graph.asset_check_keys}
     assert {"gx_raw_returns", "gx_sig_quality_alerts", "gx_fct_returns"} <= checks
     assert not checks & {"gx_raw_orders", "gx_kpi_weekly_returns_by_category"}

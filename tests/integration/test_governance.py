@@ -234,8 +234,11 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_is_named(pipeline_run, tmp_pa
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_run.warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as con:
+        # stamped as the loader stamps a new row (stg_shop__orders builds the orders the change
+        # log lists: rows loaded since its last build)
         con.execute(
-            "insert into raw.orders select * replace (null as channel) from raw.orders limit 1"
+            "insert into raw.orders select * replace (null as channel, "
+            "cast(timezone('UTC', now()) as timestamp) as _loaded_at) from raw.orders limit 1"
         )
     monkeypatch.setenv("RETURNLENS_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(pipeline_run.landing))

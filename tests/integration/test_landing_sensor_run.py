@@ -33,7 +33,12 @@ from tests.integration.pipeline_env import SensorTicks
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # the incremental models reading the change log that the returns_alerts job builds
-ALERT_PATH_READERS = ("int_order_lines_joined_to_returns", "fct_order_lines", "fct_returns")
+ALERT_PATH_READERS = (
+    "stg_shop__orders",
+    "int_order_lines_joined_to_returns",
+    "fct_order_lines",
+    "fct_returns",
+)
 SEED = 11
 SCALE = 0.1
 SENSOR = "landing_files_sensor"

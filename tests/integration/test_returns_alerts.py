@@ -238,7 +238,8 @@ def test_returns_alerts_builds_the_change_log_and_leaves_the_other_incremental_t
     """The change log is built in the alert run too, before the facts it reads the previous
     build of (docs/plans/incremental-facts.md, review H1): it lists the orders of the returns
     file that landed (read here with the csv module); the models reading it on the alert
-    path (int_order_lines_joined_to_returns, fct_order_lines, fct_returns) are built
+    path (stg_shop__orders, int_order_lines_joined_to_returns, fct_order_lines, fct_returns)
+    are built
     incrementally from it (same definition, not built fully); every other incremental table is
     as the main run left it."""
     before, after = runs["before"]["incremental"], runs["after"]["incremental"]
@@ -248,10 +249,15 @@ def test_returns_alerts_builds_the_change_log_and_leaves_the_other_incremental_t
         r
         for r in after
         if r.endswith(
-            ('."fct_order_lines"', '."int_order_lines_joined_to_returns"', '."fct_returns"')
+            (
+                '."stg_shop__orders"',
+                '."fct_order_lines"',
+                '."int_order_lines_joined_to_returns"',
+                '."fct_returns"',
+            )
         )
     ]
-    assert len(readers) == 3, sorted(after)
+    assert len(readers) == 4, sorted(after)
     assert {r: v for r, v in after.items() if r not in (log, *readers)} == {
         r: v for r, v in before.items() if r not in (log, *readers)
     }
