@@ -321,7 +321,9 @@ DEFERRED_IMPORTS = ("scipy.stats",)
 def defer_unused_imports() -> None:
     """Register `DEFERRED_IMPORTS` as lazily loaded modules (importlib's LazyLoader): the module
     runs when an attribute of it is first read, so code that uses it gets the real module. A
-    module already imported is left as it is."""
+    module already imported is left as it is. LazyLoader is not thread-safe before Python 3.12:
+    the gate steps run one at a time in the job's process (in-process executor), and no suite
+    of ours reads scipy.stats, so no two threads load it at once."""
     import importlib
     import importlib.util
     import sys
