@@ -23,6 +23,20 @@
     ("inspected_to_refunded", "hours_inspected_to_refunded"),
     ("requested_to_refunded", "hours_requested_to_refunded"),
 ] -%}
+{#- the lines once per slice, written once and emitted as both CTEs below -#}
+{%- set sliced_lines -%}
+    {%- for slice_type, slice_column in kpi_slices() %}
+        select
+            {{ loop.index }} as slice_number,
+            {{ slice_column }} as slice_value,
+            requested_date,
+            step_number,
+            duration_hours,
+            duration_seconds
+        from step_durations
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+{%- endset -%}
 with
 
 return_lines as (
@@ -58,33 +72,13 @@ step_durations as (
 -- the same SQL: one CTE read twice would be kept whole (16 rows per line) between the passes
 step_durations_to_count as (
 
-    {% for slice_type, slice_column in kpi_slices() %}
-        select
-            {{ loop.index }} as slice_number,
-            {{ slice_column }} as slice_value,
-            requested_date,
-            step_number,
-            duration_hours,
-            duration_seconds
-        from step_durations
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {{ sliced_lines }}
 
 ),
 
 step_durations_to_rank as (
 
-    {% for slice_type, slice_column in kpi_slices() %}
-        select
-            {{ loop.index }} as slice_number,
-            {{ slice_column }} as slice_value,
-            requested_date,
-            step_number,
-            duration_hours,
-            duration_seconds
-        from step_durations
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {{ sliced_lines }}
 
 ),
 
