@@ -201,8 +201,8 @@ def run_suites(
     # Every suite's query is rendered up front: its asset is declared with its datasource below
     queries: dict[str, tuple[str, bool]] = {}
     first_path: dict[str, Path] = {}
-    for path in paths:
-        spec = load_suite_file(path)
+    specs = [(path, load_suite_file(path)) for path in paths]  # each file read once
+    for path, spec in specs:
         query = render_query(
             spec["meta"].get("query") or f"select * from {spec['meta']['relation']}",
             parameters.get(spec["name"], {}),
@@ -248,8 +248,7 @@ def run_suites(
                     ],
                 )
             )
-        for path in paths:
-            spec = load_suite_file(path)
+        for _path, spec in specs:
             relation = spec["meta"]["relation"]
             if spec["name"] in added:  # the same suite twice: validate it again
                 context.validation_definitions.delete(spec["name"])
