@@ -148,3 +148,37 @@ def test_a_return_line_lost_between_layers_fails_the_reconciliation(warehouse_co
     assert [float(v) for v in by_column["refund_difference_eur"].examples] == [
         pytest.approx(refund)
     ]
+
+
+def test_bad_raw_rows_fail_the_raw_suites_stored_in_temporary_tables(warehouse_copy, tmp_path):
+    """raw_returns and raw_orders store their joined query once (issue 16): a return above its
+    order line's quantity, and orders shipped before they were ordered, still fail them, each
+    bad row counted."""
+    con = duckdb.connect(str(warehouse_copy))
+    (line,) = con.execute(
+        "select order_line_id from raw.returns where order_line_id in "
+        "(select order_line_id from raw.order_lines) order by order_line_id limit 1"
+    ).fetchall()[0]
+    (returns_of_line,) = con.execute(
+        "select count(*) from raw.returns where order_line_id = ?", [line]
+    ).fetchall()[0]
+    con.execute("update raw.order_lines set quantity = 0 where order_line_id = ?", [line])
+    shipped_early = con.execute(
+        "update raw.orders set shipped_at = ordered_at - interval 1 hour where order_id in "
+        "(select order_id from raw.orders where shipped_at is not null order by order_id "
+        "limit 2) returning order_id"
+    ).fetchall()
+    con.close()
+    returns, _, _ = run_gate(
+        EXPECTATIONS_DIR / "raw_returns.json", warehouse_copy, "bad", docs_dir=tmp_path
+    )
+    assert [(f.column, f.unexpected_count) for f in returns.failures] == [
+        ("within_ordered_quantity", returns_of_line)
+    ]
+    assert returns.failures[0].examples == [False] * min(returns_of_line, 10)
+    orders, _, _ = run_gate(
+        EXPECTATIONS_DIR / "raw_orders.json", warehouse_copy, "bad", docs_dir=tmp_path
+    )
+    assert [(f.column, f.unexpected_count) for f in orders.failures] == [
+        ("shipped_at vs ordered_at", len(shipped_early))
+    ]
