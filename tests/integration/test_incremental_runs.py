@@ -62,6 +62,7 @@ LATE_DAYS = 42  # the late return's order is this many days older than the new d
 JOURNEYS = "intermediate.int_web_events_aggregated_to_order_lines"
 ORDER_LINES = "marts.fct_order_lines"
 RETURNS = "marts.fct_returns"
+REPEATS = "intermediate.int_orders_joined_to_repeat_purchases"
 CHANGE_LOG = "staging.stg_loader__changed_orders"
 # written into line_amount_original, which no model or dbt test downstream of fct_order_lines
 # reads (the GX reconciliation does, and the test runs no gates)
@@ -292,6 +293,16 @@ def observed(warehouse: Path, late: dict) -> dict:
             "select built_fully from returnlens_state.incremental_models "
             "where relation_name like '%stg_shop__orders%'"
         ).fetchall()
+        repeats_state = con.execute(
+            "select built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%int_orders_joined_to_repeat_purchases%'"
+        ).fetchall()
+        # the customers of the orders the run's log lists, as the facts have them now
+        listed_customers = con.execute(
+            f"select distinct customer_key from {ORDER_LINES} where order_id in ("
+            "    select order_id from staging.stg_loader__changed_orders where change_seq = "
+            "    (select max(change_seq) from staging.stg_loader__changed_orders))"
+        ).fetchall()
         as_of = con.execute("select as_of_date from intermediate.int_warehouse_as_of").fetchone()
         closed = con.execute(
             f"select count(*) filter (where is_return_window_closed), count(*) from {ORDER_LINES}"
@@ -310,6 +321,8 @@ def observed(warehouse: Path, late: dict) -> dict:
         "joined_lines_built_fully": joined_state,
         "returns_built_fully": returns_state,
         "orders_built_fully": orders_state,
+        "repeats_built_fully": repeats_state,
+        "listed_customers": {r[0] for r in listed_customers},
         "as_of": as_of[0],
         "closed_lines": closed[0],
         "order_lines": closed[1],
@@ -406,6 +419,9 @@ RETURN_MARKS = Marked(RETURNS, RETURN_MARKER_COLUMN, "double", ("rma_id", "order
 ORDER_MARKS = Marked(
     "staging.stg_shop__orders", "order_total_original", "decimal(12, 2)", ("order_id",)
 )
+# the orders joined to the customer's later orders: the order's revenue, which no model or dbt
+# test reads (the semantic layer does; the test runs no metric query)
+REPEAT_MARKS = Marked(REPEATS, "gross_revenue_eur", "decimal(18, 2)", ("order_id",))
 
 
 def mark(warehouse: Path, marked: Marked, kept: tuple, rebuilt: tuple):
@@ -474,6 +490,24 @@ def untouched_return(warehouse: Path, avoid_orders: set[str], avoid_skus: set[st
         for rma, line, order, _, rule in rows
         if rule == "status" and rma not in touched
     )
+
+
+def untouched_order(warehouse: Path, avoid_orders: set[str]) -> tuple[str, str]:
+    """(order_id, customer_key) of an order whose 90- and 180-day windows had closed (the as-of
+    moment only moves past them), of a customer with no other order and none among
+    `avoid_orders`: a row of int_orders_joined_to_repeat_purchases no run of this test has a
+    reason to rebuild (a new order of that customer would; the test checks the run listed
+    none)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            f"select order_id, customer_key from {REPEATS} "
+            "where is_180d_window_closed and customer_key in ("
+            f"    select customer_key from {REPEATS} group by 1 having count(*) = 1"
+            ") and customer_key not in ("
+            f"    select customer_key from {ORDER_LINES} where order_id in (select unnest(?))"
+            ") order by order_id limit 1",
+            [sorted(avoid_orders)],
+        ).fetchone()
 
 
 def untouched_line(landing: Path, avoid_orders: set[str], avoid_skus: set[str]):
@@ -714,6 +748,9 @@ def runs(tmp_path_factory):
         kept_return = untouched_return(
             warehouse, new_day_orders | {late["order_id"], crossing["order"], stale_order}, set()
         )
+        kept_repeat = untouched_order(
+            warehouse, new_day_orders | {late["order_id"], crossing["order"], stale_order}
+        )
         (
             result["b_success"],
             (
@@ -721,6 +758,7 @@ def runs(tmp_path_factory):
                 result["b_joined_markers"],
                 result["b_return_markers"],
                 result["b_order_markers"],
+                result["b_repeat_markers"],
             ),
         ) = run_marked(
             warehouse,
@@ -730,8 +768,10 @@ def runs(tmp_path_factory):
                 (JOINED_MARKS, (kept["order_line_id"],), (late["order_line_id"],)),
                 (RETURN_MARKS, kept_return[:2], crossing["returned_line"]),
                 (ORDER_MARKS, (kept["order_id"],), (late["order_id"],)),
+                (REPEAT_MARKS, kept_repeat[:1], (late["order_id"],)),
             ],
         )
+        result["b_kept_repeat"] = kept_repeat
         result["b"] = observed(warehouse, late)
         result["b_stale"] = observed_stale(warehouse, crossing)
         result["b_kept_return"] = kept_return[2]
@@ -776,6 +816,13 @@ def runs(tmp_path_factory):
             | {crossing["order"], stale_order},
             {corrections["sku"][0]},
         )
+        kept_repeat = untouched_order(
+            warehouse,
+            corrections["orders"]
+            | corrections["forgotten_orders"]
+            | corrections["sku_orders"]
+            | {late["order_id"], crossing["order"], stale_order},
+        )
         (
             result["b2_success"],
             (
@@ -783,6 +830,7 @@ def runs(tmp_path_factory):
                 result["b2_joined_markers"],
                 result["b2_return_markers"],
                 result["b2_order_markers"],
+                result["b2_repeat_markers"],
             ),
         ) = run_marked(
             warehouse,
@@ -792,8 +840,10 @@ def runs(tmp_path_factory):
                 (JOINED_MARKS, (kept["order_line_id"],), (corrections["changed"][0],)),
                 (RETURN_MARKS, kept_return[:2], (late["rma_id"], late["order_line_id"])),
                 (ORDER_MARKS, (kept["order_id"],), (late["order_id"],)),
+                (REPEAT_MARKS, kept_repeat[:1], (late["order_id"],)),
             ],
         )
+        result["b2_kept_repeat"] = kept_repeat
         result["b2"] = observed(warehouse, late)
         result["b2_stale"] = observed_stale(warehouse, crossing)
         result["b2_kept_return"] = kept_return[2]
@@ -949,3 +999,22 @@ def test_a_return_goes_stale_and_open_again_by_the_as_of_moment_alone(runs):
     assert runs["b2_stale"]["state"] == [(False, "open", "timestamps", True)]
     for run in ("b", "b2"):
         assert crossing["stale"]["order_id"] not in {o for o, _ in runs[run]["listed"]}, run
+
+
+def test_the_orders_joined_to_later_orders_are_built_incrementally(runs):
+    """int_orders_joined_to_repeat_purchases: built fully by a, incrementally by b and b2 (their
+    record), and its rows say so: the marker in the order of a customer no listed order
+    belongs to (its windows closed before a) survived, the one in the late return's order
+    (listed by both runs) is gone. That b's rows are right (a customer's earlier orders
+    counting a new order, windows closed by the as-of moment alone) is c's comparison."""
+    assert [runs[r]["repeats_built_fully"] for r in ("a", "b", "b2")] == [
+        [(True,)],
+        [(False,)],
+        [(False,)],
+    ]
+    for run in ("b", "b2"):
+        order_id, customer_key = runs[f"{run}_kept_repeat"]
+        assert order_id not in {o for o, _ in runs[run]["listed"]}, run
+        assert customer_key not in runs[run]["listed_customers"], run
+        assert runs["late"]["order_id"] in {o for o, _ in runs[run]["listed"]}, run
+        assert runs[f"{run}_repeat_markers"] == {MARKER_KEPT}, run

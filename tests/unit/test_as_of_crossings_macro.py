@@ -86,3 +86,36 @@ def test_spark_deletes_on_delta_only_without_a_subquery(con):
     assert sql.startswith("delete from marts.fct_x where") and "select" not in sql
     con.execute(sql)
     assert left(con) == ["closed_still_closed", "no_date", "open_still_open"]
+
+
+@pytest.fixture
+def moments():
+    c = duckdb.connect()
+    c.execute("create schema marts")
+    c.execute("create table marts.fct_x (line varchar, ordered_at timestamp, is_closed boolean)")
+    c.execute(
+        """
+        insert into marts.fct_x values
+            ('open_now_closed', '2026-03-10 11:59:59', false),
+            ('open_now_closed_to_the_second', '2026-03-10 12:00:00', false),
+            ('open_still_open', '2026-03-10 12:00:01', false),
+            ('closed_still_closed', '2026-03-01 00:00:00', true),
+            ('closed_now_open', '2026-03-10 12:00:01', true),
+            ('no_moment', null, false)
+        """
+    )
+    yield c
+    c.close()
+
+
+def test_against_the_as_of_moment_a_timestamp_plus_days_closes_to_the_second(moments):
+    # as of 2026-03-20 12:00:00, 10 days: closed when ordered at or before 2026-03-10 12:00:00
+    # (a date's comparison would close the whole of 2026-03-10)
+    m, queries = macros("2026-03-20 12:00:00")
+    sql = m.delete_as_of_crossings("is_closed", "ordered_at", 10, "as_of_at")
+    assert queries == ["select cast(as_of_at as varchar) from intermediate.int_warehouse_as_of"]
+    moments.execute(sql)
+    assert left(moments) == ["closed_still_closed", "no_moment", "open_still_open"]
+    spark, _ = macros("2026-03-20 12:00:00", adapter="spark", file_format="delta")
+    sql = " ".join(spark.delete_as_of_crossings("is_closed", "ordered_at", 10, "as_of_at").split())
+    assert sql.lower().startswith("delete from marts.fct_x where") and "select" not in sql.lower()

@@ -193,3 +193,47 @@ def test_delete_changed_on_spark_with_delta_merges_instead_of_a_delete_with_a_su
     by_day = macros(consumed={THIS_SQL: 3}, adapter="spark", file_format="delta")
     con.execute(by_day.delete_changed("ordered_date", "ordered_date"))
     assert keys(con, "select order_id from marts.fct_x") == ["O1"]
+
+
+@pytest.fixture
+def customers(con):
+    """fct_x keyed by order with its customer, and `facts`, the orders' customers now: O3 is a
+    new order of c4; O9 moved from c5 to c6; the log lists O2, O3 and O9 after seq 3."""
+    con.execute("create or replace table marts.fct_x (order_id varchar, customer_key varchar)")
+    con.execute(
+        "insert into marts.fct_x values ('O1', 'c1'), ('O2', 'c2'), ('O4', 'c2'), "
+        "('O5', 'c3'), ('O6', 'c4'), ('O7', 'c5'), ('O9', 'c5')"
+    )
+    con.execute("create table facts (order_id varchar, customer_key varchar)")
+    con.execute(
+        "insert into facts values ('O1', 'c1'), ('O2', 'c2'), ('O3', 'c4'), ('O4', 'c2'), "
+        "('O5', 'c3'), ('O6', 'c4'), ('O7', 'c5'), ('O9', 'c6')"
+    )
+    return con
+
+
+# c2 (O2's), c4 (O3's, a new order: only the facts know it), c5 (O9's before it moved: only
+# this table knows it) and c6 (O9's now): every order of theirs goes
+GROUPS_LEFT = ["O1", "O5"]
+
+
+def test_delete_changed_by_group_deletes_every_row_of_a_listed_keys_group_before_and_now(
+    customers,
+):
+    m = macros(consumed={THIS_SQL: 3})
+    sql = m.delete_changed("order_id", "order_id", "customer_key", "facts")
+    customers.execute(sql)
+    assert keys(customers, "select order_id from marts.fct_x") == GROUPS_LEFT
+    full = macros(consumed={THIS_SQL: 3}, incremental=False)
+    assert full.delete_changed("order_id", "order_id", "customer_key", "facts").strip() == ""
+    with pytest.raises(CompilerError, match="needs current"):
+        m.delete_changed("order_id", "order_id", "customer_key")
+
+
+def test_delete_changed_by_group_on_spark_with_delta_merges(customers):
+    m = macros(consumed={THIS_SQL: 3}, adapter="spark", file_format="delta")
+    sql = " ".join(m.delete_changed("order_id", "order_id", "customer_key", "facts").split())
+    assert sql.lower().startswith("merge into marts.fct_x ")
+    assert "when matched then delete" in sql.lower() and "delete from" not in sql.lower()
+    customers.execute(sql)
+    assert keys(customers, "select order_id from marts.fct_x") == GROUPS_LEFT

@@ -1,15 +1,61 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ delete_changed('order_id', 'order_id', 'customer_key', ref('fct_order_lines')) }}",
+            "{{ delete_as_of_crossings('is_90d_window_closed', 'ordered_at', 90, 'as_of_at') }}",
+            "{{ delete_as_of_crossings('is_180d_window_closed', 'ordered_at', 180, 'as_of_at') }}",
+            "{{ delete_refund_speed_crossings('first_return_refund_speed', ref('fct_returns')) }}",
+        ],
+    )
+}}
 {#
     One row per order (an order id of fct_order_lines): its customer, revenue, whether and
     how it was returned (the order's first return line: outcome, reason, refund speed), and
     what the same customer ordered after it: orders placed more than 0 and at most 90 or
     180 days (of 24 hours) after its order timestamp, and their revenue. A self-join of the
     orders on the customer key within 180 days: portable, and bounded by the window.
+
+    Incremental (append, portable; docs/plans/incremental-facts.md): an order's row follows
+    from its own rows (lines, returns), from its customer's other orders, from the as-of
+    moment (the windows closed) and from whether any return carries a refund timestamp. So an
+    incremental build deletes every order of each customer the change log lists an order of,
+    before (this table) or now (fct_order_lines), since a changed, new or moved order changes
+    the counts of the customer's earlier orders (pre-hook delete_changed by customer_key); the
+    rows whose 90- or 180-day window the as-of moment opened or closed (delete_as_of_crossings
+    on as_of_at); and, when the first refund timestamp arrives or the last goes, the rows whose
+    refund speed says otherwise (delete_refund_speed_crossings). Then it appends every order
+    of fct_order_lines it no longer holds, computed from all orders of those orders' customers
+    only. A first build, `--full-refresh` or a changed definition builds it fully.
 #}
+-- depends_on: {{ ref('stg_loader__changed_orders') }}
 with
+
+{%- if is_incremental() %}
+
+{# the orders this table does not hold (after the pre-hooks' deletes): an anti-join on the
+   key only; every order of their customers is read, as the later orders of each #}
+orders_to_build as (
+
+    select distinct
+        order_lines.order_id,
+        order_lines.customer_key
+    from {{ ref('fct_order_lines') }} as order_lines
+    left join {{ this }} as built
+        on order_lines.order_id = built.order_id
+    where built.order_id is null
+
+),
+{%- endif %}
 
 order_lines as (
 
     select * from {{ ref('fct_order_lines') }}
+    {%- if is_incremental() %}
+    where customer_key in (select customer_key from orders_to_build)
+    {%- endif %}
 
 ),
 
@@ -101,6 +147,9 @@ return_lines_ranked_per_order as (
     inner join {{ ref('fct_order_lines') }} as order_lines
         on return_lines.order_line_id = order_lines.order_line_id
     cross join refund_timestamps_delivered
+    {%- if is_incremental() %}
+    where order_lines.order_id in (select order_id from orders_to_build)
+    {%- endif %}
 
 ),
 
@@ -152,6 +201,9 @@ final as (
     left join first_returns
         on orders.order_id = first_returns.order_id
     cross join warehouse_as_of
+    {%- if is_incremental() %}
+    where orders.order_id in (select order_id from orders_to_build)
+    {%- endif %}
 
 )
 
