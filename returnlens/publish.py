@@ -51,7 +51,7 @@ from returnlens.publish_parquet import (
     switch_parquet,
     write_parquet,
 )
-from returnlens.publish_updates import MartUpdate, update_mart
+from returnlens.publish_updates import MartUpdate, known_fingerprints, update_mart
 from returnlens.warehouse import (
     connect,
     connect_reader,
@@ -227,17 +227,19 @@ def publish(
                 f"partial publish keeps the other marts as published, so {serving} stays "
                 "as it was. Run the main job (`make run`) to publish every mart."
             )
+        known: dict[str, tuple[int, int]] = {}  # serving's fingerprints, as last published
         if not from_copy:
             con.execute(f"create schema {PUBLISHED_SCHEMA}")
             _copy_kept_marts(con, serving, sorted(set(names) - set(copied)))
         else:
+            known = known_fingerprints(con, PUBLISHED_SCHEMA)
             # a table no longer public (nor a mart any more) leaves serving as in a full publish
             for table in ("publish_log", "publish_gate_results", *(set(previous) - set(names))):
                 con.execute(f"drop table if exists {PUBLISHED_SCHEMA}.{quote_ident(table)}")
         updates: dict[str, MartUpdate] = {}
         for name in copied:
             if from_copy:
-                updates[name] = update_mart(con, PUBLISHED_SCHEMA, name)
+                updates[name] = update_mart(con, PUBLISHED_SCHEMA, name, known=known.get(name))
                 continue
             q = quote_ident(name)
             con.execute(
@@ -267,10 +269,14 @@ def publish(
             f"create table {PUBLISHED_SCHEMA}.publish_log ("
             "published_at timestamp, run_id varchar, tables varchar, gates_passed boolean, "
             "gate_results varchar, publish_id varchar, is_demo boolean, refreshed_at varchar, "
-            "file_started_at timestamp)"
+            "file_started_at timestamp, fingerprints varchar)"
         )
+        # what the next publish takes as serving's side of each mart's fingerprint: the marts
+        # it kept as the previous publish recorded them, the others as the build's now
+        known = {n: known[n] for n in names if n not in copied and n in known}
+        known.update({n: u.fingerprint for n, u in updates.items() if u.fingerprint})
         con.execute(
-            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {PUBLISHED_SCHEMA}.publish_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 published_at,
                 run_id,
@@ -281,6 +287,7 @@ def publish(
                 is_demo,
                 json.dumps(refreshed_at, sort_keys=True),
                 started_at if from_copy else published_at,
+                json.dumps({n: list(known[n]) for n in sorted(known)}),
             ],
         )
         con.execute("checkpoint")

@@ -151,6 +151,64 @@ def test_a_publish_into_serving_writes_what_differs_and_holds_the_warehouse(
         assert sorted(got, key=repr) == _rows(warehouse, name), name
 
 
+def _recorded(serving: Path) -> dict[str, list[int]]:
+    with duckdb.connect(str(serving), read_only=True) as con:
+        return json.loads(con.execute("select fingerprints from marts.publish_log").fetchone()[0])
+
+
+def test_serving_side_fingerprints_come_from_the_previous_publish(
+    tmp_path, monkeypatch, small_diffs
+):
+    """Serving's side of each mart's fingerprint is what the previous publish recorded (it was
+    the build's then): not hashed again, unless serving no longer has that many rows or the
+    file records none (an earlier version's)."""
+    monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    _build(warehouse)
+    publish(warehouse, serving, parquet=False, models=MARTS)  # a fresh file: none recorded
+    hashed: list[str] = []
+    fingerprint = publish_updates._fingerprint
+    monkeypatch.setattr(
+        publish_updates,
+        "_fingerprint",
+        lambda con, relation: hashed.append(relation) or fingerprint(con, relation),
+    )
+    publish(warehouse, serving, parquet=False, models=MARTS)
+    both = [f'"marts"."{n}"' for n in MARTS] + [f'"build"."marts"."{n}"' for n in MARTS]
+    assert sorted(hashed) == sorted(both)  # none recorded yet: both sides hashed
+    # recorded: each mart's row count and hash sum, as computed here from the warehouse
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        expected = {
+            n: list(con.execute(f"select count(*), sum(hash(t)) from marts.{n} as t").fetchone())
+            for n in MARTS
+        }
+    assert _recorded(serving) == expected
+
+    hashed.clear()
+    again = publish(warehouse, serving, parquet=False, models=MARTS)
+    assert all(r.startswith('"build".') for r in hashed)  # serving's side not hashed
+    assert {how.split(" ")[0] for how in again.updates.values()} == {"unchanged"}
+
+    _change(warehouse)
+    with duckdb.connect(str(serving)) as con:  # serving's big lost a row behind the log's back
+        con.execute("delete from marts.big where line_id = 7")
+    hashed.clear()
+    changed = publish(warehouse, serving, parquet=False, models=MARTS)
+    assert '"marts"."big"' in hashed and '"marts"."steady"' not in hashed
+    assert changed.updates["steady"].startswith("unchanged")
+    for name in MARTS:
+        assert _rows(serving, name) == _rows(warehouse, name), name
+
+    with duckdb.connect(str(serving)) as con:  # as a publish of an earlier version wrote it
+        con.execute("alter table marts.publish_log drop column fingerprints")
+    hashed.clear()
+    publish(warehouse, serving, parquet=False, models=MARTS)
+    assert '"marts"."steady"' in hashed
+    partial = publish(warehouse, serving, parquet=False, models=MARTS, refresh=["big"])
+    assert list(partial.updates) == ["big"]
+    assert _recorded(serving).keys() == set(MARTS)  # the kept marts' as recorded before
+
+
 def test_many_changed_rows_copy_the_mart_whole(tmp_path, monkeypatch, small_diffs):
     monkeypatch.setenv("RETURNLENS_LANDING_DIR", str(tmp_path / "landing"))
     warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
