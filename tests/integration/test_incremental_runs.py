@@ -63,6 +63,9 @@ JOURNEYS = "intermediate.int_web_events_aggregated_to_order_lines"
 ORDER_LINES = "marts.fct_order_lines"
 RETURNS = "marts.fct_returns"
 CHANGE_LOG = "staging.stg_loader__changed_orders"
+# columns that say which run appended a row, not what it holds: the finalised journeys' seq of
+# the change log (null in a rebuild by dbt alone, which records no seq); compared without them
+BOOKKEEPING = {JOURNEYS: ("change_seq",)}
 # written into line_amount_original, which no model or dbt test downstream of fct_order_lines
 # reads (the GX reconciliation does, and the test runs no gates)
 MARKER_KEPT, MARKER_REBUILT = "123456.78", "234567.89"
@@ -292,6 +295,10 @@ def observed(warehouse: Path, late: dict) -> dict:
             "select built_fully from returnlens_state.incremental_models "
             "where relation_name like '%stg_shop__orders%'"
         ).fetchall()
+        journeys_state = con.execute(
+            "select built_fully from returnlens_state.incremental_models "
+            "where relation_name like '%sig_purchase_journeys%'"
+        ).fetchall()
         as_of = con.execute("select as_of_date from intermediate.int_warehouse_as_of").fetchone()
         closed = con.execute(
             f"select count(*) filter (where is_return_window_closed), count(*) from {ORDER_LINES}"
@@ -310,6 +317,7 @@ def observed(warehouse: Path, late: dict) -> dict:
         "joined_lines_built_fully": joined_state,
         "returns_built_fully": returns_state,
         "orders_built_fully": orders_state,
+        "journeys_built_fully": journeys_state,
         "as_of": as_of[0],
         "closed_lines": closed[0],
         "order_lines": closed[1],
@@ -366,8 +374,12 @@ def differences(warehouse: Path, snapshot: Path, names: list[str]) -> dict[str, 
             out["(set of marts)"] = f"{sorted(set(now) ^ set(names))}"
         for name in set(names) & set(now):
             old = f"read_parquet('{snapshot / name}.parquet')"
+            skip = f" exclude ({', '.join(BOOKKEEPING[name])})" if name in BOOKKEEPING else ""
             counts = [
-                con.execute(f"select count(*) from (from {a} except all from {b})").fetchone()[0]
+                con.execute(
+                    f"select count(*) from (select *{skip} from {a} except all "
+                    f"select *{skip} from {b})"
+                ).fetchone()[0]
                 for a, b in ((old, name), (name, old))
             ]
             if any(counts):
@@ -385,6 +397,9 @@ class Marked:
     column: str
     sql_type: str
     keys: tuple[str, ...]
+    # the values written (a bigint column takes whole numbers)
+    kept_marker: str = MARKER_KEPT
+    rebuilt_marker: str = MARKER_REBUILT
 
     @property
     def where(self) -> str:
@@ -402,6 +417,11 @@ JOINED_MARKS = Marked(
     ("order_line_id",),
 )
 RETURN_MARKS = Marked(RETURNS, RETURN_MARKER_COLUMN, "double", ("rma_id", "order_line_id"))
+# the purchase journeys: cart_removes, which no model reads (sig_return_rate_by_behaviour_band
+# bands other behaviours) and its dbt test only checks for null
+JOURNEY_MARKS = Marked(
+    "marts.sig_purchase_journeys", "cart_removes", "bigint", ("order_line_id",), "123456", "234567"
+)
 # the staged orders: the amount as delivered, which no model or dbt test reads
 ORDER_MARKS = Marked(
     "staging.stg_shop__orders", "order_total_original", "decimal(12, 2)", ("order_id",)
@@ -415,7 +435,7 @@ def mark(warehouse: Path, marked: Marked, kept: tuple, rebuilt: tuple):
         (before,) = con.execute(
             f"select {marked.column} from {marked.table} where {marked.where}", list(kept)
         ).fetchone()
-        for row, marker in ((kept, MARKER_KEPT), (rebuilt, MARKER_REBUILT)):
+        for row, marker in ((kept, marked.kept_marker), (rebuilt, marked.rebuilt_marker)):
             con.execute(
                 f"update {marked.table} set {marked.column} = cast(? as {marked.sql_type}) "
                 f"where {marked.where}",
@@ -433,15 +453,17 @@ def mark(warehouse: Path, marked: Marked, kept: tuple, rebuilt: tuple):
 
 
 def markers_left(warehouse: Path, marked: Marked) -> set[str]:
-    """The markers still in the table, written as the markers are (two decimals)."""
+    """The markers still in the table (as written: marked.kept_marker, .rebuilt_marker)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        found = con.execute(
-            f"select distinct cast(cast({marked.column} as decimal(18, 2)) as varchar) "
-            f"from {marked.table} where {marked.column} in "
-            f"(cast(? as {marked.sql_type}), cast(? as {marked.sql_type}))",
-            [MARKER_KEPT, MARKER_REBUILT],
-        ).fetchall()
-    return {r[0] for r in found}
+        return {
+            marker
+            for marker in (marked.kept_marker, marked.rebuilt_marker)
+            if con.execute(
+                f"select count(*) from {marked.table} "
+                f"where {marked.column} = cast(? as {marked.sql_type})",
+                [marker],
+            ).fetchone()[0]
+        }
 
 
 def run_marked(warehouse: Path, run_job, marks: list[tuple[Marked, tuple, tuple]]):
@@ -486,6 +508,36 @@ def untouched_line(landing: Path, avoid_orders: set[str], avoid_skus: set[str]):
         for r in read_csv(first)[1]
         if r["order_id"] not in returned | avoid_orders and r["sku"] not in avoid_skus
     )
+
+
+def journey_lines(warehouse: Path, landing: Path, avoid_orders: set[str]) -> dict:
+    """Lines of sig_purchase_journeys of orders without a return, not among `avoid_orders`:
+    the first one finalised (a web line in the finalised journeys), the first one pending (a
+    web line not in them yet: the next run's horizon finalises it), the first marketplace one
+    (no journey at all)."""
+    returned = {r["order_id"] for r in landing_rows(landing, "returns/returns_*.csv")}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select lines.order_line_id, lines.order_id, lines.has_web_journey, "
+            "finalised.order_line_id is not null from marts.sig_purchase_journeys as lines "
+            f"left join {JOURNEYS} as finalised on lines.order_line_id = finalised.order_line_id "
+            "order by lines.ordered_at, lines.order_line_id"
+        ).fetchall()
+    free = [r for r in rows if r[1] not in returned | avoid_orders]
+    return {
+        "finalised": next(r[:2] for r in free if r[2] and r[3]),
+        "pending": next(r[:2] for r in free if r[2] and not r[3]),
+        "marketplace": next(r[:2] for r in free if not r[2]),
+    }
+
+
+def finalised_now(warehouse: Path, order_line_id: str) -> bool:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return bool(
+            con.execute(
+                f"select count(*) from {JOURNEYS} where order_line_id = ?", [order_line_id]
+            ).fetchone()[0]
+        )
 
 
 def deliver_corrections(landing: Path, late: dict, day: dt.date, avoid_skus: set[str]) -> dict:
@@ -714,6 +766,13 @@ def runs(tmp_path_factory):
         kept_return = untouched_return(
             warehouse, new_day_orders | {late["order_id"], crossing["order"], stale_order}, set()
         )
+        # a finalised line kept; a line pending after a, which b finalises (the held-back
+        # events): its order is listed by neither run, so only the finalised journey's seq
+        # rebuilds it
+        journeys_b = journey_lines(
+            warehouse, landing, new_day_orders | {late["order_id"], crossing["order"], stale_order}
+        )
+        result["journeys_b"] = journeys_b
         (
             result["b_success"],
             (
@@ -721,6 +780,7 @@ def runs(tmp_path_factory):
                 result["b_joined_markers"],
                 result["b_return_markers"],
                 result["b_order_markers"],
+                result["b_journey_markers"],
             ),
         ) = run_marked(
             warehouse,
@@ -730,8 +790,14 @@ def runs(tmp_path_factory):
                 (JOINED_MARKS, (kept["order_line_id"],), (late["order_line_id"],)),
                 (RETURN_MARKS, kept_return[:2], crossing["returned_line"]),
                 (ORDER_MARKS, (kept["order_id"],), (late["order_id"],)),
+                (
+                    JOURNEY_MARKS,
+                    journeys_b["finalised"][:1],
+                    journeys_b["pending"][:1],
+                ),
             ],
         )
+        result["b_pending_finalised"] = finalised_now(warehouse, journeys_b["pending"][0])
         result["b"] = observed(warehouse, late)
         result["b_stale"] = observed_stale(warehouse, crossing)
         result["b_kept_return"] = kept_return[2]
@@ -776,6 +842,17 @@ def runs(tmp_path_factory):
             | {crossing["order"], stale_order},
             {corrections["sku"][0]},
         )
+        # b2 rebuilds every finalised journey (a sku's category changed, a customer forgotten):
+        # a marketplace line (no journey) of an order b2 has no reason to rebuild is kept
+        journeys_b2 = journey_lines(
+            warehouse,
+            landing,
+            corrections["orders"]
+            | corrections["forgotten_orders"]
+            | corrections["sku_orders"]
+            | {crossing["order"], stale_order},
+        )
+        result["journeys_b2"] = journeys_b2
         (
             result["b2_success"],
             (
@@ -783,6 +860,7 @@ def runs(tmp_path_factory):
                 result["b2_joined_markers"],
                 result["b2_return_markers"],
                 result["b2_order_markers"],
+                result["b2_journey_markers"],
             ),
         ) = run_marked(
             warehouse,
@@ -792,6 +870,11 @@ def runs(tmp_path_factory):
                 (JOINED_MARKS, (kept["order_line_id"],), (corrections["changed"][0],)),
                 (RETURN_MARKS, kept_return[:2], (late["rma_id"], late["order_line_id"])),
                 (ORDER_MARKS, (kept["order_id"],), (late["order_id"],)),
+                (
+                    JOURNEY_MARKS,
+                    journeys_b2["marketplace"][:1],
+                    (corrections["changed"][0],),
+                ),
             ],
         )
         result["b2"] = observed(warehouse, late)
@@ -949,3 +1032,25 @@ def test_a_return_goes_stale_and_open_again_by_the_as_of_moment_alone(runs):
     assert runs["b2_stale"]["state"] == [(False, "open", "timestamps", True)]
     for run in ("b", "b2"):
         assert crossing["stale"]["order_id"] not in {o for o, _ in runs[run]["listed"]}, run
+
+
+def test_the_purchase_journeys_are_built_incrementally(runs):
+    """sig_purchase_journeys: built fully by a, incrementally by b and b2 (their record), and
+    its rows say so. b: the marker in a finalised line of an order neither run listed
+    survived; the one in a line pending after a, of an unlisted order, that b finalised (its
+    late events came with b) is gone: only the seq of its finalised journey rebuilt it. b2:
+    the marker in a marketplace line of an unlisted order survived, the one in the changed
+    line (listed) is gone."""
+    assert [runs[r]["journeys_built_fully"] for r in ("a", "b", "b2")] == [
+        [(True,)],
+        [(False,)],
+        [(False,)],
+    ]
+    assert runs["b_pending_finalised"]
+    for run in ("b", "b2"):
+        listed = {o for o, _ in runs[run]["listed"]}
+        lines = runs[f"journeys_{run}"]
+        kept = lines["finalised"] if run == "b" else lines["marketplace"]
+        assert kept[1] not in listed, run
+        assert runs[f"{run}_journey_markers"] == {JOURNEY_MARKS.kept_marker}, run
+    assert runs["journeys_b"]["pending"][1] not in {o for o, _ in runs["b"]["listed"]}
