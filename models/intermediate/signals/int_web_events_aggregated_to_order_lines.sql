@@ -21,7 +21,9 @@
     at most that many days late) it never changes; each run appends the lines not yet here
     (new days, late-delivered orders, a backfilled range) and reads only their events' window.
     What can still change is left out: the line's returns, sizes and category come from
-    fct_order_lines and dim_products at every run. Lines after the horizon are pending,
+    fct_order_lines and dim_products at every run. Each row carries the change log's seq of
+    the run that appended it (change_seq), which sig_purchase_journeys' incremental build
+    follows. Lines after the horizon are pending,
     computed at every run by the same macro (aggregate_web_journeys).
     Append only (portable: DuckDB and Spark); `returnlens run --full-refresh`, a change of
     this model's definition, or a change of what its rows were built from (meta
@@ -29,6 +31,7 @@
     removed) rebuilds it, `--backfill-start/--backfill-end` recomputes a range
     (docs/operations.md).
 #}
+{%- set appended_by = change_log_seq() %}
 with
 
 order_lines as (
@@ -55,33 +58,10 @@ products as (
 
 ),
 
-{# the latest event and order read the tables, not the CTEs: DuckDB materialises a CTE read
-   twice (all its rows: every web event with its customer hash, every order line), which
-   spilled gigabytes at 10M order lines (issue 16: 115 s CPU before, 72 s after) #}
-latest_event as (
-
-    select max(event_at) as latest_event_at from {{ ref('stg_web__events') }}
-
-),
-
-latest_order as (
-
-    select max(ordered_at) as latest_ordered_at from {{ ref('fct_order_lines') }}
-
-),
-
-{# the latest web event or order, whichever is earlier: a device whose clock runs ahead
-   cannot finalise journeys whose events are still to come #}
+{# the horizon (macro journey_horizon, shared with sig_purchase_journeys' incremental build) #}
 horizon as (
 
-    select
-        {{ dbt.dateadd(
-            'day',
-            -1 * signal_var('journey_late_event_days'),
-            'least(latest_event.latest_event_at, latest_order.latest_ordered_at)',
-        ) }} as finalised_until
-    from latest_event
-    cross join latest_order
+    {{ journey_horizon() }}
 
 ),
 
@@ -143,7 +123,12 @@ final as (
         cast(coalesce(journeys.size_guide_views, 0) as bigint) as size_guide_views,
         cast(coalesce(journeys.cart_adds, 0) as bigint) as cart_adds,
         cast(coalesce(journeys.cart_removes, 0) as bigint) as cart_removes,
-        cast(journeys.first_product_view_at as timestamp) as first_product_view_at
+        cast(journeys.first_product_view_at as timestamp) as first_product_view_at,
+        {# the change log's seq of the run that appended the row (macro change_log_seq; null
+           when the log is not built in that run): sig_purchase_journeys rebuilds the lines
+           appended here since its own last build, pending there or recomputed by a backfill
+           or a full rebuild of this table #}
+        cast({{ appended_by if appended_by is not none else 'null' }} as bigint) as change_seq
     from lines_to_finalise as line_facts
     left join journeys
         on line_facts.order_line_id = journeys.order_line_id
