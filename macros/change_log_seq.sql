@@ -10,7 +10,8 @@
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- for node in graph.nodes.values() -%}
+    {#- graph.get: a dbt unit test's graph holds no nodes -#}
+    {%- for node in graph.get('nodes', {}).values() -%}
         {%- if node.resource_type == 'model' and node.name == 'stg_loader__changed_orders' -%}
             {%- set read = change_log_read(node.schema ~ '.' ~ node.alias) -%}
             {{ return(read.change_seq if read is not none else none) }}
