@@ -1,6 +1,8 @@
 {#
-    Pre-hook of sig_purchase_journeys (incremental, append), after delete_changed (the listed
-    orders' lines): on an incremental build, delete the lines macro journeys_to_rebuild says
+    First pre-hook of sig_purchase_journeys (incremental, append), before delete_changed (the
+    listed orders' lines), so that its plan is read, as the body's is, before any row is
+    deleted (after it, a product all of whose lines the log listed would be missed, and a
+    plan of `all` in the body met a partial delete): on an incremental build, delete the lines macro journeys_to_rebuild says
     to build again (every line; or those ordered after today's horizon, those whose finalised
     journey was appended since this model's last read of the change log, and those of a
     product whose is_sized_product changed), so that the body appends them from today's

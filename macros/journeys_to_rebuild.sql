@@ -1,8 +1,9 @@
 {#
     What an incremental build of sig_purchase_journeys builds again, besides the lines of the
-    orders the change log lists (macro changed_orders): read before the build (the pre-hook
-    delete_journeys_to_rebuild and the model's body each call it, both before any row is
-    deleted, so both see the same), as a dict:
+    orders the change log lists (macro changed_orders): read before the build (the model's
+    first pre-hook, delete_journeys_to_rebuild, and its body each call it, both before any row
+    is deleted, so both see the same; the body then builds the lines the table no longer
+    holds, so a line is never appended twice), as a dict:
     - all: every line (no web event loaded, the finalised journeys not built in this run, no
       read of the change log recorded, or nothing built yet);
     - horizon: today's finalisation horizon (macro journey_horizon) as a checked timestamp

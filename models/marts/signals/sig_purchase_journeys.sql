@@ -4,8 +4,8 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook=[
-            "{{ delete_changed('order_id', 'order_id') }}",
             "{{ delete_journeys_to_rebuild() }}",
+            "{{ delete_changed('order_id', 'order_id') }}",
         ],
     )
 }}
@@ -22,14 +22,15 @@
     journey (finalised in int_web_events_aggregated_to_order_lines, or pending: computed at
     every build from the events loaded so far), whether its product comes in several sizes
     (over all skus of the product) and whether any web event is loaded. So an incremental
-    build deletes (pre-hooks delete_changed, delete_journeys_to_rebuild) and appends again:
+    build deletes (pre-hooks delete_journeys_to_rebuild, then delete_changed) and appends again:
     the listed orders' lines, the lines ordered after today's finalisation horizon (every
     pending one is among them), the lines whose finalised journey was appended since this
     model's last build (pending then, or recomputed by a backfill or a full rebuild of the
     journeys), the lines of a product whose is_sized_product changed, and every line when no
     web event is loaded or the finalised journeys are not built in the run (macro
-    journeys_to_rebuild). The lines are chosen first and the facts, sizes and journeys joined
-    to them only (macro order_lines_joined_to_web_journeys). A first build, `--full-refresh`
+    journeys_to_rebuild). The lines to build are chosen first, as those the table no longer
+    holds (an anti-join on the key), and the facts, sizes and journeys joined to them only
+    (macro order_lines_joined_to_web_journeys). A first build, `--full-refresh`
     or a changed definition builds it fully, and so does a build by hand without a read
     recorded by the pipeline (delete_changed empties it, the body appends every line).
 #}
@@ -44,16 +45,17 @@
 with
 
 {% if builds_some -%}
+{# the lines this table does not hold after the pre-hooks' deletes (an anti-join on the key):
+   what they deleted, and lines never built; never a line it still holds, so no line is
+   appended twice whatever the hooks chose, and a line deleted by a run whose append failed
+   (Delta commits each statement) is built by the next #}
 lines_to_build as (
 
-    select * from {{ ref('fct_order_lines') }}
-    where
-        order_id in ({{ changed_orders('order_id') }})
-        or ordered_at > {{ plan.horizon }}
-        or order_line_id in ({{ journeys_appended_since(plan.seq) }})
-        {%- if plan.products %}
-        or product_id in ({{ plan.products | join(', ') }})
-        {%- endif %}
+    select order_lines.*
+    from {{ ref('fct_order_lines') }} as order_lines
+    left join {{ this }} as built
+        on order_lines.order_line_id = built.order_line_id
+    where built.order_line_id is null
 
 ),
 
