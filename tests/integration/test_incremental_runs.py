@@ -578,7 +578,41 @@ def finalised_now(warehouse: Path, order_line_id: str) -> bool:
         )
 
 
-def deliver_corrections(landing: Path, late: dict, day: dt.date, avoid_skus: set[str]) -> dict:
+def product_with_an_odd_id(landing: Path, avoid_skus: set[str]) -> dict:
+    """A sold product of several sizes, none of its skus among `avoid_skus`, given an id that is
+    not a plain word ('+': the journeys paste only plain ids as literals and build every line
+    otherwise) in the products and batches exports, before run a. b2 gives all its skus one size
+    (deliver_corrections): its lines' is_sized_product flips while the change log lists every
+    order holding them, the case where the journeys' hook and body once chose differently."""
+    sold = {r["sku"] for r in landing_rows(landing, "shop/order_lines_*.csv")}
+    header, products = read_csv(landing / "shop" / "products.csv")
+    skus: dict[str, list[dict]] = defaultdict(list)
+    for row in products:
+        skus[row["product_id"]].append(row)
+    product_id = next(
+        pid
+        for pid, rows in sorted(skus.items())
+        if len({r["size"] for r in rows}) > 1
+        and any(r["sku"] in sold for r in rows)
+        and not {r["sku"] for r in rows} & avoid_skus
+    )
+    odd = f"{product_id}+1"
+    for row in skus[product_id]:
+        row["product_id"] = odd
+    write_csv(landing / "shop" / "products.csv", header, products)
+    batches = landing / "purchasing" / "batches.csv"
+    if batches.exists():
+        header, rows = read_csv(batches)
+        for row in rows:
+            if row["product_id"] == product_id:
+                row["product_id"] = odd
+        write_csv(batches, header, rows)
+    return {"product_id": odd, "skus": {r["sku"] for r in skus[product_id]}}
+
+
+def deliver_corrections(
+    landing: Path, late: dict, day: dt.date, avoid_skus: set[str], resized: dict
+) -> dict:
     """The corrections run b2 gets (module docstring), written into the landing folder; what
     changed, for the expectations. The category change is of a sku not among `avoid_skus`."""
     returned = {r["order_id"] for r in landing_rows(landing, "returns/returns_*.csv")}
@@ -611,6 +645,11 @@ def deliver_corrections(landing: Path, late: dict, day: dt.date, avoid_skus: set
     )
     category = next(p["category"] for p in products if p["category"] != product["category"])
     product["category"] = category
+    # the odd-id product's skus all of one size: no longer a sized product
+    one_size = next(p["size"] for p in products if p["sku"] in resized["skus"])
+    for p in products:
+        if p["sku"] in resized["skus"]:
+            p["size"] = one_size
     write_csv(landing / "shop" / "products.csv", header, products)
     return {
         "refund": refund,
@@ -620,7 +659,7 @@ def deliver_corrections(landing: Path, late: dict, day: dt.date, avoid_skus: set
         "sku_orders": {
             r["order_id"]
             for r in landing_rows(landing, "shop/order_lines_*.csv")
-            if r["sku"] == product["sku"]
+            if r["sku"] == product["sku"] or r["sku"] in resized["skus"]
         },
         "orders": {removed["order_id"], changed["order_id"], late["order_id"]},
     }
@@ -764,6 +803,7 @@ def runs(tmp_path_factory):
     late = late_return(landing, new_day, day)
     crossing = returns_crossing_the_open_age(landing, new_day, late)
     write_csv(landing / "returns" / "returns_stale.csv", crossing["header"], [crossing["stale"]])
+    resized = product_with_an_odd_id(landing, {late["sku"], *crossing["skus"]})
     latest_file = landing / "returns" / f"returns_latest_{day}.csv"
     warehouse = root / "data" / "warehouse.duckdb"
     # one DuckDB thread: a sum of doubles then adds in one order, so two builds of the same
@@ -861,7 +901,9 @@ def runs(tmp_path_factory):
         }
         result["b_kept"] = kept["order_id"]
         # b2: corrections of past deliveries and an erasure, run incrementally
-        corrections = deliver_corrections(landing, late, day, crossing["skus"])
+        corrections = deliver_corrections(
+            landing, late, day, crossing["skus"] | resized["skus"], resized
+        )
         corrections["forgotten_orders"] = forget_a_customer(
             warehouse, landing, corrections["orders"] | {crossing["order"], stale_order}
         )
@@ -876,7 +918,7 @@ def runs(tmp_path_factory):
         kept = untouched_line(
             landing,
             corrections["orders"] | corrections["forgotten_orders"],
-            {corrections["sku"][0]},
+            {corrections["sku"][0], *resized["skus"]},
         )
         kept_return = untouched_return(
             warehouse,
@@ -884,7 +926,7 @@ def runs(tmp_path_factory):
             | corrections["forgotten_orders"]
             | corrections["sku_orders"]
             | {crossing["order"], stale_order},
-            {corrections["sku"][0]},
+            {corrections["sku"][0], *resized["skus"]},
         )
         kept_repeat = untouched_order(
             warehouse,
@@ -932,6 +974,16 @@ def runs(tmp_path_factory):
         )
         result["b2_kept_repeat"] = kept_repeat
         result["b2"] = observed(warehouse, late)
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            result["b2_resized"] = con.execute(
+                "select count(*), count(distinct order_line_id), "
+                "count(*) filter (where is_sized_product) "
+                "from marts.sig_purchase_journeys where product_id = ?",
+                [resized["product_id"]],
+            ).fetchone()
+            result["b2_journey_lines"] = con.execute(
+                "select count(*), count(distinct order_line_id) from marts.sig_purchase_journeys"
+            ).fetchone()
         result["b2_stale"] = observed_stale(warehouse, crossing)
         result["b2_kept_return"] = kept_return[2]
         result["crossing"] = crossing
@@ -1127,3 +1179,15 @@ def test_the_purchase_journeys_are_built_incrementally(runs):
         assert kept[1] not in listed, run
         assert runs[f"{run}_journey_markers"] == {JOURNEY_MARKS.kept_marker}, run
     assert runs["journeys_b"]["pending"][1] not in {o for o, _ in runs["b"]["listed"]}
+
+
+def test_the_journeys_append_no_line_twice_when_a_product_is_resized(runs):
+    """b2 gives every sku of a product whose id is not a plain word one size (its lines'
+    is_sized_product flips; the log lists every order holding them): the journeys' plan is then
+    `all`, and its hook must delete every line, not only what is left after the listed orders'
+    lines are gone (every other line was appended twice). Its lines are there once, no longer
+    sized, and no line of the mart twice; c's comparison checks the values."""
+    lines, distinct, sized = runs["b2_resized"]
+    assert lines > 0 and lines == distinct and sized == 0, runs["b2_resized"]
+    total, total_distinct = runs["b2_journey_lines"]
+    assert total == total_distinct
