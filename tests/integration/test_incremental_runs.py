@@ -581,9 +581,10 @@ def finalised_now(warehouse: Path, order_line_id: str) -> bool:
 def product_with_an_odd_id(landing: Path, avoid_skus: set[str]) -> dict:
     """A sold product of several sizes, none of its skus among `avoid_skus`, given an id that is
     not a plain word ('+': the journeys paste only plain ids as literals and build every line
-    otherwise) in the products and batches exports, before run a. b2 gives all its skus one size
-    (deliver_corrections): its lines' is_sized_product flips while the change log lists every
-    order holding them, the case where the journeys' hook and body once chose differently."""
+    otherwise) in the products and batches exports, before run a. b3 gives all its skus a new,
+    single size (resize_to_one_size): its lines' is_sized_product flips while the change log
+    lists every order holding them, the case where the journeys' hook and body once chose
+    differently."""
     sold = {r["sku"] for r in landing_rows(landing, "shop/order_lines_*.csv")}
     header, products = read_csv(landing / "shop" / "products.csv")
     skus: dict[str, list[dict]] = defaultdict(list)
@@ -610,9 +611,17 @@ def product_with_an_odd_id(landing: Path, avoid_skus: set[str]) -> dict:
     return {"product_id": odd, "skus": {r["sku"] for r in skus[product_id]}}
 
 
-def deliver_corrections(
-    landing: Path, late: dict, day: dt.date, avoid_skus: set[str], resized: dict
-) -> dict:
+def resize_to_one_size(landing: Path, resized: dict) -> None:
+    """Every sku of the odd-id product delivered again with one new size ('ONE'), so that every
+    products row of it changed and the log lists every order holding its lines."""
+    header, products = read_csv(landing / "shop" / "products.csv")
+    for row in products:
+        if row["sku"] in resized["skus"]:
+            row["size"] = "ONE"
+    write_csv(landing / "shop" / "products.csv", header, products)
+
+
+def deliver_corrections(landing: Path, late: dict, day: dt.date, avoid_skus: set[str]) -> dict:
     """The corrections run b2 gets (module docstring), written into the landing folder; what
     changed, for the expectations. The category change is of a sku not among `avoid_skus`."""
     returned = {r["order_id"] for r in landing_rows(landing, "returns/returns_*.csv")}
@@ -645,11 +654,6 @@ def deliver_corrections(
     )
     category = next(p["category"] for p in products if p["category"] != product["category"])
     product["category"] = category
-    # the odd-id product's skus all of one size: no longer a sized product
-    one_size = next(p["size"] for p in products if p["sku"] in resized["skus"])
-    for p in products:
-        if p["sku"] in resized["skus"]:
-            p["size"] = one_size
     write_csv(landing / "shop" / "products.csv", header, products)
     return {
         "refund": refund,
@@ -659,7 +663,7 @@ def deliver_corrections(
         "sku_orders": {
             r["order_id"]
             for r in landing_rows(landing, "shop/order_lines_*.csv")
-            if r["sku"] == product["sku"] or r["sku"] in resized["skus"]
+            if r["sku"] == product["sku"]
         },
         "orders": {removed["order_id"], changed["order_id"], late["order_id"]},
     }
@@ -901,9 +905,7 @@ def runs(tmp_path_factory):
         }
         result["b_kept"] = kept["order_id"]
         # b2: corrections of past deliveries and an erasure, run incrementally
-        corrections = deliver_corrections(
-            landing, late, day, crossing["skus"] | resized["skus"], resized
-        )
+        corrections = deliver_corrections(landing, late, day, crossing["skus"] | resized["skus"])
         corrections["forgotten_orders"] = forget_a_customer(
             warehouse, landing, corrections["orders"] | {crossing["order"], stale_order}
         )
@@ -974,16 +976,6 @@ def runs(tmp_path_factory):
         )
         result["b2_kept_repeat"] = kept_repeat
         result["b2"] = observed(warehouse, late)
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            result["b2_resized"] = con.execute(
-                "select count(*), count(distinct order_line_id), "
-                "count(*) filter (where is_sized_product) "
-                "from marts.sig_purchase_journeys where product_id = ?",
-                [resized["product_id"]],
-            ).fetchone()
-            result["b2_journey_lines"] = con.execute(
-                "select count(*), count(distinct order_line_id) from marts.sig_purchase_journeys"
-            ).fetchone()
         result["b2_stale"] = observed_stale(warehouse, crossing)
         result["b2_kept_return"] = kept_return[2]
         result["crossing"] = crossing
@@ -994,6 +986,23 @@ def runs(tmp_path_factory):
         result["c"] = dbt_full_refresh(landing, root / "dbt")
         result["rebuilt"] = rebuilt_relations(root / "dbt" / "target")
         result["differences"] = differences(warehouse, root / "after_incremental", result["marts"])
+        # b3, after every comparison: the odd-id product re-sized (its plan is `all`)
+        resize_to_one_size(landing, resized)
+        result["b3_success"] = run_job()
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            result["b3_resized"] = con.execute(
+                "select count(*), count(distinct order_line_id), "
+                "count(*) filter (where is_sized_product) "
+                "from marts.sig_purchase_journeys where product_id = ?",
+                [resized["product_id"]],
+            ).fetchone()
+            result["b3_lines"] = con.execute(
+                "select (select count(*) from marts.sig_purchase_journeys), "
+                "(select count(distinct order_line_id) from marts.sig_purchase_journeys), "
+                f"(select count(*) from {ORDER_LINES} where sku in "
+                f"({', '.join('?' for _ in resized['skus'])}))",
+                sorted(resized["skus"]),
+            ).fetchone()
         yield result
 
 
@@ -1182,12 +1191,14 @@ def test_the_purchase_journeys_are_built_incrementally(runs):
 
 
 def test_the_journeys_append_no_line_twice_when_a_product_is_resized(runs):
-    """b2 gives every sku of a product whose id is not a plain word one size (its lines'
+    """b3 gives every sku of a product whose id is not a plain word one new size (its lines'
     is_sized_product flips; the log lists every order holding them): the journeys' plan is then
     `all`, and its hook must delete every line, not only what is left after the listed orders'
-    lines are gone (every other line was appended twice). Its lines are there once, no longer
-    sized, and no line of the mart twice; c's comparison checks the values."""
-    lines, distinct, sized = runs["b2_resized"]
-    assert lines > 0 and lines == distinct and sized == 0, runs["b2_resized"]
-    total, total_distinct = runs["b2_journey_lines"]
+    lines are gone (every other line was appended twice, and the run failed on the mart's
+    unique test). The run succeeds, the product's lines are there once each (as many as the
+    facts hold of its skus) and no longer sized, and no line of the mart is there twice."""
+    assert runs["b3_success"]
+    lines, distinct, sized = runs["b3_resized"]
+    total, total_distinct, product_lines = runs["b3_lines"]
+    assert lines == distinct == product_lines > 0 and sized == 0, runs["b3_resized"]
     assert total == total_distinct
